@@ -1,0 +1,18 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from '@gw/auth';
+import { ConfigModule, ResolvedConfig } from '@gw/config';
+import { LiveModule } from '@gw/live';
+import { ObservabilityModule } from '@gw/observability';
+import { PersistenceModule } from '@gw/persistence';
+import { SfuModule } from '@gw/sfu';
+
+/** Wiring only: which modules make up the gateway. */
+@Module({})
+export class AppModule {
+  static forRoot(config: ResolvedConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), PersistenceModule, AuthModule, SfuModule, LiveModule, ObservabilityModule],
+    };
+  }
+}

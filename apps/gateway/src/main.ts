@@ -1,0 +1,73 @@
+import 'reflect-metadata';
+import { LogLevel, RequestMethod } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { HttpErrorFilter } from '@gw/common';
+import { ConfigError, loadConfig, ResolvedConfig } from '@gw/config';
+import { ChannelService } from '@gw/live';
+import { AppModule } from './app.module';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+function readConfig(): ResolvedConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`configuration error:\n${error.problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = readConfig();
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+  });
+  app.enableShutdownHooks();
+  app.setGlobalPrefix('api/v1', {
+    exclude: ['healthz', 'metrics'].map((path) => ({ path, method: RequestMethod.GET })),
+  });
+  app.useGlobalFilters(new HttpErrorFilter());
+
+  const webRoot = join(__dirname, '..', '..', '..', 'web');
+  if (existsSync(webRoot)) app.useStaticAssets(webRoot, { index: 'index.html' });
+
+  const openApi = new DocumentBuilder()
+    .setTitle('Co-hosting live gateway')
+    .setDescription('Conferences on mediasoup, server-side mixing, RTMP live channels. See docs/ for socket events.')
+    .setVersion('1')
+    .addApiKey({ type: 'apiKey', name: 'x-api-key', in: 'header' }, 'admin')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, openApi));
+
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    // Whatever did start (workers, origin) is ended before we exit.
+    await app.close();
+    throw error;
+  }
+  const base = `http://${config.publicHost}:${config.port}`;
+  const origin = config.live.origin.kind === 'embedded' ? `embedded (rtmp :${config.live.embeddedRtmpPort}, http-flv :${config.live.embeddedHttpPort})` : config.live.origin.rtmpBase;
+  const lines = [
+    `gateway ready on ${base}`,
+    `  web app     ${base}/`,
+    `  REST API    ${base}/api/v1   (OpenAPI: ${base}/api/docs)`,
+    `  live origin ${origin}`,
+    `  channels    ${app.get(ChannelService).list().length} stored in ${config.dataDir}`,
+    config.adminApiKeyGenerated ? `  admin key   ${config.adminApiKey}   (random for this run; set ADMIN_API_KEY to fix it)` : '  admin key   from ADMIN_API_KEY',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+void bootstrap().catch((error: Error) => {
+  process.stderr.write(`gateway failed to start: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,20 @@
+/**
+ * Entry of the browser app. Pages are chosen by the URL's hash route; the
+ * conference, host, guest and viewer pages register themselves in `routes`.
+ */
+import { renderHome } from './pages/home';
+
+const routes: Record<string, (root: HTMLElement, params: URLSearchParams) => void | Promise<void>> = {
+  '': renderHome,
+};
+
+async function route(): Promise<void> {
+  const root = document.getElementById('app')!;
+  const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const page = routes[path] ?? renderHome;
+  root.replaceChildren();
+  await page(root, new URLSearchParams(query));
+}
+
+window.addEventListener('hashchange', () => void route());
+void route();

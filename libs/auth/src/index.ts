@@ -1,0 +1,5 @@
+export * from './principal';
+export * from './token.service';
+export * from './access.guard';
+export * from './tokens.controller';
+export * from './auth.module';

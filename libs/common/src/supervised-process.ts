@@ -1,0 +1,269 @@
+import { ChildProcess, fork, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { GatewayError } from './errors';
+import { redactText } from './redact';
+import { TypedEmitter } from './typed-emitter';
+
+/** The logging surface a supervised process writes to (Nest's Logger fits). */
+export interface LineLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  debug(message: string): void;
+}
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when the exit was asked for through stop(). */
+  requested: boolean;
+  /** Last stderr lines, redacted, to explain a failure. */
+  stderrTail: string[];
+}
+
+/** The process never became ready: it could not spawn, exited early, or timed out. */
+export class ProcessStartError extends GatewayError {
+  constructor(
+    readonly processName: string,
+    reason: string,
+    readonly exit?: ProcessExit,
+  ) {
+    super('PROCESS_START_FAILED', `${processName} failed to start: ${reason}`, 500);
+  }
+}
+
+/** The process was ready and then exited without being asked to. */
+export class ProcessDiedError extends GatewayError {
+  constructor(
+    readonly processName: string,
+    readonly exit: ProcessExit,
+  ) {
+    super(
+      'PROCESS_DIED',
+      `${processName} died (code ${exit.code}, signal ${exit.signal})` +
+        (exit.stderrTail.length ? `: ${exit.stderrTail[exit.stderrTail.length - 1]}` : ''),
+      500,
+    );
+  }
+}
+
+/** How readiness is signalled. Never a sleep: a line, an IPC message, or the spawn itself. */
+export type Readiness =
+  | { kind: 'spawn' }
+  | { kind: 'line'; pattern: RegExp; stream?: 'stdout' | 'stderr' }
+  | { kind: 'message'; match: (message: unknown) => boolean };
+
+export interface SupervisedProcessOptions {
+  /** Label for logs and errors, e.g. `origin` or `mix:<taskId>`. */
+  name: string;
+  /** Executable (spawn) or module path (fork). */
+  command: string;
+  args: string[];
+  /** Fork a Node module with an IPC channel instead of spawning an executable. Default false. */
+  fork?: boolean;
+  env?: NodeJS.ProcessEnv;
+  readiness: Readiness;
+  /** Default 15000 ms. */
+  readyTimeoutMs?: number;
+  /** Grace between SIGTERM and SIGKILL on stop(). Default 3000 ms. */
+  stopTimeoutMs?: number;
+  /** Logs stdout lines at debug level when true. Default false (stdout may be media data). */
+  logStdout?: boolean;
+  /** stderr lines are logged at debug level unless they match this (then warn). */
+  stderrWarnPattern?: RegExp;
+  logger: LineLogger;
+  /** Called once the child exists, before readiness: attach listeners, send the first IPC message. */
+  onSpawn?: (process: SupervisedProcess) => void;
+}
+
+interface SupervisedProcessEvents extends Record<string, unknown[]> {
+  /** Emitted once when the process exits unexpectedly after it was ready. */
+  died: [ProcessDiedError];
+  /** Emitted once on any exit, requested or not. */
+  exit: [ProcessExit];
+  message: [unknown];
+  stdoutLine: [string];
+  stderrLine: [string];
+}
+
+const STDERR_TAIL = 20;
+
+/**
+ * One child process with one owner. It distinguishes *failed to start* (start()
+ * rejects with ProcessStartError) from *died while running* (`died` event), logs
+ * stderr line by line with its name, and stops with SIGTERM then SIGKILL. stop()
+ * is idempotent and always resolves once the process is gone.
+ */
+export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
+  readonly #options: SupervisedProcessOptions;
+  readonly #child: ChildProcess;
+  readonly #stderrTail: string[] = [];
+  readonly #exited: Promise<ProcessExit>;
+  #ready = false;
+  #stopRequested = false;
+  #exit: ProcessExit | undefined;
+
+  static async start(options: SupervisedProcessOptions): Promise<SupervisedProcess> {
+    const proc = new SupervisedProcess(options);
+    options.onSpawn?.(proc);
+    await proc.#waitReady();
+    return proc;
+  }
+
+  private constructor(options: SupervisedProcessOptions) {
+    super();
+    this.#options = options;
+    const stdio: ('pipe' | 'ipc' | 'ignore')[] = options.fork
+      ? ['ignore', 'pipe', 'pipe', 'ipc']
+      : ['ignore', 'pipe', 'pipe'];
+    this.#child = options.fork
+      ? fork(options.command, options.args, { env: options.env, stdio })
+      : spawn(options.command, options.args, { env: options.env, stdio });
+
+    this.#exited = new Promise((resolve) => {
+      let spawnError: Error | undefined;
+      this.#child.once('error', (error) => {
+        spawnError = error;
+        // 'exit' does not follow a failed spawn.
+        if (this.#child.pid === undefined) finish(null, null);
+      });
+      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (this.#exit) return;
+        if (spawnError && this.#stderrTail.length === 0) this.#stderrTail.push(spawnError.message);
+        this.#exit = { code, signal, requested: this.#stopRequested, stderrTail: [...this.#stderrTail] };
+        resolve(this.#exit);
+      };
+      // 'close' waits for stdio to drain, so the stderr tail is complete.
+      this.#child.once('close', finish);
+    });
+
+    this.#pipeLines('stdout');
+    this.#pipeLines('stderr');
+    this.#child.on('message', (message) => this.emit('message', message));
+
+    void this.#exited.then((exit) => {
+      const { logger, name } = this.#options;
+      if (this.#ready && !exit.requested) {
+        const error = new ProcessDiedError(name, exit);
+        logger.error(error.message);
+        this.emit('died', error);
+      } else if (exit.requested) {
+        logger.debug(`${name} exited (code ${exit.code}, signal ${exit.signal})`);
+      }
+      this.emit('exit', exit);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get name(): string {
+    return this.#options.name;
+  }
+
+  get running(): boolean {
+    return this.#exit === undefined;
+  }
+
+  /** Resolves when the process has exited, for whatever reason. */
+  get exited(): Promise<ProcessExit> {
+    return this.#exited;
+  }
+
+  /** Sends an IPC message (forked processes only). Returns false when the channel is gone. */
+  send(message: unknown): boolean {
+    if (!this.#child.connected) return false;
+    this.#child.send(message as object);
+    return true;
+  }
+
+
+  /** SIGTERM, then SIGKILL after stopTimeoutMs. Idempotent. */
+  async stop(): Promise<ProcessExit> {
+    if (this.#exit) return this.#exit;
+    if (!this.#stopRequested) {
+      this.#stopRequested = true;
+      this.#child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (!this.#exit) {
+          this.#options.logger.warn(`${this.#options.name} ignored SIGTERM; sending SIGKILL`);
+          this.#child.kill('SIGKILL');
+        }
+      }, this.#options.stopTimeoutMs ?? 3000);
+      void this.#exited.finally(() => clearTimeout(timer));
+    }
+    return this.#exited;
+  }
+
+  #pipeLines(stream: 'stdout' | 'stderr'): void {
+    const source = this.#child[stream];
+    if (!source) return;
+    const { logger, name, logStdout, stderrWarnPattern } = this.#options;
+    createInterface({ input: source }).on('line', (raw) => {
+      const line = redactText(raw);
+      if (stream === 'stderr') {
+        this.#stderrTail.push(line);
+        if (this.#stderrTail.length > STDERR_TAIL) this.#stderrTail.shift();
+        if (stderrWarnPattern?.test(line)) logger.warn(`[${name}] ${line}`);
+        else logger.debug(`[${name}] ${line}`);
+        this.emit('stderrLine', line);
+      } else {
+        if (logStdout) logger.debug(`[${name}] ${line}`);
+        this.emit('stdoutLine', line);
+      }
+    });
+  }
+
+  async #waitReady(): Promise<void> {
+    const { readiness, name, readyTimeoutMs = 15000 } = this.#options;
+    const ready = new Promise<void>((resolve) => {
+      switch (readiness.kind) {
+        case 'spawn':
+          this.#child.once('spawn', () => resolve());
+          break;
+        case 'line': {
+          const event = readiness.stream === 'stderr' ? 'stderrLine' : 'stdoutLine';
+          const onLine = (line: string) => {
+            if (readiness.pattern.test(line)) {
+              this.off(event, onLine);
+              resolve();
+            }
+          };
+          this.on(event, onLine);
+          break;
+        }
+        case 'message': {
+          const onMessage = (message: unknown) => {
+            if (readiness.match(message)) {
+              this.off('message', onMessage);
+              resolve();
+            }
+          };
+          this.on('message', onMessage);
+          break;
+        }
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      ready.then(() => 'ready' as const),
+      this.#exited.then(() => 'exited' as const),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), readyTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'ready') {
+      this.#ready = true;
+      return;
+    }
+    if (outcome === 'timeout') {
+      await this.stop();
+      throw new ProcessStartError(name, `not ready within ${readyTimeoutMs} ms`, this.#exit);
+    }
+    const exit = this.#exit!;
+    const detail = exit.stderrTail.length ? `: ${exit.stderrTail[exit.stderrTail.length - 1]}` : '';
+    throw new ProcessStartError(name, `exited before ready (code ${exit.code}, signal ${exit.signal})${detail}`, exit);
+  }
+}

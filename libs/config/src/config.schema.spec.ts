@@ -1,0 +1,58 @@
+import { ConfigError, parseConfig } from './config.schema';
+
+const parse = (env: Record<string, string>) => parseConfig({ env, cpuCount: 2, randomKey: () => 'generated-admin-key' });
+
+function problemsOf(env: Record<string, string>): { key: string; message: string }[] {
+  try {
+    parse(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('applies the contract defaults', () => {
+    const config = parse({});
+    expect(config.port).toBe(3000);
+    expect(config.live.origin).toEqual({ kind: 'embedded' });
+    expect(config.live.playUrlBase).toBe('http://127.0.0.1:8000/live');
+    expect(config.live.embeddedRtmpPort).toBe(1935);
+    expect(config.rtc).toEqual({ listenIp: '127.0.0.1', announcedIp: undefined, minPort: 40000, maxPort: 40999, workers: 2 });
+    expect(config.adminApiKey).toBe('generated-admin-key');
+    expect(config.adminApiKeyGenerated).toBe(true);
+    expect(config.mixOutputAllow).toEqual(['rtmp://127.0.0.1:1935/live']);
+    expect(config.cohost).toEqual({ inviteTtlSeconds: 30, maxGuests: 8, graceSeconds: 10 });
+    expect(config.conferenceIdleSeconds).toBe(60);
+    expect(config.bypassIdleSeconds).toBe(30);
+  });
+
+  it('uses an external origin as publish base and allowed output', () => {
+    const config = parse({ LIVE_ORIGIN: 'rtmp://srs.example:1935/live/', LIVE_PLAY_URL: 'http://cdn.example/live' });
+    expect(config.live.origin).toEqual({ kind: 'external', rtmpBase: 'rtmp://srs.example:1935/live' });
+    expect(config.live.playUrlBase).toBe('http://cdn.example/live');
+    expect(config.mixOutputAllow).toEqual(['rtmp://srs.example:1935/live']);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parse({ PORT: '', MIX_WEBHOOK_URL: '' }).port).toBe(3000);
+  });
+
+  it('names every bad key at once', () => {
+    const keys = problemsOf({ PORT: 'abc', LIVE_ORIGIN: 'ftp://x', COHOST_MAX_GUESTS: '0', LOG_LEVEL: 'loud' }).map((p) => p.key);
+    expect(keys.sort()).toEqual(['COHOST_MAX_GUESTS', 'LIVE_ORIGIN', 'LOG_LEVEL', 'PORT']);
+  });
+
+  it('cross-checks related keys', () => {
+    expect(problemsOf({ RTC_MIN_PORT: '50000', RTC_MAX_PORT: '40000' }).map((p) => p.key)).toContain('RTC_MIN_PORT');
+    expect(problemsOf({ EMBEDDED_HTTP_PORT: '1935' }).map((p) => p.key)).toEqual(['EMBEDDED_HTTP_PORT']);
+    expect(problemsOf({ MIX_OUTPUT_ALLOW: 'http://evil.example' }).map((p) => p.key)).toEqual(['MIX_OUTPUT_ALLOW']);
+  });
+
+  it('never echoes a secret value', () => {
+    const problems = problemsOf({ JWT_SECRET: 'short-secret-value', ADMIN_API_KEY: 'tiny' });
+    expect(problems.map((p) => p.key).sort()).toEqual(['ADMIN_API_KEY', 'JWT_SECRET']);
+    expect(JSON.stringify(problems)).not.toMatch(/short-secret-value|tiny/);
+  });
+});

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+
+/**
+ * The gateway's configuration, read once from the environment at boot (see the
+ * contract's env table). Pure: no I/O here, so it is tested without mocks.
+ */
+export interface GatewayConfig {
+  /** HTTP port for REST, socket.io and the web app. Default 3000. */
+  port: number;
+  /** Interface the HTTP server and the embedded origin bind to. Default 0.0.0.0. */
+  host: string;
+  /** Host name put into URLs handed to clients (publish/play/ingest). Default 127.0.0.1. */
+  publicHost: string;
+  live: {
+    /** `embedded`, or an external origin's `rtmp://host:port/app` base. Default embedded. */
+    origin: { kind: 'embedded' } | { kind: 'external'; rtmpBase: string };
+    /** Base for viewers' HTTP-FLV URLs: `<base>/<channelId>.flv`. */
+    playUrlBase: string;
+    /** Base for viewers' RTMP URLs: `<base>/<channelId>`. */
+    rtmpPlayBase: string;
+    embeddedRtmpPort: number;
+    embeddedHttpPort: number;
+    /** How long the embedded origin keeps a dropped publisher's timeline for a resume. Default 3000 ms. */
+    publishGraceMs: number;
+  };
+  rtc: {
+    listenIp: string;
+    announcedIp?: string;
+    minPort: number;
+    maxPort: number;
+    /** Number of mediasoup workers. Default: one per core. */
+    workers: number;
+  };
+  /** Key for admin routes; random per start when unset (printed at start). */
+  adminApiKey: string;
+  adminApiKeyGenerated: boolean;
+  /** Signs access tokens. Unset: random per data dir, persisted in DATA_DIR/jwt-secret. */
+  jwtSecret?: string;
+  dataDir: string;
+  /** ffmpeg binary. Default: `ffmpeg` from PATH (Debian's package). */
+  ffmpegPath: string;
+  ffprobePath: string;
+  /** URL prefixes mix outputs may target. Default: the live origin in use. */
+  mixOutputAllow: string[];
+  mixWebhookUrl?: string;
+  cohost: { inviteTtlSeconds: number; maxGuests: number; graceSeconds: number };
+  conferenceIdleSeconds: number;
+  bypassIdleSeconds: number;
+  logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+}
+
+/** One bad key, with a message that never echoes a secret's value. */
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(`invalid configuration: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const SECRET_KEYS = new Set(['ADMIN_API_KEY', 'JWT_SECRET']);
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().min(1);
+const seconds = z.coerce.number().int().min(1).max(86400);
+const ip = z.union([z.ipv4(), z.ipv6()]);
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+/** Env schema: every variable optional, with the contract's defaults. */
+const envSchema = z.object({
+  PORT: port.default(3000),
+  HOST: ip.default('0.0.0.0'),
+  PUBLIC_HOST: z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP').default('127.0.0.1'),
+  LIVE_ORIGIN: z
+    .union([z.literal('embedded'), z.url({ protocol: /^rtmps?$/ })], {
+      error: 'must be "embedded" or an rtmp://host:port/app URL',
+    })
+    .default('embedded'),
+  LIVE_PLAY_URL: httpUrl.optional(),
+  LIVE_RTMP_PLAY_URL: z.url({ protocol: /^rtmps?$/ }).optional(),
+  EMBEDDED_RTMP_PORT: port.default(1935),
+  EMBEDDED_HTTP_PORT: port.default(8000),
+  LIVE_PUBLISH_GRACE_MS: z.coerce.number().int().min(0).max(60000).default(3000),
+  RTC_LISTEN_IP: ip.default('127.0.0.1'),
+  RTC_ANNOUNCED_IP: z.string().min(1).optional(),
+  RTC_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(40000),
+  RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(40999),
+  SFU_WORKERS: positiveInt.max(64).optional(),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+  FFPROBE_PATH: z.string().min(1).default('ffprobe'),
+  MIX_OUTPUT_ALLOW: z.string().optional(),
+  MIX_WEBHOOK_URL: httpUrl.optional(),
+  COHOST_INVITE_TTL_SECONDS: seconds.default(30),
+  COHOST_MAX_GUESTS: positiveInt.max(64).default(8),
+  COHOST_GRACE_SECONDS: seconds.default(10),
+  CONFERENCE_IDLE_SECONDS: seconds.default(60),
+  BYPASS_IDLE_SECONDS: seconds.default(30),
+  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+});
+
+export interface ConfigInputs {
+  env: Record<string, string | undefined>;
+  cpuCount: number;
+  /** Supplies the admin key when none is configured. */
+  randomKey: () => string;
+}
+
+/**
+ * Parses and cross-checks the environment. Throws ConfigError naming every bad
+ * key at once. Empty strings count as unset, as shells often export `X=`.
+ */
+export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): GatewayConfig {
+  const cleaned = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .map((key) => [key, env[key]])
+      .filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const key = String(issue.path[0] ?? '(env)');
+        return { key, message: SECRET_KEYS.has(key) ? maskedMessage(issue) : issue.message };
+      }),
+    );
+  }
+  const e = result.data;
+  const problems: ConfigProblem[] = [];
+  if (e.RTC_MIN_PORT > e.RTC_MAX_PORT) {
+    problems.push({ key: 'RTC_MIN_PORT', message: `must not exceed RTC_MAX_PORT (${e.RTC_MAX_PORT})` });
+  }
+  const workers = e.SFU_WORKERS ?? Math.max(1, cpuCount);
+  if (e.RTC_MAX_PORT - e.RTC_MIN_PORT + 1 < workers * 2) {
+    problems.push({ key: 'RTC_MAX_PORT', message: `port range too small for ${workers} workers` });
+  }
+  if (e.LIVE_ORIGIN === 'embedded' && e.EMBEDDED_RTMP_PORT === e.EMBEDDED_HTTP_PORT) {
+    problems.push({ key: 'EMBEDDED_HTTP_PORT', message: 'must differ from EMBEDDED_RTMP_PORT' });
+  }
+  if (e.LIVE_ORIGIN === 'embedded' && (e.PORT === e.EMBEDDED_RTMP_PORT || e.PORT === e.EMBEDDED_HTTP_PORT)) {
+    problems.push({ key: 'PORT', message: 'must differ from the embedded origin ports' });
+  }
+  const allow = (e.MIX_OUTPUT_ALLOW ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const prefix of allow) {
+    if (!/^rtmps?:\/\/[^/\s]+/.test(prefix)) {
+      problems.push({ key: 'MIX_OUTPUT_ALLOW', message: `"${prefix}" is not an rtmp:// or rtmps:// prefix` });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const embedded = e.LIVE_ORIGIN === 'embedded';
+  const rtmpBase = embedded
+    ? `rtmp://${e.PUBLIC_HOST}:${e.EMBEDDED_RTMP_PORT}/live`
+    : e.LIVE_ORIGIN.replace(/\/+$/, '');
+  const playUrlBase = (e.LIVE_PLAY_URL ?? `http://${e.PUBLIC_HOST}:${e.EMBEDDED_HTTP_PORT}/live`).replace(/\/+$/, '');
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicHost: e.PUBLIC_HOST,
+    live: {
+      origin: embedded ? { kind: 'embedded' } : { kind: 'external', rtmpBase },
+      playUrlBase,
+      rtmpPlayBase: (e.LIVE_RTMP_PLAY_URL ?? rtmpBase).replace(/\/+$/, ''),
+      embeddedRtmpPort: e.EMBEDDED_RTMP_PORT,
+      embeddedHttpPort: e.EMBEDDED_HTTP_PORT,
+      publishGraceMs: e.LIVE_PUBLISH_GRACE_MS,
+    },
+    rtc: {
+      listenIp: e.RTC_LISTEN_IP,
+      announcedIp: e.RTC_ANNOUNCED_IP,
+      minPort: e.RTC_MIN_PORT,
+      maxPort: e.RTC_MAX_PORT,
+      workers,
+    },
+    adminApiKey: e.ADMIN_API_KEY ?? randomKey(),
+    adminApiKeyGenerated: e.ADMIN_API_KEY === undefined,
+    jwtSecret: e.JWT_SECRET,
+    dataDir: e.DATA_DIR,
+    ffmpegPath: e.FFMPEG_PATH,
+    ffprobePath: e.FFPROBE_PATH,
+    mixOutputAllow: allow.length ? allow : [rtmpBase],
+    mixWebhookUrl: e.MIX_WEBHOOK_URL,
+    cohost: {
+      inviteTtlSeconds: e.COHOST_INVITE_TTL_SECONDS,
+      maxGuests: e.COHOST_MAX_GUESTS,
+      graceSeconds: e.COHOST_GRACE_SECONDS,
+    },
+    conferenceIdleSeconds: e.CONFERENCE_IDLE_SECONDS,
+    bypassIdleSeconds: e.BYPASS_IDLE_SECONDS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function maskedMessage(issue: z.core.$ZodIssue): string {
+  // zod messages for strings do not include the value, but be explicit: never echo a secret.
+  return issue.message.replace(/"[^"]*"/g, '"***"');
+}

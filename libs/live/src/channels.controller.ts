@@ -1,0 +1,41 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { resourceId, ZodPipe } from '@gw/common';
+import { Allow } from '@gw/auth';
+import { ChannelService } from './channel.service';
+
+const createChannelBody = z.strictObject({
+  id: resourceId.optional(),
+  title: z.string().min(1).max(200).optional(),
+});
+
+@ApiTags('channels')
+@Controller('channels')
+export class ChannelsController {
+  constructor(@Inject(ChannelService) private readonly channels: ChannelService) {}
+
+  /** Creates a channel. The response is the only place its publish URL (with its key) appears. */
+  @Post()
+  @HttpCode(201)
+  @Allow('admin')
+  @ApiSecurity('admin')
+  @ApiBody({ schema: z.toJSONSchema(createChannelBody) as object })
+  create(@Body(new ZodPipe(createChannelBody)) body: z.infer<typeof createChannelBody>) {
+    return this.channels.create(body);
+  }
+
+  @Get()
+  @Allow('admin')
+  @ApiSecurity('admin')
+  list() {
+    return this.channels.list();
+  }
+
+  @Get(':id')
+  @Allow('any')
+  @ApiBearerAuth()
+  get(@Param('id', new ZodPipe(resourceId)) id: string) {
+    return this.channels.status(id);
+  }
+}

@@ -1,0 +1,56 @@
+import { TypedEmitter } from '@gw/common';
+import { LiveOrigin, LiveOriginEvents } from './live-origin';
+import { PublishKeyTable } from './origin-protocol';
+
+export interface ExternalOriginOptions {
+  /** `rtmp://host:port/app`: channel streams are published as `<rtmpBase>/<channelId>`. */
+  rtmpBase: string;
+  /** Viewers' RTMP base; defaults to rtmpBase. */
+  rtmpPlayBase: string;
+  /** Viewers' HTTP-FLV base: `<base>/<channelId>.flv`. */
+  playUrlBase: string;
+}
+
+/**
+ * An origin the gateway does not run (SRS, nginx-rtmp, a CDN ingest). The gateway
+ * only builds its URLs; the key rides in the `key` query, which SRS and nginx-rtmp
+ * pass to their `on_publish` HTTP callback. Publish/play events arrive through
+ * that callback (LiveHooksController) when the operator configures it; without it
+ * the gateway does not learn of the host's own push.
+ */
+export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements LiveOrigin {
+  readonly kind = 'external' as const;
+  readonly up = true;
+  #keys: PublishKeyTable = {};
+
+  constructor(private readonly options: ExternalOriginOptions) {
+    super();
+  }
+
+  publishUrl(channelId: string, key: string): string {
+    return `${this.options.rtmpBase}/${channelId}?key=${encodeURIComponent(key)}`;
+  }
+
+  playUrls(channelId: string): { rtmp: string; flv: string } {
+    return { rtmp: `${this.options.rtmpPlayBase}/${channelId}`, flv: `${this.options.playUrlBase}/${channelId}.flv` };
+  }
+
+  setPublishKeys(keys: PublishKeyTable): void {
+    this.#keys = keys;
+  }
+
+  /** Decides an on_publish callback: the key must be one of the channel's. */
+  authorizePublish(channelId: string, key: string | undefined): boolean {
+    return key !== undefined && this.#keys[channelId]?.[key] !== undefined;
+  }
+
+  roleOf(channelId: string, key: string): 'host' | 'mix' | undefined {
+    return this.#keys[channelId]?.[key];
+  }
+
+  async start(): Promise<void> {
+    this.emit('up');
+  }
+
+  async stop(): Promise<void> {}
+}

@@ -1,0 +1,3 @@
+export * from './metrics.service';
+export * from './health.controller';
+export * from './observability.module';

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { ChannelService, LIVE_ORIGIN, LiveOrigin } from '@gw/live';
+import { WorkerPool } from '@gw/sfu';
+import { HealthController } from './health.controller';
+import { MetricsService } from './metrics.service';
+
+@Module({
+  controllers: [HealthController],
+  providers: [
+    {
+      provide: MetricsService,
+      inject: [WorkerPool, ChannelService, LIVE_ORIGIN],
+      useFactory: (pool: WorkerPool, channels: ChannelService, origin: LiveOrigin) => new MetricsService(pool, channels, origin),
+    },
+  ],
+})
+export class ObservabilityModule {}

@@ -1,0 +1,3 @@
+export * from './database';
+export * from './channel.repository';
+export * from './persistence.module';

@@ -1,0 +1,3 @@
+export * from './port-ranges';
+export * from './worker-pool';
+export * from './sfu.module';

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs whatever is missing for the gateway, idempotently, printing progress.
+# Sourced by start.sh and test.sh (so the MEDIASOUP_WORKER_BIN it exports reaches
+# them), or run on its own: `bash scripts/setup.sh [start|test]`.
+#
+#  1. Debian packages: ffmpeg and the worker's shared libraries always; Chromium
+#     for the test suite; the C++ build packages only when the worker must be built.
+#  2. npm ci, only when package-lock.json changed since the last install.
+#  3. The mediasoup worker, built from the npm package's sources against Debian's
+#     libraries (scripts/build-mediasoup-worker.sh explains why) and cached outside
+#     the repo, keyed by mediasoup version.
+#  4. The TypeScript build (dist/) and the web app bundle (dist/web).
+set -euo pipefail
+
+setup_mode=${1:-start}
+setup_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$setup_root"
+
+say() { echo "[setup] $*"; }
+
+RUNTIME_PACKAGES=(ffmpeg libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
+TEST_PACKAGES=(chromium iproute2 procps)
+BUILD_PACKAGES=(meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
+
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+  done
+}
+
+apt_updated=0
+ensure_packages() {
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+  say "installing Debian packages: ${missing[*]}"
+  if [ "$apt_updated" -eq 0 ]; then
+    "${sudo[@]}" apt-get update -q
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}"
+}
+
+# 1. Debian packages.
+packages=("${RUNTIME_PACKAGES[@]}")
+[ "$setup_mode" = test ] && packages+=("${TEST_PACKAGES[@]}")
+ensure_packages "${packages[@]}"
+
+# 2. npm packages. mediasoup's postinstall must not run (it downloads); npm 11
+# honours package.json's allowScripts, and for older npm MEDIASOUP_WORKER_BIN
+# makes that postinstall skip itself. SCARF_ANALYTICS stops a phone-home.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.setup-lock-hash
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  say "installing npm packages (npm ci)"
+  MEDIASOUP_WORKER_BIN=/nonexistent SCARF_ANALYTICS=false npm ci --no-audit --no-fund
+  echo "$lock_hash" > "$stamp"
+else
+  say "npm packages up to date"
+fi
+
+# 3. mediasoup worker.
+mediasoup_version=$(node -p "require('./node_modules/mediasoup/package.json').version")
+worker_cache="${MEDIASOUP_WORKER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cohost-gateway}/mediasoup-worker-$mediasoup_version/mediasoup-worker"
+if [ ! -x "$worker_cache" ] || ldd "$worker_cache" | grep -q 'not found'; then
+  ensure_packages "${BUILD_PACKAGES[@]}"
+fi
+MEDIASOUP_WORKER_BIN=$(bash scripts/build-mediasoup-worker.sh | tail -n 1)
+export MEDIASOUP_WORKER_BIN
+say "mediasoup worker: $MEDIASOUP_WORKER_BIN"
+
+# 4. Build.
+bash scripts/build.sh
