@@ -48,6 +48,11 @@ export class HttpErrorFilter implements ExceptionFilter {
       status = exception.getStatus();
       code = codeForHttpStatus(status);
       message = exception.message;
+      // Nest maps body-parser's SyntaxError to a plain 400; give it its own code.
+      if (status === 400 && /JSON/i.test(message)) {
+        code = 'BAD_REQUEST_BODY';
+        message = 'request body is not valid JSON';
+      }
     } else if (isBodyParserError(exception)) {
       status = exception.status;
       code = exception.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST_BODY';

@@ -1,0 +1,119 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { descendantPids, freePort, isRunning, waitFor } from './processes';
+
+const MAIN = join(__dirname, '..', '..', 'dist', 'apps', 'gateway', 'src', 'main.js');
+
+export interface RunningGateway {
+  baseUrl: string;
+  adminKey: string;
+  dataDir: string;
+  env: Record<string, string>;
+  rtmpPort: number;
+  httpPort: number;
+  pid: number;
+  child: ChildProcess;
+  /** Everything the gateway printed so far. */
+  output: () => string;
+  /** Admin-authenticated JSON request. */
+  admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+  /** Request with an arbitrary set of headers. */
+  request: (method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; raw?: string }) => Promise<{ status: number; body: any }>;
+  stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let portBase = 42000 + Math.floor(Math.random() * 40) * 100;
+
+/**
+ * Starts the built gateway (dist/) as a real process on loopback, with its own
+ * data dir, free ports and a private RTC port range. Resolves once it printed
+ * "gateway ready".
+ */
+export async function startGateway(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<RunningGateway> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gw-e2e-'));
+  const [port, rtmpPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const rtcMin = portBase;
+  portBase = portBase >= 47800 ? 42000 : portBase + 100;
+  const adminKey = 'e2e-admin-key-0123456789';
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    EMBEDDED_RTMP_PORT: String(rtmpPort),
+    EMBEDDED_HTTP_PORT: String(httpPort),
+    RTC_MIN_PORT: String(rtcMin),
+    RTC_MAX_PORT: String(rtcMin + 99),
+    SFU_WORKERS: '2',
+    ADMIN_API_KEY: adminKey,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'log',
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const baseUrl = `http://127.0.0.1:${env.PORT}`;
+  await Promise.race([
+    waitFor('gateway ready', () => (output.includes('gateway ready') ? true : undefined), 30000),
+    exited.then(({ code }) => {
+      throw new Error(`gateway exited (${code}) before ready:\n${output}`);
+    }),
+  ]);
+
+  const request: RunningGateway['request'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    let payload: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(opts.body);
+    } else if (opts.raw !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, body: payload });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: response.status, body };
+  };
+
+  return {
+    baseUrl,
+    adminKey,
+    dataDir,
+    env,
+    rtmpPort: Number(env.EMBEDDED_RTMP_PORT),
+    httpPort: Number(env.EMBEDDED_HTTP_PORT),
+    pid: child.pid!,
+    child,
+    output: () => output,
+    request,
+    admin: (method, path, body) => request(method, path, { body, headers: { 'x-api-key': adminKey } }),
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      const descendants = descendantPids(child.pid!);
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
+      const result = await exited;
+      clearTimeout(timer);
+      // Anything the gateway failed to end is a leak: kill it so tests stay clean, and report it.
+      const leaked = descendants.filter(isRunning);
+      for (const pid of leaked) process.kill(pid, 'SIGKILL');
+      if (leaked.length) throw new Error(`gateway left processes behind: ${leaked.join(', ')}`);
+      return result;
+    },
+  };
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
