@@ -22,6 +22,8 @@ export interface GatewayConfig {
     embeddedHttpPort: number;
     /** How long the embedded origin keeps a dropped publisher's timeline for a resume. Default 3000 ms. */
     publishGraceMs: number;
+    /** Shared secret an external origin's callbacks carry; unset disables /live/hooks. */
+    hookSecret?: string;
   };
   rtc: {
     listenIp: string;
@@ -62,7 +64,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_KEYS = new Set(['ADMIN_API_KEY', 'JWT_SECRET']);
+const SECRET_KEYS = new Set(['ADMIN_API_KEY', 'JWT_SECRET', 'LIVE_HOOK_SECRET']);
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -84,6 +86,7 @@ const envSchema = z.object({
   LIVE_RTMP_PLAY_URL: z.url({ protocol: /^rtmps?$/ }).optional(),
   EMBEDDED_RTMP_PORT: port.default(1935),
   EMBEDDED_HTTP_PORT: port.default(8000),
+  LIVE_HOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LIVE_PUBLISH_GRACE_MS: z.coerce.number().int().min(0).max(60000).default(3000),
   RTC_LISTEN_IP: ip.default('127.0.0.1'),
   RTC_ANNOUNCED_IP: z.string().min(1).optional(),
@@ -173,6 +176,7 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
       embeddedRtmpPort: e.EMBEDDED_RTMP_PORT,
       embeddedHttpPort: e.EMBEDDED_HTTP_PORT,
       publishGraceMs: e.LIVE_PUBLISH_GRACE_MS,
+      hookSecret: e.LIVE_HOOK_SECRET,
     },
     rtc: {
       listenIp: e.RTC_LISTEN_IP,

@@ -39,11 +39,7 @@ export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     this.#keys = keys;
   }
 
-  /** Decides an on_publish callback: the key must be one of the channel's. */
-  authorizePublish(channelId: string, key: string | undefined): boolean {
-    return key !== undefined && this.#keys[channelId]?.[key] !== undefined;
-  }
-
+  /** Decides an on_publish callback: the role the key grants on that channel, if any. */
   roleOf(channelId: string, key: string): 'host' | 'mix' | undefined {
     return this.#keys[channelId]?.[key];
   }

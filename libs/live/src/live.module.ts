@@ -4,6 +4,7 @@ import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ChannelRepository } from '@gw/persistence';
 import { ChannelService } from './channel.service';
 import { ChannelsController } from './channels.controller';
+import { LiveHooksController } from './live-hooks.controller';
 import { EmbeddedOrigin } from './embedded/embedded-origin';
 import { ExternalOrigin } from './external-origin';
 import { LIVE_ORIGIN, LiveOrigin } from './live-origin';
@@ -28,7 +29,7 @@ function createOrigin(config: ResolvedConfig): LiveOrigin {
 /** The live system: the origin adapter in use and the channels on it. */
 @Global()
 @Module({
-  controllers: [ChannelsController],
+  controllers: [ChannelsController, LiveHooksController],
   providers: [
     { provide: LIVE_ORIGIN, inject: [GATEWAY_CONFIG], useFactory: createOrigin },
     {
