@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@gw/auth';
+import { ConferenceModule } from '@gw/conference';
 import { ConfigModule, ResolvedConfig } from '@gw/config';
+import { ImModule } from '@gw/im';
 import { LiveModule } from '@gw/live';
 import { ObservabilityModule } from '@gw/observability';
 import { PersistenceModule } from '@gw/persistence';
@@ -12,7 +14,16 @@ export class AppModule {
   static forRoot(config: ResolvedConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), PersistenceModule, AuthModule, SfuModule, LiveModule, ObservabilityModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        PersistenceModule,
+        AuthModule,
+        SfuModule,
+        LiveModule,
+        ImModule,
+        ConferenceModule,
+        ObservabilityModule,
+      ],
     };
   }
 }

@@ -2,10 +2,12 @@
  * Entry of the browser app. Pages are chosen by the URL's hash route; the
  * conference, host, guest and viewer pages register themselves in `routes`.
  */
+import { renderConference } from './pages/conference';
 import { renderHome } from './pages/home';
 
 const routes: Record<string, (root: HTMLElement, params: URLSearchParams) => void | Promise<void>> = {
   '': renderHome,
+  conference: renderConference,
 };
 
 async function route(): Promise<void> {

@@ -5,3 +5,4 @@ export * from './supervised-process';
 export * from './http-error.filter';
 export * from './zod-body.pipe';
 export * from './ids';
+export * from './ffmpeg-process';

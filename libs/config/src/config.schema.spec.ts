@@ -19,7 +19,15 @@ describe('parseConfig', () => {
     expect(config.live.origin).toEqual({ kind: 'embedded' });
     expect(config.live.playUrlBase).toBe('http://127.0.0.1:8000/live');
     expect(config.live.embeddedRtmpPort).toBe(1935);
-    expect(config.rtc).toEqual({ listenIp: '127.0.0.1', announcedIp: undefined, minPort: 40000, maxPort: 40999, workers: 2 });
+    expect(config.rtc).toEqual({
+      listenIp: '127.0.0.1',
+      announcedIp: undefined,
+      minPort: 40000,
+      maxPort: 40999,
+      workers: 2,
+      workerWeights: [1, 1],
+      maxLoadPerWeight: 500,
+    });
     expect(config.adminApiKey).toBe('generated-admin-key');
     expect(config.adminApiKeyGenerated).toBe(true);
     expect(config.mixOutputAllow).toEqual(['rtmp://127.0.0.1:1935/live']);
@@ -48,6 +56,8 @@ describe('parseConfig', () => {
     expect(problemsOf({ RTC_MIN_PORT: '50000', RTC_MAX_PORT: '40000' }).map((p) => p.key)).toContain('RTC_MIN_PORT');
     expect(problemsOf({ EMBEDDED_HTTP_PORT: '1935' }).map((p) => p.key)).toEqual(['EMBEDDED_HTTP_PORT']);
     expect(problemsOf({ MIX_OUTPUT_ALLOW: 'http://evil.example' }).map((p) => p.key)).toEqual(['MIX_OUTPUT_ALLOW']);
+    expect(problemsOf({ SFU_WORKERS: '3', SFU_WORKER_WEIGHTS: '1,2' }).map((p) => p.key)).toEqual(['SFU_WORKER_WEIGHTS']);
+    expect(parse({ SFU_WORKERS: '3', SFU_WORKER_WEIGHTS: '1,2,3' }).rtc.workerWeights).toEqual([1, 2, 3]);
   });
 
   it('never echoes a secret value', () => {

@@ -32,6 +32,10 @@ export interface GatewayConfig {
     maxPort: number;
     /** Number of mediasoup workers. Default: one per core. */
     workers: number;
+    /** Relative capacity of each worker (SFU_WORKER_WEIGHTS, e.g. `1,2,3`). Default 1 each. */
+    workerWeights: number[];
+    /** Streams (producers + consumers) per unit of weight before a worker counts as full. Default 500. */
+    maxLoadPerWeight: number;
   };
   /** Key for admin routes; random per start when unset (printed at start). */
   adminApiKey: string;
@@ -93,6 +97,8 @@ const envSchema = z.object({
   RTC_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(40000),
   RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(40999),
   SFU_WORKERS: positiveInt.max(64).optional(),
+  SFU_WORKER_WEIGHTS: z.string().regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated positive numbers').optional(),
+  SFU_WORKER_MAX_LOAD: positiveInt.max(100000).default(500),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -140,6 +146,10 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     problems.push({ key: 'RTC_MIN_PORT', message: `must not exceed RTC_MAX_PORT (${e.RTC_MAX_PORT})` });
   }
   const workers = e.SFU_WORKERS ?? Math.max(1, cpuCount);
+  const weights = e.SFU_WORKER_WEIGHTS ? e.SFU_WORKER_WEIGHTS.split(',').map(Number) : Array.from({ length: workers }, () => 1);
+  if (weights.length !== workers || weights.some((w) => w <= 0)) {
+    problems.push({ key: 'SFU_WORKER_WEIGHTS', message: `needs ${workers} positive weights, one per worker` });
+  }
   if (e.RTC_MAX_PORT - e.RTC_MIN_PORT + 1 < workers * 2) {
     problems.push({ key: 'RTC_MAX_PORT', message: `port range too small for ${workers} workers` });
   }
@@ -184,6 +194,8 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
       minPort: e.RTC_MIN_PORT,
       maxPort: e.RTC_MAX_PORT,
       workers,
+      workerWeights: weights,
+      maxLoadPerWeight: e.SFU_WORKER_MAX_LOAD,
     },
     adminApiKey: e.ADMIN_API_KEY ?? randomKey(),
     adminApiKeyGenerated: e.ADMIN_API_KEY === undefined,

@@ -3,7 +3,7 @@ import { ConflictError, LineLogger, newId, newSecret, NotFoundError, TypedEmitte
 import { ChannelRecord, ChannelRepository } from '@gw/persistence';
 import { ChannelActivity, ChannelSource, ChannelState, deriveChannelStatus } from './channel-status';
 import { LiveOrigin } from './live-origin';
-import { PublisherRole, PublishKeyTable } from './origin-protocol';
+import { LIVE_APP, PublisherRole, PublishKeyTable, streamKey } from './origin-protocol';
 
 export class ChannelNotFoundError extends NotFoundError {
   constructor(id: string) {
@@ -66,17 +66,23 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     private readonly logger: LineLogger,
   ) {
     super();
-    origin.on('publish', ({ channelId, sessionId, role }) => {
+    origin.on('publish', ({ app, stream: channelId, sessionId, role }) => {
+      if (app !== LIVE_APP) return;
       this.#update(channelId, (a) => a.publishers.set(sessionId, role));
       this.logger.log(`channel ${channelId}: ${role} started publishing`);
     });
-    origin.on('unpublish', ({ channelId, sessionId }) => {
+    origin.on('unpublish', ({ app, stream: channelId, sessionId }) => {
+      if (app !== LIVE_APP) return;
       this.#update(channelId, (a) => a.publishers.delete(sessionId));
       this.logger.log(`channel ${channelId}: publisher ${sessionId} stopped`);
     });
-    origin.on('publishRejected', ({ channelId, reason }) => this.logger.warn(`channel ${channelId}: publish refused (${reason})`));
-    origin.on('play', ({ channelId, sessionId }) => this.#update(channelId, (a) => a.viewers.add(sessionId)));
-    origin.on('playDone', ({ channelId, sessionId }) => this.#update(channelId, (a) => a.viewers.delete(sessionId)));
+    origin.on('publishRejected', ({ path, reason }) => this.logger.warn(`publish to ${path} refused (${reason})`));
+    origin.on('play', ({ app, stream, sessionId }) => {
+      if (app === LIVE_APP) this.#update(stream, (a) => a.viewers.add(sessionId));
+    });
+    origin.on('playDone', ({ app, stream, sessionId }) => {
+      if (app === LIVE_APP) this.#update(stream, (a) => a.viewers.delete(sessionId));
+    });
     origin.on('down', () => {
       for (const channelId of [...this.#activity.keys()]) {
         this.#update(channelId, (a) => {
@@ -143,14 +149,14 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   /** URL a mix task publishes the channel with (internal key, source `mix`). */
   mixPublishUrl(channelId: string): string {
     this.#record(channelId);
-    return this.origin.publishUrl(channelId, this.#mixKey(channelId));
+    return this.origin.publishUrl(LIVE_APP, channelId, this.#mixKey(channelId));
   }
 
   #created(record: ChannelRecord): CreatedChannel {
     return {
       id: record.id,
       title: record.title,
-      publishUrl: this.origin.publishUrl(record.id, record.publishKey),
+      publishUrl: this.origin.publishUrl(LIVE_APP, record.id, record.publishKey),
       playUrls: this.origin.playUrls(record.id),
     };
   }
@@ -168,9 +174,9 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   #pushKeys(): void {
     const table: PublishKeyTable = {};
     for (const record of this.repository.list()) {
-      table[record.id] = { [record.publishKey]: 'host', [this.#mixKey(record.id)]: 'mix' };
+      table[streamKey(LIVE_APP, record.id)] = { [record.publishKey]: 'host', [this.#mixKey(record.id)]: 'mix' };
     }
-    this.origin.setPublishKeys(table);
+    this.origin.setPublishKeys('channels', table);
   }
 
   #flags(activity: LiveActivity | undefined): ChannelActivity {

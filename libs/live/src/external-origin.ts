@@ -1,6 +1,7 @@
 import { TypedEmitter } from '@gw/common';
 import { LiveOrigin, LiveOriginEvents } from './live-origin';
-import { PublishKeyTable } from './origin-protocol';
+import { PublisherRole, PublishKeyTable, StreamApp, streamKey } from './origin-protocol';
+import { PublishKeys } from './publish-keys';
 
 export interface ExternalOriginOptions {
   /** `rtmp://host:port/app`: channel streams are published as `<rtmpBase>/<channelId>`. */
@@ -21,27 +22,36 @@ export interface ExternalOriginOptions {
 export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements LiveOrigin {
   readonly kind = 'external' as const;
   readonly up = true;
-  #keys: PublishKeyTable = {};
+  readonly #keys = new PublishKeys();
 
   constructor(private readonly options: ExternalOriginOptions) {
     super();
   }
 
-  publishUrl(channelId: string, key: string): string {
-    return `${this.options.rtmpBase}/${channelId}?key=${encodeURIComponent(key)}`;
+  publishUrl(app: StreamApp, stream: string, key: string): string {
+    return `${this.#base(app)}/${stream}?key=${encodeURIComponent(key)}`;
+  }
+
+  pullUrl(app: StreamApp, stream: string): string {
+    return `${this.#base(app)}/${stream}`;
+  }
+
+  /** Channels live under the configured app; ingest pushes under a sibling app named `ingest`. */
+  #base(app: StreamApp): string {
+    return app === 'live' ? this.options.rtmpBase : this.options.rtmpBase.replace(/\/[^/]*$/, `/${app}`);
   }
 
   playUrls(channelId: string): { rtmp: string; flv: string } {
     return { rtmp: `${this.options.rtmpPlayBase}/${channelId}`, flv: `${this.options.playUrlBase}/${channelId}.flv` };
   }
 
-  setPublishKeys(keys: PublishKeyTable): void {
-    this.#keys = keys;
+  setPublishKeys(owner: string, keys: PublishKeyTable): void {
+    this.#keys.set(owner, keys);
   }
 
   /** Decides an on_publish callback: the role the key grants on that channel, if any. */
-  roleOf(channelId: string, key: string): 'host' | 'mix' | undefined {
-    return this.#keys[channelId]?.[key];
+  roleOf(app: StreamApp, stream: string, key: string): PublisherRole | undefined {
+    return this.#keys.roleOf(streamKey(app, stream), key);
   }
 
   async start(): Promise<void> {

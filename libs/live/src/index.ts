@@ -1,4 +1,5 @@
 export * from './origin-protocol';
+export * from './publish-keys';
 export * from './live-origin';
 export * from './channel-status';
 export * from './channel.service';

@@ -6,6 +6,7 @@ import { adminKeyMatches } from '@gw/auth';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ExternalOrigin } from './external-origin';
 import { LIVE_ORIGIN, LiveOrigin } from './live-origin';
+import { INGEST_APP, LIVE_APP, StreamApp } from './origin-protocol';
 
 /** Fields of an SRS http_hooks JSON body or an nginx-rtmp form callback that we read. */
 interface HookBody {
@@ -44,32 +45,33 @@ export class LiveHooksController {
     if (!(this.origin instanceof ExternalOrigin) || !expected) throw new NotFoundError('live hooks are not enabled', 'ROUTE_NOT_FOUND');
     if (!secret || !adminKeyMatches(secret, expected)) throw new ForbiddenError('bad hook secret');
     const origin = this.origin;
-    const channelId = body.stream ?? body.name ?? '';
-    const sessionId = String(body.client_id ?? body.clientid ?? channelId);
+    const stream = body.stream ?? body.name ?? '';
+    const app: StreamApp = body.app === INGEST_APP ? INGEST_APP : LIVE_APP;
+    const sessionId = String(body.client_id ?? body.clientid ?? stream);
     const key = body.key ?? new URLSearchParams(body.param ?? '').get('key') ?? undefined;
     const allow = () => res.status(200).json({ code: 0 });
 
     switch (event) {
       case 'on_publish': {
-        const role = key ? origin.roleOf(channelId, key) : undefined;
+        const role = key ? origin.roleOf(app, stream, key) : undefined;
         if (!role) {
-          origin.emit('publishRejected', { channelId, reason: 'bad publish key' });
+          origin.emit('publishRejected', { path: `/${app}/${stream}`, reason: 'bad publish key' });
           res.status(403).json({ code: 403 });
           return;
         }
-        origin.emit('publish', { channelId, sessionId, role });
+        origin.emit('publish', { app, stream, sessionId, role });
         return allow();
       }
       case 'on_unpublish':
       case 'on_publish_done':
-        origin.emit('unpublish', { channelId, sessionId });
+        origin.emit('unpublish', { app, stream, sessionId });
         return allow();
       case 'on_play':
-        origin.emit('play', { channelId, sessionId, protocol: 'external' });
+        origin.emit('play', { app, stream, sessionId, protocol: 'external' });
         return allow();
       case 'on_stop':
       case 'on_play_done':
-        origin.emit('playDone', { channelId, sessionId });
+        origin.emit('playDone', { app, stream, sessionId });
         return allow();
       default:
         return allow();

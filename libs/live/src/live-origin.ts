@@ -1,12 +1,12 @@
 import type { TypedEmitter } from '@gw/common';
-import type { PublisherRole, PublishKeyTable } from './origin-protocol';
+import type { PublisherRole, PublishKeyTable, StreamApp, StreamRef } from './origin-protocol';
 
 export interface LiveOriginEvents extends Record<string, unknown[]> {
-  publish: [{ channelId: string; sessionId: string; role: PublisherRole }];
-  unpublish: [{ channelId: string; sessionId: string }];
-  publishRejected: [{ channelId: string; reason: string }];
-  play: [{ channelId: string; sessionId: string; protocol: string }];
-  playDone: [{ channelId: string; sessionId: string }];
+  publish: [StreamRef & { sessionId: string; role: PublisherRole }];
+  unpublish: [StreamRef & { sessionId: string }];
+  publishRejected: [{ path: string; reason: string }];
+  play: [StreamRef & { sessionId: string; protocol: string }];
+  playDone: [StreamRef & { sessionId: string }];
   /** The origin went away (crash or restart); every publish and play on it ended. */
   down: [{ reason: string }];
   /** The origin is (again) accepting publishers and players. */
@@ -14,18 +14,20 @@ export interface LiveOriginEvents extends Record<string, unknown[]> {
 }
 
 /**
- * The live system port (直播系统): where channels are published and played.
- * Adapters: the embedded node-media-server process, or an external origin
- * (SRS, nginx-rtmp, a CDN ingest) addressed by URL.
+ * The live system port (直播系统): where channels are published and played, and
+ * where RTMP participants push into conferences. Adapters: the embedded
+ * node-media-server process, or an external origin (SRS, nginx-rtmp) by URL.
  */
 export interface LiveOrigin extends TypedEmitter<LiveOriginEvents> {
   readonly kind: 'embedded' | 'external';
   /** RTMP URL a publisher pushes to; carries the secret key. */
-  publishUrl(channelId: string, key: string): string;
-  /** Viewers' URLs; never carry a publish key. */
+  publishUrl(app: StreamApp, stream: string, key: string): string;
+  /** Viewers' URLs of a channel; never carry a publish key. */
   playUrls(channelId: string): { rtmp: string; flv: string };
-  /** Installs the table of valid publish keys (the embedded origin enforces it). */
-  setPublishKeys(keys: PublishKeyTable): void;
+  /** RTMP URL the gateway itself reads a stream from (e.g. an ingest push). */
+  pullUrl(app: StreamApp, stream: string): string;
+  /** Replaces one owner's part of the publish-key table (the origin enforces the union). */
+  setPublishKeys(owner: string, keys: PublishKeyTable): void;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** True while the origin accepts publishers. */

@@ -1,7 +1,18 @@
 import * as mediasoup from 'mediasoup';
-import type { Worker, WorkerLogLevel } from 'mediasoup/node/lib/types';
+import type { types } from 'mediasoup';
 import { LineLogger, TypedEmitter, UnavailableError } from '@gw/common';
+import { leastLoaded, WorkerLoad } from './placement';
 import { splitPortRange } from './port-ranges';
+
+type Worker = types.Worker;
+type WorkerLogLevel = types.WorkerLogLevel;
+
+/** No worker has room for more streams (every one is at its load limit). */
+export class SfuCapacityError extends UnavailableError {
+  constructor() {
+    super('every SFU worker is at its load limit', 'SFU_CAPACITY');
+  }
+}
 
 export interface WorkerPoolOptions {
   /** Number of mediasoup workers (processes). */
@@ -12,6 +23,10 @@ export interface WorkerPoolOptions {
   logLevel?: WorkerLogLevel;
   /** Delay before re-creating a dead worker; doubles on each failed attempt up to 10 s. Default 200 ms. */
   respawnDelayMs?: number;
+  /** Relative capacity of each slot (seed 001's 1:2:3). Default 1 for every slot. */
+  weights?: number[];
+  /** Streams (producers + consumers) one unit of weight may carry. Default 500. */
+  maxLoadPerWeight?: number;
   logger: LineLogger;
 }
 
@@ -22,6 +37,9 @@ export interface WorkerSlot {
   readonly ports: { min: number; max: number };
   /** How many times this slot's worker died. */
   deaths: number;
+  readonly weight: number;
+  /** Streams (producers + consumers) currently on this slot's worker. */
+  load: number;
 }
 
 export interface WorkerDiedEvent {
@@ -70,6 +88,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       worker: undefined,
       ports,
       deaths: 0,
+      weight: options.weights?.[index] ?? 1,
+      load: 0,
     }));
   }
 
@@ -86,11 +106,45 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#closed;
   }
 
-  /** A running worker for new work; placement by load refines this choice. */
-  anyWorker(): Worker {
-    const worker = this.workers[0];
-    if (!worker) throw new UnavailableError('no mediasoup worker is running', 'SFU_UNAVAILABLE');
-    return worker;
+  get maxLoadPerWeight(): number {
+    return this.#options.maxLoadPerWeight ?? 500;
+  }
+
+  /**
+   * The running worker with the lowest relative load that has room for `extra`
+   * streams, optionally outside `excludeSlots`. Throws SFU_CAPACITY when none has.
+   */
+  pickWorker(options: { extra?: number; excludeSlots?: Set<number> } = {}): Worker {
+    if (this.workers.length === 0) throw new UnavailableError('no mediasoup worker is running', 'SFU_UNAVAILABLE');
+    const candidates: WorkerLoad[] = this.#slots
+      .filter((slot) => slot.worker && !options.excludeSlots?.has(slot.index))
+      .map((slot) => ({ slot: slot.index, load: slot.load, weight: slot.weight }));
+    const best = leastLoaded(candidates, this.maxLoadPerWeight, options.extra ?? 1);
+    if (!best) throw new SfuCapacityError();
+    return this.#slots[best.slot].worker!;
+  }
+
+  /** True when the worker can take `extra` more streams. */
+  hasRoom(worker: Worker, extra = 1): boolean {
+    const slot = this.slotOf(worker);
+    return slot !== undefined && slot.load + extra <= this.maxLoadPerWeight * slot.weight;
+  }
+
+  slotOf(worker: Worker): WorkerSlot | undefined {
+    return this.#slots.find((slot) => slot.worker === worker);
+  }
+
+  /**
+   * Counts a producer or consumer against its worker until it closes. Every
+   * stream the conference layer creates goes through here.
+   */
+  track(worker: Worker, stream: { observer: { once(event: 'close', listener: () => void): unknown } }): void {
+    const slot = this.slotOf(worker);
+    if (!slot) return;
+    slot.load += 1;
+    stream.observer.once('close', () => {
+      if (slot.worker === worker) slot.load = Math.max(0, slot.load - 1);
+    });
   }
 
   /** CPU seconds used so far by each running worker (user + system). */
@@ -150,6 +204,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   #onDied(slot: WorkerSlot, worker: Worker, error: Error): void {
     if (slot.worker === worker) slot.worker = undefined;
+    slot.load = 0;
     slot.deaths += 1;
     this.#options.logger.error(`mediasoup worker ${slot.index} (pid ${worker.pid}) died: ${error.message}`);
     this.emit('workerDied', { slot: slot.index, pid: worker.pid, error, worker });

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { LineLogger, SupervisedProcess, TypedEmitter } from '@gw/common';
 import { LiveOrigin, LiveOriginEvents } from '../live-origin';
-import { GatewayToOrigin, LIVE_APP, OriginToGateway, PublishKeyTable } from '../origin-protocol';
+import { GatewayToOrigin, OriginToGateway, PublishKeyTable, StreamApp } from '../origin-protocol';
+import { PublishKeys } from '../publish-keys';
 
 export interface EmbeddedOriginOptions {
   /** Interface to bind. */
@@ -31,7 +32,7 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
   readonly kind = 'embedded' as const;
   readonly #options: EmbeddedOriginOptions;
   #process: SupervisedProcess | undefined;
-  #keys: PublishKeyTable = {};
+  readonly #keys = new PublishKeys();
   #stopped = false;
   #restartTimer: NodeJS.Timeout | undefined;
 
@@ -48,18 +49,24 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     return this.#process?.pid;
   }
 
-  publishUrl(channelId: string, key: string): string {
+  publishUrl(app: StreamApp, stream: string, key: string): string {
     const { publicHost, rtmpPort } = this.#options;
-    return `rtmp://${publicHost}:${rtmpPort}/${LIVE_APP}/${channelId}?key=${encodeURIComponent(key)}`;
+    return `rtmp://${publicHost}:${rtmpPort}/${app}/${stream}?key=${encodeURIComponent(key)}`;
+  }
+
+  pullUrl(app: StreamApp, stream: string): string {
+    const { bind, rtmpPort } = this.#options;
+    const host = bind === '0.0.0.0' ? '127.0.0.1' : bind;
+    return `rtmp://${host}:${rtmpPort}/${app}/${stream}`;
   }
 
   playUrls(channelId: string): { rtmp: string; flv: string } {
     const { publicHost, rtmpPort, playUrlBase } = this.#options;
-    return { rtmp: `rtmp://${publicHost}:${rtmpPort}/${LIVE_APP}/${channelId}`, flv: `${playUrlBase}/${channelId}.flv` };
+    return { rtmp: `rtmp://${publicHost}:${rtmpPort}/live/${channelId}`, flv: `${playUrlBase}/${channelId}.flv` };
   }
 
-  setPublishKeys(keys: PublishKeyTable): void {
-    this.#keys = keys;
+  setPublishKeys(owner: string, table: PublishKeyTable): void {
+    const keys = this.#keys.set(owner, table);
     this.#process?.send({ type: 'keys', keys } satisfies GatewayToOrigin);
   }
 
@@ -95,7 +102,7 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
       // Hooked up before readiness so the first key table is delivered at once.
       onSpawn: (p) => {
         p.on('message', (m) => this.#onMessage(m as OriginToGateway));
-        p.send({ type: 'keys', keys: this.#keys } satisfies GatewayToOrigin);
+        p.send({ type: 'keys', keys: this.#keys.merged() } satisfies GatewayToOrigin);
       },
     });
     this.#process = proc;
@@ -121,19 +128,19 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
   #onMessage(message: OriginToGateway): void {
     switch (message?.type) {
       case 'publish':
-        this.emit('publish', { channelId: message.channelId, sessionId: message.sessionId, role: message.role });
+        this.emit('publish', { app: message.app, stream: message.stream, sessionId: message.sessionId, role: message.role });
         break;
       case 'unpublish':
-        this.emit('unpublish', { channelId: message.channelId, sessionId: message.sessionId });
+        this.emit('unpublish', { app: message.app, stream: message.stream, sessionId: message.sessionId });
         break;
       case 'publishRejected':
-        this.emit('publishRejected', { channelId: message.channelId, reason: message.reason });
+        this.emit('publishRejected', { path: message.path, reason: message.reason });
         break;
       case 'play':
-        this.emit('play', { channelId: message.channelId, sessionId: message.sessionId, protocol: message.protocol });
+        this.emit('play', { app: message.app, stream: message.stream, sessionId: message.sessionId, protocol: message.protocol });
         break;
       case 'playDone':
-        this.emit('playDone', { channelId: message.channelId, sessionId: message.sessionId });
+        this.emit('playDone', { app: message.app, stream: message.stream, sessionId: message.sessionId });
         break;
     }
   }

@@ -16,7 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { GatewayToOrigin, LIVE_APP, OriginToGateway, PublishKeyTable } from '../origin-protocol';
+import { GatewayToOrigin, INGEST_APP, LIVE_APP, OriginToGateway, PublishKeyTable, StreamRef, streamKey } from '../origin-protocol';
 
 // node-media-server ships no types.
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -49,8 +49,10 @@ const send = (message: OriginToGateway) => process.send?.(message);
 // supervisor logs it line by line; stdout stays quiet.
 console.log = (...args: unknown[]) => process.stderr.write(`${args.join(' ')}\n`);
 
-function channelOf(session: NmsSession): string | undefined {
-  return session.streamApp === LIVE_APP && session.streamName ? session.streamName : undefined;
+function streamOf(session: NmsSession): StreamRef | undefined {
+  const app = session.streamApp;
+  if ((app !== LIVE_APP && app !== INGEST_APP) || !session.streamName) return undefined;
+  return { app, stream: session.streamName };
 }
 
 function validSign(streamPath: string): string {
@@ -72,28 +74,29 @@ function start(): void {
   nmsLogger.level = process.env.ORIGIN_LOG_LEVEL ?? 'info';
 
   nms.on('prePublish', (session: NmsSession) => {
-    const channelId = channelOf(session);
+    const ref = streamOf(session);
     const offered = session.streamQuery?.key;
-    const role = channelId && offered ? keys[channelId]?.[offered] : undefined;
-    if (!role || !channelId) {
+    const role = ref && offered ? keys[streamKey(ref.app, ref.stream)]?.[offered] : undefined;
+    if (!role || !ref) {
       delete session.streamQuery.sign;
-      send({ type: 'publishRejected', channelId: channelId ?? session.streamPath, reason: 'bad publish key' });
+      send({ type: 'publishRejected', path: session.streamPath, reason: 'bad publish key' });
       return;
     }
     session.streamQuery.sign = validSign(session.streamPath);
     // A dropped publisher may resume within this window and keep the timeline.
     if (session.broadcast) session.broadcast.publishGraceMs = publishGraceMs;
-    send({ type: 'publish', channelId, sessionId: String(session.id), role });
+    const sessionId = String(session.id);
+    send({ type: 'publish', ...ref, sessionId, role });
     // Report the end when the connection closes, not when the grace ends.
-    session.socket?.once('close', () => send({ type: 'unpublish', channelId, sessionId: String(session.id) }));
+    session.socket?.once('close', () => send({ type: 'unpublish', ...ref, sessionId }));
   });
   nms.on('postPlay', (session: NmsSession) => {
-    const channelId = channelOf(session);
-    if (channelId) send({ type: 'play', channelId, sessionId: String(session.id), protocol: session.protocol ?? 'unknown' });
+    const ref = streamOf(session);
+    if (ref) send({ type: 'play', ...ref, sessionId: String(session.id), protocol: session.protocol ?? 'unknown' });
   });
   nms.on('donePlay', (session: NmsSession) => {
-    const channelId = channelOf(session);
-    if (channelId) send({ type: 'playDone', channelId, sessionId: String(session.id) });
+    const ref = streamOf(session);
+    if (ref) send({ type: 'playDone', ...ref, sessionId: String(session.id) });
   });
 
   void nms.run();

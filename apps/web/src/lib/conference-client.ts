@@ -1,0 +1,134 @@
+import { Device, types } from 'mediasoup-client';
+import { Signalling } from './signalling';
+
+export interface RemoteParticipant {
+  userId: string;
+  via: string;
+  stream: MediaStream;
+}
+
+type Listener = () => void;
+
+/**
+ * A participant's side of a conference: joins over `media:*` signalling, sends
+ * the local camera and microphone, and receives everyone else (docs/signalling.md).
+ */
+export class ConferenceClient {
+  readonly device = new Device();
+  sendTransport?: types.Transport;
+  recvTransport?: types.Transport;
+  readonly remotes = new Map<string, RemoteParticipant>();
+  readonly producers = new Map<string, types.Producer>();
+  readonly consumers = new Map<string, types.Consumer>();
+  conferenceId?: string;
+  userId?: string;
+  readonly #listeners = new Set<Listener>();
+
+  constructor(readonly signalling: Signalling) {
+    signalling.on<{ userId: string; producerId: string }>('media:newProducer', (e) => {
+      if (e.userId !== this.userId) void this.#consume(e.producerId, e.userId);
+    });
+    signalling.on<{ consumerId: string }>('media:consumerClosed', (e) => this.#dropConsumer(e.consumerId));
+    signalling.on<{ userId: string; via: string }>('media:participantJoined', (e) => {
+      if (e.userId !== this.userId) this.#remote(e.userId, e.via);
+      this.#changed();
+    });
+    signalling.on<{ userId: string }>('media:participantLeft', (e) => {
+      this.remotes.delete(e.userId);
+      this.#changed();
+    });
+    signalling.on<{ reason: string }>('media:conferenceEnded', () => {
+      this.remotes.clear();
+      this.#changed();
+    });
+  }
+
+  onChange(listener: Listener): void {
+    this.#listeners.add(listener);
+  }
+
+  async join(conferenceId: string, local?: MediaStream): Promise<void> {
+    await this.signalling.connected();
+    const joined = await this.signalling.request<{
+      userId: string;
+      rtpCapabilities: types.RtpCapabilities;
+      participants: { userId: string; via: string }[];
+      producers: { userId: string; producerId: string }[];
+    }>('media:join', { conferenceId });
+    this.conferenceId = conferenceId;
+    this.userId = joined.userId;
+    if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
+    for (const p of joined.participants) if (p.userId !== this.userId) this.#remote(p.userId, p.via);
+    this.recvTransport = await this.#createTransport('recv');
+    if (local) {
+      this.sendTransport = await this.#createTransport('send');
+      for (const track of local.getTracks()) {
+        const producer = await this.sendTransport.produce({ track });
+        this.producers.set(producer.id, producer);
+      }
+    }
+    for (const p of joined.producers) await this.#consume(p.producerId, p.userId);
+    this.#changed();
+  }
+
+  async leave(): Promise<void> {
+    await this.signalling.request('media:leave', {});
+    this.sendTransport?.close();
+    this.recvTransport?.close();
+    this.remotes.clear();
+    this.#changed();
+  }
+
+  async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
+    const params = await this.signalling.request<types.TransportOptions>('media:createTransport', { direction });
+    const options = { id: params.id, iceParameters: params.iceParameters, iceCandidates: params.iceCandidates, dtlsParameters: params.dtlsParameters };
+    const transport = direction === 'send' ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.signalling.request('media:connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+        this.signalling
+          .request<{ producerId: string }>('media:produce', { transportId: transport.id, kind, rtpParameters })
+          .then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+    }
+    return transport;
+  }
+
+  async #consume(producerId: string, userId: string): Promise<void> {
+    if (!this.recvTransport) return;
+    const params = await this.signalling.request<{ consumerId: string; producerId: string; kind: types.MediaKind; rtpParameters: types.RtpParameters }>(
+      'media:consume',
+      { producerId, rtpCapabilities: this.device.rtpCapabilities },
+    );
+    const consumer = await this.recvTransport.consume({ id: params.consumerId, producerId: params.producerId, kind: params.kind, rtpParameters: params.rtpParameters });
+    consumer.appData.userId = userId;
+    this.consumers.set(consumer.id, consumer);
+    this.#remote(userId).stream.addTrack(consumer.track);
+    await this.signalling.request('media:resumeConsumer', { consumerId: consumer.id });
+    this.#changed();
+  }
+
+  #dropConsumer(consumerId: string): void {
+    const consumer = this.consumers.get(consumerId);
+    if (!consumer) return;
+    this.consumers.delete(consumerId);
+    this.remotes.get(consumer.appData.userId as string)?.stream.removeTrack(consumer.track);
+    consumer.close();
+    this.#changed();
+  }
+
+  #remote(userId: string, via = 'webrtc'): RemoteParticipant {
+    let remote = this.remotes.get(userId);
+    if (!remote) {
+      remote = { userId, via, stream: new MediaStream() };
+      this.remotes.set(userId, remote);
+    }
+    return remote;
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
+  }
+}

@@ -1,0 +1,30 @@
+import { LineLogger, Readiness, SupervisedProcess } from './supervised-process';
+
+export interface FfmpegRunOptions {
+  /** Log label, e.g. `ingest:<conferenceId>/<userId>`. */
+  name: string;
+  ffmpegPath: string;
+  /** Arguments from one of the pure builders; never built ad hoc. */
+  args: string[];
+  /** Default: the first "Output #0" line, printed once inputs are open and outputs set up. */
+  readiness?: Readiness;
+  readyTimeoutMs?: number;
+  logger: LineLogger;
+}
+
+/**
+ * The one place ffmpeg is started. Readiness defaults to ffmpeg announcing its
+ * first output; warnings and errors in its stderr are logged at warn level.
+ */
+export function startFfmpeg(options: FfmpegRunOptions): Promise<SupervisedProcess> {
+  return SupervisedProcess.start({
+    name: options.name,
+    command: options.ffmpegPath,
+    args: options.args,
+    readiness: options.readiness ?? { kind: 'line', stream: 'stderr', pattern: /^Output #0/ },
+    readyTimeoutMs: options.readyTimeoutMs ?? 15000,
+    stopTimeoutMs: 2000,
+    stderrWarnPattern: /error|invalid|failed|refused/i,
+    logger: options.logger,
+  });
+}

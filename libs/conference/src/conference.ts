@@ -1,0 +1,378 @@
+import type { types } from 'mediasoup';
+import { TypedEmitter } from '@gw/common';
+import { ROUTER_MEDIA_CODECS, WorkerPool } from '@gw/sfu';
+import {
+  CannotConsumeError,
+  ConferenceClosedError,
+  MediaRequestError,
+  MediaResourceNotFoundError,
+  NotAMemberError,
+  NotJoinedError,
+} from './errors';
+import { Participant, ParticipantVia } from './participant';
+
+export interface RtcOptions {
+  listenIp: string;
+  announcedIp?: string;
+}
+
+export interface ConferenceEvents extends Record<string, unknown[]> {
+  participantJoined: [{ userId: string; via: ParticipantVia }];
+  participantLeft: [{ userId: string; reason: string }];
+  newProducer: [{ userId: string; producerId: string; kind: types.MediaKind }];
+  producerClosed: [{ userId: string; producerId: string }];
+  /** A consumer ended because its producer went away. `userId` owns the consumer. */
+  consumerClosed: [{ userId: string; consumerId: string; producerId: string }];
+  /** A router died with its worker; its participants were dropped and should rejoin. */
+  routerLost: [{ userIds: string[] }];
+  closed: [{ reason: string }];
+}
+
+export interface ConferenceSnapshot {
+  id: string;
+  title: string;
+  hostUserId?: string;
+  createdAt: number;
+  participants: { userId: string; audio: boolean; video: boolean; via: ParticipantVia }[];
+  members: string[];
+  /** Worker slots hosting this conference's routers. */
+  workerSlots: number[];
+}
+
+/**
+ * A conference (会议) is a room on the SFU. It owns one router per worker it
+ * spans, its participants and their media. New participants land on a router
+ * whose worker has room; when none has, the conference extends to the
+ * least-loaded other worker, and producers are piped across (pipeToRouter) on
+ * first use. close() is idempotent and closes everything it owns.
+ */
+export class Conference extends TypedEmitter<ConferenceEvents> {
+  readonly members = new Set<string>();
+  readonly #routers = new Map<number, types.Router>();
+  readonly #participants = new Map<string, Participant>();
+  /** producerId → its owner, for lookups and for piping from the right router. */
+  readonly #producers = new Map<string, { participant: Participant; producer: types.Producer }>();
+  /** `${producerId}:${routerId}` → the pipe into that router (once per pair). */
+  readonly #pipes = new Map<string, Promise<void>>();
+  #closed = false;
+
+  private constructor(
+    readonly id: string,
+    readonly title: string,
+    readonly hostUserId: string | undefined,
+    private readonly pool: WorkerPool,
+    private readonly rtc: RtcOptions,
+    readonly createdAt = Date.now(),
+  ) {
+    super();
+    if (hostUserId) this.members.add(hostUserId);
+  }
+
+  static async create(options: { id: string; title: string; hostUserId?: string; pool: WorkerPool; rtc: RtcOptions }): Promise<Conference> {
+    const conference = new Conference(options.id, options.title, options.hostUserId, options.pool, options.rtc);
+    await conference.#addRouter(options.pool.pickWorker({ extra: 0 }));
+    return conference;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get participantCount(): number {
+    return this.#participants.size;
+  }
+
+  get participants(): Participant[] {
+    return [...this.#participants.values()];
+  }
+
+  get routers(): types.Router[] {
+    return [...this.#routers.values()];
+  }
+
+  get rtpCapabilities(): types.RtpCapabilities {
+    const router = this.routers[0];
+    if (router) return router.rtpCapabilities;
+    throw new ConferenceClosedError(this.id);
+  }
+
+  participant(userId: string): Participant | undefined {
+    return this.#participants.get(userId);
+  }
+
+  admit(userId: string): void {
+    this.#assertOpen();
+    this.members.add(userId);
+  }
+
+  isMember(userId: string): boolean {
+    return this.members.has(userId);
+  }
+
+  /**
+   * Places a member on a router and returns its Participant. A member who is
+   * already present is replaced (a reload, a second tab, a new RTMP push).
+   */
+  async join(userId: string, via: ParticipantVia): Promise<Participant> {
+    this.#assertOpen();
+    if (!this.members.has(userId)) throw new NotAMemberError(this.id);
+    if (this.#participants.has(userId)) this.leave(userId, 'replaced');
+    const router = await this.#routerForNewParticipant();
+    this.#assertOpen();
+    const participant = new Participant(userId, via, router);
+    this.#participants.set(userId, participant);
+    this.emit('participantJoined', { userId, via });
+    return participant;
+  }
+
+  leave(userId: string, reason: string): void {
+    const participant = this.#participants.get(userId);
+    if (!participant) return;
+    this.#participants.delete(userId);
+    for (const producerId of participant.producers.keys()) this.#producers.delete(producerId);
+    participant.close();
+    this.emit('participantLeft', { userId, reason });
+  }
+
+  async createWebRtcTransport(userId: string, direction: 'send' | 'recv'): Promise<types.WebRtcTransport> {
+    const participant = this.#present(userId);
+    const transport = await participant.router.createWebRtcTransport({
+      listenIps: [{ ip: this.rtc.listenIp, announcedIp: this.rtc.announcedIp }],
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { userId, direction },
+    });
+    this.#adopt(participant, transport);
+    return transport;
+  }
+
+  /** A PlainTransport for RTP from a local process (RTMP ingest, mixers). */
+  async createPlainTransport(userId: string): Promise<types.PlainTransport> {
+    const participant = this.#present(userId);
+    const transport = await participant.router.createPlainTransport({
+      listenIp: { ip: '127.0.0.1' },
+      rtcpMux: false,
+      comedia: true,
+      appData: { userId },
+    });
+    this.#adopt(participant, transport);
+    return transport;
+  }
+
+  async connectTransport(userId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const transport = this.#transport(userId, transportId);
+    await guardMedia(() => transport.connect({ dtlsParameters }));
+  }
+
+  async produce(
+    userId: string,
+    transportId: string,
+    kind: types.MediaKind,
+    rtpParameters: types.RtpParameters,
+    appData: Record<string, unknown> = {},
+  ): Promise<types.Producer> {
+    const participant = this.#present(userId);
+    const transport = this.#transport(userId, transportId);
+    const producer = await guardMedia(() => transport.produce({ kind, rtpParameters, appData: { ...appData, userId } }));
+    if (participant.closed) {
+      producer.close();
+      throw new NotJoinedError();
+    }
+    this.pool.track(participant.router.appData.worker as types.Worker, producer);
+    participant.producers.set(producer.id, producer);
+    this.#producers.set(producer.id, { participant, producer });
+    producer.observer.once('close', () => {
+      participant.producers.delete(producer.id);
+      this.#producers.delete(producer.id);
+      if (!this.#closed) this.emit('producerClosed', { userId, producerId: producer.id });
+    });
+    this.emit('newProducer', { userId, producerId: producer.id, kind });
+    return producer;
+  }
+
+  closeProducer(userId: string, producerId: string): void {
+    const producer = this.#present(userId).producers.get(producerId);
+    if (!producer) throw new MediaResourceNotFoundError('producer', producerId);
+    producer.close();
+  }
+
+  /**
+   * Creates a paused consumer of `producerId` on the participant's receive
+   * transport (or the given one). The client resumes it once its track is set up,
+   * which also makes mediasoup ask the producer for a keyframe.
+   */
+  async consume(
+    userId: string,
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+    transportId?: string,
+  ): Promise<types.Consumer> {
+    const participant = this.#present(userId);
+    const source = this.#producers.get(producerId);
+    if (!source) throw new MediaResourceNotFoundError('producer', producerId);
+    // All routers share one codec set, so the source router answers for every one;
+    // checking first means a bad request costs no pipe.
+    if (!source.participant.router.canConsume({ producerId, rtpCapabilities })) throw new CannotConsumeError(producerId);
+    await this.#ensurePiped(source, participant.router);
+    const transport = transportId
+      ? this.#transport(userId, transportId)
+      : [...participant.transports.values()].find((t) => t.appData.direction === 'recv');
+    if (!transport) throw new MediaResourceNotFoundError('transport', transportId ?? 'recv');
+    const consumer = await guardMedia(() =>
+      transport.consume({ producerId, rtpCapabilities, paused: true, appData: { userId, producerUserId: source.participant.userId } }),
+    );
+    this.pool.track(participant.router.appData.worker as types.Worker, consumer);
+    participant.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => participant.consumers.delete(consumer.id));
+    consumer.on('producerclose', () => {
+      consumer.close();
+      if (!this.#closed) this.emit('consumerClosed', { userId, consumerId: consumer.id, producerId });
+    });
+    return consumer;
+  }
+
+  async resumeConsumer(userId: string, consumerId: string): Promise<void> {
+    const consumer = this.#present(userId).consumers.get(consumerId);
+    if (!consumer) throw new MediaResourceNotFoundError('consumer', consumerId);
+    await consumer.resume();
+  }
+
+  /** Producers other than the given user's, for a newcomer to consume. */
+  producersExcept(userId: string): { userId: string; producerId: string; kind: types.MediaKind }[] {
+    return [...this.#producers.values()]
+      .filter(({ participant, producer }) => participant.userId !== userId && !producer.closed)
+      .map(({ participant, producer }) => ({ userId: participant.userId, producerId: producer.id, kind: producer.kind }));
+  }
+
+  /** Called when a worker died: its router is gone, so are the participants on it. */
+  onWorkerDied(worker: types.Worker): void {
+    for (const [slot, router] of this.#routers) {
+      if (router.appData.worker !== worker) continue;
+      this.#routers.delete(slot);
+      const lost = this.participants.filter((p) => p.router === router).map((p) => p.userId);
+      for (const userId of lost) this.leave(userId, 'worker died');
+      for (const key of [...this.#pipes.keys()]) if (key.endsWith(`:${router.id}`)) this.#pipes.delete(key);
+      if (lost.length) this.emit('routerLost', { userIds: lost });
+    }
+  }
+
+  snapshot(): ConferenceSnapshot {
+    return {
+      id: this.id,
+      title: this.title,
+      hostUserId: this.hostUserId,
+      createdAt: this.createdAt,
+      participants: this.participants.map((p) => ({ userId: p.userId, audio: p.hasKind('audio'), video: p.hasKind('video'), via: p.via })),
+      members: [...this.members],
+      workerSlots: [...this.#routers.keys()],
+    };
+  }
+
+  /** Transports, producers and consumers alive on this conference's routers, from mediasoup's own dumps. */
+  async mediaDump(): Promise<{ slot: number; transports: number; producers: number; consumers: number }[]> {
+    return Promise.all(
+      [...this.#routers].map(async ([slot, router]) => {
+        const dump = await router.dump();
+        return {
+          slot,
+          transports: dump.transportIds.length,
+          producers: Object.keys(dump.mapProducerIdConsumerIds).length,
+          consumers: Object.keys(dump.mapConsumerIdProducerId).length,
+        };
+      }),
+    );
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    for (const userId of [...this.#participants.keys()]) this.leave(userId, reason);
+    this.#closed = true;
+    for (const router of this.#routers.values()) router.close();
+    this.#routers.clear();
+    this.#pipes.clear();
+    this.emit('closed', { reason });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ConferenceClosedError(this.id);
+  }
+
+  #present(userId: string): Participant {
+    this.#assertOpen();
+    const participant = this.#participants.get(userId);
+    if (!participant) throw new NotJoinedError();
+    return participant;
+  }
+
+  #transport(userId: string, transportId: string): types.Transport {
+    const transport = this.#present(userId).transports.get(transportId);
+    if (!transport) throw new MediaResourceNotFoundError('transport', transportId);
+    return transport;
+  }
+
+  #adopt(participant: Participant, transport: types.Transport): void {
+    if (participant.closed) {
+      transport.close();
+      throw new NotJoinedError();
+    }
+    participant.transports.set(transport.id, transport);
+    transport.observer.once('close', () => participant.transports.delete(transport.id));
+  }
+
+  async #addRouter(worker: types.Worker): Promise<types.Router> {
+    const router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS, appData: { worker, conferenceId: this.id } });
+    const slot = this.pool.slotOf(worker)!.index;
+    this.#routers.set(slot, router);
+    return router;
+  }
+
+  /**
+   * Placement: a router of this conference whose worker has room (the least
+   * loaded such), else a new router on the least-loaded worker not yet used,
+   * else SFU_CAPACITY.
+   */
+  async #routerForNewParticipant(): Promise<types.Router> {
+    let best: { router: types.Router; load: number } | undefined;
+    for (const router of this.#routers.values()) {
+      const worker = router.appData.worker as types.Worker;
+      const slot = this.pool.slotOf(worker);
+      if (!slot || !this.pool.hasRoom(worker)) continue;
+      const relative = slot.load / slot.weight;
+      if (!best || relative < best.load) best = { router, load: relative };
+    }
+    if (best) return best.router;
+    const worker = this.pool.pickWorker({ excludeSlots: new Set(this.#routers.keys()) });
+    return this.#addRouter(worker);
+  }
+
+  /** Pipes a producer into `target` once; later consumers there reuse the pipe. */
+  async #ensurePiped(source: { participant: Participant; producer: types.Producer }, target: types.Router): Promise<void> {
+    const from = source.participant.router;
+    if (from === target) return;
+    const key = `${source.producer.id}:${target.id}`;
+    let pipe = this.#pipes.get(key);
+    if (!pipe) {
+      pipe = from.pipeToRouter({ producerId: source.producer.id, router: target, listenIp: '127.0.0.1' }).then(({ pipeConsumer, pipeProducer }) => {
+        if (pipeConsumer) this.pool.track(from.appData.worker as types.Worker, pipeConsumer);
+        if (pipeProducer) this.pool.track(target.appData.worker as types.Worker, pipeProducer);
+      });
+      this.#pipes.set(key, pipe);
+      pipe.catch(() => this.#pipes.delete(key));
+    }
+    await pipe;
+  }
+}
+
+/** mediasoup rejects bad client parameters with TypeError/Error; report them as the client's fault. */
+async function guardMedia<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Error && (error.name === 'TypeError' || error.name === 'Error' || error.name === 'UnsupportedError')) {
+      throw new MediaRequestError(error.message);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,96 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
+import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
+import { Conference } from './conference';
+import { ConferenceService } from './conference.service';
+import { NotAMemberError } from './errors';
+import { IngestService } from './ingest/ingest.service';
+
+const createBody = z.strictObject({ title: z.string().min(1).max(200).optional() });
+const userBody = z.strictObject({ userId: resourceId });
+
+/** Extra fields a view of a conference carries, supplied by later modules (mix tasks). */
+
+@ApiTags('conferences')
+@ApiSecurity('admin')
+@ApiBearerAuth()
+@Controller('conferences')
+export class ConferencesController {
+  constructor(
+    @Inject(ConferenceService) private readonly conferences: ConferenceService,
+    @Inject(IngestService) private readonly ingest: IngestService,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @Allow('admin', 'host')
+  @ApiBody({ schema: z.toJSONSchema(createBody) as object })
+  async create(@CurrentPrincipal() principal: Principal, @Body(new ZodPipe(createBody)) body: z.infer<typeof createBody>) {
+    const conference = await this.conferences.create({
+      title: body.title,
+      hostUserId: principal.kind === 'user' ? principal.userId : undefined,
+    });
+    return this.#view(conference);
+  }
+
+  @Get()
+  @Allow('any')
+  list(@CurrentPrincipal() principal: Principal) {
+    return this.conferences
+      .list()
+      .filter((c) => principal.kind === 'admin' || c.isMember(principal.userId))
+      .map((c) => this.#view(c));
+  }
+
+  @Get(':id')
+  @Allow('any')
+  get(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
+    const conference = this.conferences.get(id);
+    if (principal.kind !== 'admin' && !conference.isMember(principal.userId)) throw new NotAMemberError(id);
+    return this.#view(conference);
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @Allow('admin', 'host')
+  remove(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
+    const conference = this.conferences.get(id);
+    this.#assertHost(principal, conference);
+    conference.close('deleted');
+    return { id, ended: true };
+  }
+
+  /** Admits a member (extension; the co-host flow admits guests the same way). */
+  @Post(':id/members')
+  @HttpCode(200)
+  @Allow('admin', 'host')
+  @ApiBody({ schema: z.toJSONSchema(userBody) as object })
+  admit(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(userBody)) body: z.infer<typeof userBody>) {
+    const conference = this.conferences.get(id);
+    this.#assertHost(principal, conference);
+    conference.admit(body.userId);
+    return this.#view(conference);
+  }
+
+  /** An RTMP push URL that makes the member a participant while the push lasts. */
+  @Post(':id/ingest')
+  @HttpCode(201)
+  @Allow('admin', 'host', 'guest')
+  @ApiBody({ schema: z.toJSONSchema(userBody) as object })
+  createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(userBody)) body: z.infer<typeof userBody>) {
+    if (principal.kind === 'user' && principal.userId !== body.userId) throw new ForbiddenError('a member may only ingest as themself');
+    return { url: this.ingest.urlFor(id, body.userId) };
+  }
+
+  #assertHost(principal: Principal, conference: Conference): void {
+    if (principal.kind === 'admin') return;
+    if (conference.hostUserId !== principal.userId) throw new ForbiddenError(`only the host of conference ${conference.id} may do this`, 'NOT_CONFERENCE_HOST');
+  }
+
+  #view(conference: Conference) {
+    const { id, title, hostUserId, participants, workerSlots } = conference.snapshot();
+    return { id, title, hostUserId, participants, mixTaskIds: [] as string[], workerSlots };
+  }
+}

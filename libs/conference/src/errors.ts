@@ -1,0 +1,50 @@
+import { ConflictError, ForbiddenError, GatewayError, NotFoundError, ValidationError } from '@gw/common';
+
+export class ConferenceNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super(`conference ${id} not found`, 'CONFERENCE_NOT_FOUND');
+  }
+}
+
+export class NotAMemberError extends ForbiddenError {
+  constructor(conferenceId: string) {
+    super(`not a member of conference ${conferenceId}`, 'NOT_A_MEMBER');
+  }
+}
+
+export class NotJoinedError extends ConflictError {
+  constructor() {
+    super('join the conference first (media:join)', 'NOT_JOINED');
+  }
+}
+
+export class ConferenceClosedError extends ConflictError {
+  constructor(id: string) {
+    super(`conference ${id} has ended`, 'CONFERENCE_CLOSED');
+  }
+}
+
+export class MediaResourceNotFoundError extends NotFoundError {
+  constructor(kind: 'transport' | 'producer' | 'consumer', id: string) {
+    super(`${kind} ${id} not found`, `${kind.toUpperCase()}_NOT_FOUND`);
+  }
+}
+
+export class CannotConsumeError extends ValidationError {
+  constructor(producerId: string) {
+    super(`cannot consume producer ${producerId} with these RTP capabilities`, 'CANNOT_CONSUME');
+  }
+}
+
+/** mediasoup refused a request (bad DTLS or RTP parameters…): the client's input, so 400. */
+export class MediaRequestError extends GatewayError {
+  constructor(message: string) {
+    super('MEDIA_REQUEST_FAILED', message, 400);
+  }
+}
+
+export class IngestFailedError extends GatewayError {
+  constructor(message: string) {
+    super('INGEST_FAILED', message, 502);
+  }
+}

@@ -1,0 +1,81 @@
+import { randomInt } from 'node:crypto';
+import type { types } from 'mediasoup';
+import { LineLogger, startFfmpeg, SupervisedProcess } from '@gw/common';
+import { Conference } from '../conference';
+import { IngestFailedError } from '../errors';
+import { buildIngestArgs, INGEST_CODECS } from './ingest-ffmpeg-args';
+
+const AUDIO_PT = 100;
+const VIDEO_PT = 101;
+
+/**
+ * One RTMP participant: a supervised ffmpeg reads the push from the origin and
+ * sends Opus + H.264 RTP to two PlainTransports, whose producers the other
+ * participants consume. Owns the ffmpeg process and the participant's place in
+ * the conference; stop() is idempotent and ends both.
+ */
+export class IngestSession {
+  #stopped = false;
+  #ffmpeg: SupervisedProcess | undefined;
+
+  private constructor(
+    readonly conference: Conference,
+    readonly userId: string,
+    private readonly logger: LineLogger,
+  ) {}
+
+  static async start(options: {
+    conference: Conference;
+    userId: string;
+    pullUrl: string;
+    ffmpegPath: string;
+    logger: LineLogger;
+    onEnded: (reason: string) => void;
+  }): Promise<IngestSession> {
+    const { conference, userId } = options;
+    const session = new IngestSession(conference, userId, options.logger);
+    try {
+      await conference.join(userId, 'rtmp');
+      const [audioTransport, videoTransport] = [await conference.createPlainTransport(userId), await conference.createPlainTransport(userId)];
+      const audioSsrc = randomInt(1, 2 ** 31);
+      const videoSsrc = randomInt(1, 2 ** 31);
+      await conference.produce(userId, audioTransport.id, 'audio', rtpParameters('audio', AUDIO_PT, audioSsrc), { source: 'rtmp' });
+      await conference.produce(userId, videoTransport.id, 'video', rtpParameters('video', VIDEO_PT, videoSsrc), { source: 'rtmp' });
+      const args = buildIngestArgs({
+        source: options.pullUrl,
+        audio: { ...ports(audioTransport), payloadType: AUDIO_PT, ssrc: audioSsrc },
+        video: { ...ports(videoTransport), payloadType: VIDEO_PT, ssrc: videoSsrc },
+      });
+      session.#ffmpeg = await startFfmpeg({ name: `ingest:${conference.id}/${userId}`, ffmpegPath: options.ffmpegPath, args, logger: options.logger });
+    } catch (error) {
+      await session.stop('ingest failed');
+      throw new IngestFailedError(`RTMP ingest for ${userId} failed: ${(error as Error).message}`);
+    }
+    session.#ffmpeg.once('died', () => {
+      void session.stop('ingest process ended').then(() => options.onEnded('ingest process ended'));
+    });
+    return session;
+  }
+
+  get pid(): number | undefined {
+    return this.#ffmpeg?.running ? this.#ffmpeg.pid : undefined;
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const participant = this.conference.participant(this.userId);
+    if (participant?.via === 'rtmp') this.conference.leave(this.userId, reason);
+    await this.#ffmpeg?.stop();
+    this.logger.log(`RTMP participant ${this.userId} left conference ${this.conference.id} (${reason})`);
+  }
+}
+
+function ports(transport: types.PlainTransport): { port: number; rtcpPort: number } {
+  return { port: transport.tuple.localPort, rtcpPort: transport.rtcpTuple!.localPort };
+}
+
+function rtpParameters(kind: 'audio' | 'video', payloadType: number, ssrc: number): types.RtpParameters {
+  const codec = kind === 'audio' ? { ...INGEST_CODECS.audio, parameters: { 'sprop-stereo': 1 } } : { ...INGEST_CODECS.video, parameters: { ...INGEST_CODECS.video.parameters } };
+  return { codecs: [{ ...codec, payloadType }], encodings: [{ ssrc }] };
+}

@@ -1,0 +1,111 @@
+import { LineLogger, newSecret } from '@gw/common';
+import { INGEST_APP, LiveOrigin, PublishKeyTable, streamKey } from '@gw/live';
+import { randomBytes } from 'node:crypto';
+import { ConferenceService } from '../conference.service';
+import { NotAMemberError } from '../errors';
+import { IngestSession } from './ingest-session';
+
+interface IngestPoint {
+  stream: string;
+  key: string;
+  conferenceId: string;
+  userId: string;
+}
+
+/**
+ * RTMP participants (OBS, ffmpeg): hands out a secret push URL per member and,
+ * when the origin reports a push there, starts an IngestSession; when the push
+ * stops, the participant leaves. Pushes go to the origin's `ingest` app.
+ */
+export class IngestService {
+  readonly #points = new Map<string, IngestPoint>();
+  readonly #sessions = new Map<string, IngestSession>();
+  readonly #starting = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly conferences: ConferenceService,
+    private readonly origin: LiveOrigin,
+    private readonly ffmpegPath: string,
+    private readonly logger: LineLogger,
+  ) {
+    origin.on('publish', ({ app, stream }) => {
+      if (app === INGEST_APP) void this.#onPush(stream);
+    });
+    origin.on('unpublish', ({ app, stream }) => {
+      if (app === INGEST_APP) void this.#stopSession(stream, 'push stopped');
+    });
+    origin.on('down', () => {
+      for (const stream of [...this.#sessions.keys()]) void this.#stopSession(stream, 'origin down');
+    });
+    conferences.on('ended', ({ conference }) => {
+      for (const point of [...this.#points.values()]) {
+        if (point.conferenceId !== conference.id) continue;
+        this.#points.delete(point.stream);
+        void this.#stopSession(point.stream, 'conference ended');
+      }
+      this.#pushKeys();
+    });
+  }
+
+  /** The push URL for a member (the same one on every call while the conference runs). */
+  urlFor(conferenceId: string, userId: string): string {
+    const conference = this.conferences.get(conferenceId);
+    if (!conference.isMember(userId)) throw new NotAMemberError(conferenceId);
+    let point = [...this.#points.values()].find((p) => p.conferenceId === conferenceId && p.userId === userId);
+    if (!point) {
+      point = { stream: `in-${randomBytes(8).toString('hex')}`, key: newSecret(), conferenceId, userId };
+      this.#points.set(point.stream, point);
+      this.#pushKeys();
+    }
+    return this.origin.publishUrl(INGEST_APP, point.stream, point.key);
+  }
+
+  /** ffmpeg pids of running ingest sessions (for leak checks and metrics). */
+  processIds(): number[] {
+    return [...this.#sessions.values()].flatMap((s) => (s.pid ? [s.pid] : []));
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#sessions.keys()].map((stream) => this.#stopSession(stream, 'shutdown')));
+  }
+
+  async #onPush(stream: string): Promise<void> {
+    const point = this.#points.get(stream);
+    const conference = point && this.conferences.find(point.conferenceId);
+    if (!point || !conference) return;
+    await this.#stopSession(stream, 'replaced by a new push');
+    const starting = IngestSession.start({
+      conference,
+      userId: point.userId,
+      pullUrl: this.origin.pullUrl(INGEST_APP, stream),
+      ffmpegPath: this.ffmpegPath,
+      logger: this.logger,
+      onEnded: () => {
+        if (this.#sessions.get(stream)?.conference === conference) this.#sessions.delete(stream);
+      },
+    }).then(
+      (session) => {
+        this.#sessions.set(stream, session);
+        this.logger.log(`RTMP participant ${point.userId} joined conference ${conference.id}`);
+      },
+      (error: Error) => this.logger.error(error.message),
+    );
+    this.#starting.set(stream, starting);
+    await starting;
+    this.#starting.delete(stream);
+  }
+
+  async #stopSession(stream: string, reason: string): Promise<void> {
+    await this.#starting.get(stream);
+    const session = this.#sessions.get(stream);
+    if (!session) return;
+    this.#sessions.delete(stream);
+    await session.stop(reason);
+  }
+
+  #pushKeys(): void {
+    const table: PublishKeyTable = {};
+    for (const point of this.#points.values()) table[streamKey(INGEST_APP, point.stream)] = { [point.key]: 'ingest' };
+    this.origin.setPublishKeys('ingest', table);
+  }
+}

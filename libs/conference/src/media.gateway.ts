@@ -1,0 +1,176 @@
+import { Inject, Logger } from '@nestjs/common';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import type { types } from 'mediasoup';
+import type { Socket } from 'socket.io';
+import { parseInput } from '@gw/common';
+import { conferenceRoom, Notifier, principalOf, respond } from '@gw/im';
+import { Conference } from './conference';
+import { ConferenceService } from './conference.service';
+import { NotJoinedError } from './errors';
+import { mediaSchemas as s } from './media.schemas';
+import { Participant } from './participant';
+
+interface SocketMedia {
+  conference: Conference;
+  participant: Participant;
+}
+
+/**
+ * WebRTC signalling for mediasoup-client over socket.io (`media:*`, see
+ * docs/signalling.md). Thin: it validates, calls the conference, and acks.
+ * A socket is in at most one conference; disconnecting leaves it.
+ */
+@WebSocketGateway()
+export class MediaGateway {
+  readonly #logger = new Logger('Media');
+
+  constructor(
+    @Inject(ConferenceService) private readonly conferences: ConferenceService,
+    @Inject(Notifier) private readonly notifier: Notifier,
+  ) {
+    conferences.on('created', (conference) => this.#relay(conference));
+  }
+
+  @SubscribeMessage('media:join')
+  join(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const { conferenceId } = parseInput(s.join, body);
+      const { userId } = principalOf(socket);
+      const conference = this.conferences.get(conferenceId);
+      this.#leave(socket, 'switched conference');
+      const participant = await conference.join(userId, 'webrtc');
+      socket.data.media = { conference, participant } satisfies SocketMedia;
+      await socket.join(conferenceRoom(conference.id));
+      socket.once('disconnect', () => this.#leave(socket, 'disconnected'));
+      return {
+        conferenceId: conference.id,
+        userId,
+        rtpCapabilities: conference.rtpCapabilities,
+        participants: conference.snapshot().participants,
+        producers: conference.producersExcept(userId),
+      };
+    });
+  }
+
+  @SubscribeMessage('media:createTransport')
+  createTransport(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const { direction } = parseInput(s.createTransport, body);
+      const { conference, participant } = this.#media(socket);
+      const transport = await conference.createWebRtcTransport(participant.userId, direction);
+      return {
+        id: transport.id,
+        iceParameters: transport.iceParameters,
+        iceCandidates: transport.iceCandidates,
+        dtlsParameters: transport.dtlsParameters,
+      };
+    });
+  }
+
+  @SubscribeMessage('media:connectTransport')
+  connectTransport(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const input = parseInput(s.connectTransport, body);
+      const { conference, participant } = this.#media(socket);
+      await conference.connectTransport(participant.userId, input.transportId, input.dtlsParameters as unknown as types.DtlsParameters);
+      return {};
+    });
+  }
+
+  @SubscribeMessage('media:produce')
+  produce(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const input = parseInput(s.produce, body);
+      const { conference, participant } = this.#media(socket);
+      const producer = await conference.produce(
+        participant.userId,
+        input.transportId,
+        input.kind,
+        input.rtpParameters as unknown as types.RtpParameters,
+        input.appData,
+      );
+      return { producerId: producer.id };
+    });
+  }
+
+  @SubscribeMessage('media:consume')
+  consume(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const input = parseInput(s.consume, body);
+      const { conference, participant } = this.#media(socket);
+      const consumer = await conference.consume(participant.userId, input.producerId, input.rtpCapabilities as unknown as types.RtpCapabilities);
+      return {
+        consumerId: consumer.id,
+        producerId: consumer.producerId,
+        kind: consumer.kind,
+        rtpParameters: consumer.rtpParameters,
+        userId: consumer.appData.producerUserId,
+      };
+    });
+  }
+
+  @SubscribeMessage('media:resumeConsumer')
+  resumeConsumer(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const { consumerId } = parseInput(s.resumeConsumer, body);
+      const { conference, participant } = this.#media(socket);
+      await conference.resumeConsumer(participant.userId, consumerId);
+      return {};
+    });
+  }
+
+  @SubscribeMessage('media:closeProducer')
+  closeProducer(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const { producerId } = parseInput(s.closeProducer, body);
+      const { conference, participant } = this.#media(socket);
+      conference.closeProducer(participant.userId, producerId);
+      return {};
+    });
+  }
+
+  @SubscribeMessage('media:leave')
+  leave(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      parseInput(s.leave, body ?? undefined);
+      this.#leave(socket, 'left');
+      return {};
+    });
+  }
+
+  /** The socket's conference membership, if it is still the live one. */
+  #media(socket: Socket): SocketMedia {
+    const media = socket.data.media as SocketMedia | undefined;
+    if (!media || media.conference.closed || media.conference.participant(media.participant.userId) !== media.participant) {
+      throw new NotJoinedError();
+    }
+    return media;
+  }
+
+  #leave(socket: Socket, reason: string): void {
+    const media = socket.data.media as SocketMedia | undefined;
+    if (!media) return;
+    socket.data.media = undefined;
+    void socket.leave(conferenceRoom(media.conference.id));
+    // Only if this socket's participant is still the current one (not replaced by a new tab).
+    if (media.conference.participant(media.participant.userId) === media.participant) {
+      media.conference.leave(media.participant.userId, reason);
+    }
+  }
+
+  /** Forwards a conference's events to its room. */
+  #relay(conference: Conference): void {
+    const room = conferenceRoom(conference.id);
+    const conferenceId = conference.id;
+    conference.on('participantJoined', (e) => this.notifier.toRoom(room, 'media:participantJoined', { conferenceId, ...e }));
+    conference.on('participantLeft', (e) => this.notifier.toRoom(room, 'media:participantLeft', { conferenceId, ...e }));
+    conference.on('newProducer', (e) => this.notifier.toRoom(room, 'media:newProducer', { conferenceId, ...e }));
+    conference.on('producerClosed', (e) => this.notifier.toRoom(room, 'media:producerClosed', { conferenceId, ...e }));
+    conference.on('consumerClosed', (e) => this.notifier.toUser(e.userId, 'media:consumerClosed', { conferenceId, ...e }));
+    conference.on('routerLost', ({ userIds }) => {
+      this.#logger.warn(`conference ${conferenceId}: router lost with its worker; ${userIds.length} participants asked to rejoin`);
+      for (const userId of userIds) this.notifier.toUser(userId, 'media:rejoin', { conferenceId, reason: 'worker died' });
+    });
+    conference.once('closed', ({ reason }) => this.notifier.toRoom(room, 'media:conferenceEnded', { conferenceId, reason }));
+  }
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { resourceId } from '@gw/common';
+
+/**
+ * Payloads of the `media:*` socket events (docs/signalling.md). Nested
+ * mediasoup structures are checked for shape here and in depth by mediasoup.
+ */
+const mediasoupObject = z.looseObject({});
+const id = z.string().min(1).max(64);
+
+export const mediaSchemas = {
+  join: z.strictObject({ conferenceId: resourceId }),
+  createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
+  connectTransport: z.strictObject({
+    transportId: id,
+    dtlsParameters: z.looseObject({ fingerprints: z.array(mediasoupObject).min(1).max(8), role: z.enum(['auto', 'client', 'server']).optional() }),
+  }),
+  produce: z.strictObject({
+    transportId: id,
+    kind: z.enum(['audio', 'video']),
+    rtpParameters: z.looseObject({ codecs: z.array(mediasoupObject).min(1).max(16), encodings: z.array(mediasoupObject).max(8).optional() }),
+    appData: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+  }),
+  consume: z.strictObject({
+    producerId: id,
+    rtpCapabilities: z.looseObject({ codecs: z.array(mediasoupObject).max(64) }),
+  }),
+  resumeConsumer: z.strictObject({ consumerId: id }),
+  closeProducer: z.strictObject({ producerId: id }),
+  leave: z.strictObject({}).optional(),
+};

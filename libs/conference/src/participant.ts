@@ -1,0 +1,40 @@
+import type { types } from 'mediasoup';
+
+export type ParticipantVia = 'webrtc' | 'rtmp';
+
+/**
+ * One member present in a conference, and the media it owns. Its transports
+ * own their producers and consumers in mediasoup, so closing the transports
+ * closes everything; the maps here mirror that for lookups and counters.
+ */
+export class Participant {
+  readonly transports = new Map<string, types.Transport>();
+  readonly producers = new Map<string, types.Producer>();
+  readonly consumers = new Map<string, types.Consumer>();
+  #closed = false;
+
+  constructor(
+    readonly userId: string,
+    readonly via: ParticipantVia,
+    /** The router this participant's transports live on. */
+    readonly router: types.Router,
+    readonly joinedAt = Date.now(),
+  ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  hasKind(kind: types.MediaKind): boolean {
+    return [...this.producers.values()].some((p) => p.kind === kind && !p.closed);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const transport of this.transports.values()) transport.close();
+    this.transports.clear();
+    this.producers.clear();
+    this.consumers.clear();
+  }
+}

@@ -1,0 +1,55 @@
+import { Inject, Logger } from '@nestjs/common';
+import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
+import type { Server, Socket } from 'socket.io';
+import { describeError } from '@gw/common';
+import { TokenService } from '@gw/auth';
+import { Notifier, userRoom } from './notifier';
+
+/** Largest socket.io message we accept (media:* payloads are a few kB). */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * The socket.io server (IM). Authenticates every connection at the handshake
+ * (`auth: {token}`), puts the socket in its user's room, and disconnects it when
+ * its token expires, telling it first (`auth:expired`). Event handlers live in
+ * the domain gateways (media, co-host), which read the principal from the socket.
+ */
+@WebSocketGateway({ serveClient: false, maxHttpBufferSize: MAX_MESSAGE_BYTES, cors: { origin: false } })
+export class ImGateway implements OnGatewayInit, OnGatewayConnection {
+  readonly #logger = new Logger('Im');
+
+  constructor(
+    @Inject(TokenService) private readonly tokens: TokenService,
+    @Inject(Notifier) private readonly notifier: Notifier,
+  ) {}
+
+  afterInit(server: Server): void {
+    this.notifier.attach(server);
+    server.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      try {
+        if (typeof token !== 'string') throw new Error('missing token');
+        socket.data.principal = this.tokens.verify(token);
+        next();
+      } catch (error) {
+        const { code, message } = describeError(error);
+        const refusal = new Error(message) as Error & { data: unknown };
+        refusal.data = { code: code === 'INTERNAL' ? 'UNAUTHENTICATED' : code, message };
+        next(refusal);
+      }
+    });
+  }
+
+  handleConnection(socket: Socket): void {
+    const principal = socket.data.principal;
+    if (!principal) return;
+    void socket.join(userRoom(principal.userId));
+    const remaining = principal.expiresAt - Date.now();
+    const timer = setTimeout(() => {
+      socket.emit('auth:expired', { code: 'TOKEN_EXPIRED', message: 'token expired' });
+      socket.disconnect(true);
+    }, Math.max(0, Math.min(remaining, 2 ** 31 - 1)));
+    socket.once('disconnect', () => clearTimeout(timer));
+    this.#logger.debug(`socket ${socket.id} connected as ${principal.userId} (${principal.role})`);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './respond';
+export * from './notifier';
+export * from './socket-auth';
+export * from './im.gateway';
+export * from './im.module';

@@ -1,0 +1,32 @@
+import type { Server } from 'socket.io';
+
+/** Socket.IO rooms: one per user (every socket of that user), one per conference, one per channel. */
+export const userRoom = (userId: string) => `user:${userId}`;
+export const conferenceRoom = (conferenceId: string) => `conf:${conferenceId}`;
+export const channelRoom = (channelId: string) => `channel:${channelId}`;
+
+/**
+ * IM delivery: sends server → client events to users and rooms. The socket.io
+ * server is attached by the IM gateway once it exists; before that (and in
+ * tests without sockets) events are dropped.
+ */
+export class Notifier {
+  #server: Server | undefined;
+
+  attach(server: Server): void {
+    this.#server = server;
+  }
+
+  toUser(userId: string, event: string, payload: object): void {
+    this.#server?.to(userRoom(userId)).emit(event, payload);
+  }
+
+  toRoom(room: string, event: string, payload: object): void {
+    this.#server?.to(room).emit(event, payload);
+  }
+
+  /** Disconnects every socket of a user (e.g. when removed from everything). */
+  disconnectUser(userId: string): void {
+    this.#server?.in(userRoom(userId)).disconnectSockets(true);
+  }
+}
