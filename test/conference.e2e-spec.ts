@@ -1,0 +1,257 @@
+import { Browser, Page } from 'playwright-core';
+import { io, Socket } from 'socket.io-client';
+import { join } from 'node:path';
+import { launchChromium, receivedFrom } from './support/browser';
+import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { publishTestStream, Publisher } from './support/media';
+import { descendantPids, isRunning, waitFor } from './support/processes';
+
+const SHOTS = join(__dirname, '..', 'test-output');
+
+/** Waits until `page` has received from `userId` growing audio bytes, video bytes and decoded frames. */
+async function expectFlowing(page: Page, userId: string): Promise<void> {
+  const first = await waitFor(`media from ${userId}`, async () => {
+    const r = await receivedFrom(page, userId);
+    return r.framesDecoded > 0 && r.audioBytes > 0 ? r : undefined;
+  }, 20000);
+  const later = await waitFor(`more media from ${userId}`, async () => {
+    const r = await receivedFrom(page, userId);
+    return r.framesDecoded > first.framesDecoded + 10 && r.audioBytes > first.audioBytes && r.videoBytes > first.videoBytes ? r : undefined;
+  }, 20000);
+  expect(later.framesDecoded).toBeGreaterThan(first.framesDecoded);
+}
+
+function connect(gw: RunningGateway, token?: string): Promise<Socket> {
+  const socket = io(gw.baseUrl, { auth: token ? { token } : {}, transports: ['websocket'], reconnection: false });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (e) => {
+      socket.close();
+      reject(e);
+    });
+  });
+}
+
+describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
+  let gw: RunningGateway;
+  let browser: Browser;
+  const token = async (userId: string, role: 'host' | 'guest' | 'viewer' = 'guest') =>
+    (await gw.admin('POST', '/api/v1/tokens', { userId, role })).body.token as string;
+
+  beforeAll(async () => {
+    gw = await startGateway({ env: { CONFERENCE_IDLE_SECONDS: '2' } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  async function openPage(conferenceId: string, userId: string): Promise<Page> {
+    const page = await browser.newPage();
+    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(userId)}`);
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 });
+    return page;
+  }
+
+  it('two browsers exchange audio and video; an RTMP participant is seen and heard; all cleaned up after', async () => {
+    const hostToken = await token('host1', 'host');
+    const created = await gw.request('POST', '/api/v1/conferences', { body: { title: 'Talk' }, headers: { authorization: `Bearer ${hostToken}` } });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    for (const userId of ['alice', 'bob', 'obs']) {
+      expect((await gw.request('POST', `/api/v1/conferences/${id}/members`, { body: { userId }, headers: { authorization: `Bearer ${hostToken}` } })).status).toBe(200);
+    }
+
+    const alice = await openPage(id, 'alice');
+    const bob = await openPage(id, 'bob');
+    await expectFlowing(alice, 'bob');
+    await expectFlowing(bob, 'alice');
+    await alice.screenshot({ path: join(SHOTS, 'conference-alice.png') });
+    await bob.screenshot({ path: join(SHOTS, 'conference-bob.png') });
+
+    // An RTMP participant (ffmpeg standing in for OBS) joins by pushing to its ingest URL.
+    const ingest = await gw.request('POST', `/api/v1/conferences/${id}/ingest`, { body: { userId: 'obs' }, headers: { authorization: `Bearer ${await token('obs')}` } });
+    expect(ingest.status).toBe(201);
+    expect(ingest.body.url).toMatch(/^rtmp:\/\/127\.0\.0\.1:\d+\/ingest\/in-[0-9a-f]+\?key=/);
+    let obs: Publisher | undefined = publishTestStream(ingest.body.url, { color: '0xff0000', toneHz: 660 });
+    try {
+      await expectFlowing(alice, 'obs');
+      const view = await gw.admin('GET', `/api/v1/conferences/${id}`);
+      expect(view.body.participants).toEqual(
+        expect.arrayContaining([
+          { userId: 'alice', audio: true, video: true, via: 'webrtc' },
+          { userId: 'bob', audio: true, video: true, via: 'webrtc' },
+          { userId: 'obs', audio: true, video: true, via: 'rtmp' },
+        ]),
+      );
+      await alice.waitForFunction(() => document.querySelectorAll('#people li').length === 3);
+      await alice.screenshot({ path: join(SHOTS, 'conference-with-rtmp.png') });
+      // The RTMP participant's picture is red in Alice's page.
+      const red = await alice.evaluate(() => {
+        const video = [...document.querySelectorAll<HTMLElement>('.tile')].find((t) => t.dataset.user === 'obs')!.querySelector('video')!;
+        const canvas = document.createElement('canvas');
+        canvas.width = 64;
+        canvas.height = 36;
+        const ctx = canvas.getContext('2d')!;
+        ctx.drawImage(video, 0, 0, 64, 36);
+        const d = ctx.getImageData(32, 18, 1, 1).data;
+        return [d[0], d[1], d[2]];
+      });
+      expect(red[0]).toBeGreaterThan(180);
+      expect(red[1]).toBeLessThan(80);
+
+      // Stopping the push removes the participant and its ffmpeg (workers + origin + ffmpeg before).
+      expect(descendantPids(gw.pid).filter(isRunning)).toHaveLength(4);
+      await obs.stop();
+      obs = undefined;
+      await waitFor('obs gone', async () => {
+        const { body } = await gw.admin('GET', `/api/v1/conferences/${id}`);
+        return body.participants.some((p: { userId: string }) => p.userId === 'obs') ? undefined : true;
+      });
+      await waitFor('ingest ffmpeg ended', () => (descendantPids(gw.pid).filter(isRunning).length === 3 ? true : undefined));
+    } finally {
+      await obs?.stop();
+    }
+
+    // Everyone leaves: nothing of the conference remains in mediasoup, then it ends when idle.
+    await alice.close();
+    await bob.close();
+    await waitFor('participants gone', async () => ((await gw.admin('GET', `/api/v1/conferences/${id}`)).body.participants.length === 0 ? true : undefined));
+    await waitFor('conference ended when idle', async () => ((await gw.admin('GET', `/api/v1/conferences/${id}`)).status === 404 ? true : undefined));
+    const workers = (await gw.admin('GET', '/api/v1/admin/sfu')).body as { load: number; routers: number }[];
+    expect(workers.map((w) => [w.load, w.routers])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    // Only the two workers and the origin remain as children.
+    expect(descendantPids(gw.pid).filter(isRunning)).toHaveLength(3);
+  });
+
+  describe('bad requests get typed errors and the server keeps serving', () => {
+    let id: string;
+    beforeAll(async () => {
+      id = (await gw.admin('POST', '/api/v1/conferences', { title: 'neg' })).body.id;
+      await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId: 'carol' });
+    });
+
+    it('refuses a socket without a valid token at the handshake', async () => {
+      await expect(connect(gw)).rejects.toMatchObject({ data: { code: 'UNAUTHENTICATED' } });
+      await expect(connect(gw, 'not.a.token')).rejects.toMatchObject({ data: { code: 'TOKEN_INVALID' } });
+    });
+
+    it('refuses joining a wrong or foreign conference', async () => {
+      const stranger = await connect(gw, await token('mallory'));
+      try {
+        expect(await stranger.emitWithAck('media:join', { conferenceId: 'conf_nope' })).toMatchObject({ ok: false, error: { code: 'CONFERENCE_NOT_FOUND' } });
+        expect(await stranger.emitWithAck('media:join', { conferenceId: id })).toMatchObject({ ok: false, error: { code: 'NOT_A_MEMBER' } });
+        expect(await stranger.emitWithAck('media:createTransport', { direction: 'send' })).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
+      } finally {
+        stranger.close();
+      }
+    });
+
+    it('answers malformed media:* payloads and incompatible capabilities with typed errors', async () => {
+      const carol = await connect(gw, await token('carol'));
+      const other = await connect(gw, await token('carol2'));
+      try {
+        const joined = await carol.emitWithAck('media:join', { conferenceId: id });
+        expect(joined.ok).toBe(true);
+        const bad: [string, unknown][] = [
+          ['media:join', 'just a string'],
+          ['media:join', { conferenceId: { $gt: '' } }],
+          ['media:join', { conferenceId: 'x'.repeat(5000) }],
+          ['media:createTransport', { direction: 'sideways' }],
+          ['media:connectTransport', { transportId: 'nope', dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] } }],
+          ['media:produce', { transportId: 't', kind: 'smell', rtpParameters: { codecs: [] } }],
+          ['media:consume', { producerId: 42, rtpCapabilities: null }],
+          ['media:resumeConsumer', { consumerId: 'nope', __proto__: { polluted: true } }],
+          ['media:closeProducer', {}],
+        ];
+        for (const [event, payload] of bad) {
+          const ack = await carol.emitWithAck(event, payload);
+          expect(ack).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^(VALIDATION_FAILED|TRANSPORT_NOT_FOUND|CONSUMER_NOT_FOUND)$/) } });
+        }
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
+        // A real producer from an RTMP participant, consumed with capabilities that cannot decode it.
+        await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId: 'pusher' });
+        const url = (await gw.admin('POST', `/api/v1/conferences/${id}/ingest`, { userId: 'pusher' })).body.url;
+        const pusher = publishTestStream(url, { seconds: 30 });
+        try {
+          const producerId = await waitFor('ingest producer', async () => {
+            const ack = await carol.emitWithAck('media:join', { conferenceId: id });
+            return ack.producers?.find((p: { kind: string }) => p.kind === 'video')?.producerId as string | undefined;
+          }, 20000);
+          await carol.emitWithAck('media:createTransport', { direction: 'recv' });
+          const vp8Only = { codecs: [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 96 }], headerExtensions: [] };
+          expect(await carol.emitWithAck('media:consume', { producerId, rtpCapabilities: vp8Only })).toMatchObject({ ok: false, error: { code: 'CANNOT_CONSUME' } });
+        } finally {
+          await pusher.stop();
+        }
+
+        // Another client is still served normally.
+        expect(await other.emitWithAck('media:join', { conferenceId: 'conf_nope' })).toMatchObject({ ok: false, error: { code: 'CONFERENCE_NOT_FOUND' } });
+        expect((await gw.request('GET', '/healthz')).status).toBe(200);
+      } finally {
+        carol.close();
+        other.close();
+      }
+    });
+  });
+});
+
+describe('placement over workers (forced tiny per-worker limit)', () => {
+  let gw: RunningGateway;
+  let browser: Browser;
+  beforeAll(async () => {
+    // Each worker may carry 2 streams: one RTMP participant (audio + video) fills a worker.
+    gw = await startGateway({ env: { SFU_WORKER_MAX_LOAD: '2' } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('spans two workers through a pipe and media still flows end to end', async () => {
+    const id = (await gw.admin('POST', '/api/v1/conferences', { title: 'spread' })).body.id;
+    await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId: 'obs' });
+    await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId: 'watcher' });
+    const url = (await gw.admin('POST', `/api/v1/conferences/${id}/ingest`, { userId: 'obs' })).body.url;
+    const obs = publishTestStream(url, { color: '0x0000ff', toneHz: 880 });
+    try {
+      await waitFor('obs producing', async () => {
+        const { body } = await gw.admin('GET', `/api/v1/conferences/${id}`);
+        return body.participants.some((p: { userId: string; video: boolean }) => p.userId === 'obs' && p.video) ? true : undefined;
+      }, 20000);
+      const sfuBefore = (await gw.admin('GET', '/api/v1/admin/sfu')).body as { load: number }[];
+      expect(sfuBefore.map((w) => w.load).sort()).toEqual([0, 2]);
+
+      const token = (await gw.admin('POST', '/api/v1/tokens', { userId: 'watcher', role: 'guest' })).body.token;
+      const page = await browser.newPage();
+      await page.goto(`${gw.baseUrl}/#/conference?id=${id}&token=${token}`);
+      await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 });
+      await expectFlowing(page, 'obs');
+      await page.screenshot({ path: join(SHOTS, 'conference-piped.png') });
+
+      const view = await gw.admin('GET', `/api/v1/conferences/${id}`);
+      expect(view.body.workerSlots.sort()).toEqual([0, 1]);
+      const sfu = (await gw.admin('GET', '/api/v1/admin/sfu')).body as { load: number; routers: number }[];
+      expect(sfu.map((w) => w.routers)).toEqual([1, 1]);
+      // Both workers now carry streams: the pipe and the watcher's producers/consumers.
+      expect(sfu.every((w) => w.load > 0)).toBe(true);
+      await page.close();
+    } finally {
+      await obs.stop();
+    }
+    await gw.admin('DELETE', `/api/v1/conferences/${id}`);
+    const after = (await gw.admin('GET', '/api/v1/admin/sfu')).body as { load: number; routers: number }[];
+    expect(after.map((w) => [w.load, w.routers])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+  });
+});

@@ -1,0 +1,54 @@
+import { Browser, chromium, Page } from 'playwright-core';
+
+/** Debian's Chromium, headless, with fake camera and microphone (never a downloaded browser). */
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+export interface InboundStats {
+  kind: string;
+  bytesReceived: number;
+  framesDecoded?: number;
+  packetsReceived: number;
+}
+
+/** inbound-rtp stats of the page's receive transport, per consumer, from getStats(). */
+export async function inboundStats(page: Page): Promise<{ userId: string; stats: InboundStats[] }[]> {
+  return page.evaluate(async () => {
+    const client = window.conferenceClient!;
+    const out: { userId: string; stats: InboundStats[] }[] = [];
+    for (const consumer of client.consumers.values()) {
+      const report = await consumer.getStats();
+      const stats: InboundStats[] = [];
+      report.forEach((s: { type: string; kind: string; bytesReceived: number; framesDecoded?: number; packetsReceived: number }) => {
+        if (s.type === 'inbound-rtp') stats.push({ kind: s.kind, bytesReceived: s.bytesReceived, framesDecoded: s.framesDecoded, packetsReceived: s.packetsReceived });
+      });
+      out.push({ userId: consumer.appData.userId as string, stats });
+    }
+    return out;
+  });
+}
+
+/** Sums what a page has received from `userId`, per kind. */
+export async function receivedFrom(page: Page, userId: string): Promise<{ audioBytes: number; videoBytes: number; framesDecoded: number }> {
+  const all = await inboundStats(page);
+  const mine = all.filter((c) => c.userId === userId).flatMap((c) => c.stats);
+  return {
+    audioBytes: mine.filter((s) => s.kind === 'audio').reduce((a, s) => a + s.bytesReceived, 0),
+    videoBytes: mine.filter((s) => s.kind === 'video').reduce((a, s) => a + s.bytesReceived, 0),
+    framesDecoded: mine.filter((s) => s.kind === 'video').reduce((a, s) => a + (s.framesDecoded ?? 0), 0),
+  };
+}
