@@ -69,3 +69,16 @@ export async function grabAudio(url: string, seconds: number): Promise<Buffer> {
   );
   return stdout;
 }
+
+/** Video frame timestamps (seconds) of `seconds` of a live stream, read as a player would. */
+export async function frameTimes(url: string, seconds: number): Promise<number[]> {
+  const { stdout } = await run(
+    'ffprobe',
+    ['-v', 'error', '-rw_timeout', '10000000', '-select_streams', 'v:0', '-read_intervals', `%+${seconds}`, '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', url],
+    { timeout: 30000, maxBuffer: 8 * 1024 * 1024 },
+  );
+  return stdout
+    .split('\n')
+    .map((l) => parseFloat(l))
+    .filter((n) => Number.isFinite(n));
+}

@@ -4,6 +4,7 @@ import { ConferenceModule } from '@gw/conference';
 import { ConfigModule, ResolvedConfig } from '@gw/config';
 import { ImModule } from '@gw/im';
 import { LiveModule } from '@gw/live';
+import { MixingModule } from '@gw/mixing';
 import { ObservabilityModule } from '@gw/observability';
 import { PersistenceModule } from '@gw/persistence';
 import { SfuModule } from '@gw/sfu';
@@ -22,6 +23,7 @@ export class AppModule {
         LiveModule,
         ImModule,
         ConferenceModule,
+        MixingModule,
         ObservabilityModule,
       ],
     };

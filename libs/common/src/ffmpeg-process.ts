@@ -9,6 +9,12 @@ export interface FfmpegRunOptions {
   /** Default: the first "Output #0" line, printed once inputs are open and outputs set up. */
   readiness?: Readiness;
   readyTimeoutMs?: number;
+  /** Media pipes, as in SupervisedProcessOptions. */
+  stdin?: boolean;
+  rawStdout?: boolean;
+  extraPipes?: number;
+  /** Called once the process exists, before readiness (e.g. to feed its stdin). */
+  onSpawn?: (process: SupervisedProcess) => void;
   logger: LineLogger;
 }
 
@@ -25,6 +31,10 @@ export function startFfmpeg(options: FfmpegRunOptions): Promise<SupervisedProces
     readyTimeoutMs: options.readyTimeoutMs ?? 15000,
     stopTimeoutMs: 2000,
     stderrWarnPattern: /error|invalid|failed|refused/i,
+    stdin: options.stdin,
+    rawStdout: options.rawStdout,
+    extraPipes: options.extraPipes,
+    onSpawn: options.onSpawn,
     logger: options.logger,
   });
 }

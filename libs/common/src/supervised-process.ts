@@ -69,6 +69,12 @@ export interface SupervisedProcessOptions {
   stopTimeoutMs?: number;
   /** Logs stdout lines at debug level when true. Default false (stdout may be media data). */
   logStdout?: boolean;
+  /** stdout carries media: hand out the raw stream, do not split it into lines. Default false. */
+  rawStdout?: boolean;
+  /** Pipe stdin (media or commands to the child). Default false (ignored). */
+  stdin?: boolean;
+  /** Extra pipes at fd 3, 4, … (e.g. a second media stream). Default 0. */
+  extraPipes?: number;
   /** stderr lines are logged at debug level unless they match this (then warn). */
   stderrWarnPattern?: RegExp;
   logger: LineLogger;
@@ -113,9 +119,9 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
   private constructor(options: SupervisedProcessOptions) {
     super();
     this.#options = options;
-    const stdio: ('pipe' | 'ipc' | 'ignore')[] = options.fork
-      ? ['ignore', 'pipe', 'pipe', 'ipc']
-      : ['ignore', 'pipe', 'pipe'];
+    const stdin = options.stdin ? 'pipe' : 'ignore';
+    const extra = Array.from({ length: options.extraPipes ?? 0 }, () => 'pipe' as const);
+    const stdio: ('pipe' | 'ipc' | 'ignore')[] = options.fork ? [stdin, 'pipe', 'pipe', 'ipc'] : [stdin, 'pipe', 'pipe', ...extra];
     this.#child = options.fork
       ? fork(options.command, options.args, { env: options.env, stdio })
       : spawn(options.command, options.args, { env: options.env, stdio });
@@ -137,8 +143,10 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
       this.#child.once('close', finish);
     });
 
-    this.#pipeLines('stdout');
+    if (!options.rawStdout) this.#pipeLines('stdout');
     this.#pipeLines('stderr');
+    // A child that exits while we write to it must not crash the gateway with EPIPE.
+    for (const stream of this.#child.stdio) (stream as NodeJS.EventEmitter | null)?.on?.('error', () => undefined);
     this.#child.on('message', (message) => this.emit('message', message));
 
     void this.#exited.then((exit) => {
@@ -156,6 +164,21 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
 
   get pid(): number | undefined {
     return this.#child.pid;
+  }
+
+  /** The child's stdin (when `stdin: true`). */
+  get stdin(): NodeJS.WritableStream & { writableLength: number } {
+    return this.#child.stdin as NodeJS.WritableStream & { writableLength: number };
+  }
+
+  /** The child's stdout (raw when `rawStdout: true`). */
+  get stdout(): NodeJS.ReadableStream {
+    return this.#child.stdout!;
+  }
+
+  /** Extra pipe at fd `3 + index`. */
+  pipe(index: number): NodeJS.ReadWriteStream & { writableLength: number } {
+    return this.#child.stdio[3 + index] as unknown as NodeJS.ReadWriteStream & { writableLength: number };
   }
 
   get name(): string {

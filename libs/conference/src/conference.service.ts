@@ -24,6 +24,7 @@ interface ConferenceServiceEvents extends Record<string, unknown[]> {
 export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
   readonly #conferences = new Map<string, Conference>();
   readonly #idleTimers = new Map<string, NodeJS.Timeout>();
+  #mixTaskIds: (conferenceId: string) => string[] = () => [];
 
   constructor(
     private readonly pool: WorkerPool,
@@ -59,6 +60,15 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
     this.options.logger.log(`conference ${id} created on worker slot ${conference.snapshot().workerSlots.join(',')}`);
     this.emit('created', conference);
     return conference;
+  }
+
+  /** The mixing module tells which mix tasks run on a conference (mixing depends on us, not the reverse). */
+  setMixTaskIdsProvider(provider: (conferenceId: string) => string[]): void {
+    this.#mixTaskIds = provider;
+  }
+
+  mixTaskIds(conferenceId: string): string[] {
+    return this.#mixTaskIds(conferenceId);
   }
 
   get(id: string): Conference {

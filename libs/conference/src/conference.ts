@@ -52,6 +52,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly #participants = new Map<string, Participant>();
   /** producerId → its owner, for lookups and for piping from the right router. */
   readonly #producers = new Map<string, { participant: Participant; producer: types.Producer }>();
+  /** Transports of services (mixers), not of participants; closed with the conference. */
+  readonly #serviceTransports = new Set<types.Transport>();
   /** `${producerId}:${routerId}` → the pipe into that router (once per pair). */
   readonly #pipes = new Map<string, Promise<void>>();
   #closed = false;
@@ -239,6 +241,40 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     await consumer.resume();
   }
 
+  /**
+   * A PlainTransport for a service that consumes the conference (a mix task),
+   * on the conference router with the most room. It sends RTP to a local port
+   * the caller chose (`connect` mode: no comedia).
+   */
+  async createServiceTransport(remotePort: number, remoteRtcpPort: number): Promise<types.PlainTransport> {
+    this.#assertOpen();
+    const router = this.#leastLoadedRouter();
+    const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false, appData: { router } });
+    await transport.connect({ ip: '127.0.0.1', port: remotePort, rtcpPort: remoteRtcpPort });
+    this.#serviceTransports.add(transport);
+    transport.observer.once('close', () => this.#serviceTransports.delete(transport));
+    if (this.#closed) transport.close();
+    return transport;
+  }
+
+  /** A paused consumer of `producerId` on a service transport (piped across routers when needed). */
+  async consumeForService(transport: types.Transport, producerId: string): Promise<types.Consumer> {
+    this.#assertOpen();
+    const source = this.#producers.get(producerId);
+    if (!source) throw new MediaResourceNotFoundError('producer', producerId);
+    const router = transport.appData.router as types.Router;
+    await this.#ensurePiped(source, router);
+    const consumer = await transport.consume({ producerId, rtpCapabilities: router.rtpCapabilities, paused: true });
+    this.pool.track(router.appData.worker as types.Worker, consumer);
+    consumer.on('producerclose', () => consumer.close());
+    return consumer;
+  }
+
+  /** The user whose producer this is. */
+  ownerOf(producerId: string): string | undefined {
+    return this.#producers.get(producerId)?.participant.userId;
+  }
+
   /** Producers other than the given user's, for a newcomer to consume. */
   producersExcept(userId: string): { userId: string; producerId: string; kind: types.MediaKind }[] {
     return [...this.#producers.values()]
@@ -289,6 +325,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     if (this.#closed) return;
     for (const userId of [...this.#participants.keys()]) this.leave(userId, reason);
     this.#closed = true;
+    for (const transport of [...this.#serviceTransports]) transport.close();
     for (const router of this.#routers.values()) router.close();
     this.#routers.clear();
     this.#pipes.clear();
@@ -319,6 +356,17 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     }
     participant.transports.set(transport.id, transport);
     transport.observer.once('close', () => participant.transports.delete(transport.id));
+  }
+
+  #leastLoadedRouter(): types.Router {
+    let best: { router: types.Router; load: number } | undefined;
+    for (const router of this.#routers.values()) {
+      const slot = this.pool.slotOf(router.appData.worker as types.Worker);
+      const load = slot ? slot.load / slot.weight : Infinity;
+      if (!best || load < best.load) best = { router, load };
+    }
+    if (!best) throw new ConferenceClosedError(this.id);
+    return best.router;
   }
 
   async #addRouter(worker: types.Worker): Promise<types.Router> {

@@ -91,6 +91,6 @@ export class ConferencesController {
 
   #view(conference: Conference) {
     const { id, title, hostUserId, participants, workerSlots } = conference.snapshot();
-    return { id, title, hostUserId, participants, mixTaskIds: [] as string[], workerSlots };
+    return { id, title, hostUserId, participants, mixTaskIds: this.conferences.mixTaskIds(id), workerSlots };
   }
 }

@@ -49,6 +49,8 @@ export interface GatewayConfig {
   /** URL prefixes mix outputs may target. Default: the live origin in use. */
   mixOutputAllow: string[];
   mixWebhookUrl?: string;
+  /** Loopback UDP ports the mixer's decoders listen on (pairs). Default 50000-50999. */
+  mixRtpPorts: { min: number; max: number };
   cohost: { inviteTtlSeconds: number; maxGuests: number; graceSeconds: number };
   conferenceIdleSeconds: number;
   bypassIdleSeconds: number;
@@ -106,6 +108,8 @@ const envSchema = z.object({
   FFPROBE_PATH: z.string().min(1).default('ffprobe'),
   MIX_OUTPUT_ALLOW: z.string().optional(),
   MIX_WEBHOOK_URL: httpUrl.optional(),
+  MIX_RTP_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(50000),
+  MIX_RTP_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(50999),
   COHOST_INVITE_TTL_SECONDS: seconds.default(30),
   COHOST_MAX_GUESTS: positiveInt.max(64).default(8),
   COHOST_GRACE_SECONDS: seconds.default(10),
@@ -144,6 +148,9 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
   const problems: ConfigProblem[] = [];
   if (e.RTC_MIN_PORT > e.RTC_MAX_PORT) {
     problems.push({ key: 'RTC_MIN_PORT', message: `must not exceed RTC_MAX_PORT (${e.RTC_MAX_PORT})` });
+  }
+  if (e.MIX_RTP_MAX_PORT - e.MIX_RTP_MIN_PORT < 8) {
+    problems.push({ key: 'MIX_RTP_MAX_PORT', message: 'needs at least 8 ports above MIX_RTP_MIN_PORT' });
   }
   const workers = e.SFU_WORKERS ?? Math.max(1, cpuCount);
   const weights = e.SFU_WORKER_WEIGHTS ? e.SFU_WORKER_WEIGHTS.split(',').map(Number) : Array.from({ length: workers }, () => 1);
@@ -205,6 +212,7 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     ffprobePath: e.FFPROBE_PATH,
     mixOutputAllow: allow.length ? allow : [rtmpBase],
     mixWebhookUrl: e.MIX_WEBHOOK_URL,
+    mixRtpPorts: { min: e.MIX_RTP_MIN_PORT, max: e.MIX_RTP_MAX_PORT },
     cohost: {
       inviteTtlSeconds: e.COHOST_INVITE_TTL_SECONDS,
       maxGuests: e.COHOST_MAX_GUESTS,

@@ -1,0 +1,185 @@
+import { LineLogger, startFfmpeg, SupervisedProcess, TypedEmitter } from '@gw/common';
+import { AudioMixer } from './audio-mixer';
+import { buildEncoderArgs, OutputSettings } from './ffmpeg-args';
+import type { Cell } from './layout';
+import { blit, YuvFrame } from './yuv-frame';
+
+export interface CompositorOptions {
+  taskId: string;
+  settings: OutputSettings;
+  ffmpegPath: string;
+  logger: LineLogger;
+  /** Restart delay after the encoder dies. Default 100 ms. */
+  restartDelayMs?: number;
+}
+
+interface CompositorEvents extends Record<string, unknown[]> {
+  /** Encoded FLV bytes from the current encoder. */
+  flv: [Buffer];
+  /** A new encoder session began (its FLV starts with a header and timestamp 0). */
+  session: [{ restarted: boolean; pid: number }];
+  /** The encoder died; a new one is being started. */
+  encoderDied: [{ reason: string }];
+  /** The encoder could not be (re)started. */
+  failed: [{ reason: string }];
+}
+
+/** What one cell shows this tick. */
+export interface CellPicture {
+  cell: Cell;
+  frame: YuvFrame | undefined;
+}
+
+/**
+ * The MCU's core: at a steady clock it composes the canvas (background, then
+ * every cell's latest picture in z-order) and mixes the audio, and writes both
+ * to the encoder. The clock, not the inputs, paces the output, so a stalled
+ * participant cannot freeze it. Frame and sample counts follow wall time from
+ * the session start, which keeps audio and video in step.
+ */
+export class Compositor extends TypedEmitter<CompositorEvents> {
+  readonly mixer: AudioMixer;
+  #encoder: SupervisedProcess | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #startedAt = 0;
+  #framesWritten = 0;
+  #samplesWritten = 0;
+  #background: YuvFrame;
+  #pictures: () => CellPicture[] = () => [];
+  #stopped = false;
+  #restarts = 0;
+  /** Frames written in the last second, for stats. */
+  #frameTimes: number[] = [];
+  #droppedFrames = 0;
+  #lastFrame: Buffer | undefined;
+
+  constructor(
+    private readonly o: CompositorOptions,
+    background: YuvFrame,
+  ) {
+    super();
+    this.#background = background;
+    this.mixer = new AudioMixer({ sampleRate: o.settings.audio.sampleRate, channels: o.settings.audio.channels });
+  }
+
+  get pid(): number | undefined {
+    return this.#encoder?.running ? this.#encoder.pid : undefined;
+  }
+
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  get droppedFrames(): number {
+    return this.#droppedFrames;
+  }
+
+  /** Frames per second written over the last second. */
+  get fps(): number {
+    const now = Date.now();
+    this.#frameTimes = this.#frameTimes.filter((t) => now - t < 1000);
+    return this.#frameTimes.length;
+  }
+
+  setBackground(frame: YuvFrame): void {
+    this.#background = frame;
+  }
+
+  /** The source of what each cell shows, asked once per output frame. */
+  setPictureSource(source: () => CellPicture[]): void {
+    this.#pictures = source;
+  }
+
+  async start(): Promise<void> {
+    await this.#startEncoder(false);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#encoder?.stop();
+  }
+
+  async #startEncoder(restarted: boolean): Promise<void> {
+    const encoder = await startFfmpeg({
+      name: `mix:${this.o.taskId}:encode`,
+      ffmpegPath: this.o.ffmpegPath,
+      args: buildEncoderArgs(this.o.settings),
+      readiness: { kind: 'spawn' },
+      stdin: true,
+      rawStdout: true,
+      extraPipes: 1,
+      logger: this.o.logger,
+    });
+    if (this.#stopped) {
+      await encoder.stop();
+      return;
+    }
+    this.#encoder = encoder;
+    encoder.stdout.on('data', (chunk: Buffer) => {
+      if (this.#encoder === encoder) this.emit('flv', chunk);
+    });
+    encoder.once('died', (error) => {
+      if (this.#stopped || this.#encoder !== encoder) return;
+      this.#encoder = undefined;
+      this.emit('encoderDied', { reason: error.message });
+      setTimeout(() => this.#restart(), this.o.restartDelayMs ?? 100);
+    });
+    this.#startedAt = performance.now();
+    this.#framesWritten = 0;
+    this.#samplesWritten = 0;
+    this.emit('session', { restarted, pid: encoder.pid! });
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#tick(), 10);
+    this.#tick();
+  }
+
+  #restart(attempt = 1): void {
+    if (this.#stopped) return;
+    this.#restarts += 1;
+    this.#startEncoder(true).catch((error: Error) => {
+      if (attempt >= 5) {
+        this.emit('failed', { reason: `encoder would not restart: ${error.message}` });
+        return;
+      }
+      setTimeout(() => this.#restart(attempt + 1), 200 * attempt);
+    });
+  }
+
+  /** Writes every video frame and audio sample that wall time says is due. */
+  #tick(): void {
+    const encoder = this.#encoder;
+    if (!encoder || this.#stopped) return;
+    const { video, audio } = this.o.settings;
+    const elapsed = (performance.now() - this.#startedAt) / 1000;
+
+    const samplesDue = Math.floor(elapsed * audio.sampleRate) - this.#samplesWritten;
+    if (samplesDue > 0) {
+      encoder.pipe(0).write(this.mixer.mix(samplesDue));
+      this.#samplesWritten += samplesDue;
+    }
+
+    const framesDue = Math.floor(elapsed * video.fps) + 1 - this.#framesWritten;
+    if (framesDue <= 0) return;
+    // An encoder that cannot keep up is sent repeats of the last composition (no new
+    // compositing work); every due frame is still written so audio and video keep one clock.
+    const backlogged = encoder.stdin.writableLength > 8 * 1024 * 1024 && this.#lastFrame !== undefined;
+    const frame = backlogged ? this.#lastFrame! : this.#compose();
+    if (backlogged) this.#droppedFrames += framesDue;
+    this.#lastFrame = frame;
+    for (let i = 0; i < framesDue; i++) {
+      encoder.stdin.write(frame);
+      this.#framesWritten += 1;
+      this.#frameTimes.push(Date.now());
+    }
+  }
+
+  #compose(): Buffer {
+    const canvas: YuvFrame = { ...this.#background, data: Buffer.from(this.#background.data) };
+    const pictures = this.#pictures().sort((a, b) => a.cell.zOrder - b.cell.zOrder);
+    for (const { cell, frame } of pictures) {
+      if (frame) blit(canvas, frame, cell.x, cell.y, cell.width, cell.height);
+    }
+    return canvas.data;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Every ffmpeg command line of the mixer, built by pure functions so specs can
+ * assert the exact arrays (the immich style). The pipeline:
+ *
+ *   participant RTP ──► decoder (one per participant) ──► raw I420 cells + s16le PCM ──┐
+ *                                                                                     ▼
+ *   compositor in Node (blits cells on the canvas at a steady clock, mixes PCM) ──► encoder
+ *   encoder (H.264 + AAC in FLV) ──► Node fan-out (GOP cache) ──► one relay per RTMP output
+ */
+import type { Fit } from './layout';
+
+export interface RtpStreamDescription {
+  kind: 'audio' | 'video';
+  port: number;
+  payloadType: number;
+  /** e.g. opus, VP8, H264 */
+  codecName: string;
+  clockRate: number;
+  channels?: number;
+  /** fmtp parameters */
+  parameters?: Record<string, string | number>;
+}
+
+/** An SDP that tells ffmpeg where RTP for each stream arrives (RTCP on port + 1). */
+export function buildSdp(streams: RtpStreamDescription[]): string {
+  const lines = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=mix-input', 'c=IN IP4 127.0.0.1', 't=0 0'];
+  for (const s of streams) {
+    lines.push(`m=${s.kind} ${s.port} RTP/AVP ${s.payloadType}`);
+    lines.push(`a=rtpmap:${s.payloadType} ${s.codecName}/${s.clockRate}${s.channels ? `/${s.channels}` : ''}`);
+    const fmtp = Object.entries(s.parameters ?? {}).map(([k, v]) => `${k}=${v}`);
+    if (fmtp.length) lines.push(`a=fmtp:${s.payloadType} ${fmtp.join(';')}`);
+    lines.push('a=recvonly');
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** Scales (and pads or crops) a picture to exactly width × height. */
+export function fitFilter(width: number, height: number, fit: Fit, padColor = 'black'): string {
+  return fit === 'contain'
+    ? `scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=${padColor}`
+    : `scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height}`;
+}
+
+export interface DecoderArgsInput {
+  sdp: string;
+  /** Present when the participant sends video: the cell it is drawn into. */
+  video?: { width: number; height: number; fps: number; fit: Fit };
+  /** Present when the participant sends audio. */
+  audio?: { sampleRate: number; channels: number };
+}
+
+/**
+ * One participant's decoder: RTP in (SDP passed inline as a data: URL, so no
+ * temporary file), raw I420 frames of the cell's size on stdout, s16le PCM on
+ * fd 3. Every packet is flushed at once so no audio waits in an I/O buffer.
+ */
+export function buildDecoderArgs({ sdp, video, audio }: DecoderArgsInput): string[] {
+  const args = [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    '-protocol_whitelist', 'data,udp,rtp',
+    '-fflags', 'nobuffer+discardcorrupt', '-flags', 'low_delay',
+    '-analyzeduration', '2000000', '-probesize', '2000000',
+    '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(sdp).toString('base64')}`,
+  ];
+  if (video) {
+    args.push(
+      '-map', '0:v:0',
+      '-vf', `fps=${video.fps},${fitFilter(video.width, video.height, video.fit)},setsar=1,format=yuv420p`,
+      '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
+    );
+  }
+  if (audio) {
+    args.push(
+      '-map', '0:a:0',
+      '-af', `aresample=${audio.sampleRate}`, '-ac', String(audio.channels),
+      '-f', 's16le', '-flush_packets', '1', 'pipe:3',
+    );
+  }
+  return args;
+}
+
+export interface OutputSettings {
+  video: { width: number; height: number; fps: number; bitrateKbps: number; gopSeconds: number };
+  audio: { sampleRate: number; channels: number; bitrateKbps: number };
+}
+
+/** x264 settings shared by the mix encoder and the bench's bare-encode floor. */
+export function h264EncodeArgs(v: OutputSettings['video']): string[] {
+  const gop = Math.max(1, Math.round(v.fps * v.gopSeconds));
+  return [
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-bf', '0',
+    '-b:v', `${v.bitrateKbps}k`, '-maxrate', `${v.bitrateKbps}k`, '-bufsize', `${v.bitrateKbps * 2}k`,
+  ];
+}
+
+export function aacEncodeArgs(a: OutputSettings['audio']): string[] {
+  return ['-c:a', 'aac', '-b:a', `${a.bitrateKbps}k`, '-ar', String(a.sampleRate), '-ac', String(a.channels)];
+}
+
+/**
+ * The encoder: raw I420 canvas frames on stdin and s16le PCM on fd 3, both at a
+ * steady rate from the compositor's clock; H.264 + AAC in FLV on stdout.
+ */
+export function buildEncoderArgs(o: OutputSettings): string[] {
+  const { video: v, audio: a } = o;
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${v.width}x${v.height}`, '-framerate', String(v.fps), '-i', 'pipe:0',
+    '-f', 's16le', '-ar', String(a.sampleRate), '-ac', String(a.channels), '-i', 'pipe:3',
+    '-map', '0:v', '-map', '1:a',
+    ...h264EncodeArgs(v),
+    ...aacEncodeArgs(a),
+    '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
+  ];
+}
+
+/** One RTMP output: copies the encoded FLV from stdin to the URL, no re-encoding. */
+export function buildRtmpOutputArgs(url: string): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
+    '-f', 'flv', '-i', 'pipe:0',
+    '-c', 'copy', '-map', '0',
+    '-rw_timeout', '5000000',
+    '-f', 'flv', '-flvflags', 'no_duration_filesize', url,
+  ];
+}
+
+/** A still I420 picture: a colour, or an image (http/https only), with an optional text file drawn centred. */
+export function buildStillArgs(input: { width: number; height: number; color?: string; imageUrl?: string; textFile?: string; fontFile: string }): string[] {
+  const { width, height, color = '0x202020', imageUrl, textFile, fontFile } = input;
+  const filters: string[] = [];
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+  if (imageUrl) {
+    args.push('-protocol_whitelist', 'http,https,tcp,tls', '-i', imageUrl);
+    filters.push(fitFilter(width, height, 'cover'));
+  } else {
+    args.push('-f', 'lavfi', '-i', `color=c=${color}:s=${width}x${height}`);
+  }
+  if (textFile) {
+    const size = Math.max(12, Math.round(Math.min(width, height) / 8));
+    filters.push(`drawtext=fontfile=${fontFile}:textfile=${textFile}:fontcolor=white:fontsize=${size}:x=(w-text_w)/2:y=(h-text_h)/2`);
+  }
+  filters.push('format=yuv420p');
+  args.push('-vf', filters.join(','), '-frames:v', '1', '-f', 'rawvideo', 'pipe:1');
+  return args;
+}

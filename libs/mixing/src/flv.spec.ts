@@ -1,0 +1,71 @@
+import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, FlvTag, FlvTagReader, GopCache, isCodecConfig, isVideoKeyframe, TimelineStitcher } from './flv';
+
+const HEADER = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
+
+function tag(type: number, timestamp: number, payload: number[]): Buffer {
+  const size = payload.length;
+  const b = Buffer.alloc(11 + size + 4);
+  b[0] = type;
+  b.writeUIntBE(size, 1, 3);
+  b.writeUIntBE(timestamp & 0xffffff, 4, 3);
+  b[7] = timestamp >>> 24;
+  Buffer.from(payload).copy(b, 11);
+  b.writeUInt32BE(11 + size, 11 + size);
+  return b;
+}
+const avcConfig = (ts: number) => tag(FLV_VIDEO, ts, [0x17, 0, 0, 0, 0, 1]);
+const keyframe = (ts: number) => tag(FLV_VIDEO, ts, [0x17, 1, 0, 0, 0, 9]);
+const interframe = (ts: number) => tag(FLV_VIDEO, ts, [0x27, 1, 0, 0, 0, 8]);
+const aacConfig = (ts: number) => tag(FLV_AUDIO, ts, [0xaf, 0, 0x12, 0x10]);
+const aac = (ts: number) => tag(FLV_AUDIO, ts, [0xaf, 1, 0x21]);
+
+describe('FLV tags', () => {
+  it('splits a stream across arbitrary chunk boundaries', () => {
+    const stream = Buffer.concat([HEADER, tag(FLV_SCRIPT, 0, [2, 0, 1, 0x61]), avcConfig(0), keyframe(0), aac(23), interframe(40), tag(FLV_VIDEO, 0x01000010, [0x27, 1])]);
+    const reader = new FlvTagReader();
+    const tags: FlvTag[] = [];
+    for (let i = 0; i < stream.length; i += 7) tags.push(...reader.push(stream.subarray(i, i + 7)));
+    expect(reader.header).toEqual(HEADER);
+    expect(tags.map((t) => [t.type, t.timestamp])).toEqual([
+      [FLV_SCRIPT, 0],
+      [FLV_VIDEO, 0],
+      [FLV_VIDEO, 0],
+      [FLV_AUDIO, 23],
+      [FLV_VIDEO, 40],
+      [FLV_VIDEO, 0x01000010],
+    ]);
+    expect(isCodecConfig(tags[1])).toBe(true);
+    expect(isVideoKeyframe(tags[2])).toBe(true);
+    expect(isVideoKeyframe(tags[4])).toBe(false);
+    expect(() => new FlvTagReader().push(Buffer.from('GARBAGE-NOT-FLV'))).toThrow('not an FLV stream');
+  });
+
+  it('stitches a restarted encoder onto the same timeline', () => {
+    const reader = new FlvTagReader();
+    const [k0, i1] = reader.push(Buffer.concat([HEADER, keyframe(0), interframe(1000)]));
+    const stitcher = new TimelineStitcher(40);
+    expect([stitcher.place(k0).timestamp, stitcher.place(i1).timestamp]).toEqual([0, 1000]);
+    stitcher.newSession();
+    const [k2, i3] = new FlvTagReader().push(Buffer.concat([HEADER, keyframe(0), interframe(80)]));
+    expect([stitcher.place(k2).timestamp, stitcher.place(i3).timestamp]).toEqual([1040, 1120]);
+    // The rewritten bytes carry the new timestamp.
+    expect(new FlvTagReader().push(Buffer.concat([HEADER, stitcher.place(i3).raw]))[0].timestamp).toBe(1120);
+  });
+
+  it('gives a late output the header, configs and the current GOP', () => {
+    const cache = new GopCache();
+    const reader = new FlvTagReader();
+    const tags = reader.push(Buffer.concat([HEADER, avcConfig(0), aacConfig(0), keyframe(0), interframe(40), keyframe(1000), aac(1010), interframe(1040)]));
+    expect(cache.snapshot()).toBeNull();
+    cache.setHeader(reader.header!);
+    for (const t of tags) cache.add(t);
+    const replay = new FlvTagReader().push(cache.snapshot()!);
+    expect(replay.map((t) => [t.type, t.timestamp, isVideoKeyframe(t), isCodecConfig(t)])).toEqual([
+      [FLV_VIDEO, 1000, false, true],
+      [FLV_AUDIO, 1000, false, true],
+      [FLV_VIDEO, 1000, true, false],
+      [FLV_AUDIO, 1010, false, false],
+      [FLV_VIDEO, 1040, false, false],
+    ]);
+  });
+});

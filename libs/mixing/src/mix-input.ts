@@ -1,0 +1,222 @@
+import type { types } from 'mediasoup';
+import { LineLogger, SupervisedProcess } from '@gw/common';
+import type { Conference } from '@gw/conference';
+import { buildDecoderArgs, buildSdp, RtpStreamDescription } from './ffmpeg-args';
+import type { Fit } from './layout';
+import { UdpPortAllocator } from './udp-ports';
+import { i420Size, YuvFrame } from './yuv-frame';
+
+export interface CellSize {
+  width: number;
+  height: number;
+  fit: Fit;
+}
+
+export interface MixInputOptions {
+  taskId: string;
+  conference: Conference;
+  userId: string;
+  producers: { audio?: string; video?: string };
+  cell: CellSize;
+  fps: number;
+  audio: { sampleRate: number; channels: number };
+  ports: UdpPortAllocator;
+  ffmpegPath: string;
+  logger: LineLogger;
+  onFrame: (frame: YuvFrame) => void;
+  onAudio: (pcm: Buffer) => void;
+}
+
+interface Track {
+  kind: 'audio' | 'video';
+  port: number;
+  transport: types.PlainTransport;
+  consumer: types.Consumer;
+}
+
+/**
+ * One participant as seen by a mix task: PlainTransport consumers of their
+ * audio and video, and a supervised decoder that turns the RTP into raw cells
+ * and PCM. The decoder is isolated per participant, so a stalled or broken
+ * sender never holds up the mix. When the decoder dies or the cell size
+ * changes, only the decoder restarts; the consumers stay, and a keyframe is
+ * requested until the new decoder shows a picture.
+ */
+export class MixInput {
+  readonly #tracks: Track[] = [];
+  #decoder: SupervisedProcess | undefined;
+  #cell: CellSize;
+  #stopped = false;
+  #generation = 0;
+  #keyframeTimer: NodeJS.Timeout | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #lastFrameAt = 0;
+
+  private constructor(private readonly o: MixInputOptions) {
+    this.#cell = o.cell;
+  }
+
+  static async start(options: MixInputOptions): Promise<MixInput> {
+    const input = new MixInput(options);
+    try {
+      for (const kind of ['audio', 'video'] as const) {
+        const producerId = options.producers[kind];
+        if (!producerId) continue;
+        const port = await options.ports.allocate();
+        const transport = await options.conference.createServiceTransport(port, port + 1);
+        const consumer = await options.conference.consumeForService(transport, producerId);
+        input.#tracks.push({ kind, port, transport, consumer });
+      }
+      await input.#startDecoder();
+      for (const track of input.#tracks) await track.consumer.resume();
+    } catch (error) {
+      await input.stop();
+      throw error;
+    }
+    return input;
+  }
+
+  get userId(): string {
+    return this.o.userId;
+  }
+
+  get pid(): number | undefined {
+    return this.#decoder?.running ? this.#decoder.pid : undefined;
+  }
+
+  /** The audio consumer's producer in the mixer's router (for the active-speaker observer). */
+  get audioProducerId(): string | undefined {
+    return this.#tracks.find((t) => t.kind === 'audio')?.consumer.producerId;
+  }
+
+  get producerIds(): { audio?: string; video?: string } {
+    return Object.fromEntries(this.#tracks.map((t) => [t.kind, t.consumer.producerId]));
+  }
+
+  get lastFrameAt(): number {
+    return this.#lastFrameAt;
+  }
+
+  get router(): types.Router | undefined {
+    return this.#tracks[0]?.transport.appData.router as types.Router | undefined;
+  }
+
+  /** Asks the sender for a keyframe (a stalled picture may be waiting for one). */
+  requestKeyframe(): void {
+    const video = this.#tracks.find((t) => t.kind === 'video');
+    void video?.consumer.requestKeyFrame().catch(() => undefined);
+  }
+
+  /** A new cell size needs a decoder scaled for it. */
+  async resize(cell: CellSize): Promise<void> {
+    if (cell.width === this.#cell.width && cell.height === this.#cell.height && cell.fit === this.#cell.fit) return;
+    this.#cell = cell;
+    if (!this.#tracks.some((t) => t.kind === 'video')) return;
+    await this.#restartDecoder('cell resized');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#keyframeTimer);
+    clearTimeout(this.#restartTimer);
+    for (const track of this.#tracks) {
+      track.transport.close();
+      this.o.ports.release(track.port);
+    }
+    await this.#decoder?.stop();
+  }
+
+  async #restartDecoder(reason: string): Promise<void> {
+    const old = this.#decoder;
+    this.#decoder = undefined;
+    await old?.stop();
+    if (this.#stopped) return;
+    this.o.logger.debug(`mix ${this.o.taskId}: restarting decoder of ${this.o.userId} (${reason})`);
+    await this.#startDecoder();
+  }
+
+  async #startDecoder(): Promise<void> {
+    const generation = ++this.#generation;
+    const streams: RtpStreamDescription[] = this.#tracks.map(({ kind, port, consumer }) => {
+      const codec = consumer.rtpParameters.codecs[0];
+      return {
+        kind,
+        port,
+        payloadType: codec.payloadType,
+        codecName: codec.mimeType.split('/')[1],
+        clockRate: codec.clockRate,
+        channels: kind === 'audio' ? codec.channels : undefined,
+        parameters: codec.parameters as Record<string, string | number> | undefined,
+      };
+    });
+    const video = this.#tracks.some((t) => t.kind === 'video') ? { ...this.#cell, fps: this.o.fps } : undefined;
+    const audio = this.#tracks.some((t) => t.kind === 'audio') ? this.o.audio : undefined;
+    const decoder = await SupervisedProcess.start({
+      name: `mix:${this.o.taskId}:decode:${this.o.userId}`,
+      command: this.o.ffmpegPath,
+      args: buildDecoderArgs({ sdp: buildSdp(streams), video, audio }),
+      readiness: { kind: 'spawn' },
+      rawStdout: true,
+      extraPipes: 1,
+      stderrWarnPattern: /error|invalid/i,
+      logger: this.o.logger,
+    });
+    if (this.#stopped || generation !== this.#generation) {
+      await decoder.stop();
+      return;
+    }
+    this.#decoder = decoder;
+    if (video) this.#readFrames(decoder, video.width, video.height);
+    if (audio) decoder.pipe(0).on('data', (pcm: Buffer) => this.o.onAudio(pcm));
+    decoder.once('died', () => {
+      if (this.#stopped || this.#decoder !== decoder) return;
+      this.#decoder = undefined;
+      this.#restartTimer = setTimeout(() => void this.#startDecoder().catch((e: Error) => this.o.logger.error(e.message)), 200);
+    });
+    this.#askForKeyframes();
+  }
+
+  /** Splits the decoder's stdout into whole frames of the cell's size. */
+  #readFrames(decoder: SupervisedProcess, width: number, height: number): void {
+    const size = i420Size(width, height);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    decoder.stdout.on('data', (chunk: Buffer) => {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < size) return;
+      let all = Buffer.concat(pending, pendingBytes);
+      let latest: Buffer | undefined;
+      while (all.length >= size) {
+        latest = all.subarray(0, size);
+        all = all.subarray(size);
+      }
+      pending = all.length ? [all] : [];
+      pendingBytes = all.length;
+      if (latest && this.#decoder === decoder) {
+        this.#lastFrameAt = Date.now();
+        clearInterval(this.#keyframeTimer);
+        this.o.onFrame({ width, height, data: Buffer.from(latest) });
+      }
+    });
+  }
+
+  /**
+   * A fresh decoder shows nothing until a keyframe: ask now and every 500 ms
+   * until the first frame arrives (RTMP-ingest senders ignore the request, but
+   * send a keyframe every second anyway).
+   */
+  #askForKeyframes(): void {
+    const video = this.#tracks.find((t) => t.kind === 'video');
+    if (!video) return;
+    clearInterval(this.#keyframeTimer);
+    const startedAt = Date.now();
+    const ask = () => {
+      if (this.#stopped || Date.now() - startedAt > 10000) return clearInterval(this.#keyframeTimer);
+      void video.consumer.requestKeyFrame().catch(() => undefined);
+    };
+    ask();
+    this.#keyframeTimer = setInterval(ask, 500);
+  }
+}

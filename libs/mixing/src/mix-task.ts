@@ -1,0 +1,443 @@
+import type { types } from 'mediasoup';
+import { ConflictError, LineLogger, redactUrl, TypedEmitter } from '@gw/common';
+import type { Conference } from '@gw/conference';
+import { Compositor, CellPicture } from './compositor';
+import { OutputSettings } from './ffmpeg-args';
+import { FLV_VIDEO, FlvTagReader, GopCache, TimelineStitcher } from './flv';
+import { Cell, computeLayout, LayoutSpec } from './layout';
+import { MixInput } from './mix-input';
+import { assertOutputAllowed } from './output-policy';
+import { RtmpOutput } from './rtmp-output';
+import { SpeakerSelector } from './speaker-selector';
+import { StillRenderer } from './stills';
+import { UdpPortAllocator } from './udp-ports';
+import { YuvFrame } from './yuv-frame';
+
+export type MixTaskState = 'starting' | 'active' | 'stopping' | 'stopped' | 'failed';
+
+export interface MixTaskSpec {
+  conferenceId: string;
+  outputs: string[];
+  layout: LayoutSpec;
+  settings: OutputSettings;
+  background: { color?: string; imageUrl?: string };
+  /** Per-user placeholder image for when they show no video. */
+  placeholders?: Record<string, { imageUrl?: string }>;
+  /** Main picture for `float`; default the conference host. */
+  hostUserId?: string;
+}
+
+export interface MixTaskPatch {
+  sequence: number;
+  layout?: LayoutSpec;
+  volumes?: Record<string, number>;
+  addOutputs?: string[];
+  removeOutputs?: string[];
+}
+
+export class SequenceOutOfOrderError extends ConflictError {
+  constructor(current: number, got: number) {
+    super(`sequence ${got} is not after ${current}`, 'SEQUENCE_OUT_OF_ORDER');
+  }
+}
+
+export class MixTaskEndedError extends ConflictError {
+  constructor(id: string) {
+    super(`mix task ${id} has ended`, 'MIX_TASK_ENDED');
+  }
+}
+
+interface MixTaskEvents extends Record<string, unknown[]> {
+  state: [{ taskId: string; conferenceId: string; state: MixTaskState; reason?: string }];
+}
+
+export interface MixTaskDeps {
+  conference: Conference;
+  ffmpegPath: string;
+  ports: UdpPortAllocator;
+  stills: StillRenderer;
+  outputAllow: string[];
+  logger: LineLogger;
+}
+
+/** A picture older than this is a stall: the cell shows the placeholder and a keyframe is requested. */
+const STALL_MS = 2000;
+
+/**
+ * A mix task (MCS): every participant of a conference composed into one stream
+ * and pushed to its RTMP outputs. It owns its inputs (one decoder per
+ * participant), the compositor (canvas clock + encoder), the FLV fan-out with
+ * its GOP cache, and one relay per output. Participants come and go, layouts,
+ * volumes and outputs change, and the encoder may be restarted, all without
+ * the outputs reconnecting. stop() is idempotent and ends every process.
+ */
+export class MixTask extends TypedEmitter<MixTaskEvents> {
+  #state: MixTaskState = 'starting';
+  #reason: string | undefined;
+  #sequence = 0;
+  #layout: LayoutSpec;
+  readonly #inputs = new Map<string, MixInput>();
+  readonly #frames = new Map<string, { frame: YuvFrame; at: number }>();
+  readonly #placeholders = new Map<string, YuvFrame>();
+  readonly #outputs = new Map<string, RtmpOutput>();
+  readonly #volumes = new Map<string, number>();
+  readonly #compositor: Compositor;
+  readonly #gop = new GopCache();
+  readonly #stitcher = new TimelineStitcher();
+  #reader = new FlvTagReader();
+  readonly #speaker = new SpeakerSelector();
+  readonly #observers = new Map<string, types.ActiveSpeakerObserver>();
+  #cells: Cell[] = [];
+  #reconcile: Promise<void> = Promise.resolve();
+  #speakerTimer: NodeJS.Timeout | undefined;
+  #flvBytes: { at: number; bytes: number }[] = [];
+  #mediaClock: { at: number; ts: number }[] = [];
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly createdAt = Date.now();
+  #firstOutputAt: number | undefined;
+
+  private constructor(
+    readonly id: string,
+    readonly spec: MixTaskSpec,
+    private readonly deps: MixTaskDeps,
+    background: YuvFrame,
+  ) {
+    super();
+    this.#layout = spec.layout;
+    this.#compositor = new Compositor({ taskId: id, settings: spec.settings, ffmpegPath: deps.ffmpegPath, logger: deps.logger }, background);
+  }
+
+  static async start(id: string, spec: MixTaskSpec, deps: MixTaskDeps): Promise<MixTask> {
+    for (const url of spec.outputs) assertOutputAllowed(url, deps.outputAllow);
+    const { width, height } = spec.settings.video;
+    const background = await deps.stills.render({ width, height, color: spec.background.color ?? '#101010', imageUrl: spec.background.imageUrl });
+    const task = new MixTask(id, spec, deps, background);
+    await task.#begin();
+    return task;
+  }
+
+  get state(): MixTaskState {
+    return this.#state;
+  }
+
+  get conferenceId(): string {
+    return this.spec.conferenceId;
+  }
+
+  get ended(): boolean {
+    return this.#state === 'stopped' || this.#state === 'failed';
+  }
+
+  #finishing(): boolean {
+    return this.ended || this.#state === 'stopping';
+  }
+
+  /** Epoch ms when the first output went live (for the start-time figure). */
+  get firstOutputAt(): number | undefined {
+    return this.#firstOutputAt;
+  }
+
+  async patch(patch: MixTaskPatch): Promise<void> {
+    if (this.#finishing()) throw new MixTaskEndedError(this.id);
+    if (patch.sequence <= this.#sequence) throw new SequenceOutOfOrderError(this.#sequence, patch.sequence);
+    for (const url of patch.addOutputs ?? []) assertOutputAllowed(url, this.deps.outputAllow);
+    const removing = new Set(patch.removeOutputs ?? []);
+    for (const url of removing) {
+      if (!this.#findOutput(url)) throw new ConflictError(`output ${redactUrl(url)} is not part of this task`, 'OUTPUT_NOT_FOUND');
+    }
+    this.#sequence = patch.sequence;
+    for (const [userId, volume] of Object.entries(patch.volumes ?? {})) {
+      this.#volumes.set(userId, volume);
+      this.#compositor.mixer.setGain(userId, volume);
+    }
+    for (const url of removing) {
+      const key = this.#findOutput(url)!;
+      const output = this.#outputs.get(key)!;
+      this.#outputs.delete(key);
+      await output.stop();
+    }
+    for (const url of patch.addOutputs ?? []) if (!this.#outputs.has(url)) this.#addOutput(url);
+    if (patch.layout) {
+      this.#layout = patch.layout;
+      this.#relayout();
+    }
+  }
+
+  async stop(reason = 'stopped'): Promise<void> {
+    if (this.#finishing()) return;
+    this.#setState('stopping', reason);
+    await this.#teardown();
+    this.#setState('stopped', reason);
+  }
+
+  view() {
+    const now = Date.now();
+    this.#flvBytes = this.#flvBytes.filter((b) => now - b.at < 5000);
+    this.#mediaClock = this.#mediaClock.filter((m) => now - m.at < 5000);
+    const bytes = this.#flvBytes.reduce((a, b) => a + b.bytes, 0);
+    const span = this.#flvBytes.length > 1 ? (now - this.#flvBytes[0].at) / 1000 : 0;
+    const clock = this.#mediaClock;
+    const speed = clock.length > 1 ? (clock[clock.length - 1].ts - clock[0].ts) / Math.max(1, clock[clock.length - 1].at - clock[0].at) : 0;
+    return {
+      id: this.id,
+      conferenceId: this.conferenceId,
+      state: this.#state,
+      ...(this.#reason ? { reason: this.#reason } : {}),
+      sequence: this.#sequence,
+      layout: { ...this.#layout, cells: this.#cells },
+      video: this.spec.settings.video,
+      audio: this.spec.settings.audio,
+      volumes: Object.fromEntries(this.#volumes),
+      outputs: [...this.#outputs.values()].map((o) => ({ url: redactUrl(o.url), state: o.state, retries: o.retries })),
+      stats: {
+        fps: this.#compositor.fps,
+        bitrateKbps: span > 0 ? Math.round((bytes * 8) / span / 1000) : 0,
+        speed: Math.round(speed * 100) / 100,
+        encoderRestarts: this.#compositor.restarts,
+        droppedFrames: this.#compositor.droppedFrames,
+      },
+      participants: [...this.#inputs.keys()],
+      processes: {
+        encoder: this.#compositor.pid ?? null,
+        decoders: Object.fromEntries([...this.#inputs].map(([u, i]) => [u, i.pid ?? null])),
+        outputs: [...this.#outputs.values()].map((o) => o.pid ?? null),
+      },
+    };
+  }
+
+  /** Every process this task runs (for leak checks). */
+  pids(): number[] {
+    return [this.#compositor.pid, ...[...this.#inputs.values()].map((i) => i.pid), ...[...this.#outputs.values()].map((o) => o.pid)].filter(
+      (p): p is number => p !== undefined,
+    );
+  }
+
+  async #begin(): Promise<void> {
+    const { conference } = this.deps;
+    const resync = () => this.#schedule(() => this.#syncInputs());
+    for (const event of ['participantJoined', 'participantLeft', 'newProducer', 'producerClosed'] as const) {
+      conference.on(event, resync);
+      this.#unsubscribe.push(() => conference.off(event, resync));
+    }
+    const onClosed = () => void this.stop('conference ended');
+    conference.once('closed', onClosed);
+    this.#unsubscribe.push(() => conference.off('closed', onClosed));
+
+    this.#compositor.setPictureSource(() => this.#pictures());
+    this.#compositor.on('session', ({ restarted, pid }) => {
+      this.#reader = new FlvTagReader();
+      this.#stitcher.newSession();
+      if (restarted) this.deps.logger.warn(`mix ${this.id}: encoder restarted (pid ${pid}); outputs kept`);
+    });
+    this.#compositor.on('flv', (chunk) => this.#onFlv(chunk));
+    this.#compositor.on('failed', ({ reason }) => void this.#fail(reason));
+    await this.#compositor.start();
+    this.#relayout();
+    for (const url of this.spec.outputs) this.#addOutput(url);
+    await this.#schedule(() => this.#syncInputs());
+    this.#speakerTimer = setInterval(() => this.#checkSpeakerAndStalls(), 250);
+  }
+
+  #onFlv(chunk: Buffer): void {
+    let tags;
+    try {
+      tags = this.#reader.push(chunk);
+    } catch (error) {
+      this.deps.logger.error(`mix ${this.id}: bad encoder output: ${(error as Error).message}`);
+      return;
+    }
+    if (this.#reader.header) this.#gop.setHeader(this.#reader.header);
+    const now = Date.now();
+    this.#flvBytes.push({ at: now, bytes: chunk.length });
+    for (const raw of tags) {
+      const tag = this.#stitcher.place(raw);
+      this.#gop.add(tag);
+      if (tag.type === FLV_VIDEO) this.#mediaClock.push({ at: now, ts: tag.timestamp });
+      for (const output of this.#outputs.values()) output.write(tag);
+    }
+  }
+
+  #addOutput(url: string): void {
+    const output = new RtmpOutput({
+      taskId: this.id,
+      url,
+      ffmpegPath: this.deps.ffmpegPath,
+      logger: this.deps.logger,
+      snapshot: () => this.#gop.snapshot(),
+    });
+    output.on('state', ({ state }) => this.#onOutputState(state));
+    this.#outputs.set(url, output);
+    output.start();
+  }
+
+  #onOutputState(state: string): void {
+    if (state === 'live' && this.#state === 'starting') {
+      this.#firstOutputAt ??= Date.now();
+      this.#setState('active');
+    }
+    const outputs = [...this.#outputs.values()];
+    if (outputs.length > 0 && outputs.every((o) => o.state === 'failed')) void this.#fail('every output failed');
+  }
+
+  #findOutput(url: string): string | undefined {
+    if (this.#outputs.has(url)) return url;
+    // Callers may only know the redacted form.
+    return [...this.#outputs.keys()].find((u) => redactUrl(u) === url);
+  }
+
+  /** Serialises input changes so concurrent conference events cannot race. */
+  #schedule(work: () => Promise<void>): Promise<void> {
+    this.#reconcile = this.#reconcile.then(work).catch((error: Error) => this.deps.logger.error(`mix ${this.id}: ${error.message}`));
+    return this.#reconcile;
+  }
+
+  /** Brings the inputs in line with the conference: one per participant with producers. */
+  async #syncInputs(): Promise<void> {
+    if (this.#finishing()) return;
+    const { conference } = this.deps;
+    const wanted = new Map<string, { audio?: string; video?: string }>();
+    for (const participant of conference.participants) wanted.set(participant.userId, {});
+    for (const p of conference.producersExcept('')) {
+      const entry = wanted.get(p.userId);
+      if (entry) entry[p.kind] = p.producerId;
+    }
+    for (const [userId, input] of [...this.#inputs]) {
+      const want = wanted.get(userId);
+      const have = input.producerIds;
+      if (!want || want.audio !== have.audio || want.video !== have.video) {
+        this.#inputs.delete(userId);
+        await input.stop();
+        if (!want) {
+          this.#frames.delete(userId);
+          this.#compositor.mixer.remove(userId);
+          this.#speaker.remove(userId);
+        }
+      }
+    }
+    this.#relayout();
+    for (const [userId, producers] of wanted) {
+      if (this.#inputs.has(userId) || (!producers.audio && !producers.video)) continue;
+      const cell = this.#cells.find((c) => c.userId === userId);
+      const { fps } = this.spec.settings.video;
+      try {
+        const input = await MixInput.start({
+          taskId: this.id,
+          conference,
+          userId,
+          producers,
+          cell: cell ? { width: cell.width, height: cell.height, fit: cell.fit } : { width: 160, height: 90, fit: 'cover' },
+          fps,
+          audio: { sampleRate: this.spec.settings.audio.sampleRate, channels: this.spec.settings.audio.channels },
+          ports: this.deps.ports,
+          ffmpegPath: this.deps.ffmpegPath,
+          logger: this.deps.logger,
+          onFrame: (frame) => this.#frames.set(userId, { frame, at: Date.now() }),
+          onAudio: (pcm) => this.#compositor.mixer.push(userId, pcm),
+        });
+        if (this.#finishing()) {
+          await input.stop();
+          return;
+        }
+        this.#inputs.set(userId, input);
+        const volume = this.#volumes.get(userId);
+        if (volume !== undefined) this.#compositor.mixer.setGain(userId, volume);
+        await this.#observe(input);
+      } catch (error) {
+        this.deps.logger.warn(`mix ${this.id}: cannot add ${userId}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Feeds a participant's audio to an active-speaker observer on the router it was consumed on. */
+  async #observe(input: MixInput): Promise<void> {
+    const router = input.router;
+    const producerId = input.audioProducerId;
+    if (!router || !producerId || this.#layout.mode !== 'speaker') return;
+    let observer = this.#observers.get(router.id);
+    if (!observer) {
+      observer = await router.createActiveSpeakerObserver({ interval: 300 });
+      observer.on('dominantspeaker', ({ producer }) => {
+        const userId = this.deps.conference.ownerOf(producer.id);
+        if (userId) this.#speaker.observe(userId, Date.now());
+      });
+      this.#observers.set(router.id, observer);
+    }
+    await observer.addProducer({ producerId }).catch(() => undefined);
+  }
+
+  #order(): string[] {
+    return this.deps.conference.participants.map((p) => p.userId);
+  }
+
+  #relayout(): void {
+    const { width, height } = this.spec.settings.video;
+    this.#cells = computeLayout({
+      spec: this.#layout,
+      canvas: { width, height },
+      userIds: this.#order(),
+      hostUserId: this.spec.hostUserId ?? this.deps.conference.hostUserId,
+      activeSpeaker: this.#speaker.current(Date.now()),
+    });
+    for (const cell of this.#cells) {
+      void this.#inputs.get(cell.userId)?.resize({ width: cell.width, height: cell.height, fit: cell.fit });
+      const key = `${cell.userId}:${cell.width}x${cell.height}`;
+      if (!this.#placeholders.has(key)) {
+        void this.deps.stills
+          .render({ width: cell.width, height: cell.height, color: '#303030', text: cell.userId, imageUrl: this.spec.placeholders?.[cell.userId]?.imageUrl })
+          .then((frame) => this.#placeholders.set(key, frame));
+      }
+    }
+  }
+
+  #pictures(): CellPicture[] {
+    const now = Date.now();
+    return this.#cells.map((cell) => {
+      const latest = this.#frames.get(cell.userId);
+      const fresh = latest && now - latest.at < STALL_MS;
+      return { cell, frame: fresh ? latest.frame : this.#placeholders.get(`${cell.userId}:${cell.width}x${cell.height}`) };
+    });
+  }
+
+  #lastMain: string | undefined;
+
+  #checkSpeakerAndStalls(): void {
+    if (this.#layout.mode === 'speaker') {
+      const speaker = this.#speaker.current(Date.now());
+      if (speaker !== this.#lastMain) {
+        this.#lastMain = speaker;
+        this.#relayout();
+      }
+    }
+    const now = Date.now();
+    for (const [userId, input] of this.#inputs) {
+      const latest = this.#frames.get(userId);
+      if (input.producerIds.video && latest && now - latest.at > STALL_MS) input.requestKeyframe();
+    }
+  }
+
+  async #fail(reason: string): Promise<void> {
+    if (this.ended) return;
+    await this.#teardown();
+    this.#setState('failed', reason);
+  }
+
+  async #teardown(): Promise<void> {
+    clearInterval(this.#speakerTimer);
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    await this.#reconcile;
+    for (const observer of this.#observers.values()) observer.close();
+    this.#observers.clear();
+    await Promise.all([...this.#outputs.values()].map((o) => o.stop()));
+    await this.#compositor.stop();
+    await Promise.all([...this.#inputs.values()].map((i) => i.stop()));
+    this.#inputs.clear();
+  }
+
+  #setState(state: MixTaskState, reason?: string): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#reason = reason;
+    this.deps.logger.log(`mix ${this.id}: ${state}${reason ? ` (${reason})` : ''}`);
+    this.emit('state', { taskId: this.id, conferenceId: this.conferenceId, state, reason });
+  }
+}

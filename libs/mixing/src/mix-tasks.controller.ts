@@ -1,0 +1,141 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
+import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
+import { ConferenceService } from '@gw/conference';
+import { MixTask } from './mix-task';
+import { MixingService } from './mixing.service';
+
+const even = (min: number, max: number) => z.number().int().min(min).max(max).refine((n) => n % 2 === 0, 'must be even');
+const cellSchema = z.strictObject({
+  userId: resourceId,
+  x: z.number().int().min(0).max(7680),
+  y: z.number().int().min(0).max(4320),
+  width: z.number().int().min(2).max(7680),
+  height: z.number().int().min(2).max(4320),
+  zOrder: z.number().int().min(0).max(100).default(0),
+  fit: z.enum(['cover', 'contain']).default('cover'),
+});
+const layoutSchema = z
+  .strictObject({ mode: z.enum(['grid', 'float', 'speaker', 'custom']), cells: z.array(cellSchema).max(16).optional() })
+  .refine((l) => l.mode !== 'custom' || (l.cells && l.cells.length > 0), 'custom layout needs cells');
+const urlSchema = z.string().min(1).max(2048);
+const outputRef = z.union([urlSchema, z.strictObject({ url: urlSchema })]).transform((o) => (typeof o === 'string' ? o : o.url));
+const colorSchema = z.string().regex(/^(#|0x)?[0-9a-fA-F]{6}$/, 'must be #rrggbb');
+const imageUrl = z.url({ protocol: /^https?$/ }).max(2048);
+
+export const createMixTaskBody = z.strictObject({
+  conferenceId: resourceId,
+  outputs: z.array(z.strictObject({ url: urlSchema })).min(1).max(8),
+  layout: layoutSchema.default({ mode: 'grid' }),
+  video: z
+    .strictObject({
+      width: even(64, 1920).default(1280),
+      height: even(64, 1080).default(720),
+      fps: z.number().int().min(5).max(60).default(30),
+      bitrateKbps: z.number().int().min(100).max(20000).default(2500),
+      gopSeconds: z.number().min(0.5).max(10).default(2),
+    })
+    .default({ width: 1280, height: 720, fps: 30, bitrateKbps: 2500, gopSeconds: 2 }),
+  audio: z
+    .strictObject({
+      sampleRate: z.union([z.literal(44100), z.literal(48000)]).default(48000),
+      channels: z.union([z.literal(1), z.literal(2)]).default(2),
+      bitrateKbps: z.number().int().min(32).max(320).default(128),
+    })
+    .default({ sampleRate: 48000, channels: 2, bitrateKbps: 128 }),
+  background: z.strictObject({ color: colorSchema.optional(), imageUrl: imageUrl.optional() }).default({}),
+  placeholders: z.record(resourceId, z.strictObject({ imageUrl })).optional(),
+});
+
+export const patchMixTaskBody = z.strictObject({
+  sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  layout: layoutSchema.optional(),
+  volumes: z.record(resourceId, z.number().min(0).max(200)).optional(),
+  addOutputs: z.array(outputRef).max(8).optional(),
+  removeOutputs: z.array(outputRef).max(8).optional(),
+});
+
+@ApiTags('mix-tasks')
+@ApiSecurity('admin')
+@ApiBearerAuth()
+@Controller('mix-tasks')
+export class MixTasksController {
+  constructor(
+    @Inject(MixingService) private readonly mixing: MixingService,
+    @Inject(ConferenceService) private readonly conferences: ConferenceService,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @Allow('admin', 'host')
+  @ApiBody({ schema: z.toJSONSchema(createMixTaskBody, { io: 'input' }) as object })
+  async create(@CurrentPrincipal() principal: Principal, @Body(new ZodPipe(createMixTaskBody)) body: z.infer<typeof createMixTaskBody>) {
+    this.#assertHost(principal, body.conferenceId);
+    const task = await this.mixing.create({
+      conferenceId: body.conferenceId,
+      outputs: body.outputs.map((o) => o.url),
+      layout: body.layout,
+      settings: { video: body.video, audio: body.audio },
+      background: body.background,
+      placeholders: body.placeholders,
+    });
+    const { id, state } = task.view();
+    return { id, state };
+  }
+
+  @Get()
+  @Allow('admin', 'host')
+  list(@CurrentPrincipal() principal: Principal) {
+    return this.mixing
+      .list()
+      .filter((t) => principal.kind === 'admin' || this.conferences.find(t.conferenceId)?.hostUserId === principal.userId)
+      .map((t) => t.view());
+  }
+
+  @Get(':id')
+  @Allow('admin', 'host')
+  get(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
+    return this.#owned(principal, id).view();
+  }
+
+  @Patch(':id')
+  @Allow('admin', 'host')
+  @ApiBody({ schema: z.toJSONSchema(patchMixTaskBody, { io: 'input' }) as object })
+  async patch(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(patchMixTaskBody)) body: z.infer<typeof patchMixTaskBody>) {
+    const task = this.#owned(principal, id);
+    await task.patch({
+      sequence: body.sequence,
+      layout: body.layout,
+      volumes: body.volumes && Object.fromEntries(Object.entries(body.volumes).map(([u, v]) => [u, v / 100])),
+      addOutputs: body.addOutputs,
+      removeOutputs: body.removeOutputs,
+    });
+    return task.view();
+  }
+
+  @Delete(':id')
+  @Allow('admin', 'host')
+  async remove(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
+    const task = this.#owned(principal, id);
+    await task.stop('stopped by request');
+    return task.view();
+  }
+
+  #owned(principal: Principal, id: string): MixTask {
+    const task = this.mixing.get(id);
+    if (principal.kind === 'user') {
+      const conference = this.conferences.find(task.conferenceId);
+      if (conference?.hostUserId !== principal.userId) throw new ForbiddenError('only the conference host may manage its mix tasks', 'NOT_CONFERENCE_HOST');
+    }
+    return task;
+  }
+
+  #assertHost(principal: Principal, conferenceId: string): void {
+    const conference = this.conferences.get(conferenceId);
+    if (principal.kind === 'user' && conference.hostUserId !== principal.userId) {
+      throw new ForbiddenError('only the conference host may mix it', 'NOT_CONFERENCE_HOST');
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import { LineLogger, newId, NotFoundError, redactText, TypedEmitter } from '@gw/common';
+import { ConferenceService } from '@gw/conference';
+import { MixTask, MixTaskPatch, MixTaskSpec, MixTaskState } from './mix-task';
+import { StillRenderer } from './stills';
+import { UdpPortAllocator } from './udp-ports';
+
+export class MixTaskNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super(`mix task ${id} not found`, 'MIX_TASK_NOT_FOUND');
+  }
+}
+
+export interface MixingServiceOptions {
+  ffmpegPath: string;
+  outputAllow: string[];
+  rtpPorts: { min: number; max: number };
+  webhookUrl?: string;
+  logger: LineLogger;
+}
+
+export interface MixStateChange {
+  taskId: string;
+  conferenceId: string;
+  state: MixTaskState;
+  reason?: string;
+}
+
+interface MixingEvents extends Record<string, unknown[]> {
+  state: [MixStateChange];
+}
+
+/** Ended tasks stay readable this long, then are forgotten. */
+const KEEP_ENDED_MS = 10 * 60 * 1000;
+
+/**
+ * The mixing coordinator (MCS): creates, changes and stops mix tasks. It knows
+ * conferences, not co-hosting or bypass live, which drive it through this API.
+ * Every state change is emitted (for the host's socket) and, when
+ * MIX_WEBHOOK_URL is set, posted there.
+ */
+export class MixingService extends TypedEmitter<MixingEvents> {
+  readonly #tasks = new Map<string, MixTask>();
+  readonly #ports: UdpPortAllocator;
+  readonly #stills: StillRenderer;
+
+  constructor(
+    private readonly conferences: ConferenceService,
+    private readonly o: MixingServiceOptions,
+  ) {
+    super();
+    this.#ports = new UdpPortAllocator(o.rtpPorts.min, o.rtpPorts.max);
+    this.#stills = new StillRenderer(o.ffmpegPath);
+    conferences.setMixTaskIdsProvider((conferenceId) => this.list().filter((t) => t.conferenceId === conferenceId && !t.ended).map((t) => t.id));
+  }
+
+  async create(spec: MixTaskSpec): Promise<MixTask> {
+    const conference = this.conferences.get(spec.conferenceId);
+    const id = newId('mix');
+    const task = await MixTask.start(id, spec, {
+      conference,
+      ffmpegPath: this.o.ffmpegPath,
+      ports: this.#ports,
+      stills: this.#stills,
+      outputAllow: this.o.outputAllow,
+      logger: this.o.logger,
+    });
+    this.#tasks.set(id, task);
+    this.#announce({ taskId: id, conferenceId: spec.conferenceId, state: task.state });
+    task.on('state', (change) => {
+      this.#announce(change);
+      if (change.state === 'stopped' || change.state === 'failed') setTimeout(() => this.#tasks.delete(id), KEEP_ENDED_MS).unref();
+    });
+    return task;
+  }
+
+  get(id: string): MixTask {
+    const task = this.#tasks.get(id);
+    if (!task) throw new MixTaskNotFoundError(id);
+    return task;
+  }
+
+  list(): MixTask[] {
+    return [...this.#tasks.values()];
+  }
+
+  async patch(id: string, patch: MixTaskPatch): Promise<MixTask> {
+    const task = this.get(id);
+    await task.patch(patch);
+    return task;
+  }
+
+  async stop(id: string): Promise<MixTask> {
+    const task = this.get(id);
+    await task.stop('stopped by request');
+    return task;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.list().map((t) => t.stop('shutdown')));
+  }
+
+  #announce(change: MixStateChange): void {
+    this.emit('state', change);
+    const url = this.o.webhookUrl;
+    if (!url) return;
+    const body = JSON.stringify({ event: 'mixTask.state', ...change, at: new Date().toISOString() });
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(3000) }).catch((error: Error) =>
+      this.o.logger.warn(`mix webhook failed: ${redactText(error.message)}`),
+    );
+  }
+}

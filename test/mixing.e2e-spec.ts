@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs';
+import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { frameTimes, probe, publishTestStream, Publisher } from './support/media';
+import { tonePowers, waitForColors } from './support/mix-checks';
+import { descendantPids, isRunning, waitFor } from './support/processes';
+
+const RED: [number, number, number] = [255, 0, 0];
+const GREEN: [number, number, number] = [0, 255, 0];
+const BLUE: [number, number, number] = [0, 0, 255];
+const W = 640;
+const H = 360;
+const LEFT = { x: 40, y: 100, w: 200, h: 160 };
+const RIGHT = { x: 400, y: 100, w: 200, h: 160 };
+
+/**
+ * Mix tasks end to end: RTMP participants (real ffmpeg pushes through the real
+ * origin and ingest into mediasoup), the real mixer processes, and the mix
+ * decoded back from the origin's HTTP-FLV output.
+ */
+describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
+  let gw: RunningGateway;
+  let conferenceId: string;
+  let out1: { publishUrl: string; playUrls: { flv: string } };
+  let out2: { publishUrl: string; playUrls: { flv: string } };
+  const pushes = new Map<string, Publisher>();
+  let taskId: string;
+  let sequence = 0;
+
+  const task = async () => (await gw.admin('GET', `/api/v1/mix-tasks/${taskId}`)).body;
+  const patch = async (body: object) => gw.admin('PATCH', `/api/v1/mix-tasks/${taskId}`, { sequence: ++sequence, ...body });
+
+  async function join(userId: string, color: string, toneHz: number): Promise<void> {
+    await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
+    const url = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId })).body.url;
+    pushes.set(userId, publishTestStream(url, { color, toneHz, size: '640x360', fps: 15, seconds: 300 }));
+    await waitFor(`${userId} producing`, async () => {
+      const { body } = await gw.admin('GET', `/api/v1/conferences/${conferenceId}`);
+      return body.participants.some((p: { userId: string; video: boolean; audio: boolean }) => p.userId === userId && p.video && p.audio) ? true : undefined;
+    }, 20000);
+  }
+
+  beforeAll(async () => {
+    gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    out1 = (await gw.admin('POST', '/api/v1/channels', { id: 'mix1' })).body;
+    out2 = (await gw.admin('POST', '/api/v1/channels', { id: 'mix2' })).body;
+    conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: 'mix' })).body.id;
+    await join('red', '0xff0000', 440);
+    await join('green', '0x00ff00', 1000);
+  }, 60000);
+
+  afterAll(async () => {
+    for (const p of pushes.values()) {
+      p.child.kill('SIGCONT');
+      await p.stop();
+    }
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('refuses outputs outside MIX_OUTPUT_ALLOW', async () => {
+    const res = await gw.admin('POST', '/api/v1/mix-tasks', { conferenceId, outputs: [{ url: 'rtmp://evil.example/live/x' }] });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'OUTPUT_NOT_ALLOWED' } } });
+  });
+
+  it('mixes two participants: colours in their cells, both tones, frame size and rate', async () => {
+    const res = await gw.admin('POST', '/api/v1/mix-tasks', {
+      conferenceId,
+      outputs: [{ url: out1.publishUrl }],
+      layout: { mode: 'grid' },
+      video: { width: W, height: H, fps: 15, bitrateKbps: 800, gopSeconds: 1 },
+      audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
+    });
+    expect(res.status).toBe(201);
+    taskId = res.body.id;
+    await waitFor('task active', async () => ((await task()).state === 'active' ? true : undefined), 15000);
+    const view = await task();
+    expect(view.outputs).toEqual([{ url: expect.stringContaining('key=***'), state: 'live', retries: 0 }]);
+    expect(JSON.stringify(view)).not.toContain(new URL(out1.publishUrl).searchParams.get('key'));
+
+    await waitForColors(out1.playUrls.flv, W, H, [
+      { region: LEFT, color: RED },
+      { region: RIGHT, color: GREEN },
+    ]);
+    const streams = await probe(out1.playUrls.flv);
+    expect(streams.find((s) => s.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: W, height: H });
+    expect(streams.find((s) => s.codec_type === 'audio')).toMatchObject({ codec_name: 'aac', sample_rate: '48000' });
+    const times = await frameTimes(out1.playUrls.flv, 3);
+    const span = times[times.length - 1] - times[0];
+    expect((times.length - 1) / span).toBeGreaterThan(14);
+    expect((times.length - 1) / span).toBeLessThan(16);
+    const [p440, p1000, p700] = await tonePowers(out1.playUrls.flv, [440, 1000, 700]);
+    expect(p440).toBeGreaterThan(50 * p700);
+    expect(p1000).toBeGreaterThan(50 * p700);
+  });
+
+  it('moves colours on a layout change and keeps the output connection', async () => {
+    const before = await task();
+    const res = await patch({
+      layout: {
+        mode: 'custom',
+        cells: [
+          { userId: 'green', x: 0, y: 0, width: 320, height: 360 },
+          { userId: 'red', x: 320, y: 0, width: 320, height: 360 },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    await waitForColors(out1.playUrls.flv, W, H, [
+      { region: LEFT, color: GREEN },
+      { region: RIGHT, color: RED },
+    ]);
+    const after = await task();
+    expect(after.processes.outputs).toEqual(before.processes.outputs);
+    expect(after.outputs[0]).toMatchObject({ state: 'live', retries: 0 });
+    // An old sequence is refused.
+    expect(await gw.admin('PATCH', `/api/v1/mix-tasks/${taskId}`, { sequence, layout: { mode: 'grid' } })).toMatchObject({
+      status: 409,
+      body: { error: { code: 'SEQUENCE_OUT_OF_ORDER' } },
+    });
+  });
+
+  it('silences a participant with volume 0', async () => {
+    expect((await patch({ volumes: { red: 0 } })).status).toBe(200);
+    await waitFor('red silenced', async () => {
+      const [p440, p1000] = await tonePowers(out1.playUrls.flv, [440, 1000]);
+      return p1000 > 100 * p440 ? true : undefined;
+    }, 20000);
+    expect((await patch({ volumes: { red: 100 } })).status).toBe(200);
+  });
+
+  it('adds a second output and removes it without touching the first', async () => {
+    const before = await task();
+    expect((await patch({ addOutputs: [{ url: out2.publishUrl }] })).status).toBe(200);
+    await waitForColors(out2.playUrls.flv, W, H, [{ region: LEFT, color: GREEN }]);
+    const both = await task();
+    expect(both.outputs).toHaveLength(2);
+    expect(both.processes.outputs[0]).toBe(before.processes.outputs[0]);
+    expect((await patch({ removeOutputs: [{ url: out2.publishUrl }] })).status).toBe(200);
+    const after = await task();
+    expect(after.outputs).toEqual([{ url: expect.any(String), state: 'live', retries: 0 }]);
+    expect(after.processes.outputs).toEqual(before.processes.outputs);
+    await waitFor('second channel idle', async () => ((await gw.admin('GET', '/api/v1/channels/mix2')).body.state === 'idle' ? true : undefined));
+    expect((await gw.admin('GET', '/api/v1/channels/mix1')).body).toMatchObject({ state: 'live', source: 'host' });
+  });
+
+  it('keeps its frame rate while a sender stalls, and recovers when it returns', async () => {
+    const red = pushes.get('red')!;
+    red.child.kill('SIGSTOP');
+    try {
+      const times = await frameTimes(out1.playUrls.flv, 5);
+      const span = times[times.length - 1] - times[0];
+      expect((times.length - 1) / span).toBeGreaterThanOrEqual(0.95 * 15);
+      // The stalled cell shows the placeholder (grey card), not red.
+      await waitForColors(out1.playUrls.flv, W, H, [
+        { region: { x: 330, y: 20, w: 60, h: 40 }, color: [48, 48, 48] },
+        { region: LEFT, color: GREEN },
+      ]);
+    } finally {
+      red.child.kill('SIGCONT');
+    }
+    await waitForColors(out1.playUrls.flv, W, H, [{ region: RIGHT, color: RED }], 20000);
+  });
+
+  it('a new participant appears and a leaving one disappears without the output reconnecting', async () => {
+    const before = await task();
+    expect((await patch({ layout: { mode: 'grid' } })).status).toBe(200);
+    await join('blue', '0x0000ff', 660);
+    // Grid of 3: red, green on top; blue centred below.
+    await waitForColors(out1.playUrls.flv, W, H, [
+      { region: { x: 40, y: 40, w: 200, h: 100 }, color: RED },
+      { region: { x: 360, y: 40, w: 200, h: 100 }, color: GREEN },
+      { region: { x: 200, y: 220, w: 200, h: 100 }, color: BLUE },
+    ], 20000);
+    await pushes.get('blue')!.stop();
+    pushes.delete('blue');
+    await waitForColors(out1.playUrls.flv, W, H, [
+      { region: LEFT, color: RED },
+      { region: RIGHT, color: GREEN },
+    ], 20000);
+    const after = await task();
+    expect(after.processes.outputs).toEqual(before.processes.outputs);
+    expect(after.outputs[0].retries).toBe(0);
+  });
+
+  it('restores output within 2 s when the compositor process is killed', async () => {
+    const before = await task();
+    process.kill(before.processes.encoder, 'SIGKILL');
+    const killedAt = Date.now();
+    const restored = await waitFor('encoder restarted', async () => {
+      const t = await task();
+      return t.stats.encoderRestarts === 1 && t.processes.encoder && t.processes.encoder !== before.processes.encoder ? t : undefined;
+    }, 5000);
+    expect(Date.now() - killedAt).toBeLessThan(2000);
+    expect(restored.processes.outputs).toEqual(before.processes.outputs);
+    await waitForColors(out1.playUrls.flv, W, H, [
+      { region: LEFT, color: RED },
+      { region: RIGHT, color: GREEN },
+    ]);
+  });
+
+  it('reconnects its output after the origin restarts, counting retries', async () => {
+    const origin = descendantPids(gw.pid).find((pid) => isRunning(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('origin-process'));
+    expect(origin).toBeDefined();
+    process.kill(origin!, 'SIGKILL');
+    const view = await waitFor('output back', async () => {
+      const t = await task();
+      return t.outputs[0].state === 'live' && t.outputs[0].retries > 0 ? t : undefined;
+    }, 30000);
+    expect(view.outputs[0].retries).toBeGreaterThan(0);
+    // The ingest pushes must reconnect too; the output shows the mix again once they do.
+    for (const [userId, push] of pushes) {
+      await push.stop();
+      const url = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId })).body.url;
+      pushes.set(userId, publishTestStream(url, { color: userId === 'red' ? '0xff0000' : '0x00ff00', toneHz: userId === 'red' ? 440 : 1000, size: '640x360', fps: 15, seconds: 300 }));
+    }
+    await waitForColors(out1.playUrls.flv, W, H, [
+      { region: LEFT, color: RED },
+      { region: RIGHT, color: GREEN },
+    ], 30000);
+  });
+
+  it('stops cleanly, leaving no process behind', async () => {
+    const pids = (await task()).processes;
+    const res = await gw.admin('DELETE', `/api/v1/mix-tasks/${taskId}`);
+    expect(res.body.state).toBe('stopped');
+    for (const pid of [pids.encoder, ...Object.values(pids.decoders), ...pids.outputs].filter(Boolean) as number[]) {
+      await waitFor(`pid ${pid} gone`, () => (isRunning(pid) ? undefined : true), 5000);
+    }
+    expect((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.mixTaskIds).toEqual([]);
+  });
+});

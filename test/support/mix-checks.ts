@@ -1,0 +1,38 @@
+import { colorNear, meanColor, pcmToFloat, Rgb, tonePower } from './media-analysis';
+import { grabAudio, grabFrames } from './media';
+
+/** Mean colour of a rectangle of the latest of a few decoded frames. */
+export async function colorsAt(url: string, width: number, height: number, regions: { x: number; y: number; w: number; h: number }[]): Promise<Rgb[]> {
+  const frames = await grabFrames(url, 8, width, height);
+  const frame = frames[frames.length - 1];
+  return regions.map((r) => meanColor(frame, width, r));
+}
+
+/** Polls until every region has its expected colour (the mix takes a moment to settle after a change). */
+export async function waitForColors(
+  url: string,
+  width: number,
+  height: number,
+  expected: { region: { x: number; y: number; w: number; h: number }; color: Rgb }[],
+  timeoutMs = 15000,
+): Promise<Rgb[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Rgb[] = [];
+  while (Date.now() < deadline) {
+    try {
+      last = await colorsAt(url, width, height, expected.map((e) => e.region));
+      if (last.every((c, i) => colorNear(c, expected[i].color, 50))) return last;
+    } catch {
+      // stream not readable yet
+    }
+  }
+  throw new Error(`colours never matched: got ${JSON.stringify(last.map((c) => c.map(Math.round)))}, want ${JSON.stringify(expected.map((e) => e.color))}`);
+}
+
+/** Relative power of each tone in `seconds` of the stream's audio (share of the summed power). */
+export async function tonePowers(url: string, tones: number[], seconds = 1.5): Promise<number[]> {
+  const samples = pcmToFloat(await grabAudio(url, seconds));
+  // Skip the first 0.3 s: a fresh decoder's first frames can hold the encoder's priming.
+  const body = samples.subarray(Math.floor(0.3 * 48000));
+  return tones.map((f) => tonePower(body, 48000, f));
+}
