@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { io, Socket } from 'socket.io-client';
 import { removeDir, RunningGateway, startGateway } from './support/gateway';
 import { frameTimes, probe, publishTestStream, Publisher } from './support/media';
 import { tonePowers, waitForColors } from './support/mix-checks';
@@ -25,6 +27,10 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
   const pushes = new Map<string, Publisher>();
   let taskId: string;
   let sequence = 0;
+  let webhook: Server;
+  const webhookEvents: { state: string; taskId: string }[] = [];
+  const socketEvents: { state: string; taskId: string }[] = [];
+  let hostSocket: Socket;
 
   const task = async () => (await gw.admin('GET', `/api/v1/mix-tasks/${taskId}`)).body;
   const patch = async (body: object) => gw.admin('PATCH', `/api/v1/mix-tasks/${taskId}`, { sequence: ++sequence, ...body });
@@ -40,15 +46,38 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
   }
 
   beforeAll(async () => {
-    gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    // A webhook receiver on loopback records every state change the gateway posts.
+    webhook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        webhookEvents.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    const hookPort = (webhook.address() as { port: number }).port;
+    gw = await startGateway({
+      env: {
+        MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100),
+        MIX_RTP_MAX_PORT: '59999',
+        MIX_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/hooks/mix`,
+      },
+    });
     out1 = (await gw.admin('POST', '/api/v1/channels', { id: 'mix1' })).body;
     out2 = (await gw.admin('POST', '/api/v1/channels', { id: 'mix2' })).body;
-    conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: 'mix' })).body.id;
+    const hostToken = (await gw.admin('POST', '/api/v1/tokens', { userId: 'anchor', role: 'host' })).body.token;
+    conferenceId = (await gw.request('POST', '/api/v1/conferences', { body: { title: 'mix' }, headers: { authorization: `Bearer ${hostToken}` } })).body.id;
+    hostSocket = io(gw.baseUrl, { auth: { token: hostToken }, transports: ['websocket'] });
+    hostSocket.on('mix:state', (e) => socketEvents.push(e));
+    await new Promise((resolve) => hostSocket.once('connect', resolve));
     await join('red', '0xff0000', 440);
     await join('green', '0x00ff00', 1000);
   }, 60000);
 
   afterAll(async () => {
+    hostSocket?.close();
+    webhook?.close();
     for (const p of pushes.values()) {
       p.child.kill('SIGCONT');
       await p.stop();
@@ -72,6 +101,7 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
     });
     expect(res.status).toBe(201);
     taskId = res.body.id;
+    expect((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.mixTaskIds).toEqual([taskId]);
     await waitFor('task active', async () => ((await task()).state === 'active' ? true : undefined), 15000);
     const view = await task();
     expect(view.outputs).toEqual([{ url: expect.stringContaining('key=***'), state: 'live', retries: 0 }]);
@@ -227,5 +257,10 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
       await waitFor(`pid ${pid} gone`, () => (isRunning(pid) ? undefined : true), 5000);
     }
     expect((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.mixTaskIds).toEqual([]);
+    // Every state change reached the host's socket and the webhook.
+    const expected = ['starting', 'active', 'stopping', 'stopped'];
+    await waitFor('webhooks', () => (webhookEvents.filter((e) => e.taskId === taskId).length >= 4 ? true : undefined));
+    expect(webhookEvents.filter((e) => e.taskId === taskId).map((e) => e.state)).toEqual(expected);
+    expect(socketEvents.filter((e) => e.taskId === taskId).map((e) => e.state)).toEqual(expected);
   });
 });

@@ -1,0 +1,76 @@
+import { buildDecoderArgs, buildEncoderArgs, buildRtmpOutputArgs, buildSdp, buildStillArgs, fitFilter } from './ffmpeg-args';
+
+describe('mixer ffmpeg arguments', () => {
+  const sdp = buildSdp([
+    { kind: 'audio', port: 50000, payloadType: 100, codecName: 'opus', clockRate: 48000, channels: 2 },
+    { kind: 'video', port: 50002, payloadType: 101, codecName: 'H264', clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f' } },
+  ]);
+
+  it('describes the RTP streams in SDP', () => {
+    expect(sdp.split('\r\n')).toEqual([
+      'v=0',
+      'o=- 0 0 IN IP4 127.0.0.1',
+      's=mix-input',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      'm=audio 50000 RTP/AVP 100',
+      'a=rtpmap:100 opus/48000/2',
+      'a=recvonly',
+      'm=video 50002 RTP/AVP 101',
+      'a=rtpmap:101 H264/90000',
+      'a=fmtp:101 packetization-mode=1;profile-level-id=42e01f',
+      'a=recvonly',
+      '',
+    ]);
+  });
+
+  it('builds the decoder command', () => {
+    expect(buildDecoderArgs({ sdp, video: { width: 320, height: 180, fps: 15, fit: 'cover' }, audio: { sampleRate: 48000, channels: 2 } })).toEqual([
+      '-hide_banner', '-nostdin', '-loglevel', 'warning',
+      '-protocol_whitelist', 'data,udp,rtp',
+      '-fflags', 'nobuffer+discardcorrupt', '-flags', 'low_delay',
+      '-analyzeduration', '2000000', '-probesize', '2000000',
+      '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(sdp).toString('base64')}`,
+      '-map', '0:v:0',
+      '-vf', 'fps=15,scale=320:180:force_original_aspect_ratio=increase,crop=320:180,setsar=1,format=yuv420p',
+      '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
+      '-map', '0:a:0', '-af', 'aresample=48000', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3',
+    ]);
+    expect(buildDecoderArgs({ sdp, audio: { sampleRate: 48000, channels: 1 } })).not.toContain('0:v:0');
+  });
+
+  it('builds the encoder command', () => {
+    expect(
+      buildEncoderArgs({
+        video: { width: 640, height: 360, fps: 15, bitrateKbps: 800, gopSeconds: 2 },
+        audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
+      }),
+    ).toEqual([
+      '-hide_banner', '-nostdin', '-loglevel', 'warning',
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', '640x360', '-framerate', '15', '-i', 'pipe:0',
+      '-f', 's16le', '-ar', '48000', '-ac', '2', '-i', 'pipe:3',
+      '-map', '0:v', '-map', '1:a',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+      '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0',
+      '-b:v', '800k', '-maxrate', '800k', '-bufsize', '1600k',
+      '-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '2',
+      '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
+    ]);
+  });
+
+  it('builds an output relay and stills', () => {
+    expect(buildRtmpOutputArgs('rtmp://h/live/c?key=k')).toEqual([
+      '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
+      '-f', 'flv', '-i', 'pipe:0', '-c', 'copy', '-map', '0', '-rw_timeout', '5000000',
+      '-f', 'flv', '-flvflags', 'no_duration_filesize', 'rtmp://h/live/c?key=k',
+    ]);
+    expect(fitFilter(100, 50, 'contain')).toBe('scale=100:50:force_original_aspect_ratio=decrease,pad=100:50:(ow-iw)/2:(oh-ih)/2:color=black');
+    expect(buildStillArgs({ width: 64, height: 36, color: '0x112233', textFile: '/tmp/t.txt', fontFile: '/f.ttf' })).toEqual([
+      '-hide_banner', '-nostdin', '-loglevel', 'error',
+      '-f', 'lavfi', '-i', 'color=c=0x112233:s=64x36',
+      '-vf', 'drawtext=fontfile=/f.ttf:textfile=/tmp/t.txt:fontcolor=white:fontsize=12:x=(w-text_w)/2:y=(h-text_h)/2,format=yuv420p',
+      '-frames:v', '1', '-f', 'rawvideo', 'pipe:1',
+    ]);
+    expect(buildStillArgs({ width: 64, height: 36, imageUrl: 'https://x/y.png', fontFile: '/f.ttf' })).toContain('http,https,tcp,tls');
+  });
+});
