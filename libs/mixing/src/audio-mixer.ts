@@ -56,17 +56,22 @@ export class AudioMixer {
 
   /** Mixes the next `frames` sample frames of every playing source. Missing samples are silence. */
   mix(frames: number): Buffer {
-    const out = new Int32Array(frames * this.options.channels);
+    const out = new Float32Array(frames * this.options.channels);
     for (const source of this.#sources.values()) {
       if (!source.playing) continue;
-      const pcm = take(source, frames * this.#bytesPerFrame);
+      const pcm = samplesOf(take(source, frames * this.#bytesPerFrame));
       if (source.bytes === 0) source.playing = false; // underrun: refill before playing again
-      if (source.gain === 0) continue;
-      for (let i = 0; i < pcm.length / 2; i++) out[i] += pcm.readInt16LE(i * 2) * source.gain;
+      const gain = source.gain;
+      if (gain === 0) continue;
+      for (let i = 0; i < pcm.length; i++) out[i] += pcm[i] * gain;
     }
-    const buffer = Buffer.alloc(out.length * 2);
-    for (let i = 0; i < out.length; i++) buffer.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(out[i]))), i * 2);
-    return buffer;
+    // Int16Array conversion rounds toward zero and wraps, so clip first.
+    const result = new Int16Array(out.length);
+    for (let i = 0; i < out.length; i++) {
+      const v = out[i];
+      result[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : Math.round(v);
+    }
+    return Buffer.from(result.buffer, result.byteOffset, result.byteLength);
   }
 
   #source(userId: string): Source {
@@ -80,6 +85,12 @@ export class AudioMixer {
 }
 
 const align = (n: number, unit: number) => Math.floor(n / unit) * unit;
+
+/** The samples of a little-endian s16 buffer as an Int16Array (copied when unaligned). */
+function samplesOf(pcm: Buffer): Int16Array {
+  const aligned = pcm.byteOffset % 2 === 0 ? pcm : Buffer.from(pcm);
+  return new Int16Array(aligned.buffer, aligned.byteOffset, Math.floor(aligned.length / 2));
+}
 
 /** Removes up to `bytes` from the front of the queue and returns them (shorter on underrun). */
 function take(source: Source, bytes: number): Buffer {

@@ -52,6 +52,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   #frameTimes: number[] = [];
   #droppedFrames = 0;
   #lastFrame: Buffer | undefined;
+  readonly #freeCanvases: Buffer[] = [];
 
   constructor(
     private readonly o: CompositorOptions,
@@ -97,6 +98,9 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    // Closing both inputs lets ffmpeg flush and exit at once; stop() then reaps or kills it.
+    this.#encoder?.stdin.end();
+    this.#encoder?.pipe(0).end();
     await this.#encoder?.stop();
   }
 
@@ -167,15 +171,32 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     const frame = backlogged ? this.#lastFrame! : this.#compose();
     if (backlogged) this.#droppedFrames += framesDue;
     this.#lastFrame = frame;
+    let pending = framesDue;
     for (let i = 0; i < framesDue; i++) {
-      encoder.stdin.write(frame);
+      // The canvas may be reused once its last pending write is done and a newer frame exists.
+      encoder.stdin.write(frame, () => {
+        pending -= 1;
+        if (pending === 0 && this.#lastFrame !== frame && this.#freeCanvases.length < 4) this.#freeCanvases.push(frame);
+      });
       this.#framesWritten += 1;
       this.#frameTimes.push(Date.now());
     }
   }
 
+  /**
+   * Canvases are recycled once the encoder has consumed them (the write
+   * callback), so steady state allocates nothing per frame.
+   */
+  #canvas(): Buffer {
+    const size = this.#background.data.length;
+    const free = this.#freeCanvases.pop();
+    return free && free.length === size ? free : Buffer.allocUnsafe(size);
+  }
+
   #compose(): Buffer {
-    const canvas: YuvFrame = { ...this.#background, data: Buffer.from(this.#background.data) };
+    const data = this.#canvas();
+    this.#background.data.copy(data);
+    const canvas: YuvFrame = { ...this.#background, data };
     const pictures = this.#pictures().sort((a, b) => a.cell.zOrder - b.cell.zOrder);
     for (const { cell, frame } of pictures) {
       if (frame) blit(canvas, frame, cell.x, cell.y, cell.width, cell.height);

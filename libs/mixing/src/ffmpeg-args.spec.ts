@@ -30,9 +30,11 @@ describe('mixer ffmpeg arguments', () => {
       '-protocol_whitelist', 'data,udp,rtp',
       '-fflags', 'nobuffer+discardcorrupt', '-flags', 'low_delay',
       '-analyzeduration', '2000000', '-probesize', '2000000',
+      '-threads', '1',
       '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(sdp).toString('base64')}`,
+      '-filter_threads', '1',
       '-map', '0:v:0',
-      '-vf', 'fps=15,scale=320:180:force_original_aspect_ratio=increase,crop=320:180,setsar=1,format=yuv420p',
+      '-vf', 'scale=320:180:force_original_aspect_ratio=increase:flags=bilinear,crop=320:180,setsar=1,format=yuv420p',
       '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
       '-map', '0:a:0', '-af', 'aresample=48000', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3',
     ]);
@@ -47,7 +49,9 @@ describe('mixer ffmpeg arguments', () => {
       }),
     ).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'warning',
+      '-probesize', '32', '-analyzeduration', '0',
       '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', '640x360', '-framerate', '15', '-i', 'pipe:0',
+      '-probesize', '32', '-analyzeduration', '0',
       '-f', 's16le', '-ar', '48000', '-ac', '2', '-i', 'pipe:3',
       '-map', '0:v', '-map', '1:a',
       '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
@@ -61,10 +65,11 @@ describe('mixer ffmpeg arguments', () => {
   it('builds an output relay and stills', () => {
     expect(buildRtmpOutputArgs('rtmp://h/live/c?key=k')).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
+      '-fflags', 'nobuffer', '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
       '-f', 'flv', '-i', 'pipe:0', '-c', 'copy', '-map', '0', '-rw_timeout', '5000000',
       '-f', 'flv', '-flvflags', 'no_duration_filesize', 'rtmp://h/live/c?key=k',
     ]);
-    expect(fitFilter(100, 50, 'contain')).toBe('scale=100:50:force_original_aspect_ratio=decrease,pad=100:50:(ow-iw)/2:(oh-ih)/2:color=black');
+    expect(fitFilter(100, 50, 'contain')).toBe('scale=100:50:force_original_aspect_ratio=decrease:flags=bilinear,pad=100:50:(ow-iw)/2:(oh-ih)/2:color=black');
     expect(buildStillArgs({ width: 64, height: 36, color: '0x112233', textFile: '/tmp/t.txt', fontFile: '/f.ttf' })).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-f', 'lavfi', '-i', 'color=c=0x112233:s=64x36',

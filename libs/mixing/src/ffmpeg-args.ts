@@ -37,8 +37,8 @@ export function buildSdp(streams: RtpStreamDescription[]): string {
 /** Scales (and pads or crops) a picture to exactly width × height. */
 export function fitFilter(width: number, height: number, fit: Fit, padColor = 'black'): string {
   return fit === 'contain'
-    ? `scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=${padColor}`
-    : `scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height}`;
+    ? `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=${padColor}`
+    : `scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bilinear,crop=${width}:${height}`;
 }
 
 export interface DecoderArgsInput {
@@ -60,12 +60,17 @@ export function buildDecoderArgs({ sdp, video, audio }: DecoderArgsInput): strin
     '-protocol_whitelist', 'data,udp,rtp',
     '-fflags', 'nobuffer+discardcorrupt', '-flags', 'low_delay',
     '-analyzeduration', '2000000', '-probesize', '2000000',
+    // One small stream per process: threads would cost more in overhead and delay than they save.
+    '-threads', '1',
     '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(sdp).toString('base64')}`,
   ];
+  args.push('-filter_threads', '1');
   if (video) {
     args.push(
       '-map', '0:v:0',
-      '-vf', `fps=${video.fps},${fitFilter(video.width, video.height, video.fit)},setsar=1,format=yuv420p`,
+      // No fps filter: it holds every frame until the next one arrives (measured: ~90 ms of
+      // A/V offset); the compositor samples the latest frame at its own rate anyway.
+      '-vf', `${fitFilter(video.width, video.height, video.fit)},setsar=1,format=yuv420p`,
       '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
     );
   }
@@ -106,7 +111,10 @@ export function buildEncoderArgs(o: OutputSettings): string[] {
   const { video: v, audio: a } = o;
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    // Raw inputs are fully described here, so skip probing: it would hold the first frames back.
+    '-probesize', '32', '-analyzeduration', '0',
     '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${v.width}x${v.height}`, '-framerate', String(v.fps), '-i', 'pipe:0',
+    '-probesize', '32', '-analyzeduration', '0',
     '-f', 's16le', '-ar', String(a.sampleRate), '-ac', String(a.channels), '-i', 'pipe:3',
     '-map', '0:v', '-map', '1:a',
     ...h264EncodeArgs(v),
@@ -119,6 +127,8 @@ export function buildEncoderArgs(o: OutputSettings): string[] {
 export function buildRtmpOutputArgs(url: string): string[] {
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
+    // The stream opens with both codec configs (GOP cache), so no long probe is needed.
+    '-fflags', 'nobuffer', '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
     '-f', 'flv', '-i', 'pipe:0',
     '-c', 'copy', '-map', '0',
     '-rw_timeout', '5000000',

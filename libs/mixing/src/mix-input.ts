@@ -177,27 +177,30 @@ export class MixInput {
     this.#askForKeyframes();
   }
 
-  /** Splits the decoder's stdout into whole frames of the cell's size. */
+  /**
+   * Splits the decoder's stdout into whole frames of the cell's size, copying
+   * each chunk once into the frame it belongs to (no concatenation).
+   */
   #readFrames(decoder: SupervisedProcess, width: number, height: number): void {
     const size = i420Size(width, height);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    let frame = Buffer.allocUnsafe(size);
+    let filled = 0;
     decoder.stdout.on('data', (chunk: Buffer) => {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes < size) return;
-      let all = Buffer.concat(pending, pendingBytes);
-      let latest: Buffer | undefined;
-      while (all.length >= size) {
-        latest = all.subarray(0, size);
-        all = all.subarray(size);
-      }
-      pending = all.length ? [all] : [];
-      pendingBytes = all.length;
-      if (latest && this.#decoder === decoder) {
-        this.#lastFrameAt = Date.now();
-        clearInterval(this.#keyframeTimer);
-        this.o.onFrame({ width, height, data: Buffer.from(latest) });
+      let offset = 0;
+      while (offset < chunk.length) {
+        const n = Math.min(size - filled, chunk.length - offset);
+        chunk.copy(frame, filled, offset, offset + n);
+        filled += n;
+        offset += n;
+        if (filled === size) {
+          if (this.#decoder === decoder) {
+            this.#lastFrameAt = Date.now();
+            clearInterval(this.#keyframeTimer);
+            this.o.onFrame({ width, height, data: frame });
+          }
+          frame = Buffer.allocUnsafe(size);
+          filled = 0;
+        }
       }
     });
   }

@@ -89,6 +89,8 @@ export class RtmpOutput extends TypedEmitter<RtmpOutputEvents> {
   async stop(): Promise<void> {
     clearTimeout(this.#timer);
     this.#setState('stopped');
+    // End of input lets ffmpeg finish the RTMP stream cleanly; stop() then reaps or kills it.
+    this.#process?.stdin.end();
     await this.#process?.stop();
   }
 
@@ -97,7 +99,7 @@ export class RtmpOutput extends TypedEmitter<RtmpOutputEvents> {
     this.#attempt += 1;
     if (!this.o.snapshot()) {
       // Nothing encoded yet: try again shortly.
-      this.#timer = setTimeout(() => void this.#connect(), 100);
+      this.#timer = setTimeout(() => void this.#connect(), 20);
       this.#attempt -= 1;
       return;
     }

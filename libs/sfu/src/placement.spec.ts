@@ -24,7 +24,8 @@ describe('placement', () => {
     expect(hasRoom(workers[0], 4)).toBe(false);
     expect(leastLoaded(workers, 5)?.slot).toBe(0);
     expect(leastLoaded(workers, 4)?.slot).toBe(undefined);
-    expect(leastLoaded(workers, 5, 2)?.slot).toBe(1);
+    expect(leastLoaded(workers, 5, 2)?.slot).toBe(undefined);
+    expect(leastLoaded([{ slot: 0, load: 5, weight: 1 }, workers[1]], 5)?.slot).toBe(1);
   });
 
   it('breaks ties by slot order and ignores zero weights', () => {

@@ -1,0 +1,76 @@
+/**
+ * Benchmark runner: `npm run bench -- <name>` runs one benchmark, writes
+ * bench/results/<name>.json and rewrites that benchmark's section of
+ * BENCHMARKS.md with the figures, the method and the date.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { mixBench } from './mix.bench';
+
+interface Benchmark {
+  run: () => Promise<Record<string, unknown>>;
+  method: string;
+  summary: (r: any) => string[];
+}
+
+const BENCHMARKS: Record<string, Benchmark> = {
+  mix: {
+    run: mixBench,
+    method:
+      'In-process stack (real mediasoup workers, embedded origin, RTMP ingest, mixer). Participants are ffmpeg RTMP pushes of testsrc2 + tone. ' +
+      'First frame: a player already waits on the output; time from the create call to its first video keyframe (5 runs). ' +
+      'CPU: /proc utime+stime of the task\'s decoders, encoder and output relays plus the whole gateway Node process, over 15 s, per wall second; ' +
+      'the bare encode runs the same x264/AAC settings on testsrc2 of the output size right after, in the same run. ' +
+      'Concurrency: 2-party 640x360@15 mixes added two at a time; a step passes when every output runs at >= 0.98x speed with no dropped (repeated) frames for 6 s. ' +
+      'Latency: participant 0 beeps 200 ms every 5 s; entry = the first loud Opus RTP packet in mediasoup\'s producer trace, exit = the first loud AAC tag read back from the origin over HTTP-FLV. ' +
+      'A/V offset: a white flash is drawn with each beep; offsets are measured in the decoded output (silencedetect vs signalstats).',
+    summary: (r) => [
+      r.timeToFirstMixedFrameMs && `| time to first mixed frame (median of 5) | ${r.timeToFirstMixedFrameMs.medianMs} ms (runs: ${r.timeToFirstMixedFrameMs.runsMs.join(', ')}) | target <= 1000 ms |`,
+      ...Object.entries(r.cpu ?? {}).map(
+        ([k, v]: [string, any]) => `| CPU per output second, ${k} | mix ${v.mixCpuPerSecond} s/s vs bare encode ${v.bareEncodeCpuPerSecond} s/s = **${v.ratio}x** (speed ${v.speed}) | target <= 1.3x |`,
+      ),
+      r.concurrency && `| 2-party 640x360@15 mixes in real time at once | **${r.concurrency.maxRealtimeMixes}** | target >= 12 |`,
+      r.addedLatencyMs && `| added latency, audio onset in mediasoup -> out of the origin | median ${r.addedLatencyMs.median} ms, max ${r.addedLatencyMs.max} ms (${r.addedLatencyMs.samples} onsets) | target <= 300 ms |`,
+      r.avOffsetMs && `| A/V offset in the output | max ${r.avOffsetMs.maxAbs} ms over ${r.avOffsetMs.seconds} s (${r.avOffsetMs.values.join(', ')} ms) | target <= 80 ms |`,
+    ].filter(Boolean),
+  },
+};
+
+async function main(): Promise<void> {
+  const name = process.argv[2];
+  const bench = name ? BENCHMARKS[name] : undefined;
+  if (!bench) {
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}>\n`);
+    process.exit(2);
+  }
+  const started = new Date();
+  const result = await bench.run();
+  const root = join(__dirname, '..', '..');
+  const record = { name, date: started.toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model }, result };
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(root, 'bench', 'results', `${name}.json`), `${JSON.stringify(record, null, 2)}\n`);
+
+  const file = join(root, 'BENCHMARKS.md');
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures from `npm run bench -- <name>` on the development machine (2 cores). Raw results: `bench/results/<name>.json`.\n';
+  const section = [
+    `<!-- bench:${name} -->`,
+    `## ${name} (${started.toISOString().slice(0, 10)})`,
+    '',
+    '| figure | result | goal |',
+    '|---|---|---|',
+    ...bench.summary(result),
+    '',
+    `Method: ${bench.method}`,
+    `<!-- /bench:${name} -->`,
+  ].join('\n');
+  const pattern = new RegExp(`<!-- bench:${name} -->[\\s\\S]*?<!-- /bench:${name} -->`);
+  writeFileSync(file, pattern.test(existing) ? existing.replace(pattern, section) : `${existing.trimEnd()}\n\n${section}\n`);
+  process.stdout.write(`${bench.summary(result).join('\n')}\n`);
+  process.exit(0);
+}
+
+void main().catch((error: Error) => {
+  process.stderr.write(`${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
