@@ -55,6 +55,7 @@ export async function startStack(options: { rtmpPort?: number; httpPort?: number
     ffmpegPath,
     outputAllow: [`rtmp://127.0.0.1:${rtmpPort}/live`],
     rtpPorts: { min: 52000, max: 58999 },
+    audioDelayMs: process.env.MIX_AUDIO_DELAY_MS ? Number(process.env.MIX_AUDIO_DELAY_MS) : undefined,
     logger: quietLogger,
   });
   return {

@@ -1,4 +1,5 @@
 import { ProcessStartError, SupervisedProcess } from './supervised-process';
+import { isRunning } from '../../../test/support/processes';
 
 const logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
 const node = (script: string, extra: Partial<Parameters<typeof SupervisedProcess.start>[0]> = {}) =>
@@ -13,14 +14,6 @@ const node = (script: string, extra: Partial<Parameters<typeof SupervisedProcess
     ...extra,
   });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 // Real child processes (node itself), no fakes.
 describe('SupervisedProcess', () => {
@@ -30,7 +23,7 @@ describe('SupervisedProcess', () => {
     const [a, b] = await Promise.all([proc.stop(), proc.stop()]);
     expect(a).toBe(b);
     expect(a).toMatchObject({ signal: 'SIGTERM', requested: true });
-    expect(alive(proc.pid!)).toBe(false);
+    expect(isRunning(proc.pid!)).toBe(false);
   });
 
   it('distinguishes a failed start, with the stderr reason', async () => {

@@ -34,6 +34,7 @@ describe('parseConfig', () => {
     expect(config.cohost).toEqual({ inviteTtlSeconds: 30, maxGuests: 8, graceSeconds: 10 });
     expect(config.conferenceIdleSeconds).toBe(60);
     expect(config.bypassIdleSeconds).toBe(30);
+    expect(config.mixAudioDelayMs).toBe(180);
   });
 
   it('uses an external origin as publish base and allowed output', () => {

@@ -49,6 +49,8 @@ export interface GatewayConfig {
   /** URL prefixes mix outputs may target. Default: the live origin in use. */
   mixOutputAllow: string[];
   mixWebhookUrl?: string;
+  /** Audio held back in the mixer so it lines up with video, which transcoding, decoding and scaling delay. Default 180 ms. */
+  mixAudioDelayMs: number;
   /** Loopback UDP ports the mixer's decoders listen on (pairs). Default 50000-50999. */
   mixRtpPorts: { min: number; max: number };
   cohost: { inviteTtlSeconds: number; maxGuests: number; graceSeconds: number };
@@ -108,6 +110,7 @@ const envSchema = z.object({
   FFPROBE_PATH: z.string().min(1).default('ffprobe'),
   MIX_OUTPUT_ALLOW: z.string().optional(),
   MIX_WEBHOOK_URL: httpUrl.optional(),
+  MIX_AUDIO_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(180),
   MIX_RTP_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(50000),
   MIX_RTP_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(50999),
   COHOST_INVITE_TTL_SECONDS: seconds.default(30),
@@ -213,6 +216,7 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     mixOutputAllow: allow.length ? allow : [rtmpBase],
     mixWebhookUrl: e.MIX_WEBHOOK_URL,
     mixRtpPorts: { min: e.MIX_RTP_MIN_PORT, max: e.MIX_RTP_MAX_PORT },
+    mixAudioDelayMs: e.MIX_AUDIO_DELAY_MS,
     cohost: {
       inviteTtlSeconds: e.COHOST_INVITE_TTL_SECONDS,
       maxGuests: e.COHOST_MAX_GUESTS,

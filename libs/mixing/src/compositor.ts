@@ -11,6 +11,8 @@ export interface CompositorOptions {
   logger: LineLogger;
   /** Restart delay after the encoder dies. Default 100 ms. */
   restartDelayMs?: number;
+  /** Audio each participant holds back before it plays (jitter buffer and lip-sync). Default 180 ms. */
+  audioDelayMs?: number;
 }
 
 interface CompositorEvents extends Record<string, unknown[]> {
@@ -60,7 +62,8 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   ) {
     super();
     this.#background = background;
-    this.mixer = new AudioMixer({ sampleRate: o.settings.audio.sampleRate, channels: o.settings.audio.channels });
+    const startMs = o.audioDelayMs ?? 180;
+    this.mixer = new AudioMixer({ sampleRate: o.settings.audio.sampleRate, channels: o.settings.audio.channels, startMs, maxMs: startMs + 60 });
   }
 
   get pid(): number | undefined {

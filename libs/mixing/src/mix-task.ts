@@ -57,6 +57,7 @@ export interface MixTaskDeps {
   ports: UdpPortAllocator;
   stills: StillRenderer;
   outputAllow: string[];
+  audioDelayMs?: number;
   logger: LineLogger;
 }
 
@@ -104,7 +105,10 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   ) {
     super();
     this.#layout = spec.layout;
-    this.#compositor = new Compositor({ taskId: id, settings: spec.settings, ffmpegPath: deps.ffmpegPath, logger: deps.logger }, background);
+    this.#compositor = new Compositor(
+      { taskId: id, settings: spec.settings, ffmpegPath: deps.ffmpegPath, audioDelayMs: deps.audioDelayMs, logger: deps.logger },
+      background,
+    );
   }
 
   static async start(id: string, spec: MixTaskSpec, deps: MixTaskDeps): Promise<MixTask> {

@@ -19,6 +19,7 @@ import { MixingService } from './mixing.service';
           outputAllow: config.mixOutputAllow,
           rtpPorts: config.mixRtpPorts,
           webhookUrl: config.mixWebhookUrl,
+          audioDelayMs: config.mixAudioDelayMs,
           logger: new Logger('Mixing'),
         });
         service.on('state', (change) => {

@@ -15,6 +15,8 @@ export interface MixingServiceOptions {
   outputAllow: string[];
   rtpPorts: { min: number; max: number };
   webhookUrl?: string;
+  /** See MIX_AUDIO_DELAY_MS. */
+  audioDelayMs?: number;
   logger: LineLogger;
 }
 
@@ -62,6 +64,7 @@ export class MixingService extends TypedEmitter<MixingEvents> {
       ports: this.#ports,
       stills: this.#stills,
       outputAllow: this.o.outputAllow,
+      audioDelayMs: this.o.audioDelayMs,
       logger: this.o.logger,
     });
     this.#tasks.set(id, task);

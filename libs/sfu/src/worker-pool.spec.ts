@@ -1,15 +1,8 @@
 import { splitPortRange } from './port-ranges';
 import { WorkerPool } from './worker-pool';
+import { isRunning } from '../../../test/support/processes';
 
 const logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('splitPortRange', () => {
   it('gives each worker a disjoint slice covering the range', () => {
@@ -49,7 +42,7 @@ describe('WorkerPool', () => {
     } finally {
       const pids = pool.workers.map((w) => w.pid);
       await Promise.all([pool.close(), pool.close()]); // idempotent
-      for (const pid of pids) expect(alive(pid)).toBe(false);
+      for (const pid of pids) expect(isRunning(pid)).toBe(false);
     }
   });
 });
