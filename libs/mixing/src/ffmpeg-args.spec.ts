@@ -67,7 +67,7 @@ describe('mixer ffmpeg arguments', () => {
       '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
       '-fflags', 'nobuffer', '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
       '-f', 'flv', '-i', 'pipe:0', '-c', 'copy', '-map', '0', '-rw_timeout', '5000000',
-      '-flush_packets', '1',
+      '-max_interleave_delta', '1', '-flush_packets', '1',
       '-f', 'flv', '-flvflags', 'no_duration_filesize', 'rtmp://h/live/c?key=k',
     ]);
     expect(fitFilter(100, 50, 'contain')).toBe('scale=100:50:force_original_aspect_ratio=decrease:flags=bilinear,pad=100:50:(ow-iw)/2:(oh-ih)/2:color=black');

@@ -132,8 +132,9 @@ export function buildRtmpOutputArgs(url: string): string[] {
     '-f', 'flv', '-i', 'pipe:0',
     '-c', 'copy', '-map', '0',
     '-rw_timeout', '5000000',
-    // Flush every packet: the default 32 kB output buffer held the start back ~0.6 s.
-    '-flush_packets', '1',
+    // The input is already in timestamp order: write each packet at once instead of
+    // holding it for interleaving (that held the first media back ~0.7 s), and flush it.
+    '-max_interleave_delta', '1', '-flush_packets', '1',
     '-f', 'flv', '-flvflags', 'no_duration_filesize', url,
   ];
 }
