@@ -264,3 +264,42 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
     expect(socketEvents.filter((e) => e.taskId === taskId).map((e) => e.state)).toEqual(expected);
   });
 });
+
+describe('speaker layout follows the active speaker (mediasoup observer)', () => {
+  let gw: RunningGateway;
+  const pushes: Publisher[] = [];
+  afterAll(async () => {
+    for (const p of pushes) await p.stop();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('puts the one who speaks large, even when another joined first', async () => {
+    gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    const out = (await gw.admin('POST', '/api/v1/channels', { id: 'spk' })).body;
+    const conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: 'talk' })).body.id;
+    for (const [userId, color, silent] of [['quiet', '0xff0000', true], ['talker', '0x0000ff', false]] as const) {
+      await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
+      const url = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId })).body.url;
+      pushes.push(publishTestStream(url, { color, silent, toneHz: 700, size: '640x360', fps: 15, seconds: 120 }));
+      await waitFor(`${userId} producing`, async () => {
+        const { body } = await gw.admin('GET', `/api/v1/conferences/${conferenceId}`);
+        return body.participants.some((p: { userId: string; video: boolean }) => p.userId === userId && p.video) ? true : undefined;
+      }, 20000);
+    }
+    const res = await gw.admin('POST', '/api/v1/mix-tasks', {
+      conferenceId,
+      outputs: [{ url: out.publishUrl }],
+      layout: { mode: 'speaker' },
+      video: { width: W, height: H, fps: 15, bitrateKbps: 800, gopSeconds: 1 },
+    });
+    expect(res.status).toBe(201);
+    // The speaker area is the top three quarters; the strip below holds the others.
+    await waitForColors(out.playUrls.flv, W, H, [
+      { region: { x: 220, y: 60, w: 200, h: 140 }, color: BLUE },
+      { region: { x: 300, y: 290, w: 40, h: 50 }, color: RED },
+    ], 20000);
+    const view = (await gw.admin('GET', `/api/v1/mix-tasks/${res.body.id}`)).body;
+    expect(view.layout.cells[0]).toMatchObject({ userId: 'talker', x: 0, y: 0, width: W });
+  });
+});

@@ -15,13 +15,14 @@ export interface Publisher {
  */
 export function publishTestStream(
   url: string,
-  options: { color?: string; toneHz?: number; size?: string; fps?: number; seconds?: number } = {},
+  options: { color?: string; toneHz?: number; silent?: boolean; size?: string; fps?: number; seconds?: number } = {},
 ): Publisher {
   const { color = '0x00ff00', toneHz = 440, size = '640x360', fps = 25, seconds = 60 } = options;
+  const audio = options.silent ? 'anullsrc=r=48000:cl=stereo' : `sine=frequency=${toneHz}:sample_rate=48000`;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', `color=c=${color}:size=${size}:rate=${fps}`,
-    '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=48000`,
+    '-f', 'lavfi', '-i', audio,
     '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(fps), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '96k',

@@ -28,7 +28,7 @@ describe('mixer ffmpeg arguments', () => {
     expect(buildDecoderArgs({ sdp, video: { width: 320, height: 180, fps: 15, fit: 'cover' }, audio: { sampleRate: 48000, channels: 2 } })).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'warning',
       '-protocol_whitelist', 'data,udp,rtp',
-      '-fflags', 'nobuffer+discardcorrupt', '-flags', 'low_delay',
+      '-fflags', 'discardcorrupt', '-flags', 'low_delay',
       '-analyzeduration', '2000000', '-probesize', '2000000',
       '-threads', '1',
       '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(sdp).toString('base64')}`,
@@ -65,7 +65,7 @@ describe('mixer ffmpeg arguments', () => {
   it('builds an output relay and stills', () => {
     expect(buildRtmpOutputArgs('rtmp://h/live/c?key=k')).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
-      '-fflags', 'nobuffer', '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
+      '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
       '-f', 'flv', '-i', 'pipe:0', '-c', 'copy', '-map', '0', '-rw_timeout', '5000000',
       '-max_interleave_delta', '1', '-flush_packets', '1',
       '-f', 'flv', '-flvflags', 'no_duration_filesize', 'rtmp://h/live/c?key=k',

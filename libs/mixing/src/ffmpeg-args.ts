@@ -58,7 +58,7 @@ export function buildDecoderArgs({ sdp, video, audio }: DecoderArgsInput): strin
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
     '-protocol_whitelist', 'data,udp,rtp',
-    '-fflags', 'nobuffer+discardcorrupt', '-flags', 'low_delay',
+    '-fflags', 'discardcorrupt', '-flags', 'low_delay',
     '-analyzeduration', '2000000', '-probesize', '2000000',
     // One small stream per process: threads would cost more in overhead and delay than they save.
     '-threads', '1',
@@ -128,7 +128,9 @@ export function buildRtmpOutputArgs(url: string): string[] {
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
     // The stream opens with both codec configs (GOP cache), so no long probe is needed.
-    '-fflags', 'nobuffer', '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
+    // (Never `-fflags nobuffer` on inputs: it discards the packets read while probing,
+    // which here is the first keyframe.)
+    '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
     '-f', 'flv', '-i', 'pipe:0',
     '-c', 'copy', '-map', '0',
     '-rw_timeout', '5000000',

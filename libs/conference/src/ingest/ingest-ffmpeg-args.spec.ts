@@ -10,7 +10,7 @@ describe('buildIngestArgs', () => {
       }),
     ).toEqual([
       '-hide_banner', '-nostats', '-loglevel', 'info',
-      '-fflags', 'nobuffer', '-flags', 'low_delay', '-rw_timeout', '5000000',
+      '-flags', 'low_delay', '-rw_timeout', '5000000',
       '-i', 'rtmp://127.0.0.1:1935/ingest/in-1',
       '-map', '0:a:0', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '64k', '-application', 'lowdelay',
       '-payload_type', '100', '-ssrc', '1111', '-f', 'rtp', 'rtp://127.0.0.1:40001?rtcpport=40002&pkt_size=1200',

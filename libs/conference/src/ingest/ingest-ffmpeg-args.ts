@@ -32,8 +32,8 @@ export function buildIngestArgs({ source, audio, video, videoKbps = 1500 }: Inge
     '-hide_banner',
     '-nostats',
     '-loglevel', 'info',
-    // Low-latency input: no input buffering, start on the first packets.
-    '-fflags', 'nobuffer',
+    // Low-latency decoding. No `-fflags nobuffer`: it would drop the packets read while
+    // probing, i.e. the origin's cached keyframe, and delay the first picture a whole GOP.
     '-flags', 'low_delay',
     '-rw_timeout', '5000000',
     '-i', source,
