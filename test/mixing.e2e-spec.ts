@@ -303,3 +303,51 @@ describe('speaker layout follows the active speaker (mediasoup observer)', () =>
     expect(view.layout.cells[0]).toMatchObject({ userId: 'talker', x: 0, y: 0, width: W });
   });
 });
+
+describe('background image and image placeholders', () => {
+  let gw: RunningGateway;
+  let images: Server;
+  afterAll(async () => {
+    images?.close();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('draws the background image and a missing participant as their image card', async () => {
+    // A loopback image server; the pictures are PNGs made by ffmpeg.
+    const png = async (color: string) =>
+      new Promise<Buffer>((resolve, reject) =>
+        require('node:child_process').execFile(
+          'ffmpeg',
+          ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=160x90`, '-frames:v', '1', '-f', 'image2', '-c:v', 'png', '-'],
+          { encoding: 'buffer' },
+          (error: Error | null, stdout: Buffer) => (error ? reject(error) : resolve(stdout)),
+        ),
+      );
+    const pictures: Record<string, Buffer> = { '/bg.png': await png('0xffff00'), '/ghost.png': await png('0xff00ff') };
+    images = createServer((req, res) => {
+      const body = pictures[req.url ?? ''];
+      res.writeHead(body ? 200 : 404, { 'content-type': 'image/png' }).end(body);
+    });
+    await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(images.address() as { port: number }).port}`;
+
+    gw = await startGateway();
+    const out = (await gw.admin('POST', '/api/v1/channels', { id: 'img' })).body;
+    const conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: 'empty' })).body.id;
+    const res = await gw.admin('POST', '/api/v1/mix-tasks', {
+      conferenceId,
+      outputs: [{ url: out.publishUrl }],
+      layout: { mode: 'custom', cells: [{ userId: 'ghost', x: 0, y: 0, width: 320, height: 360 }] },
+      video: { width: W, height: H, fps: 15, bitrateKbps: 600, gopSeconds: 1 },
+      background: { imageUrl: `${base}/bg.png` },
+      placeholders: { ghost: { imageUrl: `${base}/ghost.png` } },
+    });
+    expect(res.status).toBe(201);
+    await waitForColors(out.playUrls.flv, W, H, [
+      { region: LEFT, color: [255, 0, 255] },
+      { region: RIGHT, color: [255, 255, 0] },
+    ]);
+    expect((await gw.admin('DELETE', `/api/v1/mix-tasks/${res.body.id}`)).body.state).toBe('stopped');
+  });
+});

@@ -96,6 +96,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   readonly #unsubscribe: (() => void)[] = [];
   readonly createdAt = Date.now();
   #firstOutputAt: number | undefined;
+  /** The speaker the layout last showed large. */
+  #lastMain: string | undefined;
 
   private constructor(
     readonly id: string,
@@ -401,8 +403,6 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       return { cell, frame: fresh ? latest.frame : this.#placeholders.get(`${cell.userId}:${cell.width}x${cell.height}`) };
     });
   }
-
-  #lastMain: string | undefined;
 
   #checkSpeakerAndStalls(): void {
     if (this.#layout.mode === 'speaker') {
