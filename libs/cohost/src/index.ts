@@ -1,0 +1,2 @@
+export * from './cohost-errors';
+export * from './invitation-desk';
