@@ -139,8 +139,18 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
         this.#exit = { code, signal, requested: this.#stopRequested, stderrTail: [...this.#stderrTail] };
         resolve(this.#exit);
       };
-      // 'close' waits for stdio to drain, so the stderr tail is complete.
-      this.#child.once('close', finish);
+      // 'close' would also wait for pipes we hold open (stdin, fd 3), so use 'exit' and give
+      // stderr a moment to drain, so the stderr tail is complete.
+      this.#child.once('exit', (code, signal) => {
+        for (const stream of [this.#child.stdin, ...this.#child.stdio.slice(3)]) (stream as NodeJS.EventEmitter & { destroy?: () => void } | null)?.destroy?.();
+        const stderr = this.#child.stderr;
+        if (!stderr || stderr.readableEnded) return finish(code, signal);
+        const timer = setTimeout(() => finish(code, signal), 200);
+        stderr.once('close', () => {
+          clearTimeout(timer);
+          finish(code, signal);
+        });
+      });
     });
 
     if (!options.rawStdout) this.#pipeLines('stdout');

@@ -38,6 +38,9 @@ describe('FLV tags', () => {
     expect(isVideoKeyframe(tags[2])).toBe(true);
     expect(isVideoKeyframe(tags[4])).toBe(false);
     expect(() => new FlvTagReader().push(Buffer.from('GARBAGE-NOT-FLV'))).toThrow('not an FLV stream');
+    // The AVC end-of-sequence tag an encoder writes when it stops has the key flag but no picture.
+    const [eos] = new FlvTagReader().push(Buffer.concat([HEADER, tag(FLV_VIDEO, 900, [0x17, 2, 0, 0, 0])]));
+    expect(isVideoKeyframe(eos)).toBe(false);
   });
 
   it('stitches a restarted encoder onto the same timeline', () => {

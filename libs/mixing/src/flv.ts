@@ -25,8 +25,13 @@ const FLV_HEADER_BYTES = 9 + 4;
 /** AVC sequence header (SPS/PPS) or AAC AudioSpecificConfig. */
 export const isCodecConfig = (tag: FlvTag) =>
   (tag.type === FLV_VIDEO && (tag.raw[11] & 0x0f) === 7 && tag.raw[12] === 0) || (tag.type === FLV_AUDIO && tag.raw[11] >> 4 === 10 && tag.raw[12] === 0);
-/** A key video frame carrying picture data (not a codec config). */
-export const isVideoKeyframe = (tag: FlvTag) => tag.type === FLV_VIDEO && tag.raw[11] >> 4 === 1 && !isCodecConfig(tag);
+/**
+ * A key video frame carrying picture data: for AVC, a NALU packet (type 1), not
+ * the codec config (0) nor the end-of-sequence marker (2) an encoder writes when
+ * it stops, which also carries the key-frame flag.
+ */
+export const isVideoKeyframe = (tag: FlvTag) =>
+  tag.type === FLV_VIDEO && tag.raw[11] >> 4 === 1 && ((tag.raw[11] & 0x0f) !== 7 || tag.raw[12] === 1);
 
 /** Splits an FLV byte stream into its file header and tags, across arbitrary chunk boundaries. */
 export class FlvTagReader {
