@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@gw/auth';
+import { CohostModule } from '@gw/cohost';
 import { ConferenceModule } from '@gw/conference';
 import { ConfigModule, ResolvedConfig } from '@gw/config';
 import { ImModule } from '@gw/im';
@@ -24,6 +25,7 @@ export class AppModule {
         ImModule,
         ConferenceModule,
         MixingModule,
+        CohostModule,
         ObservabilityModule,
       ],
     };

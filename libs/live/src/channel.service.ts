@@ -146,6 +146,37 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return counts;
   }
 
+  /**
+   * Co-hosting begins: from now on only the gateway's mix may publish the
+   * channel. The host's key is withdrawn and their current push ended, so the
+   * mix takes the stream over.
+   */
+  beginCohosting(channelId: string, conferenceId: string): void {
+    this.#record(channelId);
+    this.#update(channelId, (a) => {
+      a.cohosting = true;
+      a.conferenceId = conferenceId;
+    });
+    this.#pushKeys();
+    this.origin.kickPublisher(LIVE_APP, channelId);
+  }
+
+  setMixTask(channelId: string, mixTaskId: string | undefined): void {
+    this.#update(channelId, (a) => {
+      a.mixTaskId = mixTaskId;
+    });
+  }
+
+  /** Co-hosting ended: the host's key works again. */
+  endCohosting(channelId: string): void {
+    this.#update(channelId, (a) => {
+      a.cohosting = false;
+      a.conferenceId = undefined;
+      a.mixTaskId = undefined;
+    });
+    this.#pushKeys();
+  }
+
   /** URL a mix task publishes the channel with (internal key, source `mix`). */
   mixPublishUrl(channelId: string): string {
     this.#record(channelId);
@@ -174,7 +205,11 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   #pushKeys(): void {
     const table: PublishKeyTable = {};
     for (const record of this.repository.list()) {
-      table[streamKey(LIVE_APP, record.id)] = { [record.publishKey]: 'host', [this.#mixKey(record.id)]: 'mix' };
+      const cohosting = this.#activity.get(record.id)?.cohosting ?? false;
+      table[streamKey(LIVE_APP, record.id)] = {
+        ...(cohosting ? {} : { [record.publishKey]: 'host' as const }),
+        [this.#mixKey(record.id)]: 'mix',
+      };
     }
     this.origin.setPublishKeys('channels', table);
   }

@@ -45,6 +45,12 @@ export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     return { rtmp: `${this.options.rtmpPlayBase}/${channelId}`, flv: `${this.options.playUrlBase}/${channelId}.flv` };
   }
 
+  /**
+   * An external origin is not ours to drive: the host's push ends when its client
+   * stops it (on `cohost:started`); its key is refused from then on by on_publish.
+   */
+  kickPublisher(): void {}
+
   setPublishKeys(owner: string, keys: PublishKeyTable): void {
     this.#keys.set(owner, keys);
   }

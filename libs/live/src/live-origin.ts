@@ -26,6 +26,8 @@ export interface LiveOrigin extends TypedEmitter<LiveOriginEvents> {
   playUrls(channelId: string): { rtmp: string; flv: string };
   /** RTMP URL the gateway itself reads a stream from (e.g. an ingest push). */
   pullUrl(app: StreamApp, stream: string): string;
+  /** Ends whoever publishes the stream now (their key should be withdrawn first). */
+  kickPublisher(app: StreamApp, stream: string): void;
   /** Replaces one owner's part of the publish-key table (the origin enforces the union). */
   setPublishKeys(owner: string, keys: PublishKeyTable): void;
   start(): Promise<void>;

@@ -27,7 +27,9 @@ export interface StreamRef {
 
 export type GatewayToOrigin =
   /** Replaces the whole key table. Sent at start and after every change. */
-  { type: 'keys'; keys: PublishKeyTable };
+  | { type: 'keys'; keys: PublishKeyTable }
+  /** Ends the current publisher of a stream (e.g. the host's own push when a mix takes over). */
+  | ({ type: 'kickPublisher' } & StreamRef);
 
 export type OriginToGateway =
   | { type: 'ready' }

@@ -65,6 +65,10 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     return { rtmp: `rtmp://${publicHost}:${rtmpPort}/live/${channelId}`, flv: `${playUrlBase}/${channelId}.flv` };
   }
 
+  kickPublisher(app: StreamApp, stream: string): void {
+    this.#process?.send({ type: 'kickPublisher', app, stream } satisfies GatewayToOrigin);
+  }
+
   setPublishKeys(owner: string, table: PublishKeyTable): void {
     const keys = this.#keys.set(owner, table);
     this.#process?.send({ type: 'keys', keys } satisfies GatewayToOrigin);

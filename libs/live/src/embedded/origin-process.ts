@@ -127,8 +127,15 @@ function whenListening(port: number): Promise<void> {
   });
 }
 
+const Context = require('node-media-server/src/core/context.js');
+
 let started = false;
 process.on('message', (message: GatewayToOrigin) => {
+  if (message?.type === 'kickPublisher') {
+    const publisher = Context.broadcasts.get(`/${message.app}/${message.stream}`)?.publisher as NmsSession & { close?: () => void } | undefined;
+    publisher?.close?.();
+    return;
+  }
   if (message?.type !== 'keys') return;
   keys = message.keys;
   if (!started) {

@@ -1,0 +1,81 @@
+import { Inject } from '@nestjs/common';
+import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import type { Server, Socket } from 'socket.io';
+import { parseInput } from '@gw/common';
+import { channelRoom, principalOf, respond, userRoom } from '@gw/im';
+import { cohostSchemas as s } from './cohost.schemas';
+import { CohostService } from './cohost.service';
+
+/** `cohost:*` events (the contract): thin; validates, calls the co-host manager, acks. */
+@WebSocketGateway()
+export class CohostGateway implements OnGatewayConnection {
+  @WebSocketServer() server!: Server;
+
+  constructor(@Inject(CohostService) private readonly cohost: CohostService) {}
+
+  handleConnection(socket: Socket): void {
+    const principal = socket.data?.principal;
+    if (!principal) return;
+    if (principal.channelId) void socket.join(channelRoom(principal.channelId));
+    this.cohost.hostOnline(principal);
+    this.cohost.userOnline(principal.userId);
+    socket.once('disconnect', () => {
+      // Offline only when this was the user's last socket.
+      void this.server
+        .in(userRoom(principal.userId))
+        .fetchSockets()
+        .then((sockets) => {
+          if (sockets.length === 0) this.cohost.userOffline(principal.userId);
+        });
+    });
+  }
+
+  @SubscribeMessage('cohost:invite')
+  invite(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const { channelId, userId } = parseInput(s.invite, body);
+      return this.cohost.invite(principalOf(socket), channelId, userId);
+    });
+  }
+
+  @SubscribeMessage('cohost:apply')
+  apply(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => this.cohost.apply(principalOf(socket), parseInput(s.apply, body).channelId));
+  }
+
+  @SubscribeMessage('cohost:accept')
+  accept(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => this.cohost.accept(principalOf(socket), parseInput(s.accept, body).invitationId));
+  }
+
+  @SubscribeMessage('cohost:reject')
+  reject(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const { invitationId, reason } = parseInput(s.reject, body);
+      return this.cohost.reject(principalOf(socket), invitationId, reason);
+    });
+  }
+
+  @SubscribeMessage('cohost:cancel')
+  cancel(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => this.cohost.cancel(principalOf(socket), parseInput(s.cancel, body).invitationId));
+  }
+
+  @SubscribeMessage('cohost:kick')
+  kick(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const { channelId, userId } = parseInput(s.kick, body);
+      return this.cohost.kick(principalOf(socket), channelId, userId);
+    });
+  }
+
+  @SubscribeMessage('cohost:leave')
+  leave(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => this.cohost.leave(principalOf(socket), parseInput(s.leave, body).channelId));
+  }
+
+  @SubscribeMessage('cohost:end')
+  end(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => this.cohost.end(principalOf(socket), parseInput(s.end, body).channelId));
+  }
+}

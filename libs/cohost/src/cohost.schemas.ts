@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { resourceId } from '@gw/common';
+
+/** Payloads of the `cohost:*` socket events (see the contract). */
+const invitationId = z.string().regex(/^inv_[A-Za-z0-9_-]{1,32}$/, 'not an invitation id');
+
+export const cohostSchemas = {
+  invite: z.strictObject({ channelId: resourceId, userId: resourceId }),
+  apply: z.strictObject({ channelId: resourceId }),
+  accept: z.strictObject({ invitationId }),
+  reject: z.strictObject({ invitationId, reason: z.string().max(200).optional() }),
+  cancel: z.strictObject({ invitationId }),
+  kick: z.strictObject({ channelId: resourceId, userId: resourceId }),
+  leave: z.strictObject({ channelId: resourceId }),
+  end: z.strictObject({ channelId: resourceId }),
+};

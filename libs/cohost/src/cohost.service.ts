@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import { LineLogger, NotFoundError } from '@gw/common';
+import type { UserPrincipal } from '@gw/auth';
+import { ConferenceService } from '@gw/conference';
+import { ChannelService } from '@gw/live';
+import { MixingService, MixTask } from '@gw/mixing';
+import { InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
+import { Invitation, InvitationDesk } from './invitation-desk';
+
+export interface CohostOptions {
+  inviteTtlSeconds: number;
+  maxGuests: number;
+  graceSeconds: number;
+  logger: LineLogger;
+}
+
+/** Delivers a server → client event to one user (all their sockets). */
+export type Notify = (userId: string, event: string, payload: object) => void;
+
+interface Session {
+  conferenceId: string;
+  mix?: MixTask;
+}
+
+export class ChannelNotHostedError extends NotFoundError {
+  constructor(channelId: string) {
+    super(`channel ${channelId} has no host online`, 'CHANNEL_NOT_HOSTED');
+  }
+}
+
+/**
+ * The co-host manager (连麦管理): one invitation desk per channel, and on the
+ * first acceptance a co-hosting session: a conference with the host and the
+ * guest, a mix task in the float layout (host as the main picture) whose
+ * output is the channel itself, and the host's own push taken off the air.
+ * When the last guest goes, or the host ends it, the channel returns to the host.
+ */
+export class CohostService {
+  readonly #desks = new Map<string, InvitationDesk>();
+  readonly #sessions = new Map<string, Session>();
+  readonly #grace = new Map<string, NodeJS.Timeout>();
+  /** Per channel, so two acceptances at once cannot start two sessions. */
+  readonly #seating = new Map<string, Promise<unknown>>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly channels: ChannelService,
+    private readonly conferences: ConferenceService,
+    private readonly mixing: MixingService,
+    private readonly notify: Notify,
+    private readonly o: CohostOptions,
+  ) {
+    this.#sweeper = setInterval(() => this.#expire(), 250);
+    this.#sweeper.unref();
+  }
+
+  /** A host with a token scoped to their channel came online: their desk exists from now on. */
+  hostOnline(principal: UserPrincipal): void {
+    if (principal.role !== 'host' || !principal.channelId || !this.channels.exists(principal.channelId)) return;
+    const desk = this.#desks.get(principal.channelId);
+    if (!desk || desk.hostUserId !== principal.userId) {
+      this.#desks.set(principal.channelId, new InvitationDesk(principal.channelId, principal.userId, { maxGuests: this.o.maxGuests, ttlMs: this.o.inviteTtlSeconds * 1000 }));
+    }
+    this.#cancelGrace(`${principal.channelId}:${principal.userId}`);
+  }
+
+  invite(by: UserPrincipal, channelId: string, userId: string): { invitationId: string; expiresAt: string } {
+    const desk = this.#deskForHost(by, channelId);
+    const invitation = desk.invite(by, userId, Date.now(), this.#id());
+    this.notify(userId, 'cohost:invited', this.#public(invitation));
+    return { invitationId: invitation.id, expiresAt: new Date(invitation.expiresAt).toISOString() };
+  }
+
+  apply(by: UserPrincipal, channelId: string): { invitationId: string } {
+    const desk = this.#desk(channelId);
+    const invitation = desk.apply(by, Date.now(), this.#id());
+    this.notify(desk.hostUserId, 'cohost:applied', this.#public(invitation));
+    return { invitationId: invitation.id };
+  }
+
+  async accept(by: UserPrincipal, invitationId: string): Promise<{ conferenceId: string }> {
+    const desk = this.#deskOf(invitationId);
+    const invitation = desk.accept(invitationId, by, Date.now());
+    this.#tellBoth(invitation, 'cohost:accepted');
+    try {
+      const previous = this.#seating.get(desk.channelId) ?? Promise.resolve();
+      const seating = previous.catch(() => undefined).then(() => this.#seat(desk, invitation.guestUserId));
+      this.#seating.set(desk.channelId, seating);
+      const conferenceId = await seating;
+      return { conferenceId };
+    } catch (error) {
+      desk.leave(invitation.guestUserId);
+      throw error;
+    }
+  }
+
+  reject(by: UserPrincipal, invitationId: string, reason?: string): object {
+    const desk = this.#deskOf(invitationId);
+    this.#tellBoth(desk.reject(invitationId, by, Date.now(), reason), 'cohost:rejected');
+    return {};
+  }
+
+  cancel(by: UserPrincipal, invitationId: string): object {
+    const desk = this.#deskOf(invitationId);
+    this.#tellBoth(desk.cancel(invitationId, by, Date.now()), 'cohost:cancelled');
+    return {};
+  }
+
+  async kick(by: UserPrincipal, channelId: string, userId: string): Promise<object> {
+    const desk = this.#deskForHost(by, channelId);
+    desk.kick(by, userId);
+    await this.#unseat(desk, userId, 'cohost:kicked');
+    return {};
+  }
+
+  async leave(by: UserPrincipal, channelId: string): Promise<object> {
+    const desk = this.#desk(channelId);
+    desk.leave(by.userId);
+    await this.#unseat(desk, by.userId, 'cohost:left');
+    return {};
+  }
+
+  async end(by: UserPrincipal, channelId: string): Promise<object> {
+    const desk = this.#deskForHost(by, channelId);
+    await this.#endSession(desk, 'ended by host');
+    return {};
+  }
+
+  /** A user's last socket went away: after the grace period they leave (a host ends the session). */
+  userOffline(userId: string): void {
+    for (const desk of this.#desks.values()) {
+      const isHost = desk.hostUserId === userId && this.#sessions.has(desk.channelId);
+      if (!isHost && !desk.isOnMic(userId)) continue;
+      const key = `${desk.channelId}:${userId}`;
+      this.#cancelGrace(key);
+      this.#grace.set(
+        key,
+        setTimeout(() => {
+          this.#grace.delete(key);
+          if (isHost) void this.#endSession(desk, 'host disconnected');
+          else if (desk.isOnMic(userId)) {
+            desk.leave(userId);
+            void this.#unseat(desk, userId, 'cohost:left');
+          }
+        }, this.o.graceSeconds * 1000),
+      );
+    }
+  }
+
+  /** A user (re)connected: any pending grace for them is cancelled. */
+  userOnline(userId: string): void {
+    for (const key of [...this.#grace.keys()]) if (key.endsWith(`:${userId}`)) this.#cancelGrace(key);
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.#sweeper);
+    for (const timer of this.#grace.values()) clearTimeout(timer);
+    await Promise.all([...this.#desks.values()].map((desk) => this.#endSession(desk, 'shutdown')));
+  }
+
+  async #seat(desk: InvitationDesk, guestUserId: string): Promise<string> {
+    let session = this.#sessions.get(desk.channelId);
+    if (!session) {
+      const conference = await this.conferences.create({ title: `co-hosting on ${desk.channelId}`, hostUserId: desk.hostUserId });
+      session = { conferenceId: conference.id };
+      this.#sessions.set(desk.channelId, session);
+      conference.once('closed', () => {
+        if (this.#sessions.get(desk.channelId) === session) void this.#endSession(desk, 'conference ended');
+      });
+      this.channels.beginCohosting(desk.channelId, conference.id);
+      session.mix = await this.mixing.create({
+        conferenceId: conference.id,
+        outputs: [this.channels.mixPublishUrl(desk.channelId)],
+        layout: { mode: 'float' },
+        settings: {
+          video: { width: 1280, height: 720, fps: 25, bitrateKbps: 2500, gopSeconds: 1 },
+          audio: { sampleRate: 48000, channels: 2, bitrateKbps: 128 },
+        },
+        background: {},
+        hostUserId: desk.hostUserId,
+      });
+      this.channels.setMixTask(desk.channelId, session.mix.id);
+      this.o.logger.log(`channel ${desk.channelId}: co-hosting started (conference ${conference.id}, mix ${session.mix.id})`);
+    }
+    const conference = this.conferences.get(session.conferenceId);
+    conference.admit(guestUserId);
+    const started = { channelId: desk.channelId, conferenceId: session.conferenceId };
+    for (const userId of [desk.hostUserId, ...desk.guests]) this.notify(userId, 'cohost:started', started);
+    return session.conferenceId;
+  }
+
+  async #unseat(desk: InvitationDesk, userId: string, event: string): Promise<void> {
+    const session = this.#sessions.get(desk.channelId);
+    const payload = { channelId: desk.channelId, userId };
+    for (const to of new Set([desk.hostUserId, ...desk.guests, userId])) this.notify(to, event, payload);
+    if (session) this.conferences.find(session.conferenceId)?.leave(userId, event === 'cohost:kicked' ? 'kicked' : 'left');
+    if (desk.guests.length === 0) await this.#endSession(desk, 'no guests left');
+  }
+
+  async #endSession(desk: InvitationDesk, reason: string): Promise<void> {
+    const session = this.#sessions.get(desk.channelId);
+    if (!session) return;
+    this.#sessions.delete(desk.channelId);
+    const guests = desk.guests;
+    for (const guest of guests) desk.leave(guest);
+    await session.mix?.stop(`co-hosting ended: ${reason}`);
+    this.conferences.find(session.conferenceId)?.close(`co-hosting ended: ${reason}`);
+    this.channels.endCohosting(desk.channelId);
+    const payload = { channelId: desk.channelId, reason };
+    for (const userId of new Set([desk.hostUserId, ...guests])) this.notify(userId, 'cohost:ended', payload);
+    this.o.logger.log(`channel ${desk.channelId}: co-hosting ended (${reason})`);
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const desk of this.#desks.values()) {
+      for (const invitation of desk.expire(now)) this.#tellBoth(invitation, 'cohost:expired');
+      desk.prune(now - 10 * 60 * 1000);
+    }
+  }
+
+  #desk(channelId: string): InvitationDesk {
+    const desk = this.#desks.get(channelId);
+    if (!desk) throw new ChannelNotHostedError(channelId);
+    return desk;
+  }
+
+  #deskForHost(by: UserPrincipal, channelId: string): InvitationDesk {
+    if (by.role !== 'host' || by.channelId !== channelId) throw new NotChannelHostError(channelId);
+    return this.#desk(channelId);
+  }
+
+  #deskOf(invitationId: string): InvitationDesk {
+    for (const desk of this.#desks.values()) {
+      try {
+        desk.get(invitationId);
+        return desk;
+      } catch {
+        // not this desk
+      }
+    }
+    throw new InvitationNotFoundError(invitationId);
+  }
+
+  #tellBoth(invitation: Invitation, event: string): void {
+    const payload = this.#public(invitation);
+    for (const userId of new Set([invitation.hostUserId, invitation.guestUserId])) this.notify(userId, event, payload);
+  }
+
+  #public(invitation: Invitation): object {
+    return {
+      invitationId: invitation.id,
+      channelId: invitation.channelId,
+      kind: invitation.kind,
+      from: invitation.kind === 'invite' ? invitation.hostUserId : invitation.guestUserId,
+      hostUserId: invitation.hostUserId,
+      guestUserId: invitation.guestUserId,
+      state: invitation.state,
+      expiresAt: new Date(invitation.expiresAt).toISOString(),
+      ...(invitation.reason ? { reason: invitation.reason } : {}),
+    };
+  }
+
+  #id(): string {
+    return `inv_${randomBytes(9).toString('base64url')}`;
+  }
+
+  #cancelGrace(key: string): void {
+    clearTimeout(this.#grace.get(key));
+    this.#grace.delete(key);
+  }
+}

@@ -1,0 +1,110 @@
+import { io, Socket } from 'socket.io-client';
+import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { publishTestStream, Publisher } from './support/media';
+import { tonePowers, waitForColors } from './support/mix-checks';
+import { waitFor } from './support/processes';
+
+const W = 1280;
+const H = 720;
+const RED: [number, number, number] = [255, 0, 0];
+const BLUE: [number, number, number] = [0, 0, 255];
+const MAIN = { x: 100, y: 100, w: 300, h: 200 };
+const CORNER_WINDOW = { x: 1000, y: 560, w: 160, h: 90 };
+
+/**
+ * Co-hosting headless: the host and the guest are RTMP participants (real
+ * ffmpeg pushes), the socket flow is driven by socket.io-client, and the
+ * channel's output is decoded from the real origin.
+ */
+describe('co-hosting flow (headless, RTMP participants)', () => {
+  let gw: RunningGateway;
+  let channel: { publishUrl: string; playUrls: { flv: string } };
+  const sockets: Socket[] = [];
+  const pushes: Publisher[] = [];
+  const events: Record<string, { event: string; payload: any }[]> = { anchor: [], guest1: [] };
+
+  async function connect(userId: string, role: 'host' | 'viewer'): Promise<Socket> {
+    const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId: 'studio' })).body.token;
+    const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'] });
+    socket.onAny((event, payload) => events[userId]?.push({ event, payload }));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    sockets.push(socket);
+    return socket;
+  }
+  const saw = (userId: string, event: string) => waitFor(`${userId} gets ${event}`, () => events[userId].find((e) => e.event === event)?.payload, 15000);
+  const push = (url: string, color: string, toneHz: number) => {
+    const p = publishTestStream(url, { color, toneHz, size: '640x360', fps: 25, seconds: 300 });
+    pushes.push(p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    channel = (await gw.admin('POST', '/api/v1/channels', { id: 'studio' })).body;
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    for (const p of pushes) await p.stop();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('invite, accept, mix into the channel, kick, then the host alone again', async () => {
+    const hostPush = push(channel.publishUrl, '0xff0000', 440);
+    await waitFor('live', async () => ((await gw.admin('GET', '/api/v1/channels/studio')).body.source === 'host' ? true : undefined));
+    const host = await connect('anchor', 'host');
+    const guest = await connect('guest1', 'viewer');
+
+    // Illegal moves get typed errors.
+    expect(await guest.emitWithAck('cohost:invite', { channelId: 'studio', userId: 'x' })).toMatchObject({ ok: false, error: { code: 'NOT_CHANNEL_HOST' } });
+    expect(await host.emitWithAck('cohost:invite', { channelId: 'studio', userId: 'anchor' })).toMatchObject({ ok: false, error: { code: 'ALREADY_ON_MIC' } });
+    expect(await host.emitWithAck('cohost:invite', { channelId: 42 })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+
+    const invited = await host.emitWithAck('cohost:invite', { channelId: 'studio', userId: 'guest1' });
+    expect(invited).toMatchObject({ ok: true, invitationId: expect.stringMatching(/^inv_/), expiresAt: expect.any(String) });
+    expect(await saw('guest1', 'cohost:invited')).toMatchObject({ invitationId: invited.invitationId, from: 'anchor' });
+    expect(await host.emitWithAck('cohost:accept', { invitationId: invited.invitationId })).toMatchObject({ ok: false, error: { code: 'NOT_YOUR_MOVE' } });
+
+    const accepted = await guest.emitWithAck('cohost:accept', { invitationId: invited.invitationId });
+    expect(accepted).toMatchObject({ ok: true, conferenceId: expect.any(String) });
+    expect(await guest.emitWithAck('cohost:accept', { invitationId: invited.invitationId })).toMatchObject({ ok: false, error: { code: 'INVITATION_ACCEPTED' } });
+    const started = await saw('anchor', 'cohost:started');
+    expect(started).toEqual({ channelId: 'studio', conferenceId: accepted.conferenceId });
+    await saw('guest1', 'cohost:started');
+
+    // The host's own push is taken off the air, and their key is refused while co-hosting.
+    expect((await hostPush.exited).code).not.toBe(0);
+    const intruder = publishTestStream(channel.publishUrl, { seconds: 5 });
+    expect((await intruder.exited).code).not.toBe(0);
+    const status = (await gw.admin('GET', '/api/v1/channels/studio')).body;
+    expect(status).toMatchObject({ state: 'cohosting', conferenceId: accepted.conferenceId, mixTaskId: expect.any(String) });
+
+    // Both join the conference as RTMP participants (OBS-style).
+    for (const [userId, color, tone] of [['anchor', '0xff0000', 440], ['guest1', '0x0000ff', 1000]] as const) {
+      const url = (await gw.admin('POST', `/api/v1/conferences/${accepted.conferenceId}/ingest`, { userId })).body.url;
+      push(url, color, tone);
+    }
+    // Float layout: the host fills the canvas, the guest sits in a small window bottom-right.
+    await waitForColors(channel.playUrls.flv, W, H, [
+      { region: MAIN, color: RED },
+      { region: CORNER_WINDOW, color: BLUE },
+    ], 30000);
+    await waitFor('both tones', async () => {
+      const [p440, p1000, p700] = await tonePowers(channel.playUrls.flv, [440, 1000, 700]);
+      return p440 > 20 * p700 && p1000 > 20 * p700 ? true : undefined;
+    }, 20000);
+    expect((await gw.admin('GET', '/api/v1/channels/studio')).body).toMatchObject({ state: 'cohosting', source: 'mix' });
+
+    // Kick: the last guest gone ends the session and hands the channel back to the host.
+    expect(await host.emitWithAck('cohost:kick', { channelId: 'studio', userId: 'guest1' })).toEqual({ ok: true });
+    expect(await saw('guest1', 'cohost:kicked')).toEqual({ channelId: 'studio', userId: 'guest1' });
+    expect(await saw('anchor', 'cohost:ended')).toMatchObject({ channelId: 'studio' });
+    push(channel.publishUrl, '0xff0000', 440);
+    await waitFor('host alone', async () => ((await gw.admin('GET', '/api/v1/channels/studio')).body.source === 'host' ? true : undefined), 20000);
+    // The host's own 640x360 picture again.
+    await waitForColors(channel.playUrls.flv, 640, 360, [{ region: MAIN, color: RED }], 20000);
+    const [p440, p1000] = await tonePowers(channel.playUrls.flv, [440, 1000]);
+    expect(p440).toBeGreaterThan(100 * p1000);
+    expect((await gw.admin('GET', '/api/v1/channels/studio')).body).toMatchObject({ state: 'live', source: 'host' });
+  });
+});
