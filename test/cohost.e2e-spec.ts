@@ -108,3 +108,74 @@ describe('co-hosting flow (headless, RTMP participants)', () => {
     expect((await gw.admin('GET', '/api/v1/channels/studio')).body).toMatchObject({ state: 'live', source: 'host' });
   });
 });
+
+describe('co-host invitations over sockets: expiry, cancel, seats, races, grace', () => {
+  let gw: RunningGateway;
+  const sockets: Socket[] = [];
+  const inbox = new Map<string, { event: string; payload: any }[]>();
+
+  async function connect(userId: string, role: 'host' | 'viewer', channelId = 'lobby'): Promise<Socket> {
+    const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId })).body.token;
+    const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'] });
+    if (!inbox.has(userId)) inbox.set(userId, []);
+    socket.onAny((event, payload) => inbox.get(userId)!.push({ event, payload }));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    sockets.push(socket);
+    return socket;
+  }
+  const got = (userId: string, event: string, timeoutMs = 10000) =>
+    waitFor(`${userId} gets ${event}`, () => inbox.get(userId)!.find((e) => e.event === event)?.payload, timeoutMs);
+
+  beforeAll(async () => {
+    gw = await startGateway({ env: { COHOST_INVITE_TTL_SECONDS: '1', COHOST_MAX_GUESTS: '1', COHOST_GRACE_SECONDS: '1' } });
+    await gw.admin('POST', '/api/v1/channels', { id: 'lobby' });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('expires, cancels, applies, keeps the seat limit, refuses a racing duplicate, and frees a seat after the grace', async () => {
+    const host = await connect('boss', 'host');
+    const amy = await connect('amy', 'viewer');
+    const ben = await connect('ben', 'viewer');
+
+    // Expiry after COHOST_INVITE_TTL_SECONDS, told to both sides.
+    const first = await host.emitWithAck('cohost:invite', { channelId: 'lobby', userId: 'amy' });
+    expect(await got('amy', 'cohost:expired', 5000)).toMatchObject({ invitationId: first.invitationId, state: 'expired' });
+    expect(await got('boss', 'cohost:expired')).toMatchObject({ invitationId: first.invitationId });
+    expect(await amy.emitWithAck('cohost:accept', { invitationId: first.invitationId })).toMatchObject({ ok: false, error: { code: 'INVITATION_EXPIRED' } });
+
+    // Cancel by the inviter; accepting afterwards is refused.
+    const second = await host.emitWithAck('cohost:invite', { channelId: 'lobby', userId: 'amy' });
+    expect(await host.emitWithAck('cohost:cancel', { invitationId: second.invitationId })).toEqual({ ok: true });
+    expect(await got('amy', 'cohost:cancelled')).toMatchObject({ invitationId: second.invitationId });
+    expect(await amy.emitWithAck('cohost:accept', { invitationId: second.invitationId })).toMatchObject({ ok: false, error: { code: 'INVITATION_CANCELLED' } });
+
+    // A viewer applies, the host accepts; a duplicate accept in the same instant is refused.
+    const applied = await ben.emitWithAck('cohost:apply', { channelId: 'lobby' });
+    expect(await got('boss', 'cohost:applied')).toMatchObject({ invitationId: applied.invitationId, from: 'ben' });
+    const [a, b] = await Promise.all([
+      host.emitWithAck('cohost:accept', { invitationId: applied.invitationId }),
+      host.emitWithAck('cohost:accept', { invitationId: applied.invitationId }),
+    ]);
+    expect([a.ok, b.ok].sort()).toEqual([false, true]);
+    expect([a, b].find((x) => !x.ok).error.code).toBe('INVITATION_ACCEPTED');
+    await got('ben', 'cohost:started');
+
+    // One seat (COHOST_MAX_GUESTS=1): inviting another is refused.
+    expect(await host.emitWithAck('cohost:invite', { channelId: 'lobby', userId: 'amy' })).toMatchObject({ ok: false, error: { code: 'SEATS_FULL' } });
+    expect(await host.emitWithAck('cohost:invite', { channelId: 'lobby', userId: 'ben' })).toMatchObject({ ok: false, error: { code: 'ALREADY_ON_MIC' } });
+
+    // Ben's connection drops; after the grace he has left, the seat frees and the session ends.
+    ben.close();
+    expect(await got('boss', 'cohost:left', 5000)).toEqual({ channelId: 'lobby', userId: 'ben' });
+    expect(await got('boss', 'cohost:ended')).toMatchObject({ channelId: 'lobby', reason: 'no guests left' });
+    expect((await gw.admin('GET', '/api/v1/channels/lobby')).body.state).toBe('idle');
+    const third = await host.emitWithAck('cohost:invite', { channelId: 'lobby', userId: 'amy' });
+    expect(third.ok).toBe(true);
+    expect(await amy.emitWithAck('cohost:reject', { invitationId: third.invitationId, reason: 'not now' })).toEqual({ ok: true });
+    expect(await got('boss', 'cohost:rejected')).toMatchObject({ invitationId: third.invitationId, reason: 'not now' });
+  });
+});
