@@ -80,9 +80,15 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
 
   /** Frames per second written over the last second. */
   get fps(): number {
-    const now = Date.now();
-    this.#frameTimes = this.#frameTimes.filter((t) => now - t < 1000);
+    this.#pruneFrameTimes(Date.now());
     return this.#frameTimes.length;
+  }
+
+  /** Keeps only the last second of frame times (they are pushed on every frame). */
+  #pruneFrameTimes(now: number): void {
+    let drop = 0;
+    while (drop < this.#frameTimes.length && now - this.#frameTimes[drop] >= 1000) drop++;
+    if (drop) this.#frameTimes.splice(0, drop);
   }
 
   setBackground(frame: YuvFrame): void {
@@ -175,6 +181,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     if (backlogged) this.#droppedFrames += framesDue;
     this.#lastFrame = frame;
     let pending = framesDue;
+    this.#pruneFrameTimes(Date.now());
     for (let i = 0; i < framesDue; i++) {
       // The canvas may be reused once its last pending write is done and a newer frame exists.
       encoder.stdin.write(frame, () => {

@@ -255,6 +255,9 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     if (this.#reader.header) this.#gop.setHeader(this.#reader.header);
     const now = Date.now();
     this.#flvBytes.push({ at: now, bytes: chunk.length });
+    // Stats keep five seconds; prune here, on the hot path's own schedule, so nothing grows unread.
+    while (this.#flvBytes.length && now - this.#flvBytes[0].at >= 5000) this.#flvBytes.shift();
+    while (this.#mediaClock.length && now - this.#mediaClock[0].at >= 5000) this.#mediaClock.shift();
     for (const raw of tags) {
       const tag = this.#stitcher.place(raw);
       this.#gop.add(tag);
