@@ -35,6 +35,20 @@ describe('AudioMixer', () => {
     expect(out.readInt16LE(19 * 4)).toBe(0); // ran out after 10 frames
   });
 
+  it('names the loudest playing source above the floor', () => {
+    const mixer = new AudioMixer(options);
+    for (let i = 0; i < 50; i++) {
+      mixer.push('quiet', pcm(10, 10));
+      mixer.push('loud', pcm(8000, 10));
+      mixer.mix(10);
+    }
+    expect(mixer.loudest()).toBe('loud');
+    const silent = new AudioMixer(options);
+    silent.push('a', pcm(0, 20));
+    silent.mix(10);
+    expect(silent.loudest()).toBeUndefined();
+  });
+
   it('drops the oldest audio when a source bursts past its maximum', () => {
     const mixer = new AudioMixer(options);
     mixer.push('a', pcm(1, 40));

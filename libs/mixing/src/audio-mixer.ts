@@ -19,6 +19,8 @@ interface Source {
   bytes: number;
   playing: boolean;
   gain: number;
+  /** Smoothed mean square of the source's samples (before gain), 0..1. */
+  level: number;
 }
 
 export class AudioMixer {
@@ -50,6 +52,19 @@ export class AudioMixer {
     if (source.bytes > this.#maxBytes) skip(source, align(source.bytes - this.#startBytes, this.#bytesPerFrame));
   }
 
+  /** The loudest source by smoothed level, if any is above `floor` (mean square, 0..1). */
+  loudest(floor = 1e-4): string | undefined {
+    let best: string | undefined;
+    let bestLevel = floor;
+    for (const [userId, source] of this.#sources) {
+      if (source.level > bestLevel) {
+        best = userId;
+        bestLevel = source.level;
+      }
+    }
+    return best;
+  }
+
   remove(userId: string): void {
     this.#sources.delete(userId);
   }
@@ -58,9 +73,17 @@ export class AudioMixer {
   mix(frames: number): Buffer {
     const out = new Float32Array(frames * this.options.channels);
     for (const source of this.#sources.values()) {
-      if (!source.playing) continue;
+      if (!source.playing) {
+        source.level *= 0.97; // a source that sends nothing fades out of the speaker ranking
+        continue;
+      }
       const pcm = samplesOf(take(source, frames * this.#bytesPerFrame));
       if (source.bytes === 0) source.playing = false; // underrun: refill before playing again
+      let power = 0;
+      for (let i = 0; i < pcm.length; i++) power += pcm[i] * pcm[i];
+      const meanSquare = pcm.length ? power / pcm.length / (32768 * 32768) : 0;
+      // ~0.3 s smoothing at 10 ms mixing steps.
+      source.level = source.level * 0.97 + meanSquare * 0.03;
       const gain = source.gain;
       if (gain === 0) continue;
       for (let i = 0; i < pcm.length; i++) out[i] += pcm[i] * gain;
@@ -77,7 +100,7 @@ export class AudioMixer {
   #source(userId: string): Source {
     let source = this.#sources.get(userId);
     if (!source) {
-      source = { chunks: [], bytes: 0, playing: false, gain: 1 };
+      source = { chunks: [], bytes: 0, playing: false, gain: 1, level: 0 };
       this.#sources.set(userId, source);
     }
     return source;

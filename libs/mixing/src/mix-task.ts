@@ -1,4 +1,3 @@
-import type { types } from 'mediasoup';
 import { ConflictError, LineLogger, redactUrl, TypedEmitter } from '@gw/common';
 import type { Conference } from '@gw/conference';
 import { Compositor, CellPicture } from './compositor';
@@ -87,7 +86,6 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   readonly #stitcher = new TimelineStitcher();
   #reader = new FlvTagReader();
   readonly #speaker = new SpeakerSelector();
-  readonly #observers = new Map<string, types.ActiveSpeakerObserver>();
   #cells: Cell[] = [];
   #reconcile: Promise<void> = Promise.resolve();
   #speakerTimer: NodeJS.Timeout | undefined;
@@ -350,28 +348,10 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         this.#inputs.set(userId, input);
         const volume = this.#volumes.get(userId);
         if (volume !== undefined) this.#compositor.mixer.setGain(userId, volume);
-        await this.#observe(input);
       } catch (error) {
         this.deps.logger.warn(`mix ${this.id}: cannot add ${userId}: ${(error as Error).message}`);
       }
     }
-  }
-
-  /** Feeds a participant's audio to an active-speaker observer on the router it was consumed on. */
-  async #observe(input: MixInput): Promise<void> {
-    const router = input.router;
-    const producerId = input.audioProducerId;
-    if (!router || !producerId || this.#layout.mode !== 'speaker') return;
-    let observer = this.#observers.get(router.id);
-    if (!observer) {
-      observer = await router.createActiveSpeakerObserver({ interval: 300 });
-      observer.on('dominantspeaker', ({ producer }) => {
-        const userId = this.deps.conference.ownerOf(producer.id);
-        if (userId) this.#speaker.observe(userId, Date.now());
-      });
-      this.#observers.set(router.id, observer);
-    }
-    await observer.addProducer({ producerId }).catch(() => undefined);
   }
 
   #order(): string[] {
@@ -409,6 +389,11 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
 
   #checkSpeakerAndStalls(): void {
     if (this.#layout.mode === 'speaker') {
+      // The mixer hears every participant as mixed, RTMP ones included (their RTP carries no
+      // RFC 6464 audio levels, so mediasoup's observers cannot rank them): the loudest decoded
+      // source is the candidate, and the selector's hysteresis decides when the layout follows.
+      const loudest = this.#compositor.mixer.loudest();
+      if (loudest) this.#speaker.observe(loudest, Date.now());
       const speaker = this.#speaker.current(Date.now());
       if (speaker !== this.#lastMain) {
         this.#lastMain = speaker;
@@ -432,8 +417,6 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     clearInterval(this.#speakerTimer);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     await this.#reconcile;
-    for (const observer of this.#observers.values()) observer.close();
-    this.#observers.clear();
     await Promise.all([...this.#outputs.values()].map((o) => o.stop()));
     await this.#compositor.stop();
     await Promise.all([...this.#inputs.values()].map((i) => i.stop()));
