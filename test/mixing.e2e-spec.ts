@@ -89,6 +89,17 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
   it('refuses outputs outside MIX_OUTPUT_ALLOW', async () => {
     const res = await gw.admin('POST', '/api/v1/mix-tasks', { conferenceId, outputs: [{ url: 'rtmp://evil.example/live/x' }] });
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'OUTPUT_NOT_ALLOWED' } } });
+    // Only this conference's host (or an admin) may mix it or change its members.
+    const stranger = (await gw.admin('POST', '/api/v1/tokens', { userId: 'other-host', role: 'host' })).body.token;
+    const auth = { authorization: `Bearer ${stranger}` };
+    expect(await gw.request('POST', '/api/v1/mix-tasks', { body: { conferenceId, outputs: [{ url: out1.publishUrl }] }, headers: auth })).toMatchObject({
+      status: 403,
+      body: { error: { code: 'NOT_CONFERENCE_HOST' } },
+    });
+    expect(await gw.request('POST', `/api/v1/conferences/${conferenceId}/members`, { body: { userId: 'x' }, headers: auth })).toMatchObject({
+      status: 403,
+      body: { error: { code: 'NOT_CONFERENCE_HOST' } },
+    });
   });
 
   it('mixes two participants: colours in their cells, both tones, frame size and rate', async () => {
@@ -251,6 +262,11 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
 
   it('stops cleanly, leaving no process behind', async () => {
     const pids = (await task()).processes;
+    const stranger = (await gw.admin('POST', '/api/v1/tokens', { userId: 'other-host', role: 'host' })).body.token;
+    expect(await gw.request('DELETE', `/api/v1/mix-tasks/${taskId}`, { headers: { authorization: `Bearer ${stranger}` } })).toMatchObject({
+      status: 403,
+      body: { error: { code: 'NOT_CONFERENCE_HOST' } },
+    });
     const res = await gw.admin('DELETE', `/api/v1/mix-tasks/${taskId}`);
     expect(res.body.state).toBe('stopped');
     for (const pid of [pids.encoder, ...Object.values(pids.decoders), ...pids.outputs].filter(Boolean) as number[]) {

@@ -5,7 +5,7 @@ import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { Conference } from './conference';
 import { ConferenceService } from './conference.service';
-import { NotAMemberError } from './errors';
+import { assertConferenceHost, NotAMemberError } from './errors';
 import { IngestService } from './ingest/ingest.service';
 
 const createBody = z.strictObject({ title: z.string().min(1).max(200).optional() });
@@ -57,7 +57,7 @@ export class ConferencesController {
   @Allow('admin', 'host')
   remove(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
     const conference = this.conferences.get(id);
-    this.#assertHost(principal, conference);
+    assertConferenceHost(principal, id, conference);
     conference.close('deleted');
     return { id, ended: true };
   }
@@ -69,7 +69,7 @@ export class ConferencesController {
   @ApiBody({ schema: z.toJSONSchema(userBody) as object })
   admit(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(userBody)) body: z.infer<typeof userBody>) {
     const conference = this.conferences.get(id);
-    this.#assertHost(principal, conference);
+    assertConferenceHost(principal, id, conference);
     conference.admit(body.userId);
     return this.#view(conference);
   }
@@ -82,11 +82,6 @@ export class ConferencesController {
   createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(userBody)) body: z.infer<typeof userBody>) {
     if (principal.kind === 'user' && principal.userId !== body.userId) throw new ForbiddenError('a member may only ingest as themself');
     return { url: this.ingest.urlFor(id, body.userId) };
-  }
-
-  #assertHost(principal: Principal, conference: Conference): void {
-    if (principal.kind === 'admin') return;
-    if (conference.hostUserId !== principal.userId) throw new ForbiddenError(`only the host of conference ${conference.id} may do this`, 'NOT_CONFERENCE_HOST');
   }
 
   #view(conference: Conference) {

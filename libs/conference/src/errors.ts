@@ -12,6 +12,25 @@ export class NotAMemberError extends ForbiddenError {
   }
 }
 
+export class NotConferenceHostError extends ForbiddenError {
+  constructor(conferenceId: string) {
+    super(`only the host of conference ${conferenceId} may do this`, 'NOT_CONFERENCE_HOST');
+  }
+}
+
+/**
+ * Admin, or the conference's own host. `conference` may be gone (ended): then
+ * only an admin passes. The one ownership check for conference-scoped routes.
+ */
+export function assertConferenceHost(
+  principal: { kind: 'admin' } | { kind: 'user'; userId: string },
+  conferenceId: string,
+  conference: { hostUserId?: string } | undefined,
+): void {
+  if (principal.kind === 'admin') return;
+  if (conference?.hostUserId === undefined || conference.hostUserId !== principal.userId) throw new NotConferenceHostError(conferenceId);
+}
+
 export class NotJoinedError extends ConflictError {
   constructor() {
     super('join the conference first (media:join)', 'NOT_JOINED');

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
+import { resourceId, ZodPipe } from '@gw/common';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
-import { ConferenceService } from '@gw/conference';
+import { assertConferenceHost, ConferenceService } from '@gw/conference';
 import { MixTask } from './mix-task';
 import { MixingService } from './mixing.service';
 
@@ -72,7 +72,7 @@ export class MixTasksController {
   @Allow('admin', 'host')
   @ApiBody({ schema: z.toJSONSchema(createMixTaskBody, { io: 'input' }) as object })
   async create(@CurrentPrincipal() principal: Principal, @Body(new ZodPipe(createMixTaskBody)) body: z.infer<typeof createMixTaskBody>) {
-    this.#assertHost(principal, body.conferenceId);
+    assertConferenceHost(principal, body.conferenceId, this.conferences.get(body.conferenceId));
     const task = await this.mixing.create({
       conferenceId: body.conferenceId,
       outputs: body.outputs.map((o) => o.url),
@@ -125,17 +125,7 @@ export class MixTasksController {
 
   #owned(principal: Principal, id: string): MixTask {
     const task = this.mixing.get(id);
-    if (principal.kind === 'user') {
-      const conference = this.conferences.find(task.conferenceId);
-      if (conference?.hostUserId !== principal.userId) throw new ForbiddenError('only the conference host may manage its mix tasks', 'NOT_CONFERENCE_HOST');
-    }
+    assertConferenceHost(principal, task.conferenceId, this.conferences.find(task.conferenceId));
     return task;
-  }
-
-  #assertHost(principal: Principal, conferenceId: string): void {
-    const conference = this.conferences.get(conferenceId);
-    if (principal.kind === 'user' && conference.hostUserId !== principal.userId) {
-      throw new ForbiddenError('only the conference host may mix it', 'NOT_CONFERENCE_HOST');
-    }
   }
 }
