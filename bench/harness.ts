@@ -9,8 +9,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConferenceService, IngestService } from '@gw/conference';
-import { EmbeddedOrigin, LIVE_APP, streamKey } from '@gw/live';
-import { FlvTag, FlvTagReader, MixingService } from '@gw/mixing';
+import { EmbeddedOrigin, FlvTag, FlvTagReader, LIVE_APP, streamKey } from '@gw/live';
+import { MixingService } from '@gw/mixing';
 import { WorkerPool } from '@gw/sfu';
 
 export const quietLogger = { log: () => undefined, warn: () => undefined, error: (m: string) => process.stderr.write(`[bench] ${m}\n`), debug: () => undefined };

@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { types } from 'mediasoup';
 import { Conference } from '@gw/conference';
-import { aacEncodeArgs, FLV_AUDIO, FLV_VIDEO, h264EncodeArgs, isVideoKeyframe, MixTask, OutputSettings } from '@gw/mixing';
+import { FLV_AUDIO, FLV_VIDEO, isVideoKeyframe } from '@gw/live';
+import { aacEncodeArgs, h264EncodeArgs, MixTask, OutputSettings } from '@gw/mixing';
 import { cpuSecondsOf, pushParticipant, readFlv, sleep, Stack, startStack, stopChild, waitUntil } from './harness';
 
 const run = promisify(execFile);

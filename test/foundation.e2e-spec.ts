@@ -98,7 +98,8 @@ describe('foundation (real gateway, real mediasoup workers, real origin, real ff
       const created = await gw.admin('POST', '/api/v1/channels', { id: 'show', title: 'The Show' });
       expect(created.status).toBe(201);
       const { publishUrl, playUrls } = created.body;
-      expect(publishUrl).toMatch(new RegExp(`^rtmp://127\\.0\\.0\\.1:${gw.rtmpPort}/live/show\\?key=[A-Za-z0-9_-]{20,}$`));
+      // The host pushes a private source stream; the gateway's program publishes the channel viewers play.
+      expect(publishUrl).toMatch(new RegExp(`^rtmp://127\\.0\\.0\\.1:${gw.rtmpPort}/live/show__host\\?key=[A-Za-z0-9_-]{20,}$`));
       expect(playUrls).toEqual({ rtmp: `rtmp://127.0.0.1:${gw.rtmpPort}/live/show`, flv: `http://127.0.0.1:${gw.httpPort}/live/show.flv` });
       const key = new URL(publishUrl).searchParams.get('key')!;
       expect(JSON.stringify(playUrls)).not.toContain(key);
@@ -113,6 +114,9 @@ describe('foundation (real gateway, real mediasoup workers, real origin, real ff
       const intruder = publishTestStream(publishUrl.replace(key, 'wrong-key'), { seconds: 5 });
       const refused = await intruder.exited;
       expect(refused.code).not.toBe(0);
+      // Nobody but the gateway publishes the channel itself, not even with the host's key.
+      const direct = publishTestStream(`rtmp://127.0.0.1:${gw.rtmpPort}/live/show?key=${key}`, { seconds: 5 });
+      expect((await direct.exited).code).not.toBe(0);
       expect((await gw.admin('GET', '/api/v1/channels/show')).body.state).toBe('idle');
 
       // The host's push: green picture, 440 Hz tone.

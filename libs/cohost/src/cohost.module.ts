@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/c
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceService } from '@gw/conference';
 import { channelRoom, Notifier } from '@gw/im';
-import { ChannelService } from '@gw/live';
+import { ChannelService, ProgramService } from '@gw/live';
 import { MixingService } from '@gw/mixing';
 import { CohostGateway } from './cohost.gateway';
 import { CohostService } from './cohost.service';
@@ -13,10 +13,10 @@ import { CohostService } from './cohost.service';
   providers: [
     {
       provide: CohostService,
-      inject: [ChannelService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG],
-      useFactory: (channels: ChannelService, conferences: ConferenceService, mixing: MixingService, notifier: Notifier, config: ResolvedConfig) => {
+      inject: [ChannelService, ConferenceService, MixingService, ProgramService, Notifier, GATEWAY_CONFIG],
+      useFactory: (channels: ChannelService, conferences: ConferenceService, mixing: MixingService, programs: ProgramService, notifier: Notifier, config: ResolvedConfig) => {
         channels.on('stateChanged', (e) => notifier.toRoom(channelRoom(e.channelId), 'channel:state', e));
-        return new CohostService(channels, conferences, mixing, (userId, event, payload) => notifier.toUser(userId, event, payload), {
+        return new CohostService(channels, conferences, mixing, programs, (userId, event, payload) => notifier.toUser(userId, event, payload), {
           ...config.cohost,
           logger: new Logger('Cohost'),
         });

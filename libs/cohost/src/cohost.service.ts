@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { LineLogger, NotFoundError } from '@gw/common';
 import type { UserPrincipal } from '@gw/auth';
 import { ConferenceService } from '@gw/conference';
-import { ChannelService } from '@gw/live';
+import { ChannelService, ProgramService } from '@gw/live';
 import { MixingService, MixTask } from '@gw/mixing';
 import { InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
 import { Invitation, InvitationDesk } from './invitation-desk';
+import { cohostMixSettings } from './mix-settings';
 
 export interface CohostOptions {
   inviteTtlSeconds: number;
@@ -31,9 +32,10 @@ export class ChannelNotHostedError extends NotFoundError {
 /**
  * The co-host manager (连麦管理): one invitation desk per channel, and on the
  * first acceptance a co-hosting session: a conference with the host and the
- * guest, a mix task in the float layout (host as the main picture) whose
- * output is the channel itself, and the host's own push taken off the air.
- * When the last guest goes, or the host ends it, the channel returns to the host.
+ * guest, and a mix task in the float layout (host as the main picture) that
+ * feeds the channel's program, which splices it in place of the host's push.
+ * When the last guest goes, or the host ends it, the program splices the
+ * host's push back in, and only then is the mix taken down.
  */
 export class CohostService {
   readonly #desks = new Map<string, InvitationDesk>();
@@ -42,11 +44,14 @@ export class CohostService {
   /** Per channel, so two acceptances at once cannot start two sessions. */
   readonly #seating = new Map<string, Promise<unknown>>();
   readonly #sweeper: NodeJS.Timeout;
+  /** Sessions that ended and are handing the channel back to the host. */
+  readonly #handBacks = new Set<Promise<void>>();
 
   constructor(
     private readonly channels: ChannelService,
     private readonly conferences: ConferenceService,
     private readonly mixing: MixingService,
+    private readonly programs: ProgramService,
     private readonly notify: Notify,
     private readonly o: CohostOptions,
   ) {
@@ -156,6 +161,7 @@ export class CohostService {
     clearInterval(this.#sweeper);
     for (const timer of this.#grace.values()) clearTimeout(timer);
     await Promise.all([...this.#desks.values()].map((desk) => this.#endSession(desk, 'shutdown')));
+    await Promise.all([...this.#handBacks]);
   }
 
   async #seat(desk: InvitationDesk, guestUserId: string): Promise<string> {
@@ -168,17 +174,26 @@ export class CohostService {
         if (this.#sessions.get(desk.channelId) === session) void this.#endSession(desk, 'conference ended');
       });
       this.channels.beginCohosting(desk.channelId, conference.id);
-      session.mix = await this.mixing.create({
-        conferenceId: conference.id,
-        outputs: [this.channels.mixPublishUrl(desk.channelId)],
-        layout: { mode: 'float' },
-        settings: {
-          video: { width: 1280, height: 720, fps: 25, bitrateKbps: 2500, gopSeconds: 1 },
-          audio: { sampleRate: 48000, channels: 2, bitrateKbps: 128 },
-        },
-        background: {},
-        hostUserId: desk.hostUserId,
-      });
+      // The mix goes to the channel's program in-process, which splices it in at its first
+      // keyframe: the host's push stays on air until then, and viewers never reconnect.
+      const feed = this.programs.openFeed(desk.channelId, `mix:${conference.id}`);
+      try {
+        session.mix = await this.mixing.create(
+          {
+            conferenceId: conference.id,
+            outputs: [],
+            layout: { mode: 'float' },
+            settings: cohostMixSettings(this.programs.hostInfo(desk.channelId)),
+            background: {},
+            hostUserId: desk.hostUserId,
+          },
+          feed,
+        );
+      } catch (error) {
+        feed.close();
+        throw error;
+      }
+      void this.programs.show(desk.channelId, feed.name, 10000);
       this.channels.setMixTask(desk.channelId, session.mix.id);
       this.o.logger.log(`channel ${desk.channelId}: co-hosting started (conference ${conference.id}, mix ${session.mix.id})`);
     }
@@ -202,13 +217,32 @@ export class CohostService {
     if (!session) return;
     this.#sessions.delete(desk.channelId);
     const guests = desk.guests;
-    for (const guest of guests) desk.leave(guest);
-    await session.mix?.stop(`co-hosting ended: ${reason}`);
-    this.conferences.find(session.conferenceId)?.close(`co-hosting ended: ${reason}`);
+    const conference = this.conferences.find(session.conferenceId);
+    for (const guest of guests) {
+      desk.leave(guest);
+      // Off the picture at once; the mix shows the host alone until the host's push is back on air.
+      conference?.leave(guest, 'co-hosting ended');
+    }
     this.channels.endCohosting(desk.channelId);
     const payload = { channelId: desk.channelId, reason };
     for (const userId of new Set([desk.hostUserId, ...guests])) this.notify(userId, 'cohost:ended', payload);
     this.o.logger.log(`channel ${desk.channelId}: co-hosting ended (${reason})`);
+    const handBack = this.#handBack(desk.channelId, session, reason).finally(() => this.#handBacks.delete(handBack));
+    this.#handBacks.add(handBack);
+    if (reason === 'shutdown') await handBack;
+  }
+
+  /**
+   * The channel returns to the host's own push at its next keyframe (waiting up
+   * to the grace period for the host to push again), then the mix and the
+   * conference are taken down. If the host does not come back, the program
+   * goes off air once the mix stops.
+   */
+  async #handBack(channelId: string, session: Session, reason: string): Promise<void> {
+    const back = reason === 'shutdown' ? false : await this.programs.showHost(channelId, this.o.graceSeconds * 1000);
+    if (!back && reason !== 'shutdown') this.o.logger.warn(`channel ${channelId}: the host's push did not return; the channel goes idle`);
+    await session.mix?.stop(`co-hosting ended: ${reason}`);
+    this.conferences.find(session.conferenceId)?.close(`co-hosting ended: ${reason}`);
   }
 
   #expire(): void {

@@ -2,11 +2,13 @@ import { deriveChannelStatus } from './channel-status';
 
 describe('deriveChannelStatus', () => {
   it.each([
-    [{ hostPublishing: false, mixPublishing: false, cohosting: false }, { state: 'idle', source: 'none' }],
-    [{ hostPublishing: true, mixPublishing: false, cohosting: false }, { state: 'live', source: 'host' }],
-    [{ hostPublishing: true, mixPublishing: true, cohosting: true }, { state: 'cohosting', source: 'mix' }],
-    [{ hostPublishing: false, mixPublishing: true, cohosting: false }, { state: 'live', source: 'mix' }],
-    [{ hostPublishing: true, mixPublishing: false, cohosting: true }, { state: 'cohosting', source: 'host' }],
+    [{ programOnAir: false, cohosting: false }, { state: 'idle', source: 'none' }],
+    [{ programOnAir: false, feed: 'host' as const, cohosting: false }, { state: 'idle', source: 'none' }],
+    [{ programOnAir: true, feed: 'host' as const, cohosting: false }, { state: 'live', source: 'host' }],
+    [{ programOnAir: true, feed: 'mix' as const, cohosting: true }, { state: 'cohosting', source: 'mix' }],
+    [{ programOnAir: true, feed: 'mix' as const, cohosting: false }, { state: 'live', source: 'mix' }],
+    [{ programOnAir: true, feed: 'host' as const, cohosting: true }, { state: 'cohosting', source: 'host' }],
+    [{ programOnAir: false, cohosting: true }, { state: 'cohosting', source: 'none' }],
   ])('%j -> %j', (activity, expected) => {
     expect(deriveChannelStatus(activity)).toEqual(expected);
   });

@@ -3,7 +3,7 @@ import { ConflictError, LineLogger, newId, newSecret, NotFoundError, TypedEmitte
 import { ChannelRecord, ChannelRepository } from '@gw/persistence';
 import { ChannelActivity, ChannelSource, ChannelState, deriveChannelStatus } from './channel-status';
 import { LiveOrigin } from './live-origin';
-import { LIVE_APP, PublisherRole, PublishKeyTable, streamKey } from './origin-protocol';
+import { channelOfStream, hostSourceStream, LIVE_APP, PublishKeyTable, streamKey } from './origin-protocol';
 
 export class ChannelNotFoundError extends NotFoundError {
   constructor(id: string) {
@@ -39,11 +39,16 @@ export interface ChannelStatus {
 interface ChannelEvents extends Record<string, unknown[]> {
   /** The state or source of a channel changed. */
   stateChanged: [{ channelId: string; state: ChannelState; source: ChannelSource }];
+  /** The host's own push (the program's `host` feed) started or ended. */
+  hostSource: [{ channelId: string; publishing: boolean }];
 }
 
 interface LiveActivity {
-  /** Publishing sessions on the origin, by session id. */
-  publishers: Map<string, PublisherRole>;
+  /** The host's publishing sessions on their source stream. */
+  hostSessions: Set<string>;
+  /** What the program reports: on air, and which kind of feed it shows. */
+  programOnAir: boolean;
+  feed?: 'host' | 'mix';
   viewers: Set<string>;
   cohosting: boolean;
   conferenceId?: string;
@@ -61,34 +66,35 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   constructor(
     private readonly repository: ChannelRepository,
     private readonly origin: LiveOrigin,
-    /** Derives each channel's internal mix key; never shown to clients. */
-    private readonly mixKeySecret: string,
+    /** Derives each channel's internal program key; never shown to clients. */
+    private readonly programKeySecret: string,
     private readonly logger: LineLogger,
   ) {
     super();
-    origin.on('publish', ({ app, stream: channelId, sessionId, role }) => {
+    origin.on('publish', ({ app, stream, sessionId, role }) => {
       if (app !== LIVE_APP) return;
-      this.#update(channelId, (a) => a.publishers.set(sessionId, role));
-      this.logger.log(`channel ${channelId}: ${role} started publishing`);
+      const { channelId, part } = channelOfStream(stream);
+      this.logger.log(`channel ${channelId}: ${role} started publishing ${part === 'host' ? 'the source' : 'the channel'}`);
+      if (part === 'host') this.#hostSession(channelId, sessionId, true);
     });
-    origin.on('unpublish', ({ app, stream: channelId, sessionId }) => {
+    origin.on('unpublish', ({ app, stream, sessionId }) => {
       if (app !== LIVE_APP) return;
-      this.#update(channelId, (a) => a.publishers.delete(sessionId));
-      this.logger.log(`channel ${channelId}: publisher ${sessionId} stopped`);
+      const { channelId, part } = channelOfStream(stream);
+      if (part === 'host') this.#hostSession(channelId, sessionId, false);
     });
     origin.on('publishRejected', ({ path, reason }) => this.logger.warn(`publish to ${path} refused (${reason})`));
     origin.on('play', ({ app, stream, sessionId }) => {
-      if (app === LIVE_APP) this.#update(stream, (a) => a.viewers.add(sessionId));
+      const { channelId, part } = channelOfStream(stream);
+      if (app === LIVE_APP && part === 'program') this.#update(channelId, (a) => a.viewers.add(sessionId));
     });
     origin.on('playDone', ({ app, stream, sessionId }) => {
-      if (app === LIVE_APP) this.#update(stream, (a) => a.viewers.delete(sessionId));
+      const { channelId, part } = channelOfStream(stream);
+      if (app === LIVE_APP && part === 'program') this.#update(channelId, (a) => a.viewers.delete(sessionId));
     });
     origin.on('down', () => {
-      for (const channelId of [...this.#activity.keys()]) {
-        this.#update(channelId, (a) => {
-          a.publishers.clear();
-          a.viewers.clear();
-        });
+      for (const [channelId, activity] of [...this.#activity]) {
+        for (const sessionId of [...activity.hostSessions]) this.#hostSession(channelId, sessionId, false);
+        this.#update(channelId, (a) => a.viewers.clear());
       }
     });
   }
@@ -146,19 +152,18 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return counts;
   }
 
-  /**
-   * Co-hosting begins: from now on only the gateway's mix may publish the
-   * channel. The host's key is withdrawn and their current push ended, so the
-   * mix takes the stream over.
-   */
+  /** True while the host's own push reaches the origin. */
+  hostPublishing(channelId: string): boolean {
+    return (this.#activity.get(channelId)?.hostSessions.size ?? 0) > 0;
+  }
+
+  /** Co-hosting begins: the channel shows the session's mix (the program switches to it). */
   beginCohosting(channelId: string, conferenceId: string): void {
     this.#record(channelId);
     this.#update(channelId, (a) => {
       a.cohosting = true;
       a.conferenceId = conferenceId;
     });
-    this.#pushKeys();
-    this.origin.kickPublisher(LIVE_APP, channelId);
   }
 
   setMixTask(channelId: string, mixTaskId: string | undefined): void {
@@ -167,27 +172,38 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     });
   }
 
-  /** Co-hosting ended: the host's key works again. */
   endCohosting(channelId: string): void {
     this.#update(channelId, (a) => {
       a.cohosting = false;
       a.conferenceId = undefined;
       a.mixTaskId = undefined;
     });
-    this.#pushKeys();
   }
 
-  /** URL a mix task publishes the channel with (internal key, source `mix`). */
-  mixPublishUrl(channelId: string): string {
+  /** The program of the channel reports what is on air. */
+  setProgram(channelId: string, program: { onAir: boolean; feed?: 'host' | 'mix' }): void {
+    this.#update(channelId, (a) => {
+      a.programOnAir = program.onAir;
+      a.feed = program.feed;
+    });
+  }
+
+  /** URL the gateway's program publishes the channel with (internal key; nobody else may publish it). */
+  programPublishUrl(channelId: string): string {
     this.#record(channelId);
-    return this.origin.publishUrl(LIVE_APP, channelId, this.#mixKey(channelId));
+    return this.origin.publishUrl(LIVE_APP, channelId, this.#programKey(channelId));
+  }
+
+  /** URL the program reads the host's own push from. */
+  hostSourcePullUrl(channelId: string): string {
+    return this.origin.pullUrl(LIVE_APP, hostSourceStream(channelId));
   }
 
   #created(record: ChannelRecord): CreatedChannel {
     return {
       id: record.id,
       title: record.title,
-      publishUrl: this.origin.publishUrl(LIVE_APP, record.id, record.publishKey),
+      publishUrl: this.origin.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey),
       playUrls: this.origin.playUrls(record.id),
     };
   }
@@ -198,31 +214,38 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return record;
   }
 
-  #mixKey(channelId: string): string {
-    return createHmac('sha256', this.mixKeySecret).update(`mix:${channelId}`).digest('base64url').slice(0, 24);
+  #programKey(channelId: string): string {
+    return createHmac('sha256', this.programKeySecret).update(`program:${channelId}`).digest('base64url').slice(0, 24);
   }
 
   #pushKeys(): void {
     const table: PublishKeyTable = {};
     for (const record of this.repository.list()) {
-      const cohosting = this.#activity.get(record.id)?.cohosting ?? false;
-      table[streamKey(LIVE_APP, record.id)] = {
-        ...(cohosting ? {} : { [record.publishKey]: 'host' as const }),
-        [this.#mixKey(record.id)]: 'mix',
-      };
+      table[streamKey(LIVE_APP, hostSourceStream(record.id))] = { [record.publishKey]: 'host' };
+      table[streamKey(LIVE_APP, record.id)] = { [this.#programKey(record.id)]: 'program' };
     }
     this.origin.setPublishKeys('channels', table);
   }
 
   #flags(activity: LiveActivity | undefined): ChannelActivity {
-    const roles = [...(activity?.publishers.values() ?? [])];
-    return { hostPublishing: roles.includes('host'), mixPublishing: roles.includes('mix'), cohosting: activity?.cohosting ?? false };
+    return { programOnAir: activity?.programOnAir ?? false, feed: activity?.feed, cohosting: activity?.cohosting ?? false };
+  }
+
+  #hostSession(channelId: string, sessionId: string, publishing: boolean): void {
+    let changed = false;
+    this.#update(channelId, (a) => {
+      const before = a.hostSessions.size > 0;
+      if (publishing) a.hostSessions.add(sessionId);
+      else a.hostSessions.delete(sessionId);
+      changed = before !== a.hostSessions.size > 0;
+    });
+    if (changed) this.emit('hostSource', { channelId, publishing });
   }
 
   #update(channelId: string, change: (activity: LiveActivity) => void): void {
     let activity = this.#activity.get(channelId);
     if (!activity) {
-      activity = { publishers: new Map(), viewers: new Set(), cohosting: false };
+      activity = { hostSessions: new Set(), programOnAir: false, viewers: new Set(), cohosting: false };
       this.#activity.set(channelId, activity);
     }
     const before = deriveChannelStatus(this.#flags(activity));

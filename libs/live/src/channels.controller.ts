@@ -2,11 +2,12 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { resourceId, ZodPipe } from '@gw/common';
+import { HOST_SOURCE_SUFFIX } from './origin-protocol';
 import { Allow } from '@gw/auth';
 import { ChannelService } from './channel.service';
 
 const createChannelBody = z.strictObject({
-  id: resourceId.optional(),
+  id: resourceId.refine((id) => !id.endsWith(HOST_SOURCE_SUFFIX), `must not end with ${HOST_SOURCE_SUFFIX} (reserved for the host's source stream)`).optional(),
   title: z.string().min(1).max(200).optional(),
 });
 

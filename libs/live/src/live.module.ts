@@ -8,6 +8,7 @@ import { LiveHooksController } from './live-hooks.controller';
 import { EmbeddedOrigin } from './embedded/embedded-origin';
 import { ExternalOrigin } from './external-origin';
 import { LIVE_ORIGIN, LiveOrigin } from './live-origin';
+import { ProgramService } from './program/program.service';
 
 function createOrigin(config: ResolvedConfig): LiveOrigin {
   const live = config.live;
@@ -38,13 +39,20 @@ function createOrigin(config: ResolvedConfig): LiveOrigin {
       useFactory: (repo: ChannelRepository, origin: LiveOrigin, config: ResolvedConfig) =>
         new ChannelService(repo, origin, config.jwtSecret, new Logger('Channels')),
     },
+    {
+      provide: ProgramService,
+      inject: [ChannelService, GATEWAY_CONFIG],
+      useFactory: (channels: ChannelService, config: ResolvedConfig) =>
+        new ProgramService(channels, { ffmpegPath: config.ffmpegPath, idleGraceMs: config.live.publishGraceMs, logger: new Logger('Program') }),
+    },
   ],
-  exports: [LIVE_ORIGIN, ChannelService],
+  exports: [LIVE_ORIGIN, ChannelService, ProgramService],
 })
 export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(LIVE_ORIGIN) private readonly origin: LiveOrigin,
     @Inject(ChannelService) private readonly channels: ChannelService,
+    @Inject(ProgramService) private readonly programs: ProgramService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -53,6 +61,7 @@ export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.programs.closeAll();
     await this.origin.stop();
   }
 }

@@ -123,23 +123,6 @@ export function buildEncoderArgs(o: OutputSettings): string[] {
   ];
 }
 
-/** One RTMP output: copies the encoded FLV from stdin to the URL, no re-encoding. */
-export function buildRtmpOutputArgs(url: string): string[] {
-  return [
-    '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
-    // The stream opens with both codec configs (GOP cache), so no long probe is needed.
-    // (Never `-fflags nobuffer` on inputs: it discards the packets read while probing,
-    // which here is the first keyframe.)
-    '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
-    '-f', 'flv', '-i', 'pipe:0',
-    '-c', 'copy', '-map', '0',
-    '-rw_timeout', '5000000',
-    // The input is already in timestamp order: write each packet at once instead of
-    // holding it for interleaving (that held the first media back ~0.7 s), and flush it.
-    '-max_interleave_delta', '1', '-flush_packets', '1',
-    '-f', 'flv', '-flvflags', 'no_duration_filesize', url,
-  ];
-}
 
 /** A still I420 picture: a colour, or an image (http/https only), with an optional text file drawn centred. */
 export function buildStillArgs(input: { width: number; height: number; color?: string; imageUrl?: string; textFile?: string; fontFile: string }): string[] {

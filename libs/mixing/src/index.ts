@@ -1,7 +1,6 @@
 export * from './layout';
 export * from './yuv-frame';
 export * from './audio-mixer';
-export * from './flv';
 export * from './ffmpeg-args';
 export * from './output-policy';
 export * from './speaker-selector';
@@ -9,7 +8,6 @@ export * from './stills';
 export * from './udp-ports';
 export * from './mix-input';
 export * from './compositor';
-export * from './rtmp-output';
 export * from './mix-task';
 export * from './mixing.service';
 export * from './mix-tasks.controller';

@@ -2,11 +2,10 @@ import { ConflictError, LineLogger, redactUrl, TypedEmitter } from '@gw/common';
 import type { Conference } from '@gw/conference';
 import { Compositor, CellPicture } from './compositor';
 import { OutputSettings } from './ffmpeg-args';
-import { FLV_VIDEO, FlvTagReader, GopCache, TimelineStitcher } from './flv';
+import { FLV_VIDEO, FlvTag, FlvTagReader, GopCache, isVideoKeyframe, RtmpOutput, TimelineStitcher } from '@gw/live';
 import { Cell, computeLayout, LayoutSpec } from './layout';
 import { MixInput } from './mix-input';
 import { assertOutputAllowed } from './output-policy';
-import { RtmpOutput } from './rtmp-output';
 import { SpeakerSelector } from './speaker-selector';
 import { StillRenderer } from './stills';
 import { UdpPortAllocator } from './udp-ports';
@@ -50,8 +49,17 @@ interface MixTaskEvents extends Record<string, unknown[]> {
   state: [{ taskId: string; conferenceId: string; state: MixTaskState; reason?: string }];
 }
 
+/** An in-process consumer of the mix (a channel's program): gets every tag; closed when the task ends. */
+export interface MixSink {
+  readonly name: string;
+  push(tag: FlvTag): void;
+  close(): void;
+}
+
 export interface MixTaskDeps {
   conference: Conference;
+  /** Optional in-process output besides the RTMP outputs. */
+  sink?: MixSink;
   ffmpegPath: string;
   ports: UdpPortAllocator;
   stills: StillRenderer;
@@ -193,6 +201,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       audio: this.spec.settings.audio,
       volumes: Object.fromEntries(this.#volumes),
       outputs: [...this.#outputs.values()].map((o) => ({ url: redactUrl(o.url), state: o.state, retries: o.retries })),
+      ...(this.deps.sink ? { sink: this.deps.sink.name } : {}),
       stats: {
         fps: this.#compositor.fps,
         bitrateKbps: span > 0 ? Math.round((bytes * 8) / span / 1000) : 0,
@@ -261,6 +270,13 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       this.#gop.add(tag);
       if (tag.type === FLV_VIDEO) this.#mediaClock.push({ at: now, ts: tag.timestamp });
       for (const output of this.#outputs.values()) output.write(tag);
+      if (this.deps.sink) {
+        this.deps.sink.push(tag);
+        if (this.#state === 'starting' && isVideoKeyframe(tag)) {
+          this.#firstOutputAt ??= now;
+          this.#setState('active');
+        }
+      }
     }
   }
 
@@ -283,7 +299,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       this.#setState('active');
     }
     const outputs = [...this.#outputs.values()];
-    if (outputs.length > 0 && outputs.every((o) => o.state === 'failed')) void this.#fail('every output failed');
+    if (!this.deps.sink && outputs.length > 0 && outputs.every((o) => o.state === 'failed')) void this.#fail('every output failed');
   }
 
   #findOutput(url: string): string | undefined {
@@ -421,6 +437,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     await this.#compositor.stop();
     await Promise.all([...this.#inputs.values()].map((i) => i.stop()));
     this.#inputs.clear();
+    this.deps.sink?.close();
   }
 
   #setState(state: MixTaskState, reason?: string): void {

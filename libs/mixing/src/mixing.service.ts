@@ -1,6 +1,6 @@
 import { LineLogger, newId, NotFoundError, redactText, TypedEmitter } from '@gw/common';
 import { ConferenceService } from '@gw/conference';
-import { MixTask, MixTaskPatch, MixTaskSpec, MixTaskState } from './mix-task';
+import { MixSink, MixTask, MixTaskPatch, MixTaskSpec, MixTaskState } from './mix-task';
 import { StillRenderer } from './stills';
 import { UdpPortAllocator } from './udp-ports';
 
@@ -55,11 +55,13 @@ export class MixingService extends TypedEmitter<MixingEvents> {
     conferences.setMixTaskIdsProvider((conferenceId) => this.list().filter((t) => t.conferenceId === conferenceId && !t.ended).map((t) => t.id));
   }
 
-  async create(spec: MixTaskSpec): Promise<MixTask> {
+  /** Starts a mix task; `sink` receives the mix in-process (a channel's program) besides its RTMP outputs. */
+  async create(spec: MixTaskSpec, sink?: MixSink): Promise<MixTask> {
     const conference = this.conferences.get(spec.conferenceId);
     const id = newId('mix');
     const task = await MixTask.start(id, spec, {
       conference,
+      sink,
       ffmpegPath: this.o.ffmpegPath,
       ports: this.#ports,
       stills: this.#stills,

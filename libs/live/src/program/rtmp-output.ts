@@ -1,5 +1,5 @@
 import { LineLogger, redactUrl, startFfmpeg, SupervisedProcess, TypedEmitter } from '@gw/common';
-import { buildRtmpOutputArgs } from './ffmpeg-args';
+import { buildRtmpOutputArgs } from './relay-args';
 import { FlvTag, isVideoKeyframe } from './flv';
 
 export type OutputState = 'connecting' | 'live' | 'reconnecting' | 'failed' | 'stopped';

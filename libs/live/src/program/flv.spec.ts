@@ -1,23 +1,6 @@
 import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, FlvTag, FlvTagReader, GopCache, isCodecConfig, isVideoKeyframe, TimelineStitcher } from './flv';
 
-const HEADER = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
-
-function tag(type: number, timestamp: number, payload: number[]): Buffer {
-  const size = payload.length;
-  const b = Buffer.alloc(11 + size + 4);
-  b[0] = type;
-  b.writeUIntBE(size, 1, 3);
-  b.writeUIntBE(timestamp & 0xffffff, 4, 3);
-  b[7] = timestamp >>> 24;
-  Buffer.from(payload).copy(b, 11);
-  b.writeUInt32BE(11 + size, 11 + size);
-  return b;
-}
-const avcConfig = (ts: number) => tag(FLV_VIDEO, ts, [0x17, 0, 0, 0, 0, 1]);
-const keyframe = (ts: number) => tag(FLV_VIDEO, ts, [0x17, 1, 0, 0, 0, 9]);
-const interframe = (ts: number) => tag(FLV_VIDEO, ts, [0x27, 1, 0, 0, 0, 8]);
-const aacConfig = (ts: number) => tag(FLV_AUDIO, ts, [0xaf, 0, 0x12, 0x10]);
-const aac = (ts: number) => tag(FLV_AUDIO, ts, [0xaf, 1, 0x21]);
+import { aac, aacConfig, avcConfig, FLV_HEADER as HEADER, interframe, keyframe, rawTag as tag } from './testing/flv-tags';
 
 describe('FLV tags', () => {
   it('splits a stream across arbitrary chunk boundaries', () => {

@@ -1,0 +1,181 @@
+import { LineLogger, TypedEmitter } from '@gw/common';
+import { FLV_SCRIPT, FlvTag, GopCache, isCodecConfig } from './flv';
+import { aacConfigInfo, metadataNumber, SourceInfo } from './flv-info';
+import { ProgramTimeline } from './program-timeline';
+import { OutputState, RtmpOutput } from './rtmp-output';
+
+export interface ChannelProgramOptions {
+  channelId: string;
+  /** Where the program is published: the channel's stream on the origin (gateway key). */
+  publishUrl: string;
+  ffmpegPath: string;
+  logger: LineLogger;
+}
+
+interface ChannelProgramEvents extends Record<string, unknown[]> {
+  /** A feed went on air (its first keyframe was spliced in). */
+  onAir: [{ feed: string }];
+  output: [{ state: OutputState }];
+}
+
+/** Header of the program's FLV: audio and video present. */
+const PROGRAM_FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
+
+/**
+ * A channel's program: the one stream the gateway publishes as the channel.
+ * Feeds (the host's source push, a mix) offer FLV tags; the timeline splices
+ * the chosen one in at its keyframe with continuous timestamps, so viewers'
+ * players see one unbroken stream on any origin while the source changes. One
+ * RTMP output (a `-c copy` relay with reconnects) carries it to the origin.
+ */
+export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
+  readonly #timeline = new ProgramTimeline();
+  readonly #gop = new GopCache();
+  readonly #lastTagAt = new Map<string, number>();
+  readonly #info = new Map<string, SourceInfo>();
+  readonly #waiters = new Set<{ feed: string; done: (onAir: boolean) => void }>();
+  #output: RtmpOutput | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #lastOutAt = Date.now();
+  #stopped = false;
+
+  constructor(private readonly o: ChannelProgramOptions) {
+    super();
+    this.#gop.setHeader(PROGRAM_FLV_HEADER);
+  }
+
+  get channelId(): string {
+    return this.o.channelId;
+  }
+
+  get onAir(): string | undefined {
+    return this.#timeline.onAir;
+  }
+
+  get pending(): string | undefined {
+    return this.#timeline.pending;
+  }
+
+  get outputState(): OutputState | 'none' {
+    return this.#output?.state ?? 'none';
+  }
+
+  get pid(): number | undefined {
+    return this.#output?.pid;
+  }
+
+  /** Wall-clock ms since the program last wrote a tag. */
+  get idleMs(): number {
+    return Date.now() - this.#lastOutAt;
+  }
+
+  /** Largest step between consecutive video timestamps written (ms). */
+  get largestVideoStep(): number {
+    return this.#timeline.largestVideoStep;
+  }
+
+  /** True if the feed delivered a tag within `withinMs`. */
+  flowing(feed: string, withinMs = 2000): boolean {
+    const at = this.#lastTagAt.get(feed);
+    return at !== undefined && Date.now() - at < withinMs;
+  }
+
+  /** Resolution, frame rate and audio format of a feed, as far as its metadata and configs tell. */
+  info(feed: string): SourceInfo {
+    return { ...this.#info.get(feed) };
+  }
+
+  push(feed: string, tag: FlvTag): void {
+    if (this.#stopped) return;
+    this.#lastTagAt.set(feed, Date.now());
+    if (tag.type === FLV_SCRIPT || isCodecConfig(tag)) this.#learn(feed, tag);
+    const { out, switched } = this.#timeline.push(feed, tag);
+    if (out.length) this.#lastOutAt = Date.now();
+    for (const t of out) {
+      this.#gop.add(t);
+      this.#output?.write(t);
+    }
+    if (!this.#output && out.length) this.#startOutput();
+    if (switched) {
+      this.o.logger.log(`channel ${this.o.channelId}: ${switched} on air`);
+      this.emit('onAir', { feed: switched });
+      for (const waiter of [...this.#waiters]) if (waiter.feed === switched) waiter.done(true);
+    }
+  }
+
+  /** The feed's source started a new session: it is spliced again at its next keyframe. */
+  restart(feed: string): void {
+    this.#timeline.restart(feed);
+  }
+
+  remove(feed: string): void {
+    this.#timeline.remove(feed);
+    this.#lastTagAt.delete(feed);
+    this.#info.delete(feed);
+    for (const waiter of [...this.#waiters]) if (waiter.feed === feed) waiter.done(false);
+  }
+
+  /**
+   * Puts the feed on air at its next keyframe. Resolves true once it is on
+   * air, false if that did not happen within `timeoutMs` (the request stays).
+   */
+  switchTo(feed: string, timeoutMs: number): Promise<boolean> {
+    this.#timeline.switchTo(feed);
+    if (this.#timeline.onAir === feed && this.#timeline.pending === undefined) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        feed,
+        done: (onAir: boolean) => {
+          clearTimeout(timer);
+          this.#waiters.delete(waiter);
+          resolve(onAir);
+        },
+      };
+      const timer = setTimeout(() => waiter.done(false), timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#restartTimer);
+    for (const waiter of [...this.#waiters]) waiter.done(false);
+    await this.#output?.stop();
+  }
+
+  #startOutput(): void {
+    if (this.#stopped || !this.#gop.snapshot()) return;
+    const output = new RtmpOutput({
+      taskId: `program:${this.o.channelId}`,
+      url: this.o.publishUrl,
+      ffmpegPath: this.o.ffmpegPath,
+      logger: this.o.logger,
+      snapshot: () => this.#gop.snapshot(),
+      firstConnectAttempts: 5,
+      retryWindowMs: 120000,
+    });
+    this.#output = output;
+    output.on('state', ({ state }) => {
+      this.emit('output', { state });
+      if (state === 'failed' && this.#output === output && !this.#stopped) {
+        // The origin stayed away too long: start over with a fresh relay a little later.
+        this.#output = undefined;
+        this.#restartTimer = setTimeout(() => this.#startOutput(), 5000);
+      }
+    });
+    output.start();
+  }
+
+  #learn(feed: string, tag: FlvTag): void {
+    const info = this.#info.get(feed) ?? {};
+    if (tag.type === FLV_SCRIPT) {
+      info.width = metadataNumber(tag, 'width') ?? info.width;
+      info.height = metadataNumber(tag, 'height') ?? info.height;
+      info.fps = metadataNumber(tag, 'framerate') ?? info.fps;
+    } else {
+      Object.assign(info, aacConfigInfo(tag));
+    }
+    this.#info.set(feed, info);
+  }
+}

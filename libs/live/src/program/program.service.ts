@@ -1,0 +1,180 @@
+import { LineLogger } from '@gw/common';
+import { ChannelService } from '../channel.service';
+import { ChannelProgram } from './channel-program';
+import { FlvTag } from './flv';
+import { SourceInfo } from './flv-info';
+import { SourcePuller } from './source-puller';
+
+export interface ProgramServiceOptions {
+  ffmpegPath: string;
+  /** A program with nothing to show for this long goes off air (the channel turns idle). */
+  idleGraceMs: number;
+  logger: LineLogger;
+}
+
+/** A feed a producer (a mix task) writes into a channel's program. */
+export interface ProgramFeed {
+  readonly name: string;
+  push(tag: FlvTag): void;
+  /** The producer's timestamps start over (e.g. a new encoder session without stitching). */
+  restart(): void;
+  close(): void;
+}
+
+interface Entry {
+  program: ChannelProgram;
+  puller?: SourcePuller;
+  /** The feed the channel should show. */
+  wanted: string;
+  /** Feeds opened by producers and not closed yet. */
+  feeds: Set<string>;
+}
+
+const HOST_FEED = 'host';
+
+/**
+ * Owns every channel's published stream (its program). The host's own push
+ * arrives on a private source stream and is pulled in as the `host` feed; a
+ * co-hosting or bypass mix writes its feed in-process. Switching between them
+ * is a splice at a keyframe, so viewers stay connected and the timeline never
+ * jumps, whatever the origin. A program with nothing to show for
+ * `idleGraceMs` goes off air.
+ */
+export class ProgramService {
+  readonly #entries = new Map<string, Entry>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly channels: ChannelService,
+    private readonly o: ProgramServiceOptions,
+  ) {
+    channels.on('hostSource', ({ channelId, publishing }) => (publishing ? this.#hostUp(channelId) : this.#hostDown(channelId)));
+    this.#sweeper = setInterval(() => this.#sweep(), 500);
+    this.#sweeper.unref();
+  }
+
+  /** What the channel shows now, for stats: the feed on air and the program's relay. */
+  view(channelId: string): { onAir?: string; pending?: string; output: string; pid?: number; largestVideoStepMs: number } | undefined {
+    const entry = this.#entries.get(channelId);
+    if (!entry) return undefined;
+    const p = entry.program;
+    return { onAir: p.onAir, pending: p.pending, output: p.outputState, pid: p.pid, largestVideoStepMs: p.largestVideoStep };
+  }
+
+  /** Every process the programs run (for leak checks). */
+  pids(): number[] {
+    return [...this.#entries.values()].flatMap((e) => [e.program.pid, e.puller?.pid]).filter((p): p is number => p !== undefined);
+  }
+
+  /** What the host's push looks like (size, rate, audio), so a mix can match it. */
+  hostInfo(channelId: string): SourceInfo {
+    return this.#entries.get(channelId)?.program.info(HOST_FEED) ?? {};
+  }
+
+  /** Opens a feed named `name` into the channel's program (the program starts if needed). */
+  openFeed(channelId: string, name: string): ProgramFeed {
+    const entry = this.#entry(channelId);
+    entry.feeds.add(name);
+    let closed = false;
+    return {
+      name,
+      push: (tag) => {
+        if (!closed) entry.program.push(name, tag);
+      },
+      restart: () => entry.program.restart(name),
+      close: () => {
+        if (closed) return;
+        closed = true;
+        entry.feeds.delete(name);
+        entry.program.remove(name);
+        if (entry.wanted === name) this.#want(entry, HOST_FEED);
+      },
+    };
+  }
+
+  /** The channel should show `feed` from its next keyframe; resolves whether that happened within `timeoutMs`. */
+  show(channelId: string, feed: string, timeoutMs: number): Promise<boolean> {
+    return this.#want(this.#entry(channelId), feed, timeoutMs);
+  }
+
+  /** The channel returns to the host's own push. Resolves true once it is on air, false if the host did not come back in time. */
+  showHost(channelId: string, timeoutMs: number): Promise<boolean> {
+    const entry = this.#entries.get(channelId);
+    return entry ? this.#want(entry, HOST_FEED, timeoutMs) : Promise.resolve(false);
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.all([...this.#entries.keys()].map((channelId) => this.#end(channelId, 'shutdown')));
+  }
+
+  #want(entry: Entry, feed: string, timeoutMs = 0): Promise<boolean> {
+    entry.wanted = feed;
+    return entry.program.switchTo(feed, timeoutMs);
+  }
+
+  #entry(channelId: string): Entry {
+    let entry = this.#entries.get(channelId);
+    if (entry) return entry;
+    const program = new ChannelProgram({
+      channelId,
+      publishUrl: this.channels.programPublishUrl(channelId),
+      ffmpegPath: this.o.ffmpegPath,
+      logger: this.o.logger,
+    });
+    const created: Entry = { program, wanted: HOST_FEED, feeds: new Set() };
+    entry = created;
+    this.#entries.set(channelId, created);
+    const report = () =>
+      this.channels.setProgram(channelId, {
+        onAir: program.outputState === 'live',
+        feed: program.onAir === undefined ? undefined : program.onAir === HOST_FEED ? 'host' : 'mix',
+      });
+    program.on('onAir', report);
+    program.on('output', report);
+    return created;
+  }
+
+  #hostUp(channelId: string): void {
+    const entry = this.#entry(channelId);
+    if (!entry.puller) {
+      const puller = new SourcePuller({
+        name: `program:${channelId}:source`,
+        url: this.channels.hostSourcePullUrl(channelId),
+        ffmpegPath: this.o.ffmpegPath,
+        logger: this.o.logger,
+        onSession: () => entry.program.restart(HOST_FEED),
+        onTag: (tag) => entry.program.push(HOST_FEED, tag),
+      });
+      entry.puller = puller;
+      puller.start();
+    }
+    if (entry.wanted === HOST_FEED) void entry.program.switchTo(HOST_FEED, 0);
+  }
+
+  #hostDown(channelId: string): void {
+    const entry = this.#entries.get(channelId);
+    if (!entry?.puller) return;
+    const puller = entry.puller;
+    entry.puller = undefined;
+    void puller.stop();
+  }
+
+  /** Programs with nothing to show for the grace period go off air. */
+  #sweep(): void {
+    for (const [channelId, entry] of this.#entries) {
+      if (entry.program.idleMs > this.o.idleGraceMs && !entry.puller && entry.feeds.size === 0) {
+        void this.#end(channelId, 'nothing to show');
+      }
+    }
+  }
+
+  async #end(channelId: string, reason: string): Promise<void> {
+    const entry = this.#entries.get(channelId);
+    if (!entry) return;
+    this.#entries.delete(channelId);
+    this.o.logger.log(`channel ${channelId}: program off air (${reason})`);
+    await Promise.all([entry.puller?.stop(), entry.program.stop()]);
+    this.channels.setProgram(channelId, { onAir: false });
+  }
+}
