@@ -1,15 +1,20 @@
 import { io, Socket } from 'socket.io-client';
 import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { computeLayout } from '@gw/mixing';
+import { FlvWatcher } from './support/flv-watch';
 import { publishTestStream, Publisher } from './support/media';
 import { tonePowers, waitForColors } from './support/mix-checks';
 import { waitFor } from './support/processes';
 
-const W = 1280;
-const H = 720;
+// The co-hosting mix matches the host's push (640x360 here), so viewers see no format change.
+const W = 640;
+const H = 360;
 const RED: [number, number, number] = [255, 0, 0];
 const BLUE: [number, number, number] = [0, 0, 255];
-const MAIN = { x: 100, y: 100, w: 300, h: 200 };
-const CORNER_WINDOW = { x: 1000, y: 560, w: 160, h: 90 };
+const MAIN = { x: 40, y: 40, w: 200, h: 120 };
+/** The middle of the guest's small window in the float layout. */
+const guestCell = computeLayout({ spec: { mode: 'float' }, canvas: { width: W, height: H }, userIds: ['anchor', 'guest1'], hostUserId: 'anchor' }).find((c) => c.userId === 'guest1')!;
+const CORNER_WINDOW = { x: guestCell.x + 40, y: guestCell.y + 24, w: guestCell.width - 80, h: guestCell.height - 48 };
 
 /**
  * Co-hosting headless: the host and the guest are RTMP participants (real
@@ -21,6 +26,7 @@ describe('co-hosting flow (headless, RTMP participants)', () => {
   let channel: { publishUrl: string; playUrls: { flv: string } };
   const sockets: Socket[] = [];
   const pushes: Publisher[] = [];
+  const watchers: FlvWatcher[] = [];
   const events: Record<string, { event: string; payload: any }[]> = { anchor: [], guest1: [] };
 
   async function connect(userId: string, role: 'host' | 'viewer'): Promise<Socket> {
@@ -43,15 +49,20 @@ describe('co-hosting flow (headless, RTMP participants)', () => {
     channel = (await gw.admin('POST', '/api/v1/channels', { id: 'studio' })).body;
   });
   afterAll(async () => {
+    if (process.env.DEBUG_GW) require('node:fs').writeFileSync('/tmp/gw-cohost.log', gw.output() + JSON.stringify((await gw.admin('GET', '/api/v1/mix-tasks')).body));
     for (const s of sockets) s.close();
+    for (const w of watchers) w.stop();
     for (const p of pushes) await p.stop();
     await gw?.stop();
     removeDir(gw.dataDir);
   });
 
   it('invite, accept, mix into the channel, kick, then the host alone again', async () => {
-    const hostPush = push(channel.publishUrl, '0xff0000', 440);
+    push(channel.publishUrl, '0xff0000', 440);
     await waitFor('live', async () => ((await gw.admin('GET', '/api/v1/channels/studio')).body.source === 'host' ? true : undefined));
+    // A viewer stays connected through both switches.
+    const viewer = new FlvWatcher(channel.playUrls.flv);
+    watchers.push(viewer);
     const host = await connect('anchor', 'host');
     const guest = await connect('guest1', 'viewer');
 
@@ -72,9 +83,9 @@ describe('co-hosting flow (headless, RTMP participants)', () => {
     expect(started).toEqual({ channelId: 'studio', conferenceId: accepted.conferenceId });
     await saw('guest1', 'cohost:started');
 
-    // The host's own push is taken off the air, and their key is refused while co-hosting.
-    expect((await hostPush.exited).code).not.toBe(0);
-    const intruder = publishTestStream(channel.publishUrl, { seconds: 5 });
+    // Only the gateway publishes the channel: the host's key does not open it, nor does a second push.
+    const key = new URL(channel.publishUrl).searchParams.get('key');
+    const intruder = publishTestStream(`rtmp://127.0.0.1:${gw.rtmpPort}/live/studio?key=${key}`, { seconds: 5 });
     expect((await intruder.exited).code).not.toBe(0);
     const status = (await gw.admin('GET', '/api/v1/channels/studio')).body;
     expect(status).toMatchObject({ state: 'cohosting', conferenceId: accepted.conferenceId, mixTaskId: expect.any(String) });
@@ -99,13 +110,19 @@ describe('co-hosting flow (headless, RTMP participants)', () => {
     expect(await host.emitWithAck('cohost:kick', { channelId: 'studio', userId: 'guest1' })).toEqual({ ok: true });
     expect(await saw('guest1', 'cohost:kicked')).toEqual({ channelId: 'studio', userId: 'guest1' });
     expect(await saw('anchor', 'cohost:ended')).toMatchObject({ channelId: 'studio' });
-    push(channel.publishUrl, '0xff0000', 440);
     await waitFor('host alone', async () => ((await gw.admin('GET', '/api/v1/channels/studio')).body.source === 'host' ? true : undefined), 20000);
     // The host's own 640x360 picture again.
     await waitForColors(channel.playUrls.flv, 640, 360, [{ region: MAIN, color: RED }], 20000);
     const [p440, p1000] = await tonePowers(channel.playUrls.flv, [440, 1000]);
     expect(p440).toBeGreaterThan(100 * p1000);
     expect((await gw.admin('GET', '/api/v1/channels/studio')).body).toMatchObject({ state: 'live', source: 'host' });
+
+    // The viewer saw host → mix → host on one connection, with one continuous timeline.
+    const seen = viewer.stats();
+    expect(seen.connectionKept).toBe(true);
+    expect(seen.frames).toBeGreaterThan(100);
+    expect(seen.maxBackwardMs).toBe(0);
+    expect(seen.maxTsStepMs).toBeLessThanOrEqual(500);
   });
 });
 
@@ -172,7 +189,8 @@ describe('co-host invitations over sockets: expiry, cancel, seats, races, grace'
     ben.close();
     expect(await got('boss', 'cohost:left', 5000)).toEqual({ channelId: 'lobby', userId: 'ben' });
     expect(await got('boss', 'cohost:ended')).toMatchObject({ channelId: 'lobby', reason: 'no guests left' });
-    expect((await gw.admin('GET', '/api/v1/channels/lobby')).body.state).toBe('idle');
+    // Nobody pushes here: the mix stays on air for the grace period waiting for the host's push, then the channel goes idle.
+    await waitFor('idle', async () => ((await gw.admin('GET', '/api/v1/channels/lobby')).body.state === 'idle' ? true : undefined), 15000);
     const third = await host.emitWithAck('cohost:invite', { channelId: 'lobby', userId: 'amy' });
     expect(third.ok).toBe(true);
     expect(await amy.emitWithAck('cohost:reject', { invitationId: third.invitationId, reason: 'not now' })).toEqual({ ok: true });

@@ -18,15 +18,19 @@ export async function waitForColors(
 ): Promise<Rgb[]> {
   const deadline = Date.now() + timeoutMs;
   let last: Rgb[] = [];
+  let lastError = '';
   while (Date.now() < deadline) {
     try {
       last = await colorsAt(url, width, height, expected.map((e) => e.region));
       if (last.every((c, i) => colorNear(c, expected[i].color, 50))) return last;
-    } catch {
+    } catch (error) {
       // stream not readable yet
+      lastError = String((error as Error).message).slice(0, 300);
     }
   }
-  throw new Error(`colours never matched: got ${JSON.stringify(last.map((c) => c.map(Math.round)))}, want ${JSON.stringify(expected.map((e) => e.color))}`);
+  throw new Error(
+    `colours never matched: got ${JSON.stringify(last.map((c) => c.map(Math.round)))}, want ${JSON.stringify(expected.map((e) => e.color))}${lastError ? ` (last error: ${lastError})` : ''}`,
+  );
 }
 
 /** Relative power of each tone in `seconds` of the stream's audio (share of the summed power). */

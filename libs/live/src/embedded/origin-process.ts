@@ -32,7 +32,18 @@ interface NmsSession {
   streamPath: string;
   streamQuery: Record<string, string | undefined>;
   socket?: { once(event: 'close', cb: () => void): void };
-  broadcast?: { publishGraceMs: number };
+  broadcast?: { publishGraceMs: number; publisher?: unknown; _publishGraceTimer?: unknown };
+}
+
+/**
+ * Detaches a refused publisher from the stream's broadcast. node-media-server
+ * ends a refused publisher's socket, but media it already sent in the same
+ * reads is still broadcast to the stream's players (a refused intruder's frames
+ * corrupted the channel); a detached session's packets go nowhere.
+ */
+function quarantine(session: NmsSession): void {
+  const detached = { broadcastMessage() {}, donePlay() {}, donePublish() {}, postPlay: () => 'refused', postPublish: () => 'refused', publishGraceMs: 0 };
+  (session as unknown as { broadcast: unknown }).broadcast = detached;
 }
 
 const rtmpPort = Number(process.env.ORIGIN_RTMP_PORT);
@@ -80,6 +91,15 @@ function start(): void {
     if (!role || !ref) {
       delete session.streamQuery.sign;
       send({ type: 'publishRejected', path: session.streamPath, reason: 'bad publish key' });
+      quarantine(session);
+      return;
+    }
+    const current = session.broadcast;
+    if (current?.publisher && current.publisher !== session && !current._publishGraceTimer) {
+      // One publisher per stream; a dropped one resuming within the grace window is not a second.
+      delete session.streamQuery.sign;
+      send({ type: 'publishRejected', path: session.streamPath, reason: 'stream already has a publisher' });
+      quarantine(session);
       return;
     }
     session.streamQuery.sign = validSign(session.streamPath);
