@@ -3,5 +3,5 @@
 # Results go to bench/results/<name>.json and BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/setup.sh start
+. scripts/setup.sh bench
 exec node dist/bench/run.js "$@"

@@ -20,6 +20,8 @@ say() { echo "[setup] $*"; }
 
 RUNTIME_PACKAGES=(ffmpeg fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
 TEST_PACKAGES=(chromium iproute2 procps)
+# Benchmarks also run an external origin (nginx-rtmp) and read RTMP line-buffered (stdbuf).
+BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils)
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 
 missing_packages() {
@@ -47,6 +49,7 @@ ensure_packages() {
 # 1. Debian packages.
 packages=("${RUNTIME_PACKAGES[@]}")
 [ "$setup_mode" = test ] && packages+=("${TEST_PACKAGES[@]}")
+[ "$setup_mode" = bench ] && packages+=("${BENCH_PACKAGES[@]}")
 ensure_packages "${packages[@]}"
 
 # 2. npm packages. mediasoup's postinstall must not run (it downloads); npm 11

@@ -1,10 +1,10 @@
 import { io, Socket } from 'socket.io-client';
-import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { computeLayout } from '@gw/mixing';
-import { FlvWatcher } from './support/flv-watch';
+import { FlvWatcher } from '../bench/support/viewer';
 import { publishTestStream, Publisher } from './support/media';
 import { tonePowers, waitForColors } from './support/mix-checks';
-import { waitFor } from './support/processes';
+import { waitFor } from '../bench/support/processes';
 
 // The co-hosting mix matches the host's push (640x360 here), so viewers see no format change.
 const W = 640;

@@ -2,9 +2,9 @@ import { Browser, Page } from 'playwright-core';
 import { io, Socket } from 'socket.io-client';
 import { join } from 'node:path';
 import { launchChromium, receivedFrom } from './support/browser';
-import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { publishTestStream, Publisher } from './support/media';
-import { descendantPids, isRunning, waitFor } from './support/processes';
+import { descendantPids, isRunning, waitFor } from '../bench/support/processes';
 
 const SHOTS = join(__dirname, '..', 'test-output');
 

@@ -1,4 +1,4 @@
-import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 
 /**
  * An external origin (SRS / nginx-rtmp) cannot run on this machine, so its HTTP

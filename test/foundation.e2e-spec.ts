@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
-import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { colorNear, dominantFrequency, meanColor, pcmToFloat } from './support/media-analysis';
 import { grabAudio, grabFrames, probe, publishTestStream } from './support/media';
-import { descendantPids, isRunning, waitFor } from './support/processes';
+import { descendantPids, isRunning, waitFor } from '../bench/support/processes';
 
 const run = promisify(execFile);
 const MAIN = join(__dirname, '..', 'dist', 'apps', 'gateway', 'src', 'main.js');

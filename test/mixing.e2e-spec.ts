@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { io, Socket } from 'socket.io-client';
-import { removeDir, RunningGateway, startGateway } from './support/gateway';
+import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { frameTimes, probe, publishTestStream, Publisher } from './support/media';
 import { tonePowers, waitForColors } from './support/mix-checks';
-import { descendantPids, isRunning, waitFor } from './support/processes';
+import { descendantPids, isRunning, waitFor } from '../bench/support/processes';
 
 const RED: [number, number, number] = [255, 0, 0];
 const GREEN: [number, number, number] = [0, 255, 0];

@@ -1,5 +1,5 @@
 import { ProcessStartError, SupervisedProcess } from './supervised-process';
-import { isRunning } from '../../../test/support/processes';
+import { isRunning } from '../../../bench/support/processes';
 
 const logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
 const node = (script: string, extra: Partial<Parameters<typeof SupervisedProcess.start>[0]> = {}) =>

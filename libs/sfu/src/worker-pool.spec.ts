@@ -1,6 +1,6 @@
 import { splitPortRange } from './port-ranges';
 import { WorkerPool } from './worker-pool';
-import { isRunning } from '../../../test/support/processes';
+import { isRunning } from '../../../bench/support/processes';
 
 const logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
 

@@ -1,4 +1,4 @@
-import { LineLogger } from '@gw/common';
+import { ConflictError, LineLogger } from '@gw/common';
 import { ChannelService } from '../channel.service';
 import { ChannelProgram } from './channel-program';
 import { FlvTag } from './flv';
@@ -31,6 +31,8 @@ interface Entry {
 }
 
 const HOST_FEED = 'host';
+/** The origin reports a publish as it begins (a callback before the stream is playable): pull a moment later. */
+const PULL_DELAY_MS = 300;
 
 /**
  * Owns every channel's published stream (its program). The host's own push
@@ -43,6 +45,7 @@ const HOST_FEED = 'host';
 export class ProgramService {
   readonly #entries = new Map<string, Entry>();
   readonly #sweeper: NodeJS.Timeout;
+  #closed = false;
 
   constructor(
     private readonly channels: ChannelService,
@@ -104,6 +107,7 @@ export class ProgramService {
   }
 
   async closeAll(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#sweeper);
     await Promise.all([...this.#entries.keys()].map((channelId) => this.#end(channelId, 'shutdown')));
   }
@@ -116,6 +120,7 @@ export class ProgramService {
   #entry(channelId: string): Entry {
     let entry = this.#entries.get(channelId);
     if (entry) return entry;
+    if (this.#closed) throw new ConflictError('the gateway is shutting down', 'SHUTTING_DOWN');
     const program = new ChannelProgram({
       channelId,
       publishUrl: this.channels.programPublishUrl(channelId),
@@ -136,6 +141,7 @@ export class ProgramService {
   }
 
   #hostUp(channelId: string): void {
+    if (this.#closed) return;
     const entry = this.#entry(channelId);
     if (!entry.puller) {
       const puller = new SourcePuller({
@@ -147,7 +153,7 @@ export class ProgramService {
         onTag: (tag) => entry.program.push(HOST_FEED, tag),
       });
       entry.puller = puller;
-      puller.start();
+      puller.start(PULL_DELAY_MS);
     }
     if (entry.wanted === HOST_FEED) void entry.program.switchTo(HOST_FEED, 0);
   }

@@ -2,6 +2,8 @@ import { LineLogger, redactUrl, startFfmpeg, SupervisedProcess } from '@gw/commo
 import { FlvTag, FlvTagReader } from './flv';
 import { buildSourcePullArgs } from './relay-args';
 
+const NO_MEDIA_MS = 4000;
+
 export interface SourcePullerOptions {
   name: string;
   url: string;
@@ -22,6 +24,8 @@ export class SourcePuller {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
+  #lastMediaAt = 0;
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: SourcePullerOptions) {}
 
@@ -29,13 +33,25 @@ export class SourcePuller {
     return this.#process?.running ? this.#process.pid : undefined;
   }
 
-  start(): void {
-    void this.#pull();
+  /**
+   * Starts pulling after `delayMs` (an origin's publish callback fires before
+   * the stream is playable; nginx-rtmp leaves a player that came too early
+   * without media). A pull that delivers no media for 4 s is restarted.
+   */
+  start(delayMs = 0): void {
+    this.#timer = setTimeout(() => void this.#pull(), delayMs);
+    this.#watchdog = setInterval(() => {
+      const proc = this.#process;
+      if (!proc || Date.now() - this.#lastMediaAt < NO_MEDIA_MS) return;
+      this.#process = undefined;
+      void proc.stop().then(() => this.#retry(`no media for ${NO_MEDIA_MS / 1000} s`));
+    }, 1000);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#watchdog);
     await this.#process?.stop();
     this.#process = undefined;
   }
@@ -61,6 +77,7 @@ export class SourcePuller {
       return;
     }
     this.#process = proc;
+    this.#lastMediaAt = Date.now();
     this.o.onSession();
     proc.stdout.on('data', (chunk: Buffer) => {
       let tags: FlvTag[];
@@ -71,7 +88,10 @@ export class SourcePuller {
         void proc.stop();
         return;
       }
-      if (tags.length) this.#failures = 0;
+      if (tags.length) {
+        this.#failures = 0;
+        this.#lastMediaAt = Date.now();
+      }
       for (const tag of tags) this.o.onTag(tag);
     });
     proc.once('died', (error) => {

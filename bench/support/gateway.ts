@@ -1,10 +1,16 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descendantPids, freePort, isRunning, waitFor } from './processes';
 
-const MAIN = join(__dirname, '..', '..', 'dist', 'apps', 'gateway', 'src', 'main.js');
+/** The repository root: the nearest folder up with a package.json (this file runs from source in tests and from dist/ in benchmarks). */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) dir = join(dir, '..');
+  return dir;
+}
+const MAIN = join(repoRoot(), 'dist', 'apps', 'gateway', 'src', 'main.js');
 
 export interface RunningGateway {
   baseUrl: string;
@@ -31,9 +37,9 @@ let portBase = 42000 + Math.floor(Math.random() * 40) * 100;
  * data dir, free ports and a private RTC port range. Resolves once it printed
  * "gateway ready".
  */
-export async function startGateway(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<RunningGateway> {
+export async function startGateway(options: { env?: Record<string, string>; dataDir?: string; port?: number } = {}): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gw-e2e-'));
-  const [port, rtmpPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, rtmpPort, httpPort] = [options.port ?? (await freePort()), await freePort(), await freePort()];
   const rtcMin = portBase;
   portBase = portBase >= 47800 ? 42000 : portBase + 100;
   const adminKey = 'e2e-admin-key-0123456789';
