@@ -3,11 +3,17 @@
  * conference, host, guest and viewer pages register themselves in `routes`.
  */
 import { renderConference } from './pages/conference';
+import { renderGuest } from './pages/guest';
 import { renderHome } from './pages/home';
+import { renderHost } from './pages/host';
+import { renderViewer } from './pages/viewer';
 
 const routes: Record<string, (root: HTMLElement, params: URLSearchParams) => void | Promise<void>> = {
   '': renderHome,
   conference: renderConference,
+  host: renderHost,
+  guest: renderGuest,
+  viewer: renderViewer,
 };
 
 async function route(): Promise<void> {

@@ -3,7 +3,7 @@ import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/we
 import type { Server, Socket } from 'socket.io';
 import { describeError } from '@gw/common';
 import { TokenService } from '@gw/auth';
-import { Notifier, userRoom } from './notifier';
+import { Notifier, channelRoom, userRoom } from './notifier';
 
 /** Largest socket.io message we accept (media:* payloads are a few kB). */
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -44,6 +44,8 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
     const principal = socket.data.principal;
     if (!principal) return;
     void socket.join(userRoom(principal.userId));
+    // Tokens scoped to a channel (its host, its viewers) hear the channel's state changes.
+    if (principal.channelId) void socket.join(channelRoom(principal.channelId));
     const remaining = principal.expiresAt - Date.now();
     const timer = setTimeout(() => {
       socket.emit('auth:expired', { code: 'TOKEN_EXPIRED', message: 'token expired' });

@@ -1,4 +1,5 @@
 import { ConferenceClient } from '../lib/conference-client';
+import { mountConferenceView } from '../lib/conference-view';
 import { Signalling } from '../lib/signalling';
 
 declare global {
@@ -32,38 +33,7 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
   window.conferenceClient = client;
   let local: MediaStream | undefined;
 
-  const render = () => {
-    const wanted = new Map<string, MediaStream>();
-    if (local) wanted.set(`${client.userId ?? 'me'} (you)`, local);
-    for (const remote of client.remotes.values()) wanted.set(remote.userId, remote.stream);
-    for (const tile of [...tiles.children] as HTMLElement[]) {
-      if (!wanted.has(tile.dataset.user!)) tile.remove();
-    }
-    for (const [user, stream] of wanted) {
-      let tile = tiles.querySelector<HTMLElement>(`[data-user="${CSS.escape(user)}"]`);
-      if (!tile) {
-        tile = document.createElement('figure');
-        tile.className = 'tile';
-        tile.dataset.user = user;
-        const video = document.createElement('video');
-        video.autoplay = true;
-        video.playsInline = true;
-        video.muted = user.endsWith('(you)');
-        const caption = document.createElement('figcaption');
-        caption.textContent = user;
-        tile.append(video, caption);
-        tiles.append(tile);
-      }
-      const video = tile.querySelector('video')!;
-      if (video.srcObject !== stream) video.srcObject = stream;
-    }
-    people.replaceChildren(
-      ...[client.userId ? `${client.userId} (you)` : undefined, ...[...client.remotes.values()].map((r) => `${r.userId} · ${r.via}`)]
-        .filter((x): x is string => Boolean(x))
-        .map((text) => Object.assign(document.createElement('li'), { textContent: text })),
-    );
-  };
-  client.onChange(render);
+  const render = mountConferenceView(client, tiles, people, () => local);
 
   try {
     local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });

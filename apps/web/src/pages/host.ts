@@ -1,0 +1,184 @@
+import { Signalling } from '../lib/signalling';
+import { api, channelParams, describe, Feedback, h } from '../lib/ui';
+
+interface ChannelView {
+  state: string;
+  source: string;
+  viewers: number;
+  conferenceId?: string;
+  mixTaskId?: string;
+}
+
+interface InvitationEvent {
+  invitationId: string;
+  channelId: string;
+  kind: 'invite' | 'apply';
+  guestUserId: string;
+  state: string;
+  reason?: string;
+}
+
+interface MixView {
+  state: string;
+  sequence: number;
+  layout: { mode: string };
+  stats: { fps: number; bitrateKbps: number; speed: number; encoderRestarts: number; droppedFrames: number };
+  participants: string[];
+}
+
+/**
+ * The host page: `#/host?channel=<id>&token=<host token>`. The channel and
+ * what it shows, viewers' applications, invite by user id, the seats with
+ * kick, the layout of the mix, and the mix's state with live stats.
+ */
+export async function renderHost(root: HTMLElement, params: URLSearchParams): Promise<void> {
+  const { channelId, token } = channelParams(params);
+  const channelState = h('span', { class: 'status', id: 'channel-state' }, 'loading…');
+  const viewers = h('span', { id: 'viewers' }, '0');
+  const inviteInput = h('input', { id: 'invite-user', placeholder: 'user id' });
+  const inviteButton = h('button', { id: 'invite' }, 'Invite on mic');
+  const applications = h('ul', { id: 'applications' });
+  const invitations = h('ul', { id: 'invitations' });
+  const seats = h('ul', { id: 'seats' });
+  const endButton = h('button', { id: 'end' }, 'End co-hosting');
+  const layout = h('select', { id: 'layout' }, ...['float', 'grid', 'speaker'].map((m) => h('option', { value: m }, m)));
+  const applyLayout = h('button', { id: 'apply-layout' }, 'Apply layout');
+  const mixState = h('span', { class: 'status', id: 'mix-state' }, 'no mix');
+  const mixStats = h('code', { id: 'mix-stats' }, '');
+  const log = h('ul', { class: 'feedback', id: 'feedback' });
+  root.append(
+    h('section', { class: 'host' },
+      h('h2', {}, `Host of ${channelId}`),
+      h('p', {}, 'Channel: ', channelState, ' · viewers: ', viewers),
+      h('p', {}, inviteInput, ' ', inviteButton),
+      h('h3', {}, 'Applications'), applications,
+      h('h3', {}, 'Invitations'), invitations,
+      h('h3', {}, 'On mic'), seats, h('p', {}, endButton),
+      h('h3', {}, 'Mix'), h('p', {}, 'State: ', mixState, ' · layout ', layout, ' ', applyLayout), h('p', {}, mixStats),
+      h('h3', {}, 'What happened'), log),
+  );
+  const feedback = new Feedback(log);
+  const signalling = new Signalling(token);
+  let mixTaskId: string | undefined;
+  let sequence = 0;
+
+  const refresh = async () => {
+    try {
+      const c = await api<ChannelView>(token, 'GET', `/channels/${encodeURIComponent(channelId)}`);
+      channelState.textContent = `${c.state} (${c.source})`;
+      channelState.className = `status ${c.state === 'idle' ? 'bad' : 'ok'}`;
+      viewers.textContent = String(c.viewers);
+      mixTaskId = c.mixTaskId;
+      if (!mixTaskId) {
+        mixState.textContent = 'no mix';
+        mixStats.textContent = '';
+        return;
+      }
+      const mix = await api<MixView>(token, 'GET', `/mix-tasks/${mixTaskId}`);
+      sequence = Math.max(sequence, mix.sequence);
+      mixState.textContent = mix.state;
+      mixState.className = `status ${mix.state === 'active' ? 'ok' : ''}`;
+      mixStats.textContent = `${mix.layout.mode} · ${mix.participants.length} in the mix · ${mix.stats.fps} fps · ${mix.stats.bitrateKbps} kbps · speed ${mix.stats.speed}x · encoder restarts ${mix.stats.encoderRestarts}`;
+    } catch (error) {
+      channelState.textContent = describe(error);
+      channelState.className = 'status bad';
+    }
+  };
+  const timer = setInterval(() => void refresh(), 2000);
+
+  const seat = (userId: string, on: boolean) => {
+    const existing = seats.querySelector<HTMLLIElement>(`[data-user="${CSS.escape(userId)}"]`);
+    if (!on) return existing?.remove();
+    if (existing) return;
+    const kick = h('button', { class: 'kick' }, 'Kick');
+    kick.addEventListener('click', () => void feedback.run(`kicked ${userId}`, () => signalling.request('cohost:kick', { channelId, userId })));
+    seats.append(h('li', { 'data-user': userId }, `${userId} `, kick));
+  };
+
+  const rows = new Map<string, HTMLLIElement>();
+  const showInvitation = (inv: InvitationEvent) => {
+    const list = inv.kind === 'apply' ? applications : invitations;
+    let row = rows.get(inv.invitationId);
+    if (!row) {
+      row = h('li', { 'data-invitation': inv.invitationId });
+      rows.set(inv.invitationId, row);
+      list.prepend(row);
+    }
+    row.replaceChildren(`${inv.guestUserId} · ${inv.state}${inv.reason ? ` (${inv.reason})` : ''}`);
+    if (inv.state !== 'pending') return;
+    if (inv.kind === 'apply') {
+      const accept = h('button', { class: 'accept' }, 'Accept');
+      const reject = h('button', { class: 'reject' }, 'Reject');
+      accept.addEventListener('click', () => void feedback.run(`accepted ${inv.guestUserId}'s application`, () => signalling.request('cohost:accept', { invitationId: inv.invitationId })));
+      reject.addEventListener('click', () => void feedback.run(`rejected ${inv.guestUserId}'s application`, () => signalling.request('cohost:reject', { invitationId: inv.invitationId })));
+      row.append(' ', accept, ' ', reject);
+    } else {
+      const cancel = h('button', { class: 'cancel' }, 'Cancel');
+      cancel.addEventListener('click', () => void feedback.run(`cancelled the invitation to ${inv.guestUserId}`, () => signalling.request('cohost:cancel', { invitationId: inv.invitationId })));
+      row.append(' ', cancel);
+    }
+  };
+
+  for (const event of ['cohost:applied', 'cohost:accepted', 'cohost:rejected', 'cohost:cancelled', 'cohost:expired'] as const) {
+    signalling.on<InvitationEvent>(event, (inv) => {
+      if (inv.channelId !== channelId) return;
+      showInvitation(inv);
+      if (event === 'cohost:accepted') seat(inv.guestUserId, true);
+      feedback.info(`${inv.guestUserId}: ${event.slice(7)}`);
+    });
+  }
+  signalling.on<{ channelId: string; userId: string }>('cohost:left', (p) => {
+    seat(p.userId, false);
+    feedback.info(`${p.userId} left`);
+  });
+  signalling.on<{ channelId: string; userId: string }>('cohost:kicked', (p) => seat(p.userId, false));
+  signalling.on<{ channelId: string; conferenceId: string }>('cohost:started', (p) => {
+    feedback.ok(`co-hosting started (conference ${p.conferenceId}); the mix goes on air at its first keyframe`);
+    void refresh();
+  });
+  signalling.on<{ channelId: string; reason: string }>('cohost:ended', (p) => {
+    seats.replaceChildren();
+    feedback.info(`co-hosting ended (${p.reason}); the channel returns to your own push`);
+    void refresh();
+  });
+  signalling.on<{ channelId: string; state: string; source: string }>('channel:state', (s) => {
+    if (s.channelId !== channelId) return;
+    feedback.info(`channel is ${s.state}, showing ${s.source}`);
+    void refresh();
+  });
+  signalling.on<{ taskId: string; state: string; reason?: string }>('mix:state', (m) => {
+    feedback.info(`mix ${m.state}${m.reason ? ` (${m.reason})` : ''}`);
+    void refresh();
+  });
+
+  const invite = () => {
+    const userId = inviteInput.value.trim();
+    if (!userId) return feedback.error('enter the user id to invite');
+    void feedback.run(`invited ${userId}`, async () => {
+      const { invitationId } = await signalling.request<{ invitationId: string; expiresAt: string }>('cohost:invite', { channelId, userId });
+      showInvitation({ invitationId, channelId, kind: 'invite', guestUserId: userId, state: 'pending' });
+    });
+  };
+  inviteButton.addEventListener('click', invite);
+  inviteInput.addEventListener('keydown', (e) => (e as KeyboardEvent).key === 'Enter' && invite());
+  endButton.addEventListener('click', () => void feedback.run('ended co-hosting', () => signalling.request('cohost:end', { channelId })));
+  applyLayout.addEventListener('click', () => {
+    if (!mixTaskId) return feedback.error('no mix is running');
+    void feedback.run(`layout set to ${layout.value}`, () => api(token, 'PATCH', `/mix-tasks/${mixTaskId}`, { sequence: sequence + 1, layout: { mode: layout.value } }).then(() => (sequence += 1)));
+  });
+  window.addEventListener(
+    'hashchange',
+    () => {
+      clearInterval(timer);
+      signalling.close();
+    },
+    { once: true },
+  );
+  try {
+    await signalling.connected();
+    feedback.ok('connected; your desk is open');
+  } catch (error) {
+    feedback.error('cannot connect to the gateway', error);
+  }
+  await refresh();
+}

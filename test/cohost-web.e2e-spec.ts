@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Browser, Page } from 'playwright-core';
+import { computeLayout } from '@gw/mixing';
+import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { waitFor } from '../bench/support/processes';
+import { launchChromium } from './support/browser';
+import { publishTestStream, Publisher } from './support/media';
+import { tonePowers, waitForColors } from './support/mix-checks';
+
+const SHOTS = join(__dirname, '..', 'test-output');
+const W = 640;
+const H = 360;
+const RED: [number, number, number] = [255, 0, 0];
+const BLUE: [number, number, number] = [0, 0, 255];
+const MAIN = { x: 40, y: 40, w: 200, h: 120 };
+const guestCell = computeLayout({ spec: { mode: 'float' }, canvas: { width: W, height: H }, userIds: ['anchor', 'guest1'], hostUserId: 'anchor' }).find((c) => c.userId === 'guest1')!;
+const GUEST_WINDOW = { x: guestCell.x + 40, y: guestCell.y + 24, w: guestCell.width - 80, h: guestCell.height - 48 };
+
+/**
+ * Co-hosting through the web app in Debian's headless Chromium: the host page
+ * invites, the guest page accepts and joins with its (fake) camera and
+ * microphone, a viewer page plays the channel with mpegts.js throughout, and
+ * the channel's output is decoded. The guest's fake devices play files made
+ * here (a blue picture, a 1 kHz tone) so the output can be checked exactly.
+ */
+describe('co-hosting in real browsers: host, guest and viewer pages', () => {
+  let gw: RunningGateway;
+  let browser: Browser;
+  let media: string;
+  const pushes: Publisher[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    media = mkdtempSync(join(tmpdir(), 'fake-media-'));
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=0x0000ff:size=640x360:rate=25', '-t', '2', '-pix_fmt', 'yuv420p', join(media, 'blue.y4m')]);
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=48000', '-t', '4', join(media, 'tone.wav')]);
+    gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    browser = await launchChromium([`--use-file-for-fake-video-capture=${join(media, 'blue.y4m')}`, `--use-file-for-fake-audio-capture=${join(media, 'tone.wav')}`]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    for (const p of pushes) await p.stop();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+    rmSync(media, { recursive: true, force: true });
+  });
+
+  const token = async (userId: string, role: string) => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId: 'stage' })).body.token as string;
+  const open = async (route: string): Promise<Page> => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    await page.goto(`${gw.baseUrl}/#/${route}`);
+    return page;
+  };
+  const feedbackHas = (page: Page, text: string) =>
+    page.waitForFunction((t) => [...document.querySelectorAll('#feedback li')].some((li) => li.textContent?.includes(t)), text, { timeout: 20000 });
+  const source = async () => (await gw.admin('GET', '/api/v1/channels/stage')).body.source;
+
+  it('a viewer watches, the host invites, the guest joins with camera, the mix airs both, and ending returns the host alone', async () => {
+    const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'stage', title: 'Stage' })).body;
+    pushes.push(publishTestStream(channel.publishUrl, { color: '0xff0000', toneHz: 440, seconds: 300 }));
+    await waitFor('host live', async () => ((await source()) === 'host' ? true : undefined), 20000);
+
+    // The viewer page plays the channel's HTTP-FLV with mpegts.js.
+    const viewer = await open(`viewer?channel=stage&token=${await token('fan', 'viewer')}`);
+    await viewer.waitForFunction(() => (window.viewerPlayer?.video.currentTime ?? 0) > 1, undefined, { timeout: 20000 });
+    expect(await viewer.textContent('#playback')).toBe('playing');
+
+    const host = await open(`host?channel=stage&token=${await token('anchor', 'host')}`);
+    await feedbackHas(host, 'desk is open');
+    const guest = await open(`guest?channel=stage&token=${await token('guest1', 'viewer')}`);
+    await guest.waitForFunction(() => window.guestPage?.connected === true, undefined, { timeout: 20000 });
+
+    // A wrong move is shown in words, not swallowed.
+    await host.fill('#invite-user', 'anchor');
+    await host.click('#invite');
+    await feedbackHas(host, 'ALREADY_ON_MIC');
+
+    await host.fill('#invite-user', 'guest1');
+    await host.click('#invite');
+    await feedbackHas(host, 'invited guest1');
+    await guest.click('#invitations button.accept', { timeout: 20000 });
+    await guest.waitForFunction(() => window.guestPage?.joined === true, undefined, { timeout: 30000 });
+    const conferenceId = await guest.evaluate(() => window.guestPage!.conferenceId!);
+
+    // The host keeps OBS: it joins the conference as an RTMP participant.
+    const ingest = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: 'anchor' })).body.url;
+    pushes.push(publishTestStream(ingest, { color: '0xff0000', toneHz: 440, seconds: 300 }));
+
+    // The channel, decoded: the host's red fills the float layout, the guest's camera (blue) sits in its window; both tones.
+    await waitForColors(channel.playUrls.flv, W, H, [
+      { region: MAIN, color: RED },
+      { region: GUEST_WINDOW, color: BLUE },
+    ], 40000);
+    await waitFor('both tones', async () => {
+      const [p440, p1000, p700] = await tonePowers(channel.playUrls.flv, [440, 1000, 700]);
+      return p440 > 20 * p700 && p1000 > 20 * p700 ? true : undefined;
+    }, 20000);
+    await waitFor('host page shows the mix', async () => ((await host.textContent('#mix-state')) === 'active' ? true : undefined), 10000);
+    expect(await host.textContent('#seats')).toContain('guest1');
+    expect(await host.textContent('#mix-stats')).toMatch(/float · 2 in the mix · \d+ fps/);
+    await host.screenshot({ path: join(SHOTS, 'cohost-host.png') });
+    await guest.screenshot({ path: join(SHOTS, 'cohost-guest.png') });
+    await viewer.screenshot({ path: join(SHOTS, 'cohost-viewer.png') });
+
+    // Ending returns the channel to the host alone; the viewer never reconnected.
+    const playedBefore = await viewer.evaluate(() => window.viewerPlayer!.video.currentTime);
+    await host.click('#end');
+    await feedbackHas(host, 'ended co-hosting');
+    await guest.waitForFunction(() => document.querySelector('#guest-status')?.textContent === 'co-hosting ended', undefined, { timeout: 20000 });
+    await waitFor('host alone', async () => ((await source()) === 'host' ? true : undefined), 20000);
+    await waitForColors(channel.playUrls.flv, W, H, [{ region: MAIN, color: RED }, { region: GUEST_WINDOW, color: RED }], 20000);
+    const [p440, p1000] = await tonePowers(channel.playUrls.flv, [440, 1000]);
+    expect(p440).toBeGreaterThan(100 * p1000);
+    await viewer.waitForFunction((t) => window.viewerPlayer!.video.currentTime > t + 2, playedBefore, { timeout: 20000 });
+    expect(await viewer.evaluate(() => window.viewerPlayer!.errors)).toEqual([]);
+    await viewer.screenshot({ path: join(SHOTS, 'cohost-viewer-after.png') });
+  }, 180000);
+});
