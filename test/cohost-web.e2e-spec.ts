@@ -22,13 +22,16 @@ const GUEST_WINDOW = { x: guestCell.x + 40, y: guestCell.y + 24, w: guestCell.wi
 /**
  * Co-hosting through the web app in Debian's headless Chromium: the host page
  * invites, the guest page accepts and joins with its (fake) camera and
- * microphone, a viewer page plays the channel with mpegts.js throughout, and
- * the channel's output is decoded. The guest's fake devices play files made
- * here (a blue picture, a 1 kHz tone) so the output can be checked exactly.
+ * microphone, the host goes on mic from its page too, a viewer page plays the
+ * channel with mpegts.js throughout, and the channel's output is decoded. The
+ * fake devices play files made here (host: red + 440 Hz; guest: blue + 1 kHz)
+ * so the output can be checked exactly. (The host-as-RTMP-participant path is
+ * covered by cohost.e2e-spec.ts.)
  */
 describe('co-hosting in real browsers: host, guest and viewer pages', () => {
   let gw: RunningGateway;
   let browser: Browser;
+  let hostBrowser: Browser;
   let media: string;
   const pushes: Publisher[] = [];
 
@@ -37,11 +40,16 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     media = mkdtempSync(join(tmpdir(), 'fake-media-'));
     execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=0x0000ff:size=640x360:rate=25', '-t', '2', '-pix_fmt', 'yuv420p', join(media, 'blue.y4m')]);
     execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=48000', '-t', '4', join(media, 'tone.wav')]);
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=0xff0000:size=640x360:rate=25', '-t', '2', '-pix_fmt', 'yuv420p', join(media, 'red.y4m')]);
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '4', join(media, 'a440.wav')]);
     gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    // The guest's and viewer's browser: blue camera, 1 kHz microphone. The host's: red camera, 440 Hz microphone.
     browser = await launchChromium([`--use-file-for-fake-video-capture=${join(media, 'blue.y4m')}`, `--use-file-for-fake-audio-capture=${join(media, 'tone.wav')}`]);
+    hostBrowser = await launchChromium([`--use-file-for-fake-video-capture=${join(media, 'red.y4m')}`, `--use-file-for-fake-audio-capture=${join(media, 'a440.wav')}`]);
   });
   afterAll(async () => {
     await browser?.close();
+    await hostBrowser?.close();
     for (const p of pushes) await p.stop();
     await gw?.stop();
     removeDir(gw.dataDir);
@@ -49,8 +57,8 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
   });
 
   const token = async (userId: string, role: string) => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId: 'stage' })).body.token as string;
-  const open = async (route: string): Promise<Page> => {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  const open = async (route: string, on = browser): Promise<Page> => {
+    const page = await on.newPage({ viewport: { width: 1000, height: 1100 } });
     await page.goto(`${gw.baseUrl}/#/${route}`);
     return page;
   };
@@ -68,7 +76,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     await viewer.waitForFunction(() => (window.viewerPlayer?.video.currentTime ?? 0) > 1, undefined, { timeout: 20000 });
     expect(await viewer.textContent('#playback')).toBe('playing');
 
-    const host = await open(`host?channel=stage&token=${await token('anchor', 'host')}`);
+    const host = await open(`host?channel=stage&token=${await token('anchor', 'host')}`, hostBrowser);
     await feedbackHas(host, 'desk is open');
     const guest = await open(`guest?channel=stage&token=${await token('guest1', 'viewer')}`);
     await guest.waitForFunction(() => window.guestPage?.connected === true, undefined, { timeout: 20000 });
@@ -83,11 +91,10 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     await feedbackHas(host, 'invited guest1');
     await guest.click('#invitations button.accept', { timeout: 20000 });
     await guest.waitForFunction(() => window.guestPage?.joined === true, undefined, { timeout: 30000 });
-    const conferenceId = await guest.evaluate(() => window.guestPage!.conferenceId!);
 
-    // The host keeps OBS: it joins the conference as an RTMP participant.
-    const ingest = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: 'anchor' })).body.url;
-    pushes.push(publishTestStream(ingest, { color: '0xff0000', toneHz: 440, seconds: 300 }));
+    // The host goes on mic from the browser (WebRTC); its own RTMP push stays up for when co-hosting ends.
+    await host.click('#join-camera', { timeout: 20000 });
+    await host.waitForFunction(() => (window as unknown as { hostPage: { inConference: boolean } }).hostPage.inConference, undefined, { timeout: 30000 });
 
     // The channel, decoded: the host's red fills the float layout, the guest's camera (blue) sits in its window; both tones.
     await waitForColors(channel.playUrls.flv, W, H, [
@@ -100,6 +107,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     }, 20000);
     await waitFor('host page shows the mix', async () => ((await host.textContent('#mix-state')) === 'active' ? true : undefined), 10000);
     expect(await host.textContent('#seats')).toContain('guest1');
+    expect(await host.textContent('#people')).toContain('guest1 · webrtc');
     expect(await host.textContent('#mix-stats')).toMatch(/float · 2 in the mix · \d+ fps/);
     await host.screenshot({ path: join(SHOTS, 'cohost-host.png') });
     await guest.screenshot({ path: join(SHOTS, 'cohost-guest.png') });
@@ -110,6 +118,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     await host.click('#end');
     await feedbackHas(host, 'ended co-hosting');
     await guest.waitForFunction(() => document.querySelector('#guest-status')?.textContent === 'co-hosting ended', undefined, { timeout: 20000 });
+    await host.waitForFunction(() => !(window as unknown as { hostPage: { inConference: boolean } }).hostPage.inConference, undefined, { timeout: 20000 });
     await waitFor('host alone', async () => ((await source()) === 'host' ? true : undefined), 20000);
     await waitForColors(channel.playUrls.flv, W, H, [{ region: MAIN, color: RED }, { region: GUEST_WINDOW, color: RED }], 20000);
     const [p440, p1000] = await tonePowers(channel.playUrls.flv, [440, 1000]);

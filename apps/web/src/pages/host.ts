@@ -1,3 +1,5 @@
+import { ConferenceClient } from '../lib/conference-client';
+import { mountConferenceView } from '../lib/conference-view';
 import { Signalling } from '../lib/signalling';
 import { api, channelParams, describe, Feedback, h } from '../lib/ui';
 
@@ -45,6 +47,9 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   const applyLayout = h('button', { id: 'apply-layout' }, 'Apply layout');
   const mixState = h('span', { class: 'status', id: 'mix-state' }, 'no mix');
   const mixStats = h('code', { id: 'mix-stats' }, '');
+  const joinCamera = h('button', { id: 'join-camera', disabled: true }, 'Join with camera');
+  const tiles = h('div', { class: 'grid', id: 'tiles' });
+  const people = h('ul', { id: 'people' });
   const log = h('ul', { class: 'feedback', id: 'feedback' });
   root.append(
     h('section', { class: 'host' },
@@ -54,13 +59,32 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
       h('h3', {}, 'Applications'), applications,
       h('h3', {}, 'Invitations'), invitations,
       h('h3', {}, 'On mic'), seats, h('p', {}, endButton),
+      h('h3', {}, 'Conference'),
+      h('p', {}, 'Go on mic from this browser, or keep your encoder and push to the ingest URL. ', joinCamera),
+      tiles, people,
       h('h3', {}, 'Mix'), h('p', {}, 'State: ', mixState, ' · layout ', layout, ' ', applyLayout), h('p', {}, mixStats),
       h('h3', {}, 'What happened'), log),
   );
   const feedback = new Feedback(log);
   const signalling = new Signalling(token);
   let mixTaskId: string | undefined;
+  let conferenceId: string | undefined;
   let sequence = 0;
+  let client: ConferenceClient | undefined;
+  let local: MediaStream | undefined;
+  const hostPage = { inConference: false };
+  (window as unknown as { hostPage: typeof hostPage }).hostPage = hostPage;
+
+  const leaveConference = async () => {
+    const c = client;
+    client = undefined;
+    hostPage.inConference = false;
+    await c?.leave().catch(() => undefined);
+    local?.getTracks().forEach((t) => t.stop());
+    local = undefined;
+    tiles.replaceChildren();
+    people.replaceChildren();
+  };
 
   const refresh = async () => {
     try {
@@ -69,6 +93,8 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
       channelState.className = `status ${c.state === 'idle' ? 'bad' : 'ok'}`;
       viewers.textContent = String(c.viewers);
       mixTaskId = c.mixTaskId;
+      conferenceId = c.conferenceId;
+      joinCamera.disabled = !conferenceId || client !== undefined;
       if (!mixTaskId) {
         mixState.textContent = 'no mix';
         mixStats.textContent = '';
@@ -138,6 +164,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   });
   signalling.on<{ channelId: string; reason: string }>('cohost:ended', (p) => {
     seats.replaceChildren();
+    void leaveConference();
     feedback.info(`co-hosting ended (${p.reason}); the channel returns to your own push`);
     void refresh();
   });
@@ -160,6 +187,25 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
     });
   };
   inviteButton.addEventListener('click', invite);
+  joinCamera.addEventListener('click', () => {
+    if (!conferenceId || client) return;
+    const id = conferenceId;
+    joinCamera.disabled = true;
+    void feedback.run('joined the conference with camera and microphone', async () => {
+      client = new ConferenceClient(signalling);
+      window.conferenceClient = client;
+      mountConferenceView(client, tiles, people, () => local);
+      try {
+        local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+        await client.join(id, local);
+        hostPage.inConference = true;
+      } catch (error) {
+        await leaveConference();
+        joinCamera.disabled = false;
+        throw error;
+      }
+    });
+  });
   inviteInput.addEventListener('keydown', (e) => (e as KeyboardEvent).key === 'Enter' && invite());
   endButton.addEventListener('click', () => void feedback.run('ended co-hosting', () => signalling.request('cohost:end', { channelId })));
   applyLayout.addEventListener('click', () => {
@@ -170,7 +216,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
     'hashchange',
     () => {
       clearInterval(timer);
-      signalling.close();
+      void leaveConference().then(() => signalling.close());
     },
     { once: true },
   );
