@@ -9,11 +9,10 @@
  * whether the connection was kept, and the largest timestamp jumps.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { io, Socket } from 'socket.io-client';
 import { RunningGateway, startGateway } from './support/gateway';
+import { startNginx } from './support/nginx';
 import { freePort, waitFor } from './support/processes';
 import { FlvWatcher, RtmpWatcher, WatchStats } from './support/viewer';
 
@@ -37,36 +36,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;
   clearTimeout(timer);
-}
-
-/** nginx-rtmp as an external origin: `live` and `ingest` apps whose publishes are decided by the gateway's hooks. */
-async function startNginx(gatewayPort: number, secret: string): Promise<{ rtmpPort: number; child: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-nginx-'));
-  const rtmpPort = await freePort();
-  const hook = (event: string) => `http://127.0.0.1:${gatewayPort}/api/v1/live/hooks/${event}?secret=${secret}`;
-  const app = (name: string) =>
-    `    application ${name} { live on; notify_method post; on_publish ${hook('on_publish')}; on_publish_done ${hook('on_publish_done')}; }`;
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    [
-      'load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;',
-      'daemon off;',
-      'master_process off;',
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log warn;`,
-      'events { worker_connections 256; }',
-      'rtmp {',
-      `  server { listen 127.0.0.1:${rtmpPort}; chunk_size 4096;`,
-      app('live'),
-      app('ingest'),
-      '  }',
-      '}',
-    ].join('\n'),
-  );
-  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
-  await sleep(300);
-  if (child.exitCode !== null) throw new Error('nginx did not start (is libnginx-mod-rtmp installed?)');
-  return { rtmpPort, child, dir };
 }
 
 interface RunResult {
@@ -170,10 +139,7 @@ async function benchOrigin(origin: 'embedded' | 'nginx-rtmp') {
   } finally {
     await gw.stop().catch((error: Error) => process.stderr.write(`${origin}: ${error.message}\n`));
     rmSync(gw.dataDir, { recursive: true, force: true });
-    if (nginx) {
-      await stopChild(nginx.child);
-      rmSync(nginx.dir, { recursive: true, force: true });
-    }
+    await nginx?.stop();
   }
 }
 

@@ -86,6 +86,8 @@ describe('foundation (real gateway, real mediasoup workers, real origin, real ff
       expect(await gw.admin('POST', '/api/v1/tokens', { userId: 'a', role: 'emperor' })).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
       expect(await gw.admin('POST', '/api/v1/channels', { id: '../etc/passwd' })).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
       expect(await gw.admin('POST', '/api/v1/channels', { id: 'x', extra: 1 })).toMatchObject({ status: 400 });
+      // `__host` is reserved for the host's source stream of a channel.
+      expect(await gw.admin('POST', '/api/v1/channels', { id: 'show__host' })).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
       const malformed = await gw.request('POST', '/api/v1/channels', { raw: '{"id":', headers: { 'x-api-key': gw.adminKey } });
       expect(malformed).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST_BODY' } } });
       expect(await gw.admin('GET', '/api/v1/channels/missing')).toMatchObject({ status: 404, body: { error: { code: 'CHANNEL_NOT_FOUND' } } });

@@ -1,0 +1,61 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './processes';
+
+export interface RunningNginx {
+  rtmpPort: number;
+  /** `rtmp://127.0.0.1:<port>/live`, the value for LIVE_ORIGIN. */
+  liveBase: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * nginx-rtmp (Debian's libnginx-mod-rtmp) as an external origin on loopback:
+ * `live` and `ingest` apps whose publishes are decided by the gateway's hooks
+ * (on_publish / on_publish_done). One foreground process, ended by stop().
+ */
+export async function startNginx(gatewayPort: number, secret: string): Promise<RunningNginx> {
+  const dir = mkdtempSync(join(tmpdir(), 'nginx-rtmp-'));
+  const rtmpPort = await freePort();
+  const hook = (event: string) => `http://127.0.0.1:${gatewayPort}/api/v1/live/hooks/${event}?secret=${secret}`;
+  const app = (name: string) =>
+    `    application ${name} { live on; notify_method post; on_publish ${hook('on_publish')}; on_publish_done ${hook('on_publish_done')}; }`;
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    [
+      'load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;',
+      'daemon off;',
+      'master_process off;',
+      `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/error.log warn;`,
+      'events { worker_connections 256; }',
+      'rtmp {',
+      `  server { listen 127.0.0.1:${rtmpPort}; chunk_size 4096;`,
+      app('live'),
+      app('ingest'),
+      '  }',
+      '}',
+    ].join('\n'),
+  );
+  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  if (child.exitCode !== null) throw new Error('nginx did not start (is libnginx-mod-rtmp installed?)');
+  return {
+    rtmpPort,
+    liveBase: `rtmp://127.0.0.1:${rtmpPort}/live`,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
