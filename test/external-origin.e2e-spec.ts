@@ -66,9 +66,13 @@ describe('nginx-rtmp as LIVE_ORIGIN', () => {
   afterAll(async () => {
     for (const s of sockets) s.close();
     for (const p of pushes) await p.stop();
-    await gw?.stop();
-    removeDir(gw.dataDir);
-    await nginx?.stop();
+    try {
+      await gw?.stop();
+    } finally {
+      if (process.env.DEBUG_GW) require('node:fs').writeFileSync('/tmp/gw-ext.log', gw.output());
+      removeDir(gw.dataDir);
+      await nginx?.stop();
+    }
   });
 
   it('airs the host, refuses other publishers, and co-hosts with one continuous timeline at a viewer', async () => {

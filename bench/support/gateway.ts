@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descendantPids, freePort, isRunning, waitFor } from './processes';
@@ -113,11 +113,20 @@ export async function startGateway(options: { env?: Record<string, string>; data
       clearTimeout(timer);
       // Anything the gateway failed to end is a leak: kill it so tests stay clean, and report it.
       const leaked = descendants.filter(isRunning);
+      const described = leaked.map((pid) => `${pid} (${commandLine(pid)})`);
       for (const pid of leaked) process.kill(pid, 'SIGKILL');
-      if (leaked.length) throw new Error(`gateway left processes behind: ${leaked.join(', ')}`);
+      if (leaked.length) throw new Error(`gateway left processes behind: ${described.join(', ')}`);
       return result;
     },
   };
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 300);
+  } catch {
+    return '?';
+  }
 }
 
 export function removeDir(dir: string): void {

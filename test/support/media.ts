@@ -15,10 +15,15 @@ export interface Publisher {
  */
 export function publishTestStream(
   url: string,
-  options: { color?: string; toneHz?: number; silent?: boolean; size?: string; fps?: number; seconds?: number } = {},
+  options: { color?: string; toneHz?: number; silent?: boolean; amplitude?: number; size?: string; fps?: number; seconds?: number } = {},
 ): Publisher {
   const { color = '0x00ff00', toneHz = 440, size = '640x360', fps = 25, seconds = 60 } = options;
-  const audio = options.silent ? 'anullsrc=r=48000:cl=stereo' : `sine=frequency=${toneHz}:sample_rate=48000`;
+  // `sine` plays at 1/8 of full scale; `amplitude` (0..1) makes a louder (or quieter) speaker.
+  const audio = options.silent
+    ? 'anullsrc=r=48000:cl=stereo'
+    : options.amplitude !== undefined
+      ? `aevalsrc=${options.amplitude}*sin(2*PI*${toneHz}*t):s=48000`
+      : `sine=frequency=${toneHz}:sample_rate=48000`;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', `color=c=${color}:size=${size}:rate=${fps}`,

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@gw/auth';
+import { BypassModule } from '@gw/bypass';
 import { CohostModule } from '@gw/cohost';
 import { ConferenceModule } from '@gw/conference';
 import { ConfigModule, ResolvedConfig } from '@gw/config';
@@ -26,6 +27,7 @@ export class AppModule {
         ConferenceModule,
         MixingModule,
         CohostModule,
+        BypassModule,
         ObservabilityModule,
       ],
     };

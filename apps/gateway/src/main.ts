@@ -5,7 +5,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpErrorFilter } from '@gw/common';
+import { HttpErrorFilter, SupervisedProcess } from '@gw/common';
 import { ConfigError, loadConfig, ResolvedConfig } from '@gw/config';
 import { ChannelService } from '@gw/live';
 import { AppModule } from './app.module';
@@ -29,7 +29,20 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
   });
-  app.enableShutdownHooks();
+  // Shutdown: the modules' hooks end what they own (app.close()), then any child still on its way
+  // out is waited for (SIGKILL after its stop timeout), so no process outlives the gateway.
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      void app
+        .close()
+        .then(() => SupervisedProcess.stopAll())
+        .catch((error: Error) => process.stderr.write(`shutdown: ${error.message}\n`))
+        .finally(() => process.exit(0));
+    });
+  }
   app.setGlobalPrefix('api/v1', {
     exclude: ['healthz', 'metrics'].map((path) => ({ path, method: RequestMethod.GET })),
   });

@@ -3,6 +3,7 @@
  * conference, host, guest and viewer pages register themselves in `routes`.
  */
 import { renderConference } from './pages/conference';
+import { renderDirectory } from './pages/directory';
 import { renderGuest } from './pages/guest';
 import { renderHome } from './pages/home';
 import { renderHost } from './pages/host';
@@ -14,6 +15,7 @@ const routes: Record<string, (root: HTMLElement, params: URLSearchParams) => voi
   host: renderHost,
   guest: renderGuest,
   viewer: renderViewer,
+  directory: renderDirectory,
 };
 
 async function route(): Promise<void> {

@@ -109,6 +109,19 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
   #stopRequested = false;
   #exit: ProcessExit | undefined;
 
+  /** Every process started and not yet exited, whoever owns it. */
+  static readonly #running = new Set<SupervisedProcess>();
+
+  /**
+   * Ends every process still running and waits for each to exit, including
+   * stops already in flight (an owner may have asked a process to stop without
+   * waiting, e.g. when its source went away). The gateway calls this last on
+   * shutdown, so no child outlives it even when one ignores SIGTERM for a while.
+   */
+  static async stopAll(): Promise<void> {
+    await Promise.all([...SupervisedProcess.#running].map((p) => p.stop()));
+  }
+
   static async start(options: SupervisedProcessOptions): Promise<SupervisedProcess> {
     const proc = new SupervisedProcess(options);
     options.onSpawn?.(proc);
@@ -125,6 +138,7 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
     this.#child = options.fork
       ? fork(options.command, options.args, { env: options.env, stdio })
       : spawn(options.command, options.args, { env: options.env, stdio });
+    SupervisedProcess.#running.add(this);
 
     this.#exited = new Promise((resolve) => {
       let spawnError: Error | undefined;
@@ -160,6 +174,7 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
     this.#child.on('message', (message) => this.emit('message', message));
 
     void this.#exited.then((exit) => {
+      SupervisedProcess.#running.delete(this);
       const { logger, name } = this.#options;
       if (this.#ready && !exit.requested) {
         const error = new ProcessDiedError(name, exit);

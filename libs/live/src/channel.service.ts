@@ -41,6 +41,8 @@ interface ChannelEvents extends Record<string, unknown[]> {
   stateChanged: [{ channelId: string; state: ChannelState; source: ChannelSource }];
   /** The host's own push (the program's `host` feed) started or ended. */
   hostSource: [{ channelId: string; publishing: boolean }];
+  /** The number of players of the channel changed (origin play / play-done events). */
+  viewersChanged: [{ channelId: string; viewers: number }];
 }
 
 interface LiveActivity {
@@ -85,16 +87,16 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     origin.on('publishRejected', ({ path, reason }) => this.logger.warn(`publish to ${path} refused (${reason})`));
     origin.on('play', ({ app, stream, sessionId }) => {
       const { channelId, part } = channelOfStream(stream);
-      if (app === LIVE_APP && part === 'program') this.#update(channelId, (a) => a.viewers.add(sessionId));
+      if (app === LIVE_APP && part === 'program') this.#viewer(channelId, sessionId, true);
     });
     origin.on('playDone', ({ app, stream, sessionId }) => {
       const { channelId, part } = channelOfStream(stream);
-      if (app === LIVE_APP && part === 'program') this.#update(channelId, (a) => a.viewers.delete(sessionId));
+      if (app === LIVE_APP && part === 'program') this.#viewer(channelId, sessionId, false);
     });
     origin.on('down', () => {
       for (const [channelId, activity] of [...this.#activity]) {
         for (const sessionId of [...activity.hostSessions]) this.#hostSession(channelId, sessionId, false);
-        this.#update(channelId, (a) => a.viewers.clear());
+        for (const sessionId of [...activity.viewers]) this.#viewer(channelId, sessionId, false);
       }
     });
   }
@@ -229,6 +231,29 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
 
   #flags(activity: LiveActivity | undefined): ChannelActivity {
     return { programOnAir: activity?.programOnAir ?? false, feed: activity?.feed, cohosting: activity?.cohosting ?? false };
+  }
+
+  #viewer(channelId: string, sessionId: string, playing: boolean): void {
+    let changed = false;
+    let viewers = 0;
+    this.#update(channelId, (a) => {
+      const before = a.viewers.size;
+      if (playing) a.viewers.add(sessionId);
+      else a.viewers.delete(sessionId);
+      viewers = a.viewers.size;
+      changed = before !== viewers;
+    });
+    if (changed) this.emit('viewersChanged', { channelId, viewers });
+  }
+
+  /** Players of the channel right now. */
+  viewers(channelId: string): number {
+    return this.#activity.get(channelId)?.viewers.size ?? 0;
+  }
+
+  /** True while a co-hosting session runs on the channel. */
+  cohosting(channelId: string): boolean {
+    return this.#activity.get(channelId)?.cohosting ?? false;
   }
 
   #hostSession(channelId: string, sessionId: string, publishing: boolean): void {

@@ -17,7 +17,7 @@ const cellSchema = z.strictObject({
   zOrder: z.number().int().min(0).max(100).default(0),
   fit: z.enum(['cover', 'contain']).default('cover'),
 });
-const layoutSchema = z
+export const layoutSchema = z
   .strictObject({ mode: z.enum(['grid', 'float', 'speaker', 'custom']), cells: z.array(cellSchema).max(16).optional() })
   .refine((l) => l.mode !== 'custom' || (l.cells && l.cells.length > 0), 'custom layout needs cells');
 const urlSchema = z.string().min(1).max(2048);

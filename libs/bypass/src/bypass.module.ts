@@ -1,0 +1,40 @@
+import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
+import { ConferenceService } from '@gw/conference';
+import { channelRoom, Notifier } from '@gw/im';
+import { ChannelService, ProgramService } from '@gw/live';
+import { MixingService } from '@gw/mixing';
+import { BypassController } from './bypass.controller';
+import { BypassService } from './bypass.service';
+
+/** Bypass live over REST; mapping state changes go to the channel's sockets as `live:state`. */
+@Global()
+@Module({
+  controllers: [BypassController],
+  providers: [
+    {
+      provide: BypassService,
+      inject: [ChannelService, ProgramService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG],
+      useFactory: (channels: ChannelService, programs: ProgramService, conferences: ConferenceService, mixing: MixingService, notifier: Notifier, config: ResolvedConfig) => {
+        const service = new BypassService(channels, programs, conferences, mixing, {
+          idleSeconds: config.bypassIdleSeconds,
+          settings: {
+            video: { width: 1280, height: 720, fps: 25, bitrateKbps: 2000, gopSeconds: 1 },
+            audio: { sampleRate: 48000, channels: 2, bitrateKbps: 128 },
+          },
+          logger: new Logger('Bypass'),
+        });
+        service.on('changed', (m) => notifier.toRoom(channelRoom(m.channelId), 'live:state', m));
+        return service;
+      },
+    },
+  ],
+  exports: [BypassService],
+})
+export class BypassModule implements OnApplicationShutdown {
+  constructor(@Inject(BypassService) private readonly bypass: BypassService) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bypass.closeAll();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './bypass.service';
+export * from './bypass.controller';
+export * from './bypass.module';

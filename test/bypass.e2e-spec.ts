@@ -1,0 +1,111 @@
+import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { waitFor } from '../bench/support/processes';
+import { FlvWatcher } from '../bench/support/viewer';
+import { publishTestStream, Publisher } from './support/media';
+import { tonePowers, waitForColors } from './support/mix-checks';
+
+const RED: [number, number, number] = [255, 0, 0];
+const GREEN: [number, number, number] = [0, 255, 0];
+const BLUE: [number, number, number] = [0, 0, 255];
+// Speaker layout on 1280x720 with three people: the speaker 1280x540 on top (640x360 fitted: x 160..1120), two thumbnails below.
+const SPEAKER = { x: 400, y: 150, w: 300, h: 200 };
+const THUMB_B = { x: 400, y: 580, w: 160, h: 100 };
+const THUMB_C = { x: 720, y: 580, w: 160, h: 100 };
+
+/**
+ * Bypass live with real components: three RTMP participants in a conference,
+ * mapped on demand to a channel. Nothing is mixed until a player asks for the
+ * channel; the origin's play event starts exactly one mix, which the waiting
+ * player receives; the mix stops after the idle time once nobody plays.
+ */
+describe('bypass live (on demand)', () => {
+  let gw: RunningGateway;
+  const pushes: Publisher[] = [];
+  const watchers: FlvWatcher[] = [];
+
+  beforeAll(async () => {
+    gw = await startGateway({ env: { BYPASS_IDLE_SECONDS: '2', MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+  });
+  afterAll(async () => {
+    for (const w of watchers) w.stop();
+    for (const p of pushes) await p.stop();
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  const activeMixes = async (conferenceId: string) =>
+    ((await gw.admin('GET', '/api/v1/mix-tasks')).body as { conferenceId: string; state: string }[]).filter(
+      (t) => t.conferenceId === conferenceId && (t.state === 'starting' || t.state === 'active'),
+    );
+  const mapping = async (conferenceId: string) => ((await gw.admin('GET', '/api/v1/live-map')).body as { conferenceId: string; state: string }[]).find((m) => m.conferenceId === conferenceId);
+
+  it('mixes only while someone plays, once for concurrent first plays, and ends with the conference', async () => {
+    const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'meeting', title: 'All hands' })).body;
+    const conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: 'All hands' })).body.id as string;
+    const people = [
+      { userId: 'a', color: '0xff0000', toneHz: 440, amplitude: 0.8 },
+      { userId: 'b', color: '0x00ff00', toneHz: 660 },
+      { userId: 'c', color: '0x0000ff', toneHz: 1000 },
+    ];
+    for (const p of people) {
+      expect((await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId: p.userId })).status).toBe(200);
+      const url = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: p.userId })).body.url;
+      pushes.push(publishTestStream(url, { ...p, seconds: 300 }));
+    }
+    await waitFor('three participants', async () => ((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.participants.length === 3 ? true : undefined), 20000);
+
+    // Bad input gets typed errors and changes nothing.
+    expect(await gw.admin('PUT', `/api/v1/conferences/${conferenceId}/live`, { channelId: 'nope', onDemand: true })).toMatchObject({ status: 404, body: { error: { code: 'CHANNEL_NOT_FOUND' } } });
+    expect(await gw.admin('PUT', '/api/v1/conferences/conf_missing/live', { channelId: 'meeting', onDemand: true })).toMatchObject({ status: 404 });
+    expect(await gw.admin('PUT', `/api/v1/conferences/${conferenceId}/live`, { channelId: 'meeting' })).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
+    expect((await gw.admin('GET', '/api/v1/live-map')).body).toEqual([]);
+
+    const mapped = await gw.admin('PUT', `/api/v1/conferences/${conferenceId}/live`, { channelId: 'meeting', onDemand: true });
+    expect(mapped).toMatchObject({ status: 200, body: { conferenceId, channelId: 'meeting', onDemand: true, layout: { mode: 'speaker' }, state: 'idle' } });
+    const directory = (await gw.admin('GET', '/api/v1/directory')).body;
+    expect(directory).toEqual([expect.objectContaining({ conferenceId, channelId: 'meeting', title: 'All hands', participants: 3, state: 'idle' })]);
+
+    // Nobody plays: nothing is mixed.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await activeMixes(conferenceId)).toEqual([]);
+    expect((await gw.admin('GET', '/api/v1/channels/meeting')).body).toMatchObject({ state: 'idle', source: 'none' });
+
+    // A player asks: the mix starts and the waiting player receives it on the same connection.
+    const first = new FlvWatcher(channel.playUrls.flv);
+    watchers.push(first);
+    const askedAt = Date.now();
+    await waitFor('first frame at the player', () => (first.frames.length > 0 ? true : undefined), 15000);
+    const firstFrameMs = first.frames[0].at - askedAt;
+    expect(firstFrameMs).toBeLessThan(10000); // the figure itself is benchmarked (npm run bench -- bypass)
+    expect(await activeMixes(conferenceId)).toHaveLength(1);
+    await waitForColors(channel.playUrls.flv, 1280, 720, [
+      { region: SPEAKER, color: RED },
+      { region: THUMB_B, color: GREEN },
+      { region: THUMB_C, color: BLUE },
+    ], 30000);
+    await waitFor('three tones', async () => {
+      const [p440, p660, p1000, p850] = await tonePowers(channel.playUrls.flv, [440, 660, 1000, 850]);
+      return p440 > 20 * p850 && p660 > 20 * p850 && p1000 > 20 * p850 ? true : undefined;
+    }, 20000);
+    expect(first.stats().connectionKept).toBe(true);
+    expect((await gw.admin('GET', '/api/v1/channels/meeting')).body).toMatchObject({ state: 'live', source: 'mix' });
+
+    // Everyone stops playing: the mix is gone after the idle time (2 s here).
+    first.stop();
+    await waitFor('mix stopped after idle', async () => ((await activeMixes(conferenceId)).length === 0 && (await mapping(conferenceId))?.state === 'idle' ? true : undefined), 15000);
+
+    // Two players at once: exactly one mix.
+    const pair = [new FlvWatcher(channel.playUrls.flv), new FlvWatcher(channel.playUrls.flv)];
+    watchers.push(...pair);
+    await waitFor('both players get frames', () => (pair.every((w) => w.frames.length > 10) ? true : undefined), 20000);
+    expect(await activeMixes(conferenceId)).toHaveLength(1);
+    expect(gw.output().match(new RegExp(`bypass mix \\S+ of conference ${conferenceId} started`, 'g'))).toHaveLength(2);
+
+    // The conference ends: its mix goes down, the mapping goes, and the channel goes idle.
+    expect((await gw.admin('DELETE', `/api/v1/conferences/${conferenceId}`)).status).toBe(200);
+    await waitFor('channel idle', async () => ((await gw.admin('GET', '/api/v1/channels/meeting')).body.state === 'idle' ? true : undefined), 15000);
+    expect(await activeMixes(conferenceId)).toEqual([]);
+    expect((await gw.admin('GET', '/api/v1/live-map')).body).toEqual([]);
+    for (const w of pair) w.stop();
+  }, 150000);
+});
