@@ -4,7 +4,8 @@
  * three RTMP participants (640x360@25) mapped on demand to a channel. Each run
  * opens an HTTP-FLV player on the idle channel and times its first video
  * frame; then the player leaves and the run waits until the mix has stopped
- * (BYPASS_IDLE_SECONDS=1) before the next.
+ * and the origin has forgotten the stream (BYPASS_IDLE_SECONDS=1,
+ * LIVE_PUBLISH_GRACE_MS=500, then 1.5 s) before the next.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -25,7 +26,7 @@ function push(url: string, color: string, toneHz: number): ChildProcess {
 }
 
 export async function bypassBench(): Promise<Record<string, unknown>> {
-  const gw = await startGateway({ env: { LOG_LEVEL: 'warn', BYPASS_IDLE_SECONDS: '1', MIX_RTP_MIN_PORT: '52000', MIX_RTP_MAX_PORT: '58999' } });
+  const gw = await startGateway({ env: { LOG_LEVEL: 'warn', BYPASS_IDLE_SECONDS: '1', LIVE_PUBLISH_GRACE_MS: '500', MIX_RTP_MIN_PORT: '52000', MIX_RTP_MAX_PORT: '58999' } });
   const children: ChildProcess[] = [];
   try {
     const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'bench-bypass' })).body;
@@ -42,6 +43,8 @@ export async function bypassBench(): Promise<Record<string, unknown>> {
     for (let run = 0; run < RUNS; run += 1) {
       await waitFor('mix idle', async () => ((await state()) === 'idle' ? true : undefined), 30000);
       await waitFor('channel idle', async () => ((await gw.admin('GET', '/api/v1/channels/bench-bypass')).body.state === 'idle' ? true : undefined), 30000);
+      // The origin keeps a stream that just ended (with its GOP) for its publish grace; a player then would get stale frames at once.
+      await new Promise((r) => setTimeout(r, 1500));
       const askedAt = Date.now();
       const player = new FlvWatcher(channel.playUrls.flv);
       try {
