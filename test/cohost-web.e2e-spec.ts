@@ -9,6 +9,7 @@ import { waitFor } from '../bench/support/processes';
 import { launchChromium } from './support/browser';
 import { publishTestStream, Publisher } from './support/media';
 import { tonePowers, waitForColors } from './support/mix-checks';
+import { FlvWatcher } from '../bench/support/viewer';
 
 const SHOTS = join(__dirname, '..', 'test-output');
 const W = 640;
@@ -56,7 +57,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     rmSync(media, { recursive: true, force: true });
   });
 
-  const token = async (userId: string, role: string) => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId: 'stage' })).body.token as string;
+  const token = async (userId: string, role: string, channelId = 'stage') => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId })).body.token as string;
   const open = async (route: string, on = browser): Promise<Page> => {
     const page = await on.newPage({ viewport: { width: 1000, height: 1100 } });
     await page.goto(`${gw.baseUrl}/#/${route}`);
@@ -64,7 +65,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
   };
   const feedbackHas = (page: Page, text: string) =>
     page.waitForFunction((t) => [...document.querySelectorAll('#feedback li')].some((li) => li.textContent?.includes(t)), text, { timeout: 20000 });
-  const source = async () => (await gw.admin('GET', '/api/v1/channels/stage')).body.source;
+  const source = async (channelId = 'stage') => (await gw.admin('GET', `/api/v1/channels/${channelId}`)).body.source;
 
   it('a viewer watches, the host invites, the guest joins with camera, the mix airs both, and ending returns the host alone', async () => {
     const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'stage', title: 'Stage' })).body;
@@ -126,5 +127,62 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     await viewer.waitForFunction((t) => window.viewerPlayer!.video.currentTime > t + 2, playedBefore, { timeout: 20000 });
     expect(await viewer.evaluate(() => window.viewerPlayer!.errors)).toEqual([]);
     await viewer.screenshot({ path: join(SHOTS, 'cohost-viewer-after.png') });
+  }, 180000);
+
+  it('client mode: the host page composes and publishes the picture, the gateway only packages it, and switching modes keeps the channel', async () => {
+    const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'studio2', title: 'Client mix' })).body;
+    pushes.push(publishTestStream(channel.publishUrl, { color: '0x00ff00', toneHz: 660, seconds: 300 }));
+    await waitFor('host live', async () => ((await source('studio2')) === 'host' ? true : undefined), 20000);
+    const host = await open(`host?channel=studio2&token=${await token('anchor2', 'host', 'studio2')}`, hostBrowser);
+    await feedbackHas(host, 'desk is open');
+    const guest = await open(`guest?channel=studio2&token=${await token('guest2', 'viewer', 'studio2')}`);
+    await guest.waitForFunction(() => window.guestPage?.connected === true, undefined, { timeout: 20000 });
+
+    await host.check('#client-mix');
+    await feedbackHas(host, 'mix mode set to client');
+    await host.fill('#invite-user', 'guest2');
+    await host.click('#invite');
+    await guest.click('#invitations button.accept', { timeout: 20000 });
+    await guest.waitForFunction(() => window.guestPage?.joined === true, undefined, { timeout: 30000 });
+    await host.click('#join-camera', { timeout: 20000 });
+    await host.waitForFunction(() => (window as unknown as { hostPage: { composing: boolean } }).hostPage.composing, undefined, { timeout: 30000 });
+
+    // The channel shows the host page's composition: its red camera full frame, the guest's blue in the window, both voices.
+    await waitForColors(channel.playUrls.flv, W, H, [
+      { region: MAIN, color: RED },
+      { region: GUEST_WINDOW, color: BLUE },
+    ], 40000);
+    await waitFor('both voices', async () => {
+      const [p440, p1000, p700] = await tonePowers(channel.playUrls.flv, [440, 1000, 700]);
+      return p440 > 20 * p700 && p1000 > 20 * p700 ? true : undefined;
+    }, 20000);
+    expect(await source('studio2')).toBe('mix');
+    const conferenceId = (await gw.admin('GET', '/api/v1/channels/studio2')).body.conferenceId;
+    // No compositor on the server for this session: no mix task, only the packager.
+    const tasks = (await gw.admin('GET', '/api/v1/mix-tasks')).body as { conferenceId: string; state: string }[];
+    expect(tasks.filter((t) => t.conferenceId === conferenceId && t.state === 'active')).toEqual([]);
+    expect(gw.output()).toMatch(/channel studio2: packaging the host's composed stream/);
+    await host.screenshot({ path: join(SHOTS, 'cohost-client-mode-host.png') });
+
+    // Back to server mode during the session: the server's mix takes over at a keyframe, the viewer stays.
+    const viewer = new FlvWatcher(channel.playUrls.flv);
+    try {
+      await waitFor('viewer playing', () => (viewer.frames.length > 10 ? true : undefined), 20000);
+      await host.uncheck('#client-mix');
+      await feedbackHas(host, 'mix mode set to server');
+      await waitFor('server mix active', async () => {
+        const all = (await gw.admin('GET', '/api/v1/mix-tasks')).body as { conferenceId: string; state: string }[];
+        return all.some((t) => t.conferenceId === conferenceId && t.state === 'active') ? true : undefined;
+      }, 20000);
+      await waitForColors(channel.playUrls.flv, W, H, [{ region: MAIN, color: RED }, { region: GUEST_WINDOW, color: BLUE }], 30000);
+      const seen = viewer.stats();
+      expect(seen.connectionKept).toBe(true);
+      expect(seen.maxBackwardMs).toBe(0);
+      expect(seen.maxTsStepMs).toBeLessThanOrEqual(500);
+    } finally {
+      viewer.stop();
+    }
+    await host.click('#end');
+    await waitFor('host push back', async () => ((await source('studio2')) === 'host' ? true : undefined), 20000);
   }, 180000);
 });

@@ -78,4 +78,12 @@ export class CohostGateway implements OnGatewayConnection {
   end(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(() => this.cohost.end(principalOf(socket), parseInput(s.end, body).channelId));
   }
+
+  @SubscribeMessage('cohost:mode')
+  mode(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const input = parseInput(s.mode, body);
+      return this.cohost.setMixMode(principalOf(socket), input.channelId, input.mixMode);
+    });
+  }
 }

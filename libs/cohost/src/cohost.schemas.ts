@@ -13,4 +13,6 @@ export const cohostSchemas = {
   kick: z.strictObject({ channelId: resourceId, userId: resourceId }),
   leave: z.strictObject({ channelId: resourceId }),
   end: z.strictObject({ channelId: resourceId }),
+  /** Extension: who composes the picture, the gateway (`server`, default) or the host's page (`client`). */
+  mode: z.strictObject({ channelId: resourceId, mixMode: z.enum(['server', 'client']) }),
 };

@@ -3,7 +3,7 @@ import { LineLogger, NotFoundError } from '@gw/common';
 import type { UserPrincipal } from '@gw/auth';
 import { ConferenceService } from '@gw/conference';
 import { ChannelService, ProgramService } from '@gw/live';
-import { MixingService, MixTask } from '@gw/mixing';
+import { ClientMixRelay, MixingService, MixTask } from '@gw/mixing';
 import { InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
 import { Invitation, InvitationDesk } from './invitation-desk';
 import { cohostMixSettings } from './mix-settings';
@@ -18,9 +18,16 @@ export interface CohostOptions {
 /** Delivers a server → client event to one user (all their sockets). */
 export type Notify = (userId: string, event: string, payload: object) => void;
 
+export type MixMode = 'server' | 'client';
+
 interface Session {
   conferenceId: string;
+  mode: MixMode;
+  /** Server mode: the mix task composing the conference. */
   mix?: MixTask;
+  /** Client mode: the packager of the host page's composed stream. */
+  relay?: ClientMixRelay;
+  unsubscribe: (() => void)[];
 }
 
 export class ChannelNotHostedError extends NotFoundError {
@@ -46,6 +53,8 @@ export class CohostService {
   readonly #sweeper: NodeJS.Timeout;
   /** Sessions that ended and are handing the channel back to the host. */
   readonly #handBacks = new Set<Promise<void>>();
+  /** Mix mode chosen by each channel's host (default server). */
+  readonly #modes = new Map<string, MixMode>();
 
   constructor(
     private readonly channels: ChannelService,
@@ -168,40 +177,123 @@ export class CohostService {
     let session = this.#sessions.get(desk.channelId);
     if (!session) {
       const conference = await this.conferences.create({ title: `co-hosting on ${desk.channelId}`, hostUserId: desk.hostUserId });
-      session = { conferenceId: conference.id };
-      this.#sessions.set(desk.channelId, session);
+      const created: Session = { conferenceId: conference.id, mode: this.#modes.get(desk.channelId) ?? 'server', unsubscribe: [] };
+      session = created;
+      this.#sessions.set(desk.channelId, created);
       conference.once('closed', () => {
-        if (this.#sessions.get(desk.channelId) === session) void this.#endSession(desk, 'conference ended');
+        if (this.#sessions.get(desk.channelId) === created) void this.#endSession(desk, 'conference ended');
       });
+      // Client mode: the host page's composed stream is packaged as soon as it is published.
+      const onComposite = ({ userId }: { userId: string }) => {
+        if (userId === desk.hostUserId && created.mode === 'client') void this.#startClientRelay(desk, created);
+      };
+      const onClosed = ({ producerId }: { producerId: string }) => {
+        const relay = created.relay;
+        if (relay && Object.values(relay.producerIds).includes(producerId)) {
+          created.relay = undefined;
+          void this.mixing.stopClientRelay(relay);
+        }
+      };
+      conference.on('compositeProducer', onComposite);
+      conference.on('producerClosed', onClosed);
+      created.unsubscribe.push(() => conference.off('compositeProducer', onComposite), () => conference.off('producerClosed', onClosed));
       this.channels.beginCohosting(desk.channelId, conference.id);
-      // The mix goes to the channel's program in-process, which splices it in at its first
-      // keyframe: the host's push stays on air until then, and viewers never reconnect.
-      const feed = this.programs.openFeed(desk.channelId, `mix:${conference.id}`);
-      try {
-        session.mix = await this.mixing.create(
-          {
-            conferenceId: conference.id,
-            outputs: [],
-            layout: { mode: 'float' },
-            settings: cohostMixSettings(this.programs.hostInfo(desk.channelId)),
-            background: {},
-            hostUserId: desk.hostUserId,
-          },
-          feed,
-        );
-      } catch (error) {
-        feed.close();
-        throw error;
-      }
-      void this.programs.show(desk.channelId, feed.name, 10000);
-      this.channels.setMixTask(desk.channelId, session.mix.id);
-      this.o.logger.log(`channel ${desk.channelId}: co-hosting started (conference ${conference.id}, mix ${session.mix.id})`);
+      if (created.mode === 'server') await this.#startServerMix(desk, created);
+      this.o.logger.log(`channel ${desk.channelId}: co-hosting started (conference ${conference.id}, ${created.mode} mixing)`);
     }
     const conference = this.conferences.get(session.conferenceId);
     conference.admit(guestUserId);
     const started = { channelId: desk.channelId, conferenceId: session.conferenceId };
     for (const userId of [desk.hostUserId, ...desk.guests]) this.notify(userId, 'cohost:started', started);
     return session.conferenceId;
+  }
+
+  /**
+   * Chooses who composes the picture. During a session the switch follows the
+   * co-hosting rules: the new source starts, the program splices it in at its
+   * keyframe, and only then does the old one stop.
+   */
+  async setMixMode(by: UserPrincipal, channelId: string, mixMode: MixMode): Promise<{ mixMode: MixMode }> {
+    const desk = this.#deskForHost(by, channelId);
+    this.#modes.set(channelId, mixMode);
+    const session = this.#sessions.get(channelId);
+    if (session && session.mode !== mixMode) {
+      session.mode = mixMode;
+      if (mixMode === 'server') {
+        await this.#startServerMix(desk, session);
+        const relay = session.relay;
+        session.relay = undefined;
+        if (relay) void this.#afterSwitch(desk.channelId, `mix:${session.conferenceId}`, () => this.mixing.stopClientRelay(relay));
+      } else {
+        await this.#startClientRelay(desk, session);
+      }
+    }
+    this.notify(desk.hostUserId, 'cohost:mode', { channelId, mixMode });
+    return { mixMode };
+  }
+
+  /** Runs `then` once `feed` is on air (or after 10 s), so the old source stops only after the splice. */
+  async #afterSwitch(channelId: string, feed: string, then: () => Promise<void>): Promise<void> {
+    await this.programs.show(channelId, feed, 10000);
+    await then();
+  }
+
+  async #startServerMix(desk: InvitationDesk, session: Session): Promise<void> {
+    if (session.mix && !session.mix.ended) return;
+    // The mix goes to the channel's program in-process, which splices it in at its first
+    // keyframe: the host's push stays on air until then, and viewers never reconnect.
+    const feed = this.programs.openFeed(desk.channelId, `mix:${session.conferenceId}`);
+    try {
+      session.mix = await this.mixing.create(
+        {
+          conferenceId: session.conferenceId,
+          outputs: [],
+          layout: { mode: 'float' },
+          settings: cohostMixSettings(this.programs.hostInfo(desk.channelId)),
+          background: {},
+          hostUserId: desk.hostUserId,
+        },
+        feed,
+      );
+    } catch (error) {
+      feed.close();
+      throw error;
+    }
+    this.channels.setMixTask(desk.channelId, session.mix.id);
+    void this.programs.show(desk.channelId, feed.name, 10000);
+  }
+
+  async #startClientRelay(desk: InvitationDesk, session: Session): Promise<void> {
+    const conference = this.conferences.find(session.conferenceId);
+    const producers = conference?.compositeOf(desk.hostUserId);
+    if (!producers?.audio || !producers.video) return;
+    const current = session.relay?.producerIds;
+    if (current && current.audio === producers.audio && current.video === producers.video) return;
+    const feed = this.programs.openFeed(desk.channelId, `client:${session.conferenceId}:${producers.video}`);
+    let relay: ClientMixRelay;
+    try {
+      relay = await this.mixing.startClientRelay(session.conferenceId, { audio: producers.audio, video: producers.video }, cohostMixSettings(this.programs.hostInfo(desk.channelId)), feed);
+    } catch (error) {
+      feed.close();
+      this.o.logger.error(`channel ${desk.channelId}: cannot package the host's composed stream: ${(error as Error).message}`);
+      return;
+    }
+    if (this.#sessions.get(desk.channelId) !== session || session.mode !== 'client') {
+      await this.mixing.stopClientRelay(relay);
+      return;
+    }
+    const previous = session.relay;
+    session.relay = relay;
+    this.o.logger.log(`channel ${desk.channelId}: packaging the host's composed stream (${relay.videoCopied ? 'H.264 copied' : 'video encoded'})`);
+    const mix = session.mix;
+    session.mix = undefined;
+    void this.#afterSwitch(desk.channelId, feed.name, async () => {
+      if (previous) await this.mixing.stopClientRelay(previous);
+      if (mix) {
+        this.channels.setMixTask(desk.channelId, undefined);
+        await mix.stop('switched to client mixing');
+      }
+    });
   }
 
   async #unseat(desk: InvitationDesk, userId: string, event: string): Promise<void> {
@@ -239,9 +331,11 @@ export class CohostService {
    * goes off air once the mix stops.
    */
   async #handBack(channelId: string, session: Session, reason: string): Promise<void> {
+    for (const unsubscribe of session.unsubscribe.splice(0)) unsubscribe();
     const back = reason === 'shutdown' ? false : await this.programs.showHost(channelId, this.o.graceSeconds * 1000);
     if (!back && reason !== 'shutdown') this.o.logger.warn(`channel ${channelId}: the host's push did not return; the channel goes idle`);
     await session.mix?.stop(`co-hosting ended: ${reason}`);
+    if (session.relay) await this.mixing.stopClientRelay(session.relay);
     this.conferences.find(session.conferenceId)?.close(`co-hosting ended: ${reason}`);
   }
 

@@ -20,6 +20,8 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   participantJoined: [{ userId: string; via: ParticipantVia }];
   participantLeft: [{ userId: string; reason: string }];
   newProducer: [{ userId: string; producerId: string; kind: types.MediaKind }];
+  /** A participant published a composed program (client-side mixing); peers and mixers do not consume it. */
+  compositeProducer: [{ userId: string; producerId: string; kind: types.MediaKind }];
   producerClosed: [{ userId: string; producerId: string }];
   /** A consumer ended because its producer went away. `userId` owns the consumer. */
   consumerClosed: [{ userId: string; consumerId: string; producerId: string }];
@@ -190,7 +192,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       this.#producers.delete(producer.id);
       if (!this.#closed) this.emit('producerClosed', { userId, producerId: producer.id });
     });
-    this.emit('newProducer', { userId, producerId: producer.id, kind });
+    if (appData.composite === true) this.emit('compositeProducer', { userId, producerId: producer.id, kind });
+    else this.emit('newProducer', { userId, producerId: producer.id, kind });
     return producer;
   }
 
@@ -278,8 +281,17 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   /** Producers other than the given user's, for a newcomer to consume. */
   producersExcept(userId: string): { userId: string; producerId: string; kind: types.MediaKind }[] {
     return [...this.#producers.values()]
-      .filter(({ participant, producer }) => participant.userId !== userId && !producer.closed)
+      .filter(({ participant, producer }) => participant.userId !== userId && !producer.closed && producer.appData.composite !== true)
       .map(({ participant, producer }) => ({ userId: participant.userId, producerId: producer.id, kind: producer.kind }));
+  }
+
+  /** The composed program a participant publishes for client-side mixing, by kind. */
+  compositeOf(userId: string): { audio?: string; video?: string } {
+    const out: { audio?: string; video?: string } = {};
+    for (const { participant, producer } of this.#producers.values()) {
+      if (participant.userId === userId && !producer.closed && producer.appData.composite === true) out[producer.kind] = producer.id;
+    }
+    return out;
   }
 
   /** Called when a worker died: its router is gone, so are the participants on it. */

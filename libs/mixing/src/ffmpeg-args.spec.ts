@@ -1,4 +1,4 @@
-import { buildDecoderArgs, buildEncoderArgs, buildSdp, buildStillArgs, fitFilter } from './ffmpeg-args';
+import { buildDecoderArgs, buildEncoderArgs, buildPackagerArgs, buildSdp, buildStillArgs, fitFilter } from './ffmpeg-args';
 
 describe('mixer ffmpeg arguments', () => {
   const sdp = buildSdp([
@@ -71,5 +71,26 @@ describe('mixer ffmpeg arguments', () => {
       '-frames:v', '1', '-f', 'rawvideo', 'pipe:1',
     ]);
     expect(buildStillArgs({ width: 64, height: 36, imageUrl: 'https://x/y.png', fontFile: '/f.ttf' })).toContain('http,https,tcp,tls');
+  });
+});
+
+describe('client-mix packager arguments', () => {
+  const settings = { video: { width: 640, height: 360, fps: 25, bitrateKbps: 600, gopSeconds: 1 }, audio: { sampleRate: 48000, channels: 2, bitrateKbps: 128 } };
+  const input = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-protocol_whitelist', 'data,udp,rtp', '-fflags', 'discardcorrupt', '-flags', 'low_delay',
+    '-analyzeduration', '1000000', '-probesize', '1000000', '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from('v=0').toString('base64')}`, '-map', '0:v:0', '-map', '0:a:0'];
+  const output = ['-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1'];
+
+  it('encodes VP8 once, scaled to the channel size', () => {
+    expect(buildPackagerArgs({ sdp: 'v=0', videoCopy: false, settings })).toEqual([
+      ...input,
+      '-vf', 'scale=640:360:force_original_aspect_ratio=decrease:flags=bilinear,pad=640:360:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-bf', '0',
+      '-b:v', '600k', '-maxrate', '600k', '-bufsize', '1200k', '-r', '25',
+      ...output,
+    ]);
+  });
+
+  it('copies H.264', () => {
+    expect(buildPackagerArgs({ sdp: 'v=0', videoCopy: true, settings })).toEqual([...input, '-c:v', 'copy', ...output]);
   });
 });

@@ -143,3 +143,25 @@ export function buildStillArgs(input: { width: number; height: number; color?: s
   args.push('-vf', filters.join(','), '-frames:v', '1', '-f', 'rawvideo', 'pipe:1');
   return args;
 }
+
+/**
+ * The client-mix packager: a composed program arriving as RTP (the host page's
+ * canvas + WebAudio mix) to H.264 + AAC in FLV on stdout. H.264 from the
+ * browser is copied (`videoCopy`); anything else (VP8) is encoded once.
+ */
+export function buildPackagerArgs(o: { sdp: string; videoCopy: boolean; settings: OutputSettings }): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    '-protocol_whitelist', 'data,udp,rtp',
+    '-fflags', 'discardcorrupt', '-flags', 'low_delay',
+    '-analyzeduration', '1000000', '-probesize', '1000000',
+    '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(o.sdp).toString('base64')}`,
+    '-map', '0:v:0', '-map', '0:a:0',
+    // WebRTC senders lower their resolution under load; the channel keeps one size (scaled, letterboxed).
+    ...(o.videoCopy
+      ? ['-c:v', 'copy']
+      : ['-vf', `${fitFilter(o.settings.video.width, o.settings.video.height, 'contain')},setsar=1,format=yuv420p`, ...h264EncodeArgs(o.settings.video), '-r', String(o.settings.video.fps)]),
+    ...aacEncodeArgs(o.settings.audio),
+    '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
+  ];
+}

@@ -8,6 +8,7 @@ export * from './stills';
 export * from './udp-ports';
 export * from './mix-input';
 export * from './compositor';
+export * from './client-mix-relay';
 export * from './mix-task';
 export * from './mixing.service';
 export * from './mix-tasks.controller';

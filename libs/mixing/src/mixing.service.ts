@@ -1,5 +1,7 @@
 import { LineLogger, newId, NotFoundError, redactText, TypedEmitter } from '@gw/common';
 import { ConferenceService } from '@gw/conference';
+import { ClientMixRelay } from './client-mix-relay';
+import { OutputSettings } from './ffmpeg-args';
 import { MixSink, MixTask, MixTaskPatch, MixTaskSpec, MixTaskState } from './mix-task';
 import { StillRenderer } from './stills';
 import { UdpPortAllocator } from './udp-ports';
@@ -43,6 +45,7 @@ const KEEP_ENDED_MS = 10 * 60 * 1000;
 export class MixingService extends TypedEmitter<MixingEvents> {
   readonly #tasks = new Map<string, MixTask>();
   readonly #ports: UdpPortAllocator;
+  readonly #relays = new Set<ClientMixRelay>();
   readonly #stills: StillRenderer;
 
   constructor(
@@ -53,6 +56,30 @@ export class MixingService extends TypedEmitter<MixingEvents> {
     this.#ports = new UdpPortAllocator(o.rtpPorts.min, o.rtpPorts.max);
     this.#stills = new StillRenderer(o.ffmpegPath);
     conferences.setMixTaskIdsProvider((conferenceId) => this.list().filter((t) => t.conferenceId === conferenceId && !t.ended).map((t) => t.id));
+  }
+
+  /**
+   * Client-side mixing: packages a host page's composed stream (its composite
+   * producers) for `sink`, with no compositor. Stopped by its owner.
+   */
+  async startClientRelay(conferenceId: string, producers: { audio: string; video: string }, settings: OutputSettings, sink: MixSink): Promise<ClientMixRelay> {
+    const relay = await ClientMixRelay.start({
+      conference: this.conferences.get(conferenceId),
+      producers,
+      settings,
+      ports: this.#ports,
+      ffmpegPath: this.o.ffmpegPath,
+      sink,
+      logger: this.o.logger,
+    });
+    this.#relays.add(relay);
+    return relay;
+  }
+
+  /** Stops a client-mix relay started here. */
+  async stopClientRelay(relay: ClientMixRelay): Promise<void> {
+    this.#relays.delete(relay);
+    await relay.stop();
   }
 
   /** Starts a mix task; `sink` receives the mix in-process (a channel's program) besides its RTMP outputs. */
@@ -102,6 +129,7 @@ export class MixingService extends TypedEmitter<MixingEvents> {
 
   async stopAll(): Promise<void> {
     await Promise.all(this.list().map((t) => t.stop('shutdown')));
+    await Promise.all([...this.#relays].map((r) => this.stopClientRelay(r)));
   }
 
   #announce(change: MixStateChange): void {

@@ -71,6 +71,23 @@ export class ConferenceClient {
     this.#changed();
   }
 
+  /**
+   * Publishes a composed program (client-side mixing): its producers are marked
+   * `composite`, so peers do not receive them and only the gateway's packager
+   * consumes them. Returns a function that withdraws them.
+   */
+  async publishComposite(stream: MediaStream): Promise<() => void> {
+    this.sendTransport ??= await this.#createTransport('send');
+    const producers: types.Producer[] = [];
+    for (const track of stream.getTracks()) producers.push(await this.sendTransport.produce({ track, appData: { composite: true } }));
+    return () => {
+      for (const producer of producers) {
+        producer.close();
+        void this.signalling.request('media:closeProducer', { producerId: producer.id }).catch(() => undefined);
+      }
+    };
+  }
+
   async leave(): Promise<void> {
     await this.signalling.request('media:leave', {});
     this.sendTransport?.close();
@@ -87,9 +104,9 @@ export class ConferenceClient {
       this.signalling.request('media:connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
     });
     if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         this.signalling
-          .request<{ producerId: string }>('media:produce', { transportId: transport.id, kind, rtpParameters })
+          .request<{ producerId: string }>('media:produce', { transportId: transport.id, kind, rtpParameters, ...(appData && Object.keys(appData).length ? { appData } : {}) })
           .then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }

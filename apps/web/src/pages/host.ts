@@ -1,3 +1,4 @@
+import { Composer } from '../lib/composer';
 import { ConferenceClient } from '../lib/conference-client';
 import { mountConferenceView } from '../lib/conference-view';
 import { Signalling } from '../lib/signalling';
@@ -48,6 +49,8 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   const mixState = h('span', { class: 'status', id: 'mix-state' }, 'no mix');
   const mixStats = h('code', { id: 'mix-stats' }, '');
   const joinCamera = h('button', { id: 'join-camera', disabled: true }, 'Join with camera');
+  const clientMix = h('input', { type: 'checkbox', id: 'client-mix' });
+  const composing = h('span', { class: 'status', id: 'composing' }, 'server mixes');
   const tiles = h('div', { class: 'grid', id: 'tiles' });
   const people = h('ul', { id: 'people' });
   const log = h('ul', { class: 'feedback', id: 'feedback' });
@@ -62,7 +65,9 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
       h('h3', {}, 'Conference'),
       h('p', {}, 'Go on mic from this browser, or keep your encoder and push to the ingest URL. ', joinCamera),
       tiles, people,
-      h('h3', {}, 'Mix'), h('p', {}, 'State: ', mixState, ' · layout ', layout, ' ', applyLayout), h('p', {}, mixStats),
+      h('h3', {}, 'Mix'),
+      h('p', {}, h('label', {}, clientMix, ' Mix on this device (client mode: your page composes and publishes the picture)'), ' ', composing),
+      h('p', {}, 'State: ', mixState, ' · layout ', layout, ' ', applyLayout), h('p', {}, mixStats),
       h('h3', {}, 'What happened'), log),
   );
   const feedback = new Feedback(log);
@@ -72,13 +77,44 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   let sequence = 0;
   let client: ConferenceClient | undefined;
   let local: MediaStream | undefined;
-  const hostPage = { inConference: false };
+  const hostPage = { inConference: false, composing: false };
+  let composer: Composer | undefined;
+  let withdraw: (() => void) | undefined;
+
+  /** In client mode, while on mic, this page composes and publishes the channel's picture. */
+  const reconcileComposer = async () => {
+    const want = clientMix.checked && client !== undefined && hostPage.inConference;
+    if (want && !composer && client) {
+      const c = client;
+      composer = new Composer(() => ({ host: local, guests: [...c.remotes.values()].map((r) => ({ userId: r.userId, stream: r.stream })) }));
+      try {
+        withdraw = await c.publishComposite(composer.stream);
+        hostPage.composing = true;
+        composing.textContent = 'this page composes';
+        composing.className = 'status ok';
+        feedback.ok('publishing the picture composed on this device');
+      } catch (error) {
+        composer.stop();
+        composer = undefined;
+        feedback.error('cannot publish the composed picture', error);
+      }
+    } else if (!want && composer) {
+      withdraw?.();
+      withdraw = undefined;
+      composer.stop();
+      composer = undefined;
+      hostPage.composing = false;
+      composing.textContent = 'server mixes';
+      composing.className = 'status';
+    }
+  };
   (window as unknown as { hostPage: typeof hostPage }).hostPage = hostPage;
 
   const leaveConference = async () => {
     const c = client;
     client = undefined;
     hostPage.inConference = false;
+    await reconcileComposer();
     await c?.leave().catch(() => undefined);
     local?.getTracks().forEach((t) => t.stop());
     local = undefined;
@@ -187,6 +223,13 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
     });
   };
   inviteButton.addEventListener('click', invite);
+  clientMix.addEventListener('change', () => {
+    const mixMode = clientMix.checked ? 'client' : 'server';
+    void feedback.run(`mix mode set to ${mixMode}`, async () => {
+      await signalling.request('cohost:mode', { channelId, mixMode });
+      await reconcileComposer();
+    });
+  });
   joinCamera.addEventListener('click', () => {
     if (!conferenceId || client) return;
     const id = conferenceId;
@@ -199,6 +242,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
         local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
         await client.join(id, local);
         hostPage.inConference = true;
+        await reconcileComposer();
       } catch (error) {
         await leaveConference();
         joinCamera.disabled = false;
