@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { bypassBench } from './bypass.bench';
+import { clientMixBench } from './clientmix.bench';
 import { cohostBench } from './cohost.bench';
 import { mixBench } from './mix.bench';
 
@@ -17,6 +18,18 @@ interface Benchmark {
 }
 
 const BENCHMARKS: Record<string, Benchmark> = {
+  clientmix: {
+    run: clientMixBench,
+    method:
+      'The built gateway as a process (embedded origin). The host pushes its channel (ffmpeg 640x360@25, so both modes mix at that size); host and guest pages in Debian headless Chromium with fake camera/microphone files. ' +
+      'One co-hosting session: client mode first (the host page composes with canvas + WebAudio, the gateway only packages: VP8 → H.264 once, Opus → AAC), then the host switches to server mode in the same session. ' +
+      'Each mode: 4 s to settle, then user+system CPU seconds of the gateway and all its descendants (mediasoup workers, origin, ffmpeg) per wall second over BENCH_CLIENTMIX_SECONDS (default 15). The browsers\' own CPU is not counted: in client mode it is the host device\'s cost.',
+    summary: (r) => [
+      `| server CPU per session, client mode | ${r.serverCpuPerSecond.clientMode} s/s | |`,
+      `| server CPU per session, server mode (same session, same run) | ${r.serverCpuPerSecond.serverMode} s/s | |`,
+      `| client / server | **${r.clientToServerRatio}x** | lower is cheaper for the server |`,
+    ],
+  },
   bypass: {
     run: bypassBench,
     method:

@@ -21,7 +21,7 @@ say() { echo "[setup] $*"; }
 RUNTIME_PACKAGES=(ffmpeg fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
 TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils)
 # Benchmarks also run an external origin (nginx-rtmp) and read RTMP line-buffered (stdbuf).
-BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils)
+BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils chromium)
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 
 missing_packages() {
