@@ -22,7 +22,7 @@ export async function startNginx(gatewayPort: number, secret: string): Promise<R
   const rtmpPort = await freePort();
   const hook = (event: string) => `http://127.0.0.1:${gatewayPort}/api/v1/live/hooks/${event}?secret=${secret}`;
   const app = (name: string) =>
-    `    application ${name} { live on; notify_method post; on_publish ${hook('on_publish')}; on_publish_done ${hook('on_publish_done')}; }`;
+    `    application ${name} { live on; notify_method post; on_publish ${hook('on_publish')}; on_publish_done ${hook('on_publish_done')}; on_play ${hook('on_play')}; on_play_done ${hook('on_play_done')}; }`;
   writeFileSync(
     join(dir, 'nginx.conf'),
     [
