@@ -110,4 +110,24 @@ describe('bypass live (on demand)', () => {
     expect((await gw.admin('GET', '/api/v1/live-map')).body).toEqual([]);
     for (const w of pair) w.stop();
   }, 150000);
+
+  it('an immediate mapping mixes while the conference has participants, with nobody playing', async () => {
+    await gw.admin('POST', '/api/v1/channels', { id: 'lobby-tv' });
+    const conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: 'Lobby' })).body.id as string;
+    expect((await gw.admin('PUT', `/api/v1/conferences/${conferenceId}/live`, { channelId: 'lobby-tv', onDemand: false, layout: { mode: 'grid' } })).body).toMatchObject({ state: 'idle', layout: { mode: 'grid' } });
+    // The channel shows one conference at a time.
+    const other = (await gw.admin('POST', '/api/v1/conferences', { title: 'Other' })).body.id as string;
+    expect(await gw.admin('PUT', `/api/v1/conferences/${other}/live`, { channelId: 'lobby-tv', onDemand: false })).toMatchObject({ status: 409, body: { error: { code: 'CHANNEL_BUSY' } } });
+    await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId: 'desk' });
+    const url = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: 'desk' })).body.url;
+    const desk = publishTestStream(url, { color: '0x00ff00', toneHz: 660, seconds: 300 });
+    pushes.push(desk);
+    await waitFor('mix runs without viewers', async () => ((await activeMixes(conferenceId)).length === 1 ? true : undefined), 20000);
+    await waitFor('channel live', async () => ((await gw.admin('GET', '/api/v1/channels/lobby-tv')).body.source === 'mix' ? true : undefined), 20000);
+    // The last participant leaves: the mix stops.
+    await desk.stop();
+    await waitFor('mix stopped', async () => ((await activeMixes(conferenceId)).length === 0 ? true : undefined), 20000);
+    expect((await gw.admin('DELETE', `/api/v1/conferences/${conferenceId}/live`)).body).toEqual({ conferenceId, unmapped: true });
+    expect(await gw.admin('DELETE', `/api/v1/conferences/${conferenceId}/live`)).toMatchObject({ status: 404, body: { error: { code: 'LIVE_MAPPING_NOT_FOUND' } } });
+  }, 90000);
 });
