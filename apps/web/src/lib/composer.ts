@@ -26,7 +26,11 @@ export class Composer {
     this.#destination = this.#audio.createMediaStreamDestination();
     // A timer, not requestAnimationFrame: it keeps drawing when the tab is in the background.
     this.#timer = setInterval(() => this.#draw(), 1000 / fps);
-    this.stream = new MediaStream([...this.#canvas.captureStream(fps).getVideoTracks(), ...this.#destination.stream.getAudioTracks()]);
+    const video = this.#canvas.captureStream(fps).getVideoTracks();
+    // A composed picture must keep its size: the gateway may remux it as is, so ask the encoder
+    // to lower frame rate or quality under pressure rather than resolution.
+    for (const track of video) track.contentHint = 'detail';
+    this.stream = new MediaStream([...video, ...this.#destination.stream.getAudioTracks()]);
   }
 
   stop(): void {

@@ -79,7 +79,12 @@ export class ConferenceClient {
   async publishComposite(stream: MediaStream): Promise<() => void> {
     this.sendTransport ??= await this.#createTransport('send');
     const producers: types.Producer[] = [];
-    for (const track of stream.getTracks()) producers.push(await this.sendTransport.produce({ track, appData: { composite: true } }));
+    // H.264 when this browser can send it: the gateway then remuxes the picture without re-encoding.
+    const h264 = this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/h264');
+    for (const track of stream.getTracks()) {
+      const codec = track.kind === 'video' ? h264 : undefined;
+      producers.push(await this.sendTransport.produce({ track, appData: { composite: true }, ...(codec ? { codec } : {}) }));
+    }
     return () => {
       for (const producer of producers) {
         producer.close();
