@@ -12,6 +12,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { ForbiddenError, UnauthenticatedError } from '@gw/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { Access, isAllowed, Principal } from './principal';
+import { RateLimits } from './rate-limits';
 import { TokenService } from './token.service';
 
 const ACCESS_KEY = 'gw:access';
@@ -47,6 +48,7 @@ export class AccessGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
     @Inject(GATEWAY_CONFIG) private readonly config: ResolvedConfig,
+    @Inject(RateLimits) private readonly limits: RateLimits,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -56,7 +58,15 @@ export class AccessGuard implements CanActivate {
     ]);
     if (!accepted) return true;
     const request = context.switchToHttp().getRequest<RequestWithPrincipal>();
-    const principal = this.authenticate(request);
+    let principal: Principal;
+    try {
+      principal = this.authenticate(request);
+    } catch (error) {
+      // Failed authentication counts against the address, so guessing keys is limited too.
+      this.limits.rest(undefined, request.ip ?? 'unknown');
+      throw error;
+    }
+    this.limits.rest(principal, request.ip ?? 'unknown');
     if (!isAllowed(principal, accepted)) {
       throw new ForbiddenError(`this route requires one of: ${accepted.join(', ')}`);
     }

@@ -6,3 +6,4 @@ export * from './http-error.filter';
 export * from './zod-body.pipe';
 export * from './ids';
 export * from './ffmpeg-process';
+export * from './rate-limiter';

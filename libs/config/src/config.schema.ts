@@ -56,6 +56,15 @@ export interface GatewayConfig {
   cohost: { inviteTtlSeconds: number; maxGuests: number; graceSeconds: number };
   conferenceIdleSeconds: number;
   bypassIdleSeconds: number;
+  /**
+   * Token buckets (events per second, burst) per user and per client IP, for REST
+   * calls and socket events. A user's rejected calls do not draw on their IP's bucket.
+   */
+  rateLimits: {
+    restPerUser: { perSecond: number; burst: number };
+    socketPerUser: { perSecond: number; burst: number };
+    perIp: { perSecond: number; burst: number };
+  };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
 
@@ -115,6 +124,12 @@ const envSchema = z.object({
   MIX_RTP_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(50999),
   COHOST_INVITE_TTL_SECONDS: seconds.default(30),
   COHOST_MAX_GUESTS: positiveInt.max(64).default(8),
+  RATE_LIMIT_REST_PER_SECOND: positiveInt.max(100000).default(20),
+  RATE_LIMIT_REST_BURST: positiveInt.max(100000).default(60),
+  RATE_LIMIT_SOCKET_PER_SECOND: positiveInt.max(100000).default(20),
+  RATE_LIMIT_SOCKET_BURST: positiveInt.max(100000).default(60),
+  RATE_LIMIT_IP_PER_SECOND: positiveInt.max(1000000).default(500),
+  RATE_LIMIT_IP_BURST: positiveInt.max(1000000).default(1000),
   COHOST_GRACE_SECONDS: seconds.default(10),
   CONFERENCE_IDLE_SECONDS: seconds.default(60),
   BYPASS_IDLE_SECONDS: seconds.default(30),
@@ -224,6 +239,11 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     },
     conferenceIdleSeconds: e.CONFERENCE_IDLE_SECONDS,
     bypassIdleSeconds: e.BYPASS_IDLE_SECONDS,
+    rateLimits: {
+      restPerUser: { perSecond: e.RATE_LIMIT_REST_PER_SECOND, burst: e.RATE_LIMIT_REST_BURST },
+      socketPerUser: { perSecond: e.RATE_LIMIT_SOCKET_PER_SECOND, burst: e.RATE_LIMIT_SOCKET_BURST },
+      perIp: { perSecond: e.RATE_LIMIT_IP_PER_SECOND, burst: e.RATE_LIMIT_IP_BURST },
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

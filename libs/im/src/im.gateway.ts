@@ -2,7 +2,7 @@ import { Inject, Logger } from '@nestjs/common';
 import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { describeError } from '@gw/common';
-import { TokenService } from '@gw/auth';
+import { RateLimits, TokenService } from '@gw/auth';
 import { Notifier, channelRoom, userRoom } from './notifier';
 
 /** Largest socket.io message we accept (media:* payloads are a few kB). */
@@ -21,6 +21,7 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
   constructor(
     @Inject(TokenService) private readonly tokens: TokenService,
     @Inject(Notifier) private readonly notifier: Notifier,
+    @Inject(RateLimits) private readonly limits: RateLimits,
   ) {}
 
   afterInit(server: Server): void {
@@ -44,6 +45,21 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
     const principal = socket.data.principal;
     if (!principal) return;
     void socket.join(userRoom(principal.userId));
+    // Every event counts against its user and address; one over the limit is answered
+    // RATE_LIMITED on its ack (if it asked for one) and never reaches a handler.
+    const ip = socket.handshake.address;
+    socket.use((packet, next) => {
+      try {
+        this.limits.socket(principal.userId, ip);
+        next();
+      } catch (error) {
+        const ack = packet[packet.length - 1];
+        if (typeof ack === 'function') {
+          const { code, message } = describeError(error);
+          ack({ ok: false, error: { code, message } });
+        }
+      }
+    });
     // Tokens scoped to a channel (its host, its viewers) hear the channel's state changes.
     if (principal.channelId) void socket.join(channelRoom(principal.channelId));
     const remaining = principal.expiresAt - Date.now();

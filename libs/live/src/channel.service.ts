@@ -118,6 +118,16 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return this.#created(record);
   }
 
+  /** A new publish key; the old one is refused from now on and its push ended. */
+  rotateKey(id: string): { id: string; publishUrl: string } {
+    this.#record(id);
+    if (!this.repository.updatePublishKey(id, newSecret())) throw new ChannelNotFoundError(id);
+    this.#pushKeys();
+    this.origin.kickPublisher(LIVE_APP, hostSourceStream(id));
+    this.logger.log(`channel ${id}: publish key rotated`);
+    return { id, publishUrl: this.#created(this.#record(id)).publishUrl };
+  }
+
   /** The channel's URLs, including the publish URL (for its owner only). */
   describe(id: string): CreatedChannel {
     return this.#created(this.#record(id));

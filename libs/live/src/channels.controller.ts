@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { resourceId, ZodPipe } from '@gw/common';
+import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
 import { HOST_SOURCE_SUFFIX } from './origin-protocol';
-import { Allow } from '@gw/auth';
+import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { ChannelService } from './channel.service';
 
 const createChannelBody = z.strictObject({
@@ -31,6 +31,19 @@ export class ChannelsController {
   @ApiSecurity('admin')
   list() {
     return this.channels.list();
+  }
+
+  /**
+   * Replaces the channel's publish key: the old key is refused from now on and
+   * a push using it is ended. Admin, or the channel's host. Returns the new URL.
+   */
+  @Post(':id/rotate-key')
+  @HttpCode(200)
+  @Allow('admin', 'host')
+  @ApiBearerAuth()
+  rotateKey(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
+    if (principal.kind === 'user' && principal.channelId !== id) throw new ForbiddenError(`not the host of channel ${id}`, 'NOT_CHANNEL_HOST');
+    return this.channels.rotateKey(id);
   }
 
   @Get(':id')
