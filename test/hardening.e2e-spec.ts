@@ -172,3 +172,36 @@ describe('hostile input (property-based, fast-check)', () => {
     expect(await snapshot()).toBe(before);
   }, 180000);
 });
+
+describe('storage faults', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startGateway();
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('a locked database gives a typed error, writes nothing, and the gateway carries on', async () => {
+    // Another process holds the database file exclusively (as a backup tool or a stuck writer would).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Sqlite = require('better-sqlite3');
+    const locker = new Sqlite(`${gw.dataDir}/gateway.db`);
+    locker.pragma('busy_timeout = 5000');
+    locker.exec('BEGIN EXCLUSIVE');
+    try {
+      const refused = await gw.admin('POST', '/api/v1/channels', { id: 'while-locked' });
+      expect(refused).toMatchObject({ status: 503, body: { error: { code: 'PERSISTENCE_FAILED' } } });
+      expect(refused.body.error.message).toMatch(/could not save channel/);
+      expect((await gw.request('GET', '/healthz')).status).toBe(200);
+    } finally {
+      locker.exec('COMMIT');
+      locker.close();
+    }
+    expect((await gw.admin('POST', '/api/v1/channels', { id: 'after-unlock' })).status).toBe(201);
+    const ids = ((await gw.admin('GET', '/api/v1/channels')).body as { id: string }[]).map((c) => c.id);
+    expect(ids).toContain('after-unlock');
+    expect(ids).not.toContain('while-locked');
+  });
+});

@@ -26,7 +26,9 @@ export class Database {
     mkdirSync(dirname(file), { recursive: true });
     this.#db = new BetterSqlite3(file);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 2000');
+    // Short: better-sqlite3 is synchronous, so a wait on a lock holds the event loop (and the media relays
+    // running in it). Writes are rare; a lock held longer fails the write with PERSISTENCE_FAILED.
+    this.#db.pragma('busy_timeout = 250');
     this.#db.pragma('foreign_keys = ON');
     this.#migrate();
   }
