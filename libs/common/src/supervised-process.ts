@@ -118,6 +118,10 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
    * waiting, e.g. when its source went away). The gateway calls this last on
    * shutdown, so no child outlives it even when one ignores SIGTERM for a while.
    */
+  static get runningCount(): number {
+    return SupervisedProcess.#running.size;
+  }
+
   static async stopAll(): Promise<void> {
     await Promise.all([...SupervisedProcess.#running].map((p) => p.stop()));
   }

@@ -1,4 +1,5 @@
-import { Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { SupervisedProcess } from '@gw/common';
 import { ChannelService, LiveOrigin } from '@gw/live';
 import { WorkerPool } from '@gw/sfu';
 
@@ -11,6 +12,16 @@ export class MetricsService {
 
   constructor(pool: WorkerPool, channels: ChannelService, origin: LiveOrigin) {
     const registers = [this.registry];
+    // Process figures (heap, RSS, event-loop lag, active handles) for leak and soak checks.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'gateway_child_processes',
+      help: 'Child processes the gateway supervises right now (ffmpeg, origin)',
+      registers,
+      collect() {
+        this.set(SupervisedProcess.runningCount);
+      },
+    });
     new Gauge({
       name: 'gateway_sfu_workers',
       help: 'Running mediasoup workers',

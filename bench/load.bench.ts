@@ -1,0 +1,236 @@
+/**
+ * `npm run bench -- load`: bounded load on loopback against the built gateway.
+ *
+ * sockets: 2,000 connected sockets; 100 hosts (client mixing, so an accepted
+ * session starts no server mix: this measures signalling) each run
+ * invite → accept → end cycles with their own guest while the other 1,800
+ * sockets idle. Reports the invite → `cohost:invited` round trip (p50/p99) and
+ * the error rate.
+ *
+ * soak: BENCH_SOAK_MINUTES (default 10) with 4 concurrent mixes (two RTMP
+ * participants each) plus socket churn (connect, apply, cancel, disconnect).
+ * /metrics is sampled every 20 s: heap used, RSS, active handles, child
+ * processes. Afterwards everything is stopped and the gateway must be back to
+ * its baseline of child processes and exit leaving none.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { io, Socket } from 'socket.io-client';
+import { RunningGateway, startGateway } from './support/gateway';
+import { waitFor } from './support/processes';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const HIGH_LIMITS = {
+  RATE_LIMIT_SOCKET_PER_SECOND: '100000', RATE_LIMIT_SOCKET_BURST: '100000', RATE_LIMIT_REST_PER_SECOND: '100000', RATE_LIMIT_REST_BURST: '100000',
+  RATE_LIMIT_IP_PER_SECOND: '1000000', RATE_LIMIT_IP_BURST: '1000000',
+};
+const percentile = (xs: number[], p: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+
+async function inBatches<T, R>(items: T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(work))));
+  return out;
+}
+
+async function tokenFor(gw: RunningGateway, userId: string, role: string, channelId: string): Promise<string> {
+  return (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId, ttlSeconds: 7200 })).body.token;
+}
+
+function connect(gw: RunningGateway, token: string): Promise<Socket> {
+  const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+async function metrics(gw: RunningGateway): Promise<Record<string, number>> {
+  const text = (await gw.request('GET', '/metrics')).body as string;
+  const pick = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    heapUsedBytes: pick('nodejs_heap_size_used_bytes'),
+    rssBytes: pick('process_resident_memory_bytes'),
+    activeHandles: pick('nodejs_active_handles_total'),
+    childProcesses: pick('gateway_child_processes'),
+  };
+}
+
+async function socketScale(): Promise<Record<string, unknown>> {
+  const HOSTS = 100;
+  const TOTAL = Number(process.env.BENCH_LOAD_SOCKETS ?? 2000);
+  const CYCLES = Number(process.env.BENCH_LOAD_CYCLES ?? 5);
+  const gw = await startGateway({ env: { LOG_LEVEL: 'warn', ...HIGH_LIMITS } });
+  const sockets: Socket[] = [];
+  try {
+    await inBatches([...Array(HOSTS).keys()], 20, (i) => gw.admin('POST', '/api/v1/channels', { id: `load${i}` }));
+    const hostTokens = await inBatches([...Array(HOSTS).keys()], 50, (i) => tokenFor(gw, `host${i}`, 'host', `load${i}`));
+    const guestTokens = await inBatches([...Array(HOSTS).keys()], 50, (i) => tokenFor(gw, `guest${i}`, 'viewer', `load${i}`));
+    const idleTokens = await inBatches([...Array(TOTAL - 2 * HOSTS).keys()], 50, (i) => tokenFor(gw, `idle${i}`, 'viewer', `load${i % HOSTS}`));
+    const connectStarted = Date.now();
+    const hosts = await inBatches(hostTokens, 50, (t) => connect(gw, t));
+    const guests = await inBatches(guestTokens, 50, (t) => connect(gw, t));
+    const idle = await inBatches(idleTokens, 100, (t) => connect(gw, t));
+    sockets.push(...hosts, ...guests, ...idle);
+    const connectMs = Date.now() - connectStarted;
+    for (let i = 0; i < HOSTS; i += 1) await hosts[i].emitWithAck('cohost:mode', { channelId: `load${i}`, mixMode: 'client' });
+
+    const rtts: number[] = [];
+    let errors = 0;
+    let calls = 0;
+    const before = await metrics(gw);
+    const cycle = async (i: number) => {
+      const host = hosts[i];
+      const guest = guests[i];
+      for (let c = 0; c < CYCLES; c += 1) {
+        const invited = new Promise<number>((resolve) => guest.once('cohost:invited', () => resolve(Date.now())));
+        const sentAt = Date.now();
+        const ack = await host.timeout(10000).emitWithAck('cohost:invite', { channelId: `load${i}`, userId: `guest${i}` });
+        calls += 1;
+        if (!ack.ok) {
+          errors += 1;
+          continue;
+        }
+        rtts.push((await invited) - sentAt);
+        const ended = new Promise<void>((resolve) => host.once('cohost:ended', () => resolve()));
+        const accepted = await guest.timeout(10000).emitWithAck('cohost:accept', { invitationId: ack.invitationId });
+        calls += 1;
+        if (!accepted.ok) errors += 1;
+        const end = await host.timeout(10000).emitWithAck('cohost:end', { channelId: `load${i}` });
+        calls += 1;
+        if (!end.ok) errors += 1;
+        await Promise.race([ended, sleep(5000)]);
+      }
+    };
+    const started = Date.now();
+    await Promise.all([...Array(HOSTS).keys()].map(cycle));
+    const after = await metrics(gw);
+    return {
+      sockets: sockets.filter((s) => s.connected).length,
+      connectMs,
+      hosts: HOSTS,
+      cycles: HOSTS * CYCLES,
+      calls,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+      inviteToInvitedMs: { p50: percentile(rtts, 50), p99: percentile(rtts, 99), max: Math.max(...rtts), samples: rtts.length },
+      errorRate: calls ? errors / calls : 0,
+      errors,
+      gateway: { before, after },
+    };
+  } finally {
+    for (const s of sockets) s.close();
+    await gw.stop().catch((error: Error) => process.stderr.write(`${error.message}\n`));
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  }
+}
+
+function push(url: string, color: string, toneHz: number, seconds: number): ChildProcess {
+  return spawn(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${color}:size=320x180:rate=15`, '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=48000`,
+      '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', url],
+    { stdio: 'ignore' },
+  );
+}
+
+async function soak(): Promise<Record<string, unknown>> {
+  const minutes = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
+  const gw = await startGateway({ env: { LOG_LEVEL: 'warn', MIX_RTP_MIN_PORT: '52000', MIX_RTP_MAX_PORT: '58999', ...HIGH_LIMITS } });
+  const children: ChildProcess[] = [];
+  const samples: ({ atSeconds: number } & Record<string, number>)[] = [];
+  let churned = 0;
+  let churnErrors = 0;
+  try {
+    const baseline = await metrics(gw);
+    const seconds = minutes * 60 + 120;
+    for (let m = 0; m < 4; m += 1) {
+      const out = (await gw.admin('POST', '/api/v1/channels', { id: `soak-out${m}` })).body.publishUrl;
+      const conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: `soak${m}` })).body.id;
+      for (const [k, color, tone] of [[0, '0xff0000', 440], [1, '0x0000ff', 1000]] as const) {
+        const userId = `p${m}-${k}`;
+        await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
+        children.push(push((await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId })).body.url, color, tone, seconds));
+      }
+      await waitFor('participants', async () => ((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.participants.length === 2 ? true : undefined), 30000);
+      const task = await gw.admin('POST', '/api/v1/mix-tasks', {
+        conferenceId, outputs: [{ url: out }], layout: { mode: 'grid' },
+        video: { width: 640, height: 360, fps: 15, bitrateKbps: 600, gopSeconds: 1 }, audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
+      });
+      if (task.status !== 201) throw new Error(`mix task: ${JSON.stringify(task.body)}`);
+    }
+    await gw.admin('POST', '/api/v1/channels', { id: 'soak-churn' });
+    const hostSocket = await connect(gw, await tokenFor(gw, 'churn-host', 'host', 'soak-churn'));
+    let stopChurn = false;
+    const churn = (async () => {
+      let n = 0;
+      while (!stopChurn) {
+        const batch = await Promise.all(
+          [...Array(10).keys()].map(async () => {
+            n += 1;
+            try {
+              const s = await connect(gw, await tokenFor(gw, `churn${n % 500}`, 'viewer', 'soak-churn'));
+              const applied = await s.timeout(5000).emitWithAck('cohost:apply', { channelId: 'soak-churn' });
+              if (applied.ok) await s.timeout(5000).emitWithAck('cohost:cancel', { invitationId: applied.invitationId });
+              else churnErrors += 1;
+              s.close();
+              churned += 1;
+            } catch {
+              churnErrors += 1;
+            }
+          }),
+        );
+        void batch;
+        await sleep(1000);
+      }
+    })();
+    const started = Date.now();
+    while (Date.now() - started < minutes * 60000) {
+      samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), ...(await metrics(gw)) });
+      await sleep(20000);
+    }
+    samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), ...(await metrics(gw)) });
+    stopChurn = true;
+    await churn;
+    hostSocket.close();
+    const tasks = (await gw.admin('GET', '/api/v1/mix-tasks')).body as { id: string; state: string; stats: { speed: number } }[];
+    const speeds = tasks.map((t) => t.stats.speed);
+    for (const t of tasks) await gw.admin('DELETE', `/api/v1/mix-tasks/${t.id}`);
+    for (const c of children) c.kill('SIGTERM');
+    await sleep(8000);
+    const end = await metrics(gw);
+    // Heap after the first minute (warm) vs the end, each the lowest of three samples (closest to after a GC).
+    const warm = samples.filter((s) => s.atSeconds >= 60);
+    const low = (xs: typeof samples) => Math.min(...xs.map((s) => s.heapUsedBytes));
+    const heapStart = low(warm.slice(0, 3));
+    const heapEnd = low(warm.slice(-3));
+    return {
+      minutes,
+      mixes: 4,
+      mixSpeedsAtEnd: speeds,
+      churnedSockets: churned,
+      churnErrors,
+      heapGrowthPct: Math.round(((heapEnd - heapStart) / heapStart) * 1000) / 10,
+      rssMb: { start: Math.round(warm[0].rssBytes / 1e6), end: Math.round(warm[warm.length - 1].rssBytes / 1e6) },
+      activeHandles: { baseline: baseline.activeHandles, duringStart: warm[0].activeHandles, duringEnd: warm[warm.length - 1].activeHandles, afterStop: end.activeHandles },
+      childProcesses: { baseline: baseline.childProcesses, during: warm[warm.length - 1].childProcesses, afterStop: end.childProcesses },
+      samples,
+    };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await gw.stop().catch((error: Error) => {
+      process.stderr.write(`${error.message}\n`);
+      samples.push({ atSeconds: -1, leakedOnStop: 1 } as never);
+    });
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function loadBench(): Promise<Record<string, unknown>> {
+  const parts = (process.env.BENCH_LOAD_PARTS ?? 'sockets,soak').split(',');
+  return {
+    ...(parts.includes('sockets') ? { sockets: await socketScale() } : {}),
+    ...(parts.includes('soak') ? { soak: await soak() } : {}),
+  };
+}
