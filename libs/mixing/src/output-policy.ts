@@ -13,6 +13,14 @@ interface ParsedRtmp {
   segments: string[];
 }
 
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function parse(raw: string): ParsedRtmp | undefined {
   let url: URL;
   try {
@@ -43,9 +51,16 @@ function parse(raw: string): ParsedRtmp | undefined {
 export function assertOutputAllowed(raw: string, allow: string[]): void {
   if (typeof raw !== 'string' || raw.length > 2048) throw new OutputNotAllowedError('not a URL');
   if (/[\s\u0000-\u001f\u007f]/.test(raw)) throw new OutputNotAllowedError('control characters in URL');
+  // RTMP sends the query as part of the stream name, so it is confined like the path: no
+  // backslashes anywhere, no parent-directory steps (found by the property-based spec).
+  if (raw.includes('\\') || /(^|[/?&=])\.\.([/\\?&#]|$)/.test(safeDecode(raw.split('?').slice(1).join('?')))) {
+    throw new OutputNotAllowedError('path traversal');
+  }
   const target = parse(raw);
   if (!target) throw new OutputNotAllowedError('only rtmp:// and rtmps:// URLs without credentials');
-  if (target.segments.some((s) => s === '..' || s === '.' || s.includes('/') || s.includes('\u0000'))) {
+  // A backslash is a path separator to some servers and tools: refused like '/' inside a segment
+  // (found by the property-based spec).
+  if (target.segments.some((s) => s === '..' || s === '.' || s.includes('/') || s.includes('\\') || s.includes('\u0000'))) {
     throw new OutputNotAllowedError('path traversal');
   }
   const ok = allow.some((prefixRaw) => {
