@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { io, Socket } from 'socket.io-client';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
-import { waitFor } from '../bench/support/processes';
+import { readFileSync } from 'node:fs';
+import { descendantPids, waitFor } from '../bench/support/processes';
 import { publishTestStream } from './support/media';
+import { colorsAt } from './support/mix-checks';
 
 const connect = async (gw: RunningGateway, userId: string, role: string, channelId?: string): Promise<Socket> => {
   const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, ...(channelId ? { channelId } : {}) })).body.token;
@@ -204,4 +206,39 @@ describe('storage faults', () => {
     expect(ids).toContain('after-unlock');
     expect(ids).not.toContain('while-locked');
   });
+});
+
+describe('live origin faults', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startGateway({ env: { LIVE_PUBLISH_GRACE_MS: '1000' } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    removeDir(gw.dataDir);
+  });
+
+  it('the origin dies and comes back: the channel goes idle, then the host is on air again through the same program', async () => {
+    const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'phoenix' })).body;
+    const status = async () => (await gw.admin('GET', '/api/v1/channels/phoenix')).body;
+    let push = publishTestStream(channel.publishUrl, { seconds: 120 });
+    try {
+      await waitFor('live', async () => ((await status()).source === 'host' ? true : undefined), 20000);
+      const origin = descendantPids(gw.pid).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('origin-process'));
+      expect(origin).toBeDefined();
+      process.kill(origin!, 'SIGKILL');
+      // Everything on the origin ended: the state says so (no stale "live").
+      await waitFor('idle while the origin is down', async () => ((await status()).state === 'idle' ? true : undefined), 20000);
+      expect((await push.exited).code).not.toBe(0);
+      // The origin is restarted by its supervisor; the host's encoder reconnects (as OBS does).
+      await waitFor('origin back', async () => ((await gw.request('GET', '/healthz')).body.liveOrigin?.up === true ? true : undefined), 20000);
+      push = publishTestStream(channel.publishUrl, { seconds: 120 });
+      await waitFor('live again', async () => ((await status()).source === 'host' ? true : undefined), 30000);
+      expect(await status()).toMatchObject({ state: 'live', source: 'host' });
+      const [green] = await colorsAt(channel.playUrls.flv, 640, 360, [{ x: 100, y: 100, w: 200, h: 100 }]);
+      expect(green[1]).toBeGreaterThan(200);
+    } finally {
+      await push.stop();
+    }
+  }, 90000);
 });
