@@ -10,8 +10,8 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { io, Socket } from 'socket.io-client';
-import { RunningGateway, startGateway } from './support/gateway';
+import { Socket } from 'socket.io-client';
+import { connectAs, RunningGateway, startGateway } from './support/gateway';
 import { startNginx } from './support/nginx';
 import { freePort, waitFor } from './support/processes';
 import { FlvWatcher, RtmpWatcher, WatchStats } from './support/viewer';
@@ -57,10 +57,8 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
     await waitFor('host on air', async () => ((await source()) === 'host' ? true : undefined), 20000);
     await waitFor('viewer playing', () => (viewer.frames.length > 25 ? true : undefined), 20000);
     const connect = async (userId: string, role: string) => {
-      const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId })).body.token;
-      const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'] });
+      const socket = await connectAs(gw, userId, role, channelId);
       sockets.push(socket);
-      await new Promise<void>((r) => socket.once('connect', () => r()));
       return socket;
     };
     const host = await connect('anchor', 'host');

@@ -15,8 +15,8 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { io, Socket } from 'socket.io-client';
-import { RunningGateway, startGateway } from './support/gateway';
+import { Socket } from 'socket.io-client';
+import { connectWithToken, RunningGateway, startGateway } from './support/gateway';
 import { waitFor } from './support/processes';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,13 +39,7 @@ async function tokenFor(gw: RunningGateway, userId: string, role: string, channe
   return (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId, ttlSeconds: 7200 })).body.token;
 }
 
-function connect(gw: RunningGateway, token: string): Promise<Socket> {
-  const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', reject);
-  });
-}
+const connect = connectWithToken;
 
 async function metrics(gw: RunningGateway): Promise<Record<string, number>> {
   const text = (await gw.request('GET', '/metrics')).body as string;

@@ -3,22 +3,17 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, Page } from 'playwright-core';
-import { computeLayout } from '@gw/mixing';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { waitFor } from '../bench/support/processes';
 import { launchChromium } from './support/browser';
 import { publishTestStream, Publisher } from './support/media';
-import { tonePowers, waitForColors } from './support/mix-checks';
+import { BLUE, floatRegions, RED, tonePowers, waitForColors } from './support/mix-checks';
 import { FlvWatcher } from '../bench/support/viewer';
 
 const SHOTS = join(__dirname, '..', 'test-output');
 const W = 640;
 const H = 360;
-const RED: [number, number, number] = [255, 0, 0];
-const BLUE: [number, number, number] = [0, 0, 255];
-const MAIN = { x: 40, y: 40, w: 200, h: 120 };
-const guestCell = computeLayout({ spec: { mode: 'float' }, canvas: { width: W, height: H }, userIds: ['anchor', 'guest1'], hostUserId: 'anchor' }).find((c) => c.userId === 'guest1')!;
-const GUEST_WINDOW = { x: guestCell.x + 40, y: guestCell.y + 24, w: guestCell.width - 80, h: guestCell.height - 48 };
+const { main: MAIN, guestWindow: GUEST_WINDOW } = floatRegions(W, H, 'anchor', 'guest1');
 
 /**
  * Co-hosting through the web app in Debian's headless Chromium: the host page

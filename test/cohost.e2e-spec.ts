@@ -1,20 +1,14 @@
 import { io, Socket } from 'socket.io-client';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
-import { computeLayout } from '@gw/mixing';
 import { FlvWatcher } from '../bench/support/viewer';
 import { publishTestStream, Publisher } from './support/media';
-import { tonePowers, waitForColors } from './support/mix-checks';
+import { BLUE, floatRegions, RED, tonePowers, waitForColors } from './support/mix-checks';
 import { waitFor } from '../bench/support/processes';
 
 // The co-hosting mix matches the host's push (640x360 here), so viewers see no format change.
 const W = 640;
 const H = 360;
-const RED: [number, number, number] = [255, 0, 0];
-const BLUE: [number, number, number] = [0, 0, 255];
-const MAIN = { x: 40, y: 40, w: 200, h: 120 };
-/** The middle of the guest's small window in the float layout. */
-const guestCell = computeLayout({ spec: { mode: 'float' }, canvas: { width: W, height: H }, userIds: ['anchor', 'guest1'], hostUserId: 'anchor' }).find((c) => c.userId === 'guest1')!;
-const CORNER_WINDOW = { x: guestCell.x + 40, y: guestCell.y + 24, w: guestCell.width - 80, h: guestCell.height - 48 };
+const { main: MAIN, guestWindow: CORNER_WINDOW } = floatRegions(W, H, 'anchor', 'guest1');
 
 /**
  * Co-hosting headless: the host and the guest are RTMP participants (real

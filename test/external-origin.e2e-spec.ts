@@ -1,5 +1,5 @@
-import { io, Socket } from 'socket.io-client';
-import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { Socket } from 'socket.io-client';
+import { connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { RunningNginx, startNginx } from '../bench/support/nginx';
 import { freePort, waitFor } from '../bench/support/processes';
 import { RtmpWatcher } from '../bench/support/viewer';
@@ -92,10 +92,8 @@ describe('nginx-rtmp as LIVE_ORIGIN', () => {
     try {
       await waitFor('viewer playing', () => (viewer.frames.length > 25 ? true : undefined), 20000);
       const connect = async (userId: string, role: string) => {
-        const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId: 'nx' })).body.token;
-        const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'] });
+        const socket = await connectAs(gw, userId, role, 'nx');
         sockets.push(socket);
-        await new Promise<void>((r) => socket.once('connect', () => r()));
         return socket;
       };
       const host = await connect('anchor', 'host');

@@ -1,20 +1,12 @@
 import fc from 'fast-check';
-import { io, Socket } from 'socket.io-client';
-import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { Socket } from 'socket.io-client';
+import { connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { readFileSync } from 'node:fs';
 import { descendantPids, waitFor } from '../bench/support/processes';
 import { publishTestStream } from './support/media';
 import { colorsAt } from './support/mix-checks';
 
-const connect = async (gw: RunningGateway, userId: string, role: string, channelId?: string): Promise<Socket> => {
-  const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, ...(channelId ? { channelId } : {}) })).body.token;
-  const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'], reconnection: false });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
-};
+const connect = connectAs;
 
 describe('rate limits, key rotation and secrets', () => {
   let gw: RunningGateway;

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { io, Socket } from 'socket.io-client';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,4 +132,19 @@ function commandLine(pid: number): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A socket.io client of the gateway authenticated with `token`; rejects on a refused handshake. */
+export function connectWithToken(gw: RunningGateway, token: string): Promise<Socket> {
+  const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+/** A socket for a fresh token of `userId` in `role` (scoped to `channelId` if given). */
+export async function connectAs(gw: RunningGateway, userId: string, role: string, channelId?: string): Promise<Socket> {
+  const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, ...(channelId ? { channelId } : {}) })).body.token;
+  return connectWithToken(gw, token);
 }

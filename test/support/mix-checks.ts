@@ -1,3 +1,4 @@
+import { computeLayout } from '@gw/mixing';
 import { colorNear, meanColor, pcmToFloat, Rgb, tonePower } from './media-analysis';
 import { grabAudio, grabFrames } from './media';
 
@@ -39,4 +40,20 @@ export async function tonePowers(url: string, tones: number[], seconds = 1.5): P
   // Skip the first 0.3 s: a fresh decoder's first frames can hold the encoder's priming.
   const body = samples.subarray(Math.floor(0.3 * 48000));
   return tones.map((f) => tonePower(body, 48000, f));
+}
+
+export const RED: Rgb = [255, 0, 0];
+export const BLUE: Rgb = [0, 0, 255];
+
+/**
+ * Regions of a float-layout co-hosting mix to check colours in: inside the
+ * host's full picture (clear of the guest window), and the middle of the
+ * first guest's small window, from the same layout maths the mixer uses.
+ */
+export function floatRegions(width: number, height: number, hostUserId: string, guestUserId: string) {
+  const cell = computeLayout({ spec: { mode: 'float' }, canvas: { width, height }, userIds: [hostUserId, guestUserId], hostUserId }).find((c) => c.userId === guestUserId)!;
+  return {
+    main: { x: 40, y: 40, w: 200, h: 120 },
+    guestWindow: { x: cell.x + 40, y: cell.y + 24, w: cell.width - 80, h: cell.height - 48 },
+  };
 }

@@ -1,9 +1,9 @@
 import { LineLogger, SupervisedProcess } from '@gw/common';
 import type { Conference } from '@gw/conference';
 import { FlvTagReader, isVideoKeyframe } from '@gw/live';
-import type { types } from 'mediasoup';
-import { buildPackagerArgs, buildSdp, OutputSettings, RtpStreamDescription } from './ffmpeg-args';
+import { buildPackagerArgs, buildSdp, OutputSettings } from './ffmpeg-args';
 import type { MixSink } from './mix-task';
+import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTrack, serviceTrackProducers } from './service-tracks';
 import { UdpPortAllocator } from './udp-ports';
 
 export interface ClientMixRelayOptions {
@@ -17,12 +17,6 @@ export interface ClientMixRelayOptions {
   logger: LineLogger;
 }
 
-interface Track {
-  kind: 'audio' | 'video';
-  port: number;
-  transport: types.PlainTransport;
-  consumer: types.Consumer;
-}
 
 /**
  * Client-side mixing on the server: no compositor, only packaging. The host
@@ -32,7 +26,7 @@ interface Track {
  * until the first arrives (the program splices at keyframes).
  */
 export class ClientMixRelay {
-  readonly #tracks: Track[] = [];
+  readonly #tracks: ServiceTrack[] = [];
   #process: SupervisedProcess | undefined;
   #stopped = false;
   #keyframeTimer: NodeJS.Timeout | undefined;
@@ -44,12 +38,7 @@ export class ClientMixRelay {
   static async start(o: ClientMixRelayOptions): Promise<ClientMixRelay> {
     const relay = new ClientMixRelay(o);
     try {
-      for (const kind of ['audio', 'video'] as const) {
-        const port = await o.ports.allocate();
-        const transport = await o.conference.createServiceTransport(port, port + 1);
-        const consumer = await o.conference.consumeForService(transport, o.producers[kind]);
-        relay.#tracks.push({ kind, port, transport, consumer });
-      }
+      await openServiceTracks(o.conference, o.ports, o.producers, relay.#tracks);
       await relay.#startPackager();
       for (const track of relay.#tracks) await track.consumer.resume();
     } catch (error) {
@@ -69,7 +58,7 @@ export class ClientMixRelay {
   }
 
   get producerIds(): { audio?: string; video?: string } {
-    return Object.fromEntries(this.#tracks.map((t) => [t.kind, t.consumer.producerId]));
+    return serviceTrackProducers(this.#tracks);
   }
 
   async stop(): Promise<void> {
@@ -77,27 +66,13 @@ export class ClientMixRelay {
     this.#stopped = true;
     clearInterval(this.#keyframeTimer);
     clearTimeout(this.#restartTimer);
-    for (const track of this.#tracks) {
-      track.transport.close();
-      this.o.ports.release(track.port);
-    }
+    closeServiceTracks(this.#tracks, this.o.ports);
     await this.#process?.stop();
     this.o.sink.close();
   }
 
   async #startPackager(): Promise<void> {
-    const streams: RtpStreamDescription[] = this.#tracks.map(({ kind, port, consumer }) => {
-      const codec = consumer.rtpParameters.codecs[0];
-      return {
-        kind,
-        port,
-        payloadType: codec.payloadType,
-        codecName: codec.mimeType.split('/')[1],
-        clockRate: codec.clockRate,
-        channels: kind === 'audio' ? codec.channels : undefined,
-        parameters: codec.parameters as Record<string, string | number> | undefined,
-      };
-    });
+    const streams = describeServiceTracks(this.#tracks);
     this.#videoCopy = streams.some((s) => s.kind === 'video' && s.codecName.toUpperCase() === 'H264');
     const reader = new FlvTagReader();
     const proc = await SupervisedProcess.start({

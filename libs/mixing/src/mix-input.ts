@@ -1,8 +1,9 @@
 import type { types } from 'mediasoup';
 import { LineLogger, SupervisedProcess } from '@gw/common';
 import type { Conference } from '@gw/conference';
-import { buildDecoderArgs, buildSdp, RtpStreamDescription } from './ffmpeg-args';
+import { buildDecoderArgs, buildSdp } from './ffmpeg-args';
 import type { Fit } from './layout';
+import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTrack, serviceTrackProducers } from './service-tracks';
 import { UdpPortAllocator } from './udp-ports';
 import { i420Size, YuvFrame } from './yuv-frame';
 
@@ -27,12 +28,6 @@ export interface MixInputOptions {
   onAudio: (pcm: Buffer) => void;
 }
 
-interface Track {
-  kind: 'audio' | 'video';
-  port: number;
-  transport: types.PlainTransport;
-  consumer: types.Consumer;
-}
 
 /**
  * One participant as seen by a mix task: PlainTransport consumers of their
@@ -43,7 +38,7 @@ interface Track {
  * requested until the new decoder shows a picture.
  */
 export class MixInput {
-  readonly #tracks: Track[] = [];
+  readonly #tracks: ServiceTrack[] = [];
   #decoder: SupervisedProcess | undefined;
   #cell: CellSize;
   #stopped = false;
@@ -59,14 +54,7 @@ export class MixInput {
   static async start(options: MixInputOptions): Promise<MixInput> {
     const input = new MixInput(options);
     try {
-      for (const kind of ['audio', 'video'] as const) {
-        const producerId = options.producers[kind];
-        if (!producerId) continue;
-        const port = await options.ports.allocate();
-        const transport = await options.conference.createServiceTransport(port, port + 1);
-        const consumer = await options.conference.consumeForService(transport, producerId);
-        input.#tracks.push({ kind, port, transport, consumer });
-      }
+      await openServiceTracks(options.conference, options.ports, options.producers, input.#tracks);
       await input.#startDecoder();
       for (const track of input.#tracks) await track.consumer.resume();
     } catch (error) {
@@ -90,7 +78,7 @@ export class MixInput {
   }
 
   get producerIds(): { audio?: string; video?: string } {
-    return Object.fromEntries(this.#tracks.map((t) => [t.kind, t.consumer.producerId]));
+    return serviceTrackProducers(this.#tracks);
   }
 
   get lastFrameAt(): number {
@@ -120,10 +108,7 @@ export class MixInput {
     this.#stopped = true;
     clearInterval(this.#keyframeTimer);
     clearTimeout(this.#restartTimer);
-    for (const track of this.#tracks) {
-      track.transport.close();
-      this.o.ports.release(track.port);
-    }
+    closeServiceTracks(this.#tracks, this.o.ports);
     await this.#decoder?.stop();
   }
 
@@ -138,18 +123,7 @@ export class MixInput {
 
   async #startDecoder(): Promise<void> {
     const generation = ++this.#generation;
-    const streams: RtpStreamDescription[] = this.#tracks.map(({ kind, port, consumer }) => {
-      const codec = consumer.rtpParameters.codecs[0];
-      return {
-        kind,
-        port,
-        payloadType: codec.payloadType,
-        codecName: codec.mimeType.split('/')[1],
-        clockRate: codec.clockRate,
-        channels: kind === 'audio' ? codec.channels : undefined,
-        parameters: codec.parameters as Record<string, string | number> | undefined,
-      };
-    });
+    const streams = describeServiceTracks(this.#tracks);
     const video = this.#tracks.some((t) => t.kind === 'video') ? { ...this.#cell, fps: this.o.fps } : undefined;
     const audio = this.#tracks.some((t) => t.kind === 'audio') ? this.o.audio : undefined;
     const decoder = await SupervisedProcess.start({
