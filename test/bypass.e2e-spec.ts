@@ -100,6 +100,9 @@ describe('bypass live (on demand)', () => {
     const pair = [new FlvWatcher(channel.playUrls.flv), new FlvWatcher(channel.playUrls.flv)];
     watchers.push(...pair);
     await waitFor('both players get frames', () => (pair.every((w) => w.frames.length > 10) ? true : undefined), 20000);
+    // The origin may hand the players the old stream's cached GOP before the new mix is registered: wait for it, then it must be one.
+    await waitFor('the mix', async () => ((await activeMixes(conferenceId)).length > 0 ? true : undefined), 15000);
+    await new Promise((r) => setTimeout(r, 1500));
     expect(await activeMixes(conferenceId)).toHaveLength(1);
     expect(gw.output().match(new RegExp(`bypass mix \\S+ of conference ${conferenceId} started`, 'g'))).toHaveLength(2);
 

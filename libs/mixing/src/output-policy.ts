@@ -58,6 +58,8 @@ export function assertOutputAllowed(raw: string, allow: string[]): void {
   }
   const target = parse(raw);
   if (!target) throw new OutputNotAllowedError('only rtmp:// and rtmps:// URLs without credentials');
+  // An empty segment ("//live/x") shifts what the server takes for the app (found by the property-based spec).
+  if (new URL(raw).pathname.includes('//')) throw new OutputNotAllowedError('empty path segment');
   // A backslash is a path separator to some servers and tools: refused like '/' inside a segment
   // (found by the property-based spec).
   if (target.segments.some((s) => s === '..' || s === '.' || s.includes('/') || s.includes('\\') || s.includes('\u0000'))) {
