@@ -26,7 +26,9 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   /** A consumer ended because its producer went away. `userId` owns the consumer. */
   consumerClosed: [{ userId: string; consumerId: string; producerId: string }];
   /** A router died with its worker; its participants were dropped and should rejoin. */
-  routerLost: [{ userIds: string[] }];
+  routerLost: [{ userIds: string[]; lost: { userId: string; via: ParticipantVia }[] }];
+  /** The conference has a router again after losing all of them with a worker. */
+  rebuilt: [{ workerSlots: number[] }];
   closed: [{ reason: string }];
 }
 
@@ -58,6 +60,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly #serviceTransports = new Set<types.Transport>();
   /** `${producerId}:${routerId}` → the pipe into that router (once per pair). */
   readonly #pipes = new Map<string, Promise<void>>();
+  /** Set while the conference is being moved to a healthy worker after losing its last router. */
+  #rebuilding: Promise<void> | undefined;
   #closed = false;
 
   private constructor(
@@ -98,6 +102,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     const router = this.routers[0];
     if (router) return router.rtpCapabilities;
     throw new ConferenceClosedError(this.id);
+  }
+
+  /** Resolves once the conference has a router (at once unless it is being rebuilt after a worker died). */
+  async ready(): Promise<void> {
+    await this.#rebuilding;
   }
 
   participant(userId: string): Participant | undefined {
@@ -251,6 +260,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    */
   async createServiceTransport(remotePort: number, remoteRtcpPort: number): Promise<types.PlainTransport> {
     this.#assertOpen();
+    await this.#rebuilding;
     const router = this.#leastLoadedRouter();
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false, appData: { router } });
     await transport.connect({ ip: '127.0.0.1', port: remotePort, rtcpPort: remoteRtcpPort });
@@ -294,16 +304,47 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return out;
   }
 
-  /** Called when a worker died: its router is gone, so are the participants on it. */
+  /**
+   * Called when a worker died: its router is gone, so are the participants on
+   * it (they are told to rejoin). A conference left with no router is rebuilt
+   * at once on a healthy worker, or on the replacement when there is none, so
+   * rejoining participants and its mix tasks find it where it was.
+   */
   onWorkerDied(worker: types.Worker): void {
     for (const [slot, router] of this.#routers) {
       if (router.appData.worker !== worker) continue;
       this.#routers.delete(slot);
-      const lost = this.participants.filter((p) => p.router === router).map((p) => p.userId);
-      for (const userId of lost) this.leave(userId, 'worker died');
+      const lost = this.participants.filter((p) => p.router === router).map((p) => ({ userId: p.userId, via: p.via }));
+      for (const { userId } of lost) this.leave(userId, 'worker died');
       for (const key of [...this.#pipes.keys()]) if (key.endsWith(`:${router.id}`)) this.#pipes.delete(key);
-      if (lost.length) this.emit('routerLost', { userIds: lost });
+      if (this.#routers.size === 0 && !this.#closed) this.#rebuild(worker);
+      if (lost.length) this.emit('routerLost', { userIds: lost.map((p) => p.userId), lost });
     }
+  }
+
+  #rebuild(deadWorker: types.Worker): void {
+    const attempt = async (): Promise<void> => {
+      for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 2000)) {
+        if (this.#closed) return;
+        const healthy = this.pool.workers.find((w) => w !== deadWorker && !w.closed);
+        if (healthy) {
+          const router = await this.#addRouter(healthy);
+          if (this.#closed) {
+            router.close();
+            this.#routers.clear();
+            return;
+          }
+          this.emit('rebuilt', { workerSlots: [...this.#routers.keys()] });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    };
+    const rebuilding = attempt().finally(() => {
+      if (this.#rebuilding === rebuilding) this.#rebuilding = undefined;
+    });
+    rebuilding.catch(() => undefined);
+    this.#rebuilding = rebuilding;
   }
 
   snapshot(): ConferenceSnapshot {
@@ -394,6 +435,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    * else SFU_CAPACITY.
    */
   async #routerForNewParticipant(): Promise<types.Router> {
+    await this.#rebuilding;
     let best: { router: types.Router; load: number } | undefined;
     for (const router of this.#routers.values()) {
       const worker = router.appData.worker as types.Worker;

@@ -167,9 +167,10 @@ export class MediaGateway {
     conference.on('newProducer', (e) => this.notifier.toRoom(room, 'media:newProducer', { conferenceId, ...e }));
     conference.on('producerClosed', (e) => this.notifier.toRoom(room, 'media:producerClosed', { conferenceId, ...e }));
     conference.on('consumerClosed', (e) => this.notifier.toUser(e.userId, 'media:consumerClosed', { conferenceId, ...e }));
-    conference.on('routerLost', ({ userIds }) => {
-      this.#logger.warn(`conference ${conferenceId}: router lost with its worker; ${userIds.length} participants asked to rejoin`);
-      for (const userId of userIds) this.notifier.toUser(userId, 'media:rejoin', { conferenceId, reason: 'worker died' });
+    conference.on('routerLost', ({ lost }) => {
+      const webrtc = lost.filter((p) => p.via === 'webrtc');
+      this.#logger.warn(`conference ${conferenceId}: router lost with its worker; ${webrtc.length} WebRTC participants asked to rejoin`);
+      for (const { userId } of webrtc) this.notifier.toUser(userId, 'media:rejoin', { conferenceId, reason: 'worker died' });
     });
     conference.once('closed', ({ reason }) => this.notifier.toRoom(room, 'media:conferenceEnded', { conferenceId, reason }));
   }

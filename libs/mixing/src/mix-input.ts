@@ -134,6 +134,9 @@ export class MixInput {
       rawStdout: true,
       extraPipes: 1,
       stderrWarnPattern: /error|invalid/i,
+      // A decoder holds nothing worth flushing, and one whose RTP stopped (its sender or worker gone)
+      // sits in a blocking read that SIGTERM does not end: a short grace keeps input changes quick.
+      stopTimeoutMs: 300,
       logger: this.o.logger,
     });
     if (this.#stopped || generation !== this.#generation) {

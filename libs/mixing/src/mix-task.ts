@@ -324,12 +324,13 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       const entry = wanted.get(p.userId);
       if (entry) entry[p.kind] = p.producerId;
     }
+    const stopping: Promise<void>[] = [];
     for (const [userId, input] of [...this.#inputs]) {
       const want = wanted.get(userId);
       const have = input.producerIds;
       if (!want || want.audio !== have.audio || want.video !== have.video) {
         this.#inputs.delete(userId);
-        await input.stop();
+        stopping.push(input.stop());
         if (!want) {
           this.#frames.delete(userId);
           this.#compositor.mixer.remove(userId);
@@ -337,6 +338,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         }
       }
     }
+    // In parallel: a worker's death takes every input at once.
+    await Promise.all(stopping);
     this.#relayout();
     for (const [userId, producers] of wanted) {
       if (this.#inputs.has(userId) || (!producers.audio && !producers.video)) continue;

@@ -22,7 +22,11 @@ export class ConferenceClient {
   readonly consumers = new Map<string, types.Consumer>();
   conferenceId?: string;
   userId?: string;
+  /** How many times the gateway moved this client to a new router (a worker died) and it rejoined. */
+  rejoins = 0;
   readonly #listeners = new Set<Listener>();
+  #local?: MediaStream;
+  #composite?: { stream: MediaStream; producers: types.Producer[] };
 
   constructor(readonly signalling: Signalling) {
     signalling.on<{ userId: string; producerId: string }>('media:newProducer', (e) => {
@@ -41,6 +45,10 @@ export class ConferenceClient {
       this.remotes.clear();
       this.#changed();
     });
+    // The SFU worker under us died: the gateway rebuilt the conference elsewhere; join again with the same media.
+    signalling.on<{ conferenceId: string }>('media:rejoin', (e) => {
+      if (e.conferenceId === this.conferenceId) void this.#rejoin();
+    });
   }
 
   onChange(listener: Listener): void {
@@ -57,13 +65,15 @@ export class ConferenceClient {
     }>('media:join', { conferenceId });
     this.conferenceId = conferenceId;
     this.userId = joined.userId;
+    this.#local = local;
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
     for (const p of joined.participants) if (p.userId !== this.userId) this.#remote(p.userId, p.via);
     this.recvTransport = await this.#createTransport('recv');
     if (local) {
       this.sendTransport = await this.#createTransport('send');
       for (const track of local.getTracks()) {
-        const producer = await this.sendTransport.produce({ track });
+        // stopTracks: false, so a rejoin (after a worker died) can send the same tracks again; the page stops them when it leaves.
+        const producer = await this.sendTransport.produce({ track, stopTracks: false });
         this.producers.set(producer.id, producer);
       }
     }
@@ -77,20 +87,44 @@ export class ConferenceClient {
    * consumes them. Returns a function that withdraws them.
    */
   async publishComposite(stream: MediaStream): Promise<() => void> {
+    const composite = { stream, producers: await this.#produceComposite(stream) };
+    this.#composite = composite;
+    return () => {
+      if (this.#composite === composite) this.#composite = undefined;
+      for (const producer of composite.producers) {
+        producer.close();
+        void this.signalling.request('media:closeProducer', { producerId: producer.id }).catch(() => undefined);
+      }
+    };
+  }
+
+  async #produceComposite(stream: MediaStream): Promise<types.Producer[]> {
     this.sendTransport ??= await this.#createTransport('send');
     const producers: types.Producer[] = [];
     // H.264 when this browser can send it: the gateway then remuxes the picture without re-encoding.
     const h264 = this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/h264');
     for (const track of stream.getTracks()) {
       const codec = track.kind === 'video' ? h264 : undefined;
-      producers.push(await this.sendTransport.produce({ track, appData: { composite: true }, ...(codec ? { codec } : {}) }));
+      producers.push(await this.sendTransport.produce({ track, stopTracks: false, appData: { composite: true }, ...(codec ? { codec } : {}) }));
     }
-    return () => {
-      for (const producer of producers) {
-        producer.close();
-        void this.signalling.request('media:closeProducer', { producerId: producer.id }).catch(() => undefined);
-      }
-    };
+    return producers;
+  }
+
+  /** Drops every transport (the router they lived on is gone) and joins again with the same tracks. */
+  async #rejoin(): Promise<void> {
+    const conferenceId = this.conferenceId!;
+    this.sendTransport?.close();
+    this.recvTransport?.close();
+    this.sendTransport = undefined;
+    this.recvTransport = undefined;
+    this.producers.clear();
+    this.consumers.clear();
+    this.remotes.clear();
+    this.#changed();
+    await this.join(conferenceId, this.#local);
+    if (this.#composite) this.#composite.producers = await this.#produceComposite(this.#composite.stream);
+    this.rejoins += 1;
+    this.#changed();
   }
 
   async leave(): Promise<void> {

@@ -37,6 +37,18 @@ export class IngestService {
     origin.on('down', () => {
       for (const stream of [...this.#sessions.keys()]) void this.#stopSession(stream, 'origin down');
     });
+    // A worker died under a conference: its RTMP participants were dropped with their
+    // router. Their pushes are still on the origin, so they rejoin on their own.
+    conferences.on('created', (conference) => {
+      conference.on('routerLost', ({ lost }) => {
+        const rtmp = new Set(lost.filter((p) => p.via === 'rtmp').map((p) => p.userId));
+        for (const point of this.#points.values()) {
+          if (point.conferenceId !== conference.id || !rtmp.has(point.userId)) continue;
+          this.logger.warn(`RTMP participant ${point.userId} rejoins conference ${conference.id} (worker died)`);
+          void this.#onPush(point.stream);
+        }
+      });
+    });
     conferences.on('ended', ({ conference }) => {
       for (const point of [...this.#points.values()]) {
         if (point.conferenceId !== conference.id) continue;
