@@ -1,9 +1,10 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceService } from '@gw/conference';
 import { channelRoom, Notifier } from '@gw/im';
 import { ChannelService, ProgramService } from '@gw/live';
 import { MixingService } from '@gw/mixing';
+import { SessionRepository } from '@gw/persistence';
 import { BypassController } from './bypass.controller';
 import { BypassService } from './bypass.service';
 
@@ -14,8 +15,16 @@ import { BypassService } from './bypass.service';
   providers: [
     {
       provide: BypassService,
-      inject: [ChannelService, ProgramService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG],
-      useFactory: (channels: ChannelService, programs: ProgramService, conferences: ConferenceService, mixing: MixingService, notifier: Notifier, config: ResolvedConfig) => {
+      inject: [ChannelService, ProgramService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG, SessionRepository],
+      useFactory: (
+        channels: ChannelService,
+        programs: ProgramService,
+        conferences: ConferenceService,
+        mixing: MixingService,
+        notifier: Notifier,
+        config: ResolvedConfig,
+        store: SessionRepository,
+      ) => {
         const service = new BypassService(channels, programs, conferences, mixing, {
           idleSeconds: config.bypassIdleSeconds,
           settings: {
@@ -23,6 +32,7 @@ import { BypassService } from './bypass.service';
             audio: { sampleRate: 48000, channels: 2, bitrateKbps: 128 },
           },
           logger: new Logger('Bypass'),
+          store,
         });
         service.on('changed', (m) => notifier.toRoom(channelRoom(m.channelId), 'live:state', m));
         return service;
@@ -31,8 +41,13 @@ import { BypassService } from './bypass.service';
   ],
   exports: [BypassService],
 })
-export class BypassModule implements OnApplicationShutdown {
+export class BypassModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(@Inject(BypassService) private readonly bypass: BypassService) {}
+
+  /** After every module's init, so the conferences are restored first. */
+  onApplicationBootstrap(): void {
+    this.bypass.restore();
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.bypass.closeAll();

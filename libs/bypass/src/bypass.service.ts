@@ -2,6 +2,7 @@ import { ConflictError, LineLogger, NotFoundError, TypedEmitter } from '@gw/comm
 import type { Conference, ConferenceService } from '@gw/conference';
 import type { ChannelService, ProgramService } from '@gw/live';
 import type { LayoutSpec, MixingService, MixTask, OutputSettings } from '@gw/mixing';
+import type { SessionRepository } from '@gw/persistence';
 
 export type LiveMapState = 'idle' | 'starting' | 'live' | 'stopping';
 
@@ -32,6 +33,8 @@ export interface BypassOptions {
   /** Picture and sound of bypass mixes. */
   settings: OutputSettings;
   logger: LineLogger;
+  /** Saves mappings so a restarted gateway restores them (absent in unit tests). */
+  store?: SessionRepository;
 }
 
 interface Mapping {
@@ -78,17 +81,34 @@ export class BypassService extends TypedEmitter<BypassEvents> {
     });
   }
 
-  /** Maps a conference to a channel (replacing its previous mapping). */
+  /** Maps a conference to a channel (replacing its previous mapping). Saved first: a failed save changes nothing. */
   map(conferenceId: string, input: { channelId: string; onDemand: boolean; layout?: LayoutSpec }): LiveMapping {
     const conference = this.conferences.get(conferenceId);
     this.channels.status(input.channelId);
     const other = this.#byChannel(input.channelId);
     if (other && other.conferenceId !== conferenceId) throw new ChannelBusyError(input.channelId, `already shows conference ${other.conferenceId}`);
     if (this.channels.cohosting(input.channelId)) throw new ChannelBusyError(input.channelId, 'is co-hosting');
+    const layout = input.layout ?? { mode: 'speaker' };
+    this.o.store?.saveMapping({ conferenceId, channelId: input.channelId, onDemand: input.onDemand, layout, createdAt: Date.now() });
     const previous = this.#mappings.get(conferenceId);
     if (previous) void this.#drop(previous, 'remapped');
+    return this.#attach(conference, { channelId: input.channelId, onDemand: input.onDemand, layout });
+  }
+
+  /** After a restart: the saved mappings of restored conferences (their mixes start as participants come back). */
+  restore(): void {
+    for (const record of this.o.store?.mappings() ?? []) {
+      const conference = this.conferences.find(record.conferenceId);
+      if (!conference) continue; // its conference is gone, and the row with it
+      this.#attach(conference, { channelId: record.channelId, onDemand: record.onDemand, layout: record.layout as LayoutSpec });
+      this.o.logger.log(`mapping of conference ${record.conferenceId} to channel ${record.channelId} restored`);
+    }
+  }
+
+  #attach(conference: Conference, input: { channelId: string; onDemand: boolean; layout: LayoutSpec }): LiveMapping {
+    const conferenceId = conference.id;
     const reconcile = () => this.#reconcile(mapping);
-    const onClosed = () => void this.#drop(mapping, 'conference ended');
+    const onClosed = ({ reason }: { reason: string }) => void this.#drop(mapping, reason === 'shutdown' ? 'shutdown' : 'conference ended');
     conference.on('participantJoined', reconcile);
     conference.on('participantLeft', reconcile);
     conference.once('closed', onClosed);
@@ -96,7 +116,7 @@ export class BypassService extends TypedEmitter<BypassEvents> {
       conferenceId,
       channelId: input.channelId,
       onDemand: input.onDemand,
-      layout: input.layout ?? { mode: 'speaker' },
+      layout: input.layout,
       conference,
       unsubscribe: () => {
         conference.off('participantJoined', reconcile);
@@ -113,6 +133,7 @@ export class BypassService extends TypedEmitter<BypassEvents> {
   async unmap(conferenceId: string): Promise<void> {
     const mapping = this.#mappings.get(conferenceId);
     if (!mapping) throw new NotMappedError(conferenceId);
+    this.o.store?.deleteMapping(conferenceId);
     await this.#drop(mapping, 'unmapped');
   }
 

@@ -1,9 +1,10 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceService } from '@gw/conference';
 import { channelRoom, Notifier } from '@gw/im';
 import { ChannelService, ProgramService } from '@gw/live';
 import { MixingService } from '@gw/mixing';
+import { SessionRepository } from '@gw/persistence';
 import { CohostGateway } from './cohost.gateway';
 import { CohostService } from './cohost.service';
 
@@ -13,12 +14,21 @@ import { CohostService } from './cohost.service';
   providers: [
     {
       provide: CohostService,
-      inject: [ChannelService, ConferenceService, MixingService, ProgramService, Notifier, GATEWAY_CONFIG],
-      useFactory: (channels: ChannelService, conferences: ConferenceService, mixing: MixingService, programs: ProgramService, notifier: Notifier, config: ResolvedConfig) => {
+      inject: [ChannelService, ConferenceService, MixingService, ProgramService, Notifier, GATEWAY_CONFIG, SessionRepository],
+      useFactory: (
+        channels: ChannelService,
+        conferences: ConferenceService,
+        mixing: MixingService,
+        programs: ProgramService,
+        notifier: Notifier,
+        config: ResolvedConfig,
+        store: SessionRepository,
+      ) => {
         channels.on('stateChanged', (e) => notifier.toRoom(channelRoom(e.channelId), 'channel:state', e));
         return new CohostService(channels, conferences, mixing, programs, (userId, event, payload) => notifier.toUser(userId, event, payload), {
           ...config.cohost,
           logger: new Logger('Cohost'),
+          store,
         });
       },
     },
@@ -26,8 +36,13 @@ import { CohostService } from './cohost.service';
   ],
   exports: [CohostService],
 })
-export class CohostModule implements OnApplicationShutdown {
+export class CohostModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(@Inject(CohostService) private readonly cohost: CohostService) {}
+
+  /** After every module's init, so the conferences are restored first. */
+  onApplicationBootstrap(): void {
+    this.cohost.restore();
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.cohost.closeAll();

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { LineLogger, NotFoundError } from '@gw/common';
 import type { UserPrincipal } from '@gw/auth';
-import { ConferenceService } from '@gw/conference';
+import { Conference, ConferenceService } from '@gw/conference';
 import { ChannelService, ProgramService } from '@gw/live';
-import { ClientMixRelay, MixingService, MixTask } from '@gw/mixing';
+import { ClientMixRelay, MixingService, MixTask, OutputSettings } from '@gw/mixing';
+import type { SessionRepository } from '@gw/persistence';
 import { InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
 import { Invitation, InvitationDesk } from './invitation-desk';
 import { cohostMixSettings } from './mix-settings';
@@ -13,6 +14,8 @@ export interface CohostOptions {
   maxGuests: number;
   graceSeconds: number;
   logger: LineLogger;
+  /** Saves sessions and guests so a restarted gateway restores them (absent in unit tests). */
+  store?: SessionRepository;
 }
 
 /** Delivers a server → client event to one user (all their sockets). */
@@ -23,6 +26,8 @@ export type MixMode = 'server' | 'client';
 interface Session {
   conferenceId: string;
   mode: MixMode;
+  /** The program's format for the whole session: the host's push as it was at the start. */
+  settings: OutputSettings;
   /** Server mode: the mix task composing the conference. */
   mix?: MixTask;
   /** Client mode: the packager of the host page's composed stream. */
@@ -104,6 +109,7 @@ export class CohostService {
       return { conferenceId };
     } catch (error) {
       desk.leave(invitation.guestUserId);
+      if (desk.guests.length === 0) await this.#endSession(desk, 'the guest could not be seated');
       throw error;
     }
   }
@@ -173,39 +179,108 @@ export class CohostService {
     await Promise.all([...this.#handBacks]);
   }
 
+  /**
+   * Seats a guest, starting the session on the first one. Saved as it goes: the
+   * session row once, then the guest with their membership in one transaction,
+   * so a failed save (PERSISTENCE_FAILED) seats nobody.
+   */
   async #seat(desk: InvitationDesk, guestUserId: string): Promise<string> {
     let session = this.#sessions.get(desk.channelId);
     if (!session) {
       const conference = await this.conferences.create({ title: `co-hosting on ${desk.channelId}`, hostUserId: desk.hostUserId });
-      const created: Session = { conferenceId: conference.id, mode: this.#modes.get(desk.channelId) ?? 'server', unsubscribe: [] };
-      session = created;
-      this.#sessions.set(desk.channelId, created);
-      conference.once('closed', () => {
-        if (this.#sessions.get(desk.channelId) === created) void this.#endSession(desk, 'conference ended');
-      });
-      // Client mode: the host page's composed stream is packaged as soon as it is published.
-      const onComposite = ({ userId }: { userId: string }) => {
-        if (userId === desk.hostUserId && created.mode === 'client') void this.#startClientRelay(desk, created);
-      };
-      const onClosed = ({ producerId }: { producerId: string }) => {
-        const relay = created.relay;
-        if (relay && Object.values(relay.producerIds).includes(producerId)) {
-          created.relay = undefined;
-          void this.mixing.stopClientRelay(relay);
-        }
-      };
-      conference.on('compositeProducer', onComposite);
-      conference.on('producerClosed', onClosed);
-      created.unsubscribe.push(() => conference.off('compositeProducer', onComposite), () => conference.off('producerClosed', onClosed));
-      this.channels.beginCohosting(desk.channelId, conference.id);
-      if (created.mode === 'server') await this.#startServerMix(desk, created);
-      this.o.logger.log(`channel ${desk.channelId}: co-hosting started (conference ${conference.id}, ${created.mode} mixing)`);
+      const mode = this.#modes.get(desk.channelId) ?? 'server';
+      const settings = cohostMixSettings(this.programs.hostInfo(desk.channelId));
+      try {
+        this.o.store?.saveCohostSession({
+          channelId: desk.channelId,
+          conferenceId: conference.id,
+          hostUserId: desk.hostUserId,
+          mixMode: mode,
+          mixSettings: settings,
+          startedAt: Date.now(),
+        });
+      } catch (error) {
+        conference.close('the session could not be saved');
+        throw error;
+      }
+      session = this.#openSession(desk, conference, mode, settings);
+      if (session.mode === 'server') await this.#startServerMix(desk, session);
+      this.o.logger.log(`channel ${desk.channelId}: co-hosting started (conference ${conference.id}, ${session.mode} mixing)`);
     }
     const conference = this.conferences.get(session.conferenceId);
-    conference.admit(guestUserId);
+    const store = this.o.store;
+    if (store) {
+      store.atomically('seat a co-host guest', () => {
+        store.addCohostGuest(desk.channelId, guestUserId);
+        conference.admit(guestUserId);
+      });
+    } else {
+      conference.admit(guestUserId);
+    }
     const started = { channelId: desk.channelId, conferenceId: session.conferenceId };
     for (const userId of [desk.hostUserId, ...desk.guests]) this.notify(userId, 'cohost:started', started);
     return session.conferenceId;
+  }
+
+  /** The session's runtime: registered, following its conference, the channel marked co-hosting. */
+  #openSession(desk: InvitationDesk, conference: Conference, mode: MixMode, settings: OutputSettings): Session {
+    const created: Session = { conferenceId: conference.id, mode, settings, unsubscribe: [] };
+    this.#sessions.set(desk.channelId, created);
+    const onConferenceClosed = ({ reason }: { reason: string }) => {
+      if (this.#sessions.get(desk.channelId) === created) void this.#endSession(desk, reason === 'shutdown' ? 'shutdown' : 'conference ended');
+    };
+    conference.once('closed', onConferenceClosed);
+    // Client mode: the host page's composed stream is packaged as soon as it is published.
+    const onComposite = ({ userId }: { userId: string }) => {
+      if (userId === desk.hostUserId && created.mode === 'client') void this.#startClientRelay(desk, created);
+    };
+    const onClosed = ({ producerId }: { producerId: string }) => {
+      const relay = created.relay;
+      if (relay && Object.values(relay.producerIds).includes(producerId)) {
+        created.relay = undefined;
+        void this.mixing.stopClientRelay(relay);
+      }
+    };
+    conference.on('compositeProducer', onComposite);
+    conference.on('producerClosed', onClosed);
+    created.unsubscribe.push(
+      () => conference.off('compositeProducer', onComposite),
+      () => conference.off('producerClosed', onClosed),
+      () => conference.off('closed', onConferenceClosed),
+    );
+    this.channels.beginCohosting(desk.channelId, conference.id);
+    return created;
+  }
+
+  /**
+   * After a restart: the saved sessions come back with their conferences and
+   * guests on mic. A server mix starts again once a participant is back in the
+   * conference; whoever does not reconnect within the grace period leaves (the
+   * host's absence ends the session), as after any disconnect.
+   */
+  restore(): void {
+    for (const record of this.o.store?.cohostSessions() ?? []) {
+      const conference = this.conferences.find(record.conferenceId);
+      if (!conference || !this.channels.exists(record.channelId)) continue; // gone, and its row with it
+      const desk = new InvitationDesk(record.channelId, record.hostUserId, { maxGuests: this.o.maxGuests, ttlMs: this.o.inviteTtlSeconds * 1000 });
+      for (const guest of record.guests) desk.restoreGuest(guest);
+      this.#desks.set(record.channelId, desk);
+      const mode: MixMode = record.mixMode === 'client' ? 'client' : 'server';
+      this.#modes.set(record.channelId, mode);
+      // The saved format: viewers get the same picture size as before, whenever the host's push returns.
+      const session = this.#openSession(desk, conference, mode, record.mixSettings as OutputSettings);
+      if (mode === 'server') {
+        const resume = () => {
+          if (this.#sessions.get(desk.channelId) !== session || session.mode !== 'server' || conference.participantCount === 0) return;
+          conference.off('participantJoined', resume);
+          void this.#startServerMix(desk, session).catch((error: Error) => this.o.logger.error(`channel ${desk.channelId}: mix did not restart: ${error.message}`));
+        };
+        conference.on('participantJoined', resume);
+        session.unsubscribe.push(() => conference.off('participantJoined', resume));
+      }
+      for (const userId of [record.hostUserId, ...record.guests]) this.userOffline(userId);
+      this.o.logger.log(`channel ${record.channelId}: co-hosting session restored (conference ${record.conferenceId}, ${record.guests.length} guests, ${mode} mixing)`);
+    }
   }
 
   /**
@@ -215,8 +290,9 @@ export class CohostService {
    */
   async setMixMode(by: UserPrincipal, channelId: string, mixMode: MixMode): Promise<{ mixMode: MixMode }> {
     const desk = this.#deskForHost(by, channelId);
-    this.#modes.set(channelId, mixMode);
     const session = this.#sessions.get(channelId);
+    if (session) this.o.store?.setCohostMode(channelId, mixMode);
+    this.#modes.set(channelId, mixMode);
     if (session && session.mode !== mixMode) {
       session.mode = mixMode;
       if (mixMode === 'server') {
@@ -249,7 +325,7 @@ export class CohostService {
           conferenceId: session.conferenceId,
           outputs: [],
           layout: { mode: 'float' },
-          settings: cohostMixSettings(this.programs.hostInfo(desk.channelId)),
+          settings: session.settings,
           background: {},
           hostUserId: desk.hostUserId,
         },
@@ -272,7 +348,7 @@ export class CohostService {
     const feed = this.programs.openFeed(desk.channelId, `client:${session.conferenceId}:${producers.video}`);
     let relay: ClientMixRelay;
     try {
-      relay = await this.mixing.startClientRelay(session.conferenceId, { audio: producers.audio, video: producers.video }, cohostMixSettings(this.programs.hostInfo(desk.channelId)), feed);
+      relay = await this.mixing.startClientRelay(session.conferenceId, { audio: producers.audio, video: producers.video }, session.settings, feed);
     } catch (error) {
       feed.close();
       this.o.logger.error(`channel ${desk.channelId}: cannot package the host's composed stream: ${(error as Error).message}`);
@@ -299,6 +375,7 @@ export class CohostService {
   async #unseat(desk: InvitationDesk, userId: string, event: string): Promise<void> {
     const session = this.#sessions.get(desk.channelId);
     const payload = { channelId: desk.channelId, userId };
+    this.#unsaved(`remove guest ${userId} of channel ${desk.channelId}`, () => this.o.store?.removeCohostGuest(desk.channelId, userId));
     for (const to of new Set([desk.hostUserId, ...desk.guests, userId])) this.notify(to, event, payload);
     if (session) this.conferences.find(session.conferenceId)?.leave(userId, event === 'cohost:kicked' ? 'kicked' : 'left');
     if (desk.guests.length === 0) await this.#endSession(desk, 'no guests left');
@@ -308,6 +385,12 @@ export class CohostService {
     const session = this.#sessions.get(desk.channelId);
     if (!session) return;
     this.#sessions.delete(desk.channelId);
+    if (reason === 'shutdown') {
+      // The session stays saved and on mic: the next start restores it. Only the runtime stops.
+      await this.#handBack(desk.channelId, session, reason);
+      return;
+    }
+    this.#unsaved(`end the session of channel ${desk.channelId}`, () => this.o.store?.deleteCohostSession(desk.channelId));
     const guests = desk.guests;
     const conference = this.conferences.find(session.conferenceId);
     for (const guest of guests) {
@@ -336,7 +419,17 @@ export class CohostService {
     if (!back && reason !== 'shutdown') this.o.logger.warn(`channel ${channelId}: the host's push did not return; the channel goes idle`);
     await session.mix?.stop(`co-hosting ended: ${reason}`);
     if (session.relay) await this.mixing.stopClientRelay(session.relay);
-    this.conferences.find(session.conferenceId)?.close(`co-hosting ended: ${reason}`);
+    // At shutdown the conference module closes it as 'shutdown', which keeps it saved.
+    if (reason !== 'shutdown') this.conferences.find(session.conferenceId)?.close(`co-hosting ended: ${reason}`);
+  }
+
+  /** A deletion that failed leaves a stale row; restoring it later is harmless (it idles out), so log and go on. */
+  #unsaved(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.o.logger.error(`could not ${what}: ${(error as Error).message}`);
+    }
   }
 
   #expire(): void {

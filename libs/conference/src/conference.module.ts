@@ -1,6 +1,7 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { LIVE_ORIGIN, LiveOrigin } from '@gw/live';
+import { ConferenceRepository } from '@gw/persistence';
 import { WorkerPool } from '@gw/sfu';
 import { ConferenceService } from './conference.service';
 import { ConferencesController } from './conferences.controller';
@@ -14,29 +15,36 @@ import { MediaGateway } from './media.gateway';
   providers: [
     {
       provide: ConferenceService,
-      inject: [WorkerPool, GATEWAY_CONFIG],
-      useFactory: (pool: WorkerPool, config: ResolvedConfig) =>
+      inject: [WorkerPool, GATEWAY_CONFIG, ConferenceRepository],
+      useFactory: (pool: WorkerPool, config: ResolvedConfig, store: ConferenceRepository) =>
         new ConferenceService(pool, {
           rtc: { listenIp: config.rtc.listenIp, announcedIp: config.rtc.announcedIp },
           idleSeconds: config.conferenceIdleSeconds,
           logger: new Logger('Conference'),
+          store,
         }),
     },
     {
       provide: IngestService,
-      inject: [ConferenceService, LIVE_ORIGIN, GATEWAY_CONFIG],
-      useFactory: (conferences: ConferenceService, origin: LiveOrigin, config: ResolvedConfig) =>
-        new IngestService(conferences, origin, config.ffmpegPath, new Logger('Ingest')),
+      inject: [ConferenceService, LIVE_ORIGIN, GATEWAY_CONFIG, ConferenceRepository],
+      useFactory: (conferences: ConferenceService, origin: LiveOrigin, config: ResolvedConfig, store: ConferenceRepository) =>
+        new IngestService(conferences, origin, config.ffmpegPath, new Logger('Ingest'), store),
     },
     MediaGateway,
   ],
   exports: [ConferenceService, IngestService],
 })
-export class ConferenceModule implements OnApplicationShutdown {
+export class ConferenceModule implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(ConferenceService) private readonly conferences: ConferenceService,
     @Inject(IngestService) private readonly ingest: IngestService,
   ) {}
+
+  /** After a restart: the saved conferences and their RTMP push points are back before anything is served. */
+  async onModuleInit(): Promise<void> {
+    await this.conferences.restore();
+    this.ingest.restore();
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.ingest.closeAll();

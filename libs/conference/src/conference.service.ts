@@ -1,4 +1,5 @@
 import { LineLogger, newId, TypedEmitter } from '@gw/common';
+import type { ConferenceRepository } from '@gw/persistence';
 import { WorkerPool } from '@gw/sfu';
 import { Conference, RtcOptions } from './conference';
 import { ConferenceNotFoundError } from './errors';
@@ -8,6 +9,8 @@ export interface ConferenceServiceOptions {
   /** An empty conference ends after this many seconds (CONFERENCE_IDLE_SECONDS). */
   idleSeconds: number;
   logger: LineLogger;
+  /** Saves conferences so a restarted gateway rebuilds them (absent in unit tests). */
+  store?: ConferenceRepository;
 }
 
 interface ConferenceServiceEvents extends Record<string, unknown[]> {
@@ -36,15 +39,48 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
     });
   }
 
+  /**
+   * A new conference on the least-loaded worker. Saved first: when saving fails
+   * (PERSISTENCE_FAILED) nothing is created.
+   */
   async create(input: { title?: string; hostUserId?: string }): Promise<Conference> {
     const id = newId('conf');
-    const conference = await Conference.create({
-      id,
-      title: input.title ?? 'Conference',
-      hostUserId: input.hostUserId,
-      pool: this.pool,
-      rtc: this.options.rtc,
-    });
+    const record = { id, title: input.title ?? 'Conference', hostUserId: input.hostUserId, createdAt: Date.now() };
+    this.options.store?.insert(record, []);
+    let conference: Conference;
+    try {
+      conference = await Conference.create({ ...record, pool: this.pool, rtc: this.options.rtc, store: this.options.store });
+    } catch (error) {
+      this.#forget(id);
+      throw error;
+    }
+    this.#register(conference);
+    this.options.logger.log(`conference ${id} created on worker slot ${conference.snapshot().workerSlots.join(',')}`);
+    return conference;
+  }
+
+  /**
+   * After a restart: rebuilds the saved conferences with their ids and members.
+   * Each waits for its participants like a new one, and ends when idle.
+   */
+  async restore(): Promise<Conference[]> {
+    const restored: Conference[] = [];
+    for (const record of this.options.store?.list() ?? []) {
+      try {
+        const conference = await Conference.create({ ...record, pool: this.pool, rtc: this.options.rtc, store: this.options.store });
+        this.#register(conference);
+        restored.push(conference);
+        this.options.logger.log(`conference ${record.id} restored (${conference.members.size} members)`);
+      } catch (error) {
+        this.options.logger.error(`conference ${record.id} could not be restored: ${(error as Error).message}`);
+        this.#forget(record.id);
+      }
+    }
+    return restored;
+  }
+
+  #register(conference: Conference): void {
+    const id = conference.id;
     this.#conferences.set(id, conference);
     conference.on('participantJoined', () => this.#cancelIdle(id));
     conference.on('participantLeft', () => {
@@ -53,13 +89,22 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
     conference.once('closed', ({ reason }) => {
       this.#cancelIdle(id);
       this.#conferences.delete(id);
+      // At shutdown the conference stays saved: the next start restores it.
+      if (reason !== 'shutdown') this.#forget(id);
       this.options.logger.log(`conference ${id} ended (${reason})`);
       this.emit('ended', { conference, reason });
     });
     this.#armIdle(conference);
-    this.options.logger.log(`conference ${id} created on worker slot ${conference.snapshot().workerSlots.join(',')}`);
     this.emit('created', conference);
-    return conference;
+  }
+
+  /** Deletes a saved conference; a failure leaves a row that restores as an empty conference and idles out. */
+  #forget(id: string): void {
+    try {
+      this.options.store?.delete(id);
+    } catch (error) {
+      this.options.logger.error(`conference ${id}: ${(error as Error).message}`);
+    }
   }
 
   /** The mixing module tells which mix tasks run on a conference (mixing depends on us, not the reverse). */

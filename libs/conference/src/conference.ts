@@ -32,6 +32,23 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   closed: [{ reason: string }];
 }
 
+/** Where a conference's members are saved (the database; absent in unit tests). */
+export interface MemberStore {
+  addMember(conferenceId: string, userId: string): void;
+}
+
+export interface ConferenceCreateOptions {
+  id: string;
+  title: string;
+  hostUserId?: string;
+  pool: WorkerPool;
+  rtc: RtcOptions;
+  /** When restoring: the original creation time and members. */
+  createdAt?: number;
+  members?: string[];
+  store?: MemberStore;
+}
+
 export interface ConferenceSnapshot {
   id: string;
   title: string;
@@ -70,14 +87,16 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     readonly hostUserId: string | undefined,
     private readonly pool: WorkerPool,
     private readonly rtc: RtcOptions,
-    readonly createdAt = Date.now(),
+    readonly createdAt: number,
+    private readonly store: MemberStore | undefined,
   ) {
     super();
     if (hostUserId) this.members.add(hostUserId);
   }
 
-  static async create(options: { id: string; title: string; hostUserId?: string; pool: WorkerPool; rtc: RtcOptions }): Promise<Conference> {
-    const conference = new Conference(options.id, options.title, options.hostUserId, options.pool, options.rtc);
+  static async create(options: ConferenceCreateOptions): Promise<Conference> {
+    const conference = new Conference(options.id, options.title, options.hostUserId, options.pool, options.rtc, options.createdAt ?? Date.now(), options.store);
+    for (const userId of options.members ?? []) conference.members.add(userId);
     await conference.#addRouter(options.pool.pickWorker({ extra: 0 }));
     return conference;
   }
@@ -113,8 +132,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return this.#participants.get(userId);
   }
 
+  /** Makes a user a member; saved first, so a failed save (PERSISTENCE_FAILED) admits nobody. */
   admit(userId: string): void {
     this.#assertOpen();
+    if (this.members.has(userId)) return;
+    this.store?.addMember(this.id, userId);
     this.members.add(userId);
   }
 

@@ -85,7 +85,7 @@ export class ConferencesController {
   }
 
   #view(conference: Conference) {
-    const { id, title, hostUserId, participants, workerSlots } = conference.snapshot();
-    return { id, title, hostUserId, participants, mixTaskIds: this.conferences.mixTaskIds(id), workerSlots };
+    const { id, title, hostUserId, participants, members, workerSlots } = conference.snapshot();
+    return { id, title, hostUserId, participants, members, mixTaskIds: this.conferences.mixTaskIds(id), workerSlots };
   }
 }

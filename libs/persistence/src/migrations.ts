@@ -11,4 +11,48 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Running sessions, so a restarted gateway picks up where it stopped. Each row
+    // belongs to a conference and goes with it (ON DELETE CASCADE).
+    version: 2,
+    sql: `
+      CREATE TABLE conferences (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        host_user_id TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE conference_members (
+        conference_id TEXT NOT NULL REFERENCES conferences(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (conference_id, user_id)
+      );
+      CREATE TABLE ingest_points (
+        stream TEXT PRIMARY KEY,
+        publish_key TEXT NOT NULL,
+        conference_id TEXT NOT NULL REFERENCES conferences(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL
+      );
+      CREATE TABLE live_mappings (
+        conference_id TEXT PRIMARY KEY REFERENCES conferences(id) ON DELETE CASCADE,
+        channel_id TEXT NOT NULL UNIQUE REFERENCES channels(id) ON DELETE CASCADE,
+        on_demand INTEGER NOT NULL,
+        layout TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE cohost_sessions (
+        channel_id TEXT PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        conference_id TEXT NOT NULL REFERENCES conferences(id) ON DELETE CASCADE,
+        host_user_id TEXT NOT NULL,
+        mix_mode TEXT NOT NULL,
+        mix_settings TEXT NOT NULL,
+        started_at INTEGER NOT NULL
+      );
+      CREATE TABLE cohost_guests (
+        channel_id TEXT NOT NULL REFERENCES cohost_sessions(channel_id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (channel_id, user_id)
+      );
+    `,
+  },
 ];

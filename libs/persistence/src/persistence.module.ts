@@ -2,7 +2,9 @@ import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ChannelRepository } from './channel.repository';
+import { ConferenceRepository } from './conference.repository';
 import { Database } from './database';
+import { SessionRepository } from './session.repository';
 
 /** Opens DATA_DIR/gateway.db once and provides the repositories over it. */
 @Global()
@@ -14,8 +16,10 @@ import { Database } from './database';
       useFactory: (config: ResolvedConfig) => new Database(join(config.dataDir, 'gateway.db')),
     },
     { provide: ChannelRepository, inject: [Database], useFactory: (db: Database) => new ChannelRepository(db) },
+    { provide: ConferenceRepository, inject: [Database], useFactory: (db: Database) => new ConferenceRepository(db) },
+    { provide: SessionRepository, inject: [Database], useFactory: (db: Database) => new SessionRepository(db) },
   ],
-  exports: [Database, ChannelRepository],
+  exports: [Database, ChannelRepository, ConferenceRepository, SessionRepository],
 })
 export class PersistenceModule implements OnApplicationShutdown {
   constructor(@Inject(Database) private readonly db: Database) {}

@@ -26,6 +26,8 @@ export class ConferenceClient {
   rejoins = 0;
   readonly #listeners = new Set<Listener>();
   #local?: MediaStream;
+  #joined = false;
+  #rejoining?: Promise<void>;
   #composite?: { stream: MediaStream; producers: types.Producer[] };
 
   constructor(readonly signalling: Signalling) {
@@ -49,6 +51,10 @@ export class ConferenceClient {
     signalling.on<{ conferenceId: string }>('media:rejoin', (e) => {
       if (e.conferenceId === this.conferenceId) void this.#rejoin();
     });
+    // A dropped socket took our place in the conference with it (the gateway may even have restarted): join again.
+    signalling.socket.io.on('reconnect', () => {
+      if (this.#joined) void this.#rejoin();
+    });
   }
 
   onChange(listener: Listener): void {
@@ -66,6 +72,7 @@ export class ConferenceClient {
     this.conferenceId = conferenceId;
     this.userId = joined.userId;
     this.#local = local;
+    this.#joined = true;
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
     for (const p of joined.participants) if (p.userId !== this.userId) this.#remote(p.userId, p.via);
     this.recvTransport = await this.#createTransport('recv');
@@ -111,7 +118,14 @@ export class ConferenceClient {
   }
 
   /** Drops every transport (the router they lived on is gone) and joins again with the same tracks. */
-  async #rejoin(): Promise<void> {
+  #rejoin(): Promise<void> {
+    this.#rejoining ??= this.#doRejoin()
+      .catch((error: Error) => console.error(`could not rejoin the conference: ${error.message}`))
+      .finally(() => (this.#rejoining = undefined));
+    return this.#rejoining;
+  }
+
+  async #doRejoin(): Promise<void> {
     const conferenceId = this.conferenceId!;
     this.sendTransport?.close();
     this.recvTransport?.close();
@@ -128,6 +142,7 @@ export class ConferenceClient {
   }
 
   async leave(): Promise<void> {
+    this.#joined = false;
     await this.signalling.request('media:leave', {});
     this.sendTransport?.close();
     this.recvTransport?.close();

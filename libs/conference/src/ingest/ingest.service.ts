@@ -1,5 +1,6 @@
 import { LineLogger, newSecret } from '@gw/common';
 import { INGEST_APP, LiveOrigin, PublishKeyTable, streamKey } from '@gw/live';
+import type { ConferenceRepository } from '@gw/persistence';
 import { randomBytes } from 'node:crypto';
 import { ConferenceService } from '../conference.service';
 import { NotAMemberError } from '../errors';
@@ -27,6 +28,8 @@ export class IngestService {
     private readonly origin: LiveOrigin,
     private readonly ffmpegPath: string,
     private readonly logger: LineLogger,
+    /** Saves push points so RTMP participants keep their URL across a restart (absent in unit tests). */
+    private readonly store?: ConferenceRepository,
   ) {
     origin.on('publish', ({ app, stream }) => {
       if (app === INGEST_APP) void this.#onPush(stream);
@@ -66,10 +69,20 @@ export class IngestService {
     let point = [...this.#points.values()].find((p) => p.conferenceId === conferenceId && p.userId === userId);
     if (!point) {
       point = { stream: `in-${randomBytes(8).toString('hex')}`, key: newSecret(), conferenceId, userId };
+      this.store?.insertIngestPoint({ stream: point.stream, publishKey: point.key, conferenceId, userId });
       this.#points.set(point.stream, point);
       this.#pushKeys();
     }
     return this.origin.publishUrl(INGEST_APP, point.stream, point.key);
+  }
+
+  /** After a restart: the saved push points of restored conferences accept pushes again. */
+  restore(): void {
+    for (const point of this.store?.ingestPoints() ?? []) {
+      if (!this.conferences.find(point.conferenceId)) continue;
+      this.#points.set(point.stream, { stream: point.stream, key: point.publishKey, conferenceId: point.conferenceId, userId: point.userId });
+    }
+    this.#pushKeys();
   }
 
   /** ffmpeg pids of running ingest sessions (for leak checks and metrics). */
