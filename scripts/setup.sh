@@ -19,7 +19,8 @@ cd "$setup_root"
 say() { echo "[setup] $*"; }
 
 RUNTIME_PACKAGES=(ffmpeg fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
-TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils)
+# Tests drive Chromium and nginx-rtmp, and stall a participant's packets with nftables (the fault tests also mount a tmpfs).
+TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils nftables)
 # Benchmarks also run an external origin (nginx-rtmp) and read RTMP line-buffered (stdbuf).
 BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils chromium)
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
