@@ -15,6 +15,9 @@ export interface LiveMapping {
   mixTaskId?: string;
 }
 
+/** How long a mapped conference may be empty before its mix stops. */
+const EMPTY_GRACE_MS = 5000;
+
 export class ChannelBusyError extends ConflictError {
   constructor(channelId: string, why: string) {
     super(`channel ${channelId} ${why}`, 'CHANNEL_BUSY');
@@ -48,6 +51,8 @@ interface Mapping {
   starting?: Promise<void>;
   stopping?: Promise<void>;
   idleTimer?: NodeJS.Timeout;
+  /** Armed when the conference empties; the mix stops if nobody is back when it fires. */
+  emptyTimer?: NodeJS.Timeout;
   unsubscribe: () => void;
 }
 
@@ -171,10 +176,17 @@ export class BypassService extends TypedEmitter<BypassEvents> {
     if (wanted) {
       clearTimeout(m.idleTimer);
       m.idleTimer = undefined;
+      clearTimeout(m.emptyTimer);
+      m.emptyTimer = undefined;
       void this.#start(m);
     } else if (m.mix || m.starting) {
-      if (participants === 0) void this.#stopMix(m, 'no participants');
-      else if (!m.idleTimer) {
+      if (participants === 0) {
+        // Not at once: everyone drops together when their SFU worker dies, and is back within seconds.
+        m.emptyTimer ??= setTimeout(() => {
+          m.emptyTimer = undefined;
+          if (m.conference.participantCount === 0) void this.#stopMix(m, 'no participants');
+        }, EMPTY_GRACE_MS);
+      } else if (!m.idleTimer) {
         m.idleTimer = setTimeout(() => {
           m.idleTimer = undefined;
           if (this.channels.viewers(m.channelId) === 0) void this.#stopMix(m, `no viewers for ${this.o.idleSeconds} s`);
@@ -232,6 +244,7 @@ export class BypassService extends TypedEmitter<BypassEvents> {
   async #drop(m: Mapping, reason: string): Promise<void> {
     if (this.#mappings.get(m.conferenceId) === m) this.#mappings.delete(m.conferenceId);
     clearTimeout(m.idleTimer);
+    clearTimeout(m.emptyTimer);
     m.unsubscribe();
     await this.#stopMix(m, reason);
     this.o.logger.log(`conference ${m.conferenceId} unmapped from channel ${m.channelId} (${reason})`);
