@@ -26,6 +26,11 @@ export interface MixInputOptions {
   logger: LineLogger;
   onFrame: (frame: YuvFrame) => void;
   onAudio: (pcm: Buffer) => void;
+  /**
+   * Its consumers went away while the participant may still be there (the SFU
+   * worker under the mixer's transport died): the owner makes a new input.
+   */
+  onLost?: () => void;
 }
 
 
@@ -55,6 +60,11 @@ export class MixInput {
     const input = new MixInput(options);
     try {
       await openServiceTracks(options.conference, options.ports, options.producers, input.#tracks);
+      for (const track of input.#tracks) {
+        track.consumer.observer.once('close', () => {
+          if (!input.#stopped) options.onLost?.();
+        });
+      }
       await input.#startDecoder();
       for (const track of input.#tracks) await track.consumer.resume();
     } catch (error) {
@@ -79,6 +89,11 @@ export class MixInput {
 
   get producerIds(): { audio?: string; video?: string } {
     return serviceTrackProducers(this.#tracks);
+  }
+
+  /** True when a consumer of this input has closed (its producer or its transport went away). */
+  get lost(): boolean {
+    return this.#tracks.some((t) => t.consumer.closed);
   }
 
   get lastFrameAt(): number {

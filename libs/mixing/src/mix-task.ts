@@ -359,6 +359,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
           logger: this.deps.logger,
           onFrame: (frame) => this.#frames.set(userId, { frame, at: Date.now() }),
           onAudio: (pcm) => this.#compositor.mixer.push(userId, pcm),
+          onLost: () => this.#onInputLost(userId),
         });
         if (this.#finishing()) {
           await input.stop();
@@ -371,6 +372,21 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         this.deps.logger.warn(`mix ${this.id}: cannot add ${userId}: ${(error as Error).message}`);
       }
     }
+  }
+
+  /**
+   * An input's consumers closed under it (the worker hosting the mixer's transport
+   * died) while its producers may live on: drop it, and the next sync makes a new one.
+   */
+  #onInputLost(userId: string): void {
+    void this.#schedule(async () => {
+      const input = this.#inputs.get(userId);
+      if (!input || !input.lost) return;
+      this.#inputs.delete(userId);
+      await input.stop();
+      this.deps.logger.warn(`mix ${this.id}: lost its consumers of ${userId}; consuming again`);
+      await this.#syncInputs();
+    });
   }
 
   #order(): string[] {

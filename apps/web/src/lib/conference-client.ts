@@ -27,13 +27,19 @@ export class ConferenceClient {
   readonly #listeners = new Set<Listener>();
   #local?: MediaStream;
   #joined = false;
+  /** Producers announced while joining (producerId → userId). */
+  readonly #early = new Map<string, string>();
   #rejoining?: Promise<void>;
   #composite?: { stream: MediaStream; producers: types.Producer[] };
 
   constructor(readonly signalling: Signalling) {
     signalling.on<{ userId: string; producerId: string }>('media:newProducer', (e) => {
-      if (e.userId !== this.userId) void this.#consume(e.producerId, e.userId);
+      if (e.userId === this.userId) return;
+      // Joining, before the receive transport exists: consume it once it does.
+      if (!this.recvTransport) this.#early.set(e.producerId, e.userId);
+      else void this.#consume(e.producerId, e.userId);
     });
+    signalling.on<{ producerId: string }>('media:producerClosed', (e) => this.#early.delete(e.producerId));
     signalling.on<{ consumerId: string }>('media:consumerClosed', (e) => this.#dropConsumer(e.consumerId));
     signalling.on<{ userId: string; via: string }>('media:participantJoined', (e) => {
       if (e.userId !== this.userId) this.#remote(e.userId, e.via);
@@ -84,7 +90,13 @@ export class ConferenceClient {
         this.producers.set(producer.id, producer);
       }
     }
-    for (const p of joined.producers) await this.#consume(p.producerId, p.userId);
+    const toConsume = new Map<string, string>(joined.producers.map((p) => [p.producerId, p.userId]));
+    for (const [producerId, userId] of this.#early) toConsume.set(producerId, userId);
+    this.#early.clear();
+    for (const [producerId, userId] of toConsume) {
+      // One that closed meanwhile is not worth failing the join for.
+      await this.#consume(producerId, userId).catch((error: Error) => console.warn(`cannot receive ${userId}: ${error.message}`));
+    }
     this.#changed();
   }
 

@@ -22,6 +22,7 @@ export class IngestService {
   readonly #points = new Map<string, IngestPoint>();
   readonly #sessions = new Map<string, IngestSession>();
   readonly #starting = new Map<string, Promise<void>>();
+  #closed = false;
 
   constructor(
     private readonly conferences: ConferenceService,
@@ -48,7 +49,7 @@ export class IngestService {
         for (const point of this.#points.values()) {
           if (point.conferenceId !== conference.id || !rtmp.has(point.userId)) continue;
           this.logger.warn(`RTMP participant ${point.userId} rejoins conference ${conference.id} (worker died)`);
-          void this.#onPush(point.stream);
+          void this.#rejoin(point);
         }
       });
     });
@@ -91,10 +92,14 @@ export class IngestService {
   }
 
   async closeAll(): Promise<void> {
+    this.#closed = true;
+    // A session still starting joins #sessions when it has started: wait for those first.
+    await Promise.all([...this.#starting.values()]);
     await Promise.all([...this.#sessions.keys()].map((stream) => this.#stopSession(stream, 'shutdown')));
   }
 
   async #onPush(stream: string): Promise<void> {
+    if (this.#closed) return;
     const point = this.#points.get(stream);
     const conference = point && this.conferences.find(point.conferenceId);
     if (!point || !conference) return;
@@ -118,6 +123,20 @@ export class IngestService {
     this.#starting.set(stream, starting);
     await starting;
     this.#starting.delete(stream);
+  }
+
+  /**
+   * Starts the participant's session again, retrying while the SFU has no room for
+   * it (the dead worker's replacement may still be starting), for about 15 s.
+   */
+  async #rejoin(point: IngestPoint): Promise<void> {
+    for (let attempt = 0, delayMs = 250; attempt < 10; attempt += 1, delayMs = Math.min(delayMs * 2, 2000)) {
+      if (this.#closed || this.#points.get(point.stream) !== point || !this.conferences.find(point.conferenceId)) return;
+      await this.#onPush(point.stream);
+      if (this.#sessions.has(point.stream)) return;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+    this.logger.error(`RTMP participant ${point.userId} could not rejoin conference ${point.conferenceId}`);
   }
 
   async #stopSession(stream: string, reason: string): Promise<void> {
