@@ -151,3 +151,62 @@ describe('gateway restart restores channels, conferences, mappings and co-hostin
     expect(await channel('studio')).toMatchObject({ state: 'live', source: 'host' });
   }, 240000);
 });
+
+/**
+ * After a restart nobody comes back: the restored session ends after the
+ * grace period, its conference with it, and nothing is left saved (a second
+ * restart restores nothing).
+ */
+describe('gateway restart when nobody comes back', () => {
+  let gw: RunningGateway;
+  let dataDir: string;
+  let env: Record<string, string>;
+  let port: number;
+  const sockets: Socket[] = [];
+  const pushes: Publisher[] = [];
+
+  beforeAll(async () => {
+    port = await freePort();
+    env = { COHOST_GRACE_SECONDS: '2', CONFERENCE_IDLE_SECONDS: '60', MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' };
+    gw = await startGateway({ env, port });
+    dataDir = gw.dataDir;
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    for (const p of pushes) await p.stop();
+    await gw?.stop();
+    removeDir(dataDir);
+  });
+
+  it('ends the restored session after the grace, and forgets it', async () => {
+    const studio = (await gw.admin('POST', '/api/v1/channels', { id: 'lonely' })).body;
+    pushes.push(publishTestStream(studio.publishUrl, { color: '0xff0000', seconds: 300 }));
+    await waitFor('live', async () => ((await gw.admin('GET', '/api/v1/channels/lonely')).body.source === 'host' ? true : undefined), 15000);
+    const token = async (userId: string, role: string) => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId: 'lonely' })).body.token;
+    const host = io(gw.baseUrl, { auth: { token: await token('anchor', 'host') }, transports: ['websocket'], reconnection: false });
+    const guest = io(gw.baseUrl, { auth: { token: await token('guest1', 'viewer') }, transports: ['websocket'], reconnection: false });
+    sockets.push(host, guest);
+    await Promise.all([host, guest].map((s) => new Promise((resolve) => s.once('connect', resolve))));
+    const invited = await host.emitWithAck('cohost:invite', { channelId: 'lonely', userId: 'guest1' });
+    const { conferenceId } = await guest.emitWithAck('cohost:accept', { invitationId: invited.invitationId });
+    expect((await gw.admin('GET', '/api/v1/channels/lonely')).body).toMatchObject({ state: 'cohosting', conferenceId });
+
+    expect(await gw.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    await pushes[0].exited;
+    gw = await startGateway({ env, port, dataDir });
+    expect(gw.output()).toMatch(/channel lonely: co-hosting session restored/);
+    expect((await gw.admin('GET', '/api/v1/channels/lonely')).body).toMatchObject({ state: 'cohosting', conferenceId });
+
+    // Neither the host nor the guest reconnects: after COHOST_GRACE_SECONDS the session ends and its conference with it.
+    await waitFor('session ended', async () => ((await gw.admin('GET', '/api/v1/channels/lonely')).body.state !== 'cohosting' ? true : undefined), 15000);
+    await waitFor('conference gone', async () => ((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).status === 404 ? true : undefined), 15000);
+    expect(gw.output()).toMatch(/channel lonely: co-hosting ended \(host disconnected\)/);
+
+    // Nothing of it is saved any more.
+    expect(await gw.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    gw = await startGateway({ env, port, dataDir });
+    expect(gw.output()).not.toMatch(/restored/);
+    expect((await gw.admin('GET', '/api/v1/conferences')).body).toEqual([]);
+    expect((await gw.admin('GET', '/api/v1/channels/lonely')).body).toMatchObject({ state: 'idle' });
+  }, 90000);
+});
