@@ -15,6 +15,57 @@ const W = 640;
 const H = 360;
 const { main: MAIN, guestWindow: GUEST_WINDOW } = floatRegions(W, H, 'anchor', 'guest1');
 
+/** Records every SourceBuffer a page creates, so a failure can show what each one holds. */
+function recordSourceBuffers(): void {
+  const w = window as unknown as { sourceBuffers: { mime: string; sb: SourceBuffer }[] };
+  w.sourceBuffers = [];
+  const add = MediaSource.prototype.addSourceBuffer;
+  MediaSource.prototype.addSourceBuffer = function (this: MediaSource, mime: string) {
+    const sb = add.call(this, mime);
+    w.sourceBuffers.push({ mime, sb });
+    return sb;
+  };
+}
+
+/** The viewer's player, for failure messages: position, state, the element's error, what is buffered, frames decoded. */
+async function playerState(page: Page): Promise<string> {
+  return page
+    .evaluate(() => {
+      const v = window.viewerPlayer?.video;
+      if (!v) return 'no player on the page';
+      const ranges = (b: TimeRanges) => [...Array(b.length).keys()].map((i) => `${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`).join(' ');
+      const buffers = ((window as unknown as { sourceBuffers?: { mime: string; sb: SourceBuffer }[] }).sourceBuffers ?? []).map(({ mime, sb }) => {
+        try {
+          return `${mime}: ${ranges(sb.buffered)}`;
+        } catch (error) {
+          return `${mime}: ${(error as Error).message}`;
+        }
+      });
+      const quality = v.getVideoPlaybackQuality();
+      return JSON.stringify({
+        currentTime: v.currentTime,
+        readyState: v.readyState,
+        paused: v.paused,
+        error: v.error ? `${v.error.code} ${v.error.message}` : null,
+        buffered: ranges(v.buffered),
+        sourceBuffers: buffers,
+        frames: { decoded: quality.totalVideoFrames, dropped: quality.droppedVideoFrames },
+        playerErrors: window.viewerPlayer!.errors,
+        playback: document.querySelector('#playback')?.textContent,
+      });
+    })
+    .catch((error: Error) => `cannot read the player: ${error.message}`);
+}
+
+/** Waits until the viewer's player is past `seconds`; on timeout the failure says what the player looks like. */
+async function viewerPlaysPast(page: Page, seconds: number, what: string): Promise<void> {
+  try {
+    await page.waitForFunction((t) => (window.viewerPlayer?.video.currentTime ?? 0) > t, seconds, { timeout: 20000 });
+  } catch (error) {
+    throw new Error(`${what}: the viewer's player did not pass ${seconds.toFixed(3)} s (${(error as Error).message.split('\n')[0]})\nplayer: ${await playerState(page)}`);
+  }
+}
+
 /**
  * Co-hosting through the web app in Debian's headless Chromium: the host page
  * invites, the guest page accepts and joins with its (fake) camera and
@@ -55,6 +106,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
   const token = async (userId: string, role: string, channelId = 'stage') => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId })).body.token as string;
   const open = async (route: string, on = browser): Promise<Page> => {
     const page = await on.newPage({ viewport: { width: 1000, height: 1100 } });
+    await page.addInitScript(recordSourceBuffers);
     await page.goto(`${gw.baseUrl}/#/${route}`);
     return page;
   };
@@ -69,7 +121,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
 
     // The viewer page plays the channel's HTTP-FLV with mpegts.js.
     const viewer = await open(`viewer?channel=stage&token=${await token('fan', 'viewer')}`);
-    await viewer.waitForFunction(() => (window.viewerPlayer?.video.currentTime ?? 0) > 1, undefined, { timeout: 20000 });
+    await viewerPlaysPast(viewer, 1, 'viewer starts');
     expect(await viewer.textContent('#playback')).toBe('playing');
 
     const host = await open(`host?channel=stage&token=${await token('anchor', 'host')}`, hostBrowser);
@@ -119,7 +171,7 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     await waitForColors(channel.playUrls.flv, W, H, [{ region: MAIN, color: RED }, { region: GUEST_WINDOW, color: RED }], 20000);
     const [p440, p1000] = await tonePowers(channel.playUrls.flv, [440, 1000]);
     expect(p440).toBeGreaterThan(100 * p1000);
-    await viewer.waitForFunction((t) => window.viewerPlayer!.video.currentTime > t + 2, playedBefore, { timeout: 20000 });
+    await viewerPlaysPast(viewer, playedBefore + 2, 'viewer kept playing through co-hosting');
     expect(await viewer.evaluate(() => window.viewerPlayer!.errors)).toEqual([]);
     await viewer.screenshot({ path: join(SHOTS, 'cohost-viewer-after.png') });
   }, 180000);

@@ -45,7 +45,7 @@ describe('ProgramTimeline', () => {
     // The mix's own clock is far away (9.7 s), and its first tags are mid-GOP: not used.
     out.push(...run(t, 'mix', [asTag(avcConfig(9700, MIX)), asTag(aacConfig(9700, MIX)), asTag(interframe(9660, MIX)), asTag(aac(9690, MIX))]));
     expect(t.onAir).toBe('host');
-    out.push(...run(t, 'host', gop(HOST, 400, 2)));
+    out.push(...run(t, 'host', [asTag(interframe(400, HOST)), asTag(aac(405, HOST)), asTag(interframe(440, HOST)), asTag(aac(445, HOST))]));
     const result = t.push('mix', asTag(keyframe(9700, MIX)));
     expect(result.switched).toBe('mix');
     out.push(...result.out);
@@ -111,5 +111,159 @@ describe('ProgramTimeline', () => {
     t.switchTo('host');
     expect(run(t, 'host', gop(HOST, 0, 3))).toEqual([]);
     expect(t.onAir).toBeUndefined();
+  });
+});
+
+/**
+ * A live feed as the program receives it, in arrival order: 25 fps video with a
+ * keyframe every `gop` frames (the first at `firstKeyframe`), AAC audio frames
+ * (1024 samples at 48 kHz) whose timestamps run `audioLeadMs` ahead of the
+ * video arriving with them. `at` is the wall-clock arrival time.
+ */
+function liveFeed(marker: number, o: { from: number; to: number; ts0: number; gop: number; firstKeyframe: number; audioLeadMs?: number }) {
+  const tags: { at: number; tag: FlvTag }[] = [{ at: o.from, tag: asTag(avcConfig(o.ts0, marker)) }, { at: o.from, tag: asTag(aacConfig(o.ts0, marker)) }];
+  let audio = o.from + (o.audioLeadMs ?? 0);
+  for (let at = o.from, i = 0; at < o.to; at += 40, i += 1) {
+    const ts = o.ts0 + (at - o.from);
+    const key = i >= o.firstKeyframe && (i - o.firstKeyframe) % o.gop === 0;
+    tags.push({ at, tag: asTag(key ? keyframe(ts, marker) : interframe(ts, marker)) });
+    for (; audio < at + 40 + (o.audioLeadMs ?? 0); audio += 1024 / 48) tags.push({ at, tag: asTag(aac(Math.round(o.ts0 + audio - o.from), marker)) });
+  }
+  return tags;
+}
+
+/** Plays feeds into a timeline in arrival order; `actions` run at their wall-clock times. */
+function play(t: ProgramTimeline, feeds: Record<string, { at: number; tag: FlvTag }[]>, actions: Record<number, () => void>) {
+  const events = Object.entries(feeds).flatMap(([feed, tags]) => tags.map((x) => ({ ...x, feed })));
+  events.sort((a, b) => a.at - b.at);
+  // Which feed a tag written came from (a push may release another feed's held frames).
+  const byMarker = new Map(events.filter((e) => !isCodecConfig(e.tag)).map((e) => [markerOf(e.tag), e.feed]));
+  const out: { feed: string; tag: FlvTag }[] = [];
+  const due = Object.keys(actions).map(Number).sort((a, b) => a - b);
+  for (const e of events) {
+    while (due.length && due[0] <= e.at) actions[due.shift()!]();
+    for (const tag of t.push(e.feed, e.tag).out) out.push({ feed: byMarker.get(markerOf(tag)) ?? e.feed, tag });
+  }
+  return out;
+}
+
+const frames = <T extends { tag: FlvTag }>(out: T[]) => out.filter((x) => x.tag.type === FLV_VIDEO && !isCodecConfig(x.tag));
+const audioFrames = <T extends { tag: FlvTag }>(out: T[]) => out.filter((x) => x.tag.type === FLV_AUDIO && !isCodecConfig(x.tag));
+
+describe('ProgramTimeline at a splice that changes the video config (what MSE players survive)', () => {
+  // The mix's keyframe arrives at wall time 1980, after the host's 50th frame (1960); the host's last keyframe
+  // before it is `back` frames earlier (0: the host's keyframe is the last frame it delivered before the splice).
+  it.each([0, 1, 2, 3, 4, 12])('never leaves one of the outgoing feed\'s keyframes among its last two frames (keyframe %i frames back)', (back) => {
+    const t = new ProgramTimeline();
+    const firstKeyframe = (49 - back) % 25;
+    const host = liveFeed(HOST, { from: 0, to: 3000, ts0: 70000, gop: 25, firstKeyframe });
+    const mix = liveFeed(MIX, { from: 1500, to: 3000, ts0: 0, gop: 25, firstKeyframe: 12 });
+    const out = play(t, { host, mix }, { 0: () => t.switchTo('host'), 1600: () => t.switchTo('mix') });
+    const video = frames(out);
+    const splice = video.findIndex((x) => x.feed === 'mix');
+    expect(isVideoKeyframe(video[splice].tag)).toBe(true);
+    // The outgoing feed's last two frames before the new video config are not keyframes.
+    const lastTwo = video.slice(splice - 2, splice);
+    expect(lastTwo.map((x) => x.feed)).toEqual(['host', 'host']);
+    expect(lastTwo.filter((x) => isVideoKeyframe(x.tag))).toEqual([]);
+    const configAt = out.findIndex((x) => x.feed === 'mix' && isCodecConfig(x.tag) && x.tag.type === FLV_VIDEO);
+    expect(out.slice(configAt).filter((x) => x.feed === 'host')).toEqual([]);
+    // One continuous timeline: every video step is one frame, the spliced keyframe included.
+    const times = video.map((x) => x.tag.timestamp);
+    for (let i = 1; i < times.length; i += 1) expect(times[i] - times[i - 1]).toBe(40);
+    expect(t.largestVideoStep).toBe(40);
+    // The host went on air at its first keyframe; at most its held keyframe and the frame after it are lost.
+    expect(splice).toBe(50 - firstKeyframe - (back < 2 ? back + 1 : 0));
+  });
+
+  it('waits for the next keyframe once when the outgoing keyframe was written before the switch was asked for', () => {
+    const t = new ProgramTimeline();
+    const host = liveFeed(HOST, { from: 0, to: 4000, ts0: 0, gop: 25, firstKeyframe: 0 });
+    const mix = liveFeed(MIX, { from: 0, to: 4000, ts0: 500, gop: 25, firstKeyframe: 1 });
+    // The host's keyframe at 1000 is out when the switch is asked for (1010); the mix's keyframe comes at 1040.
+    const out = play(t, { host, mix }, { 0: () => t.switchTo('host'), 1010: () => t.switchTo('mix') });
+    const video = frames(out);
+    const splice = video.findIndex((x) => x.feed === 'mix');
+    expect(video.slice(splice - 2, splice).map((x) => [x.feed, isVideoKeyframe(x.tag)])).toEqual([
+      ['host', false],
+      ['host', false],
+    ]);
+    // Spliced at the mix's following keyframe (2040) after the host's frame at 1960: its keyframe at 2000 and the frame after were held, then dropped.
+    expect(splice).toBe(50);
+    expect(video.slice(1).every((x, i) => x.tag.timestamp - video[i].tag.timestamp === 40)).toBe(true);
+  });
+
+  it('does not wait more than once for an outgoing feed that stopped right after a keyframe', () => {
+    const t = new ProgramTimeline();
+    t.switchTo('host');
+    const out = run(t, 'host', [asTag(avcConfig(0, HOST)), ...gop(HOST, 0, 3), asTag(keyframe(120, HOST))]);
+    t.switchTo('mix');
+    out.push(...run(t, 'mix', [asTag(avcConfig(0, MIX)), ...gop(MIX, 0, 25)]));
+    expect(t.onAir).toBe('host');
+    out.push(...run(t, 'mix', gop(MIX, 1000, 2)));
+    expect(t.onAir).toBe('mix');
+    expect(videoTimes(out)).toEqual([0, 40, 80, 120, 160, 200]);
+  });
+
+  it('drops nothing when the next feed has the same video config', () => {
+    const t = new ProgramTimeline();
+    const cam = (marker: number, o: Parameters<typeof liveFeed>[1]) =>
+      liveFeed(marker, o).map((x) => (isCodecConfig(x.tag) && x.tag.type === FLV_VIDEO ? { ...x, tag: asTag(avcConfig(x.tag.timestamp, 7)) } : x));
+    const a = cam(HOST, { from: 0, to: 3000, ts0: 0, gop: 25, firstKeyframe: 24 });
+    const b = cam(MIX, { from: 1500, to: 3000, ts0: 0, gop: 25, firstKeyframe: 12 });
+    const out = play(t, { a, b }, { 0: () => t.switchTo('a'), 1600: () => t.switchTo('b') });
+    const video = frames(out);
+    // a's keyframe at 1960 is the frame before b's (1980): kept, since b's parameter sets are a's.
+    expect(video.filter((x) => x.feed === 'a').length).toBe(26);
+    expect(isVideoKeyframe(video[25].tag)).toBe(true);
+    expect(video[26].feed).toBe('b');
+  });
+
+  it('releases the held frames in order when the switch is called off', () => {
+    const t = new ProgramTimeline();
+    t.switchTo('host');
+    const out = run(t, 'host', [asTag(avcConfig(0, HOST)), ...gop(HOST, 0, 3)]);
+    t.switchTo('mix');
+    out.push(...run(t, 'host', gop(HOST, 120, 2)));
+    expect(videoTimes(out)).toEqual([0, 40, 80]);
+    t.switchTo('host');
+    out.push(...run(t, 'host', [asTag(interframe(200, HOST))]));
+    expect(videoTimes(out)).toEqual([0, 40, 80, 120, 160, 200]);
+  });
+});
+
+describe('ProgramTimeline when the outgoing feed\'s audio runs ahead of its video', () => {
+  it.each([300, 500, 800])('splices audio without stacking or holes (audio %i ms ahead)', (lead) => {
+    const t = new ProgramTimeline();
+    const mix = liveFeed(MIX, { from: 0, to: 4000, ts0: 0, gop: 25, firstKeyframe: 0, audioLeadMs: lead });
+    const host = liveFeed(HOST, { from: 0, to: 4000, ts0: 30000, gop: 25, firstKeyframe: 7 });
+    const out = play(t, { mix, host }, { 0: () => t.switchTo('mix'), 1500: () => t.switchTo('host') });
+    const video = frames(out);
+    const audio = audioFrames(out);
+    const splice = video.findIndex((x) => x.feed === 'host');
+    const firstHostAudio = audio.findIndex((x) => x.feed === 'host');
+    expect(splice).toBeGreaterThan(0);
+    expect(firstHostAudio).toBeGreaterThan(0);
+    // Per track, timestamps only go forward; audio frames never share a timestamp.
+    for (let i = 1; i < video.length; i += 1) expect(video[i].tag.timestamp).toBeGreaterThan(video[i - 1].tag.timestamp);
+    for (let i = 1; i < audio.length; i += 1) expect(audio[i].tag.timestamp).toBeGreaterThan(audio[i - 1].tag.timestamp);
+    // No hole: the host's audio continues right after the mix's last audio (within one AAC frame or so).
+    const gaps = audio.slice(1).map((x, i) => x.tag.timestamp - audio[i].tag.timestamp);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(25);
+    // The host's audio keeps its own sync with the host's video (same offset onto the program timeline).
+    const spliced = host.find((x) => x.at >= 1500 && isVideoKeyframe(x.tag))!.tag;
+    const offset = video[splice].tag.timestamp - spliced.timestamp;
+    const hostAudio = new Set(host.filter((x) => x.tag.type === FLV_AUDIO && !isCodecConfig(x.tag)).map((x) => x.tag.timestamp));
+    for (const x of audio.slice(firstHostAudio)) expect(hostAudio.has(x.tag.timestamp - offset)).toBe(true);
+    // Audio is never far ahead of video once the host is on air: the mix's lead, shrinking to the host's own.
+    const written = out.slice(out.indexOf(video[splice]));
+    let lastVideo = video[splice].tag.timestamp;
+    let lastAudio = audio[firstHostAudio - 1].tag.timestamp;
+    for (const x of written) {
+      if (x.tag.type === FLV_VIDEO && !isCodecConfig(x.tag)) lastVideo = x.tag.timestamp;
+      else if (x.tag.type === FLV_AUDIO && !isCodecConfig(x.tag)) lastAudio = x.tag.timestamp;
+      expect(lastAudio - lastVideo).toBeLessThanOrEqual(lead + 40);
+    }
+    expect(lastAudio - lastVideo).toBeLessThanOrEqual(60);
   });
 });
