@@ -92,9 +92,10 @@ export class IngestService {
   }
 
   async closeAll(): Promise<void> {
+    // A session still starting is stopped as soon as it has started (see #onPush); its ffmpeg, if it
+    // hangs on its way up, is ended with every other child at shutdown. Not waited for here: a start
+    // can take its whole readiness timeout.
     this.#closed = true;
-    // A session still starting joins #sessions when it has started: wait for those first.
-    await Promise.all([...this.#starting.values()]);
     await Promise.all([...this.#sessions.keys()].map((stream) => this.#stopSession(stream, 'shutdown')));
   }
 
@@ -115,6 +116,10 @@ export class IngestService {
       },
     }).then(
       (session) => {
+        if (this.#closed) {
+          void session.stop('shutdown');
+          return;
+        }
         this.#sessions.set(stream, session);
         this.logger.log(`RTMP participant ${point.userId} joined conference ${conference.id}`);
       },
