@@ -41,7 +41,11 @@ export class MediaGateway {
       const participant = await conference.join(userId, 'webrtc');
       socket.data.media = { conference, participant } satisfies SocketMedia;
       await socket.join(conferenceRoom(conference.id));
-      socket.once('disconnect', () => this.#leave(socket, 'disconnected'));
+      // Once per socket, however often it joins (a listener per join would pile up).
+      if (!socket.data.leavesOnDisconnect) {
+        socket.data.leavesOnDisconnect = true;
+        socket.once('disconnect', () => this.#leave(socket, 'disconnected'));
+      }
       return {
         conferenceId: conference.id,
         userId,
