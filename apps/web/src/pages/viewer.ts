@@ -55,19 +55,60 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
   if (!mpegts.isSupported()) {
     feedback.error('this browser cannot play HTTP-FLV (no Media Source Extensions)');
   } else {
-    const player = mpegts.createPlayer({ type: 'flv', isLive: true, url: channel.playUrls.flv }, { enableStashBuffer: false, liveBufferLatencyChasing: true });
-    player.on(mpegts.Events.ERROR, (type: string, detail: string) => {
-      errors.push(`${type} ${detail}`);
-      feedback.error(`player error: ${type} ${detail}`);
+    // A broken stream or a decode error leaves the <video> stuck for good, and an ended one
+    // plays nothing more: start a fresh player on the same URL (the channel's URL never
+    // changes), backing off to 5 s after errors.
+    let player: mpegts.Player | undefined;
+    let retryMs = 1000;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let startedAt = 0;
+    const recover = (why: string) => {
+      errors.push(why);
+      feedback.error(`player error: ${why}; restarting the player`);
+      if (retry) return;
+      retry = setTimeout(() => {
+        retry = undefined;
+        start();
+      }, retryMs);
+      retryMs = Math.min(retryMs * 2, 5000);
+    };
+    const start = () => {
+      startedAt = Date.now();
+      if (player) {
+        player.destroy();
+        video.removeAttribute('src');
+        video.load();
+      }
+      const created = mpegts.createPlayer({ type: 'flv', isLive: true, url: channel.playUrls.flv }, { enableStashBuffer: false, liveBufferLatencyChasing: true });
+      player = created;
+      created.on(mpegts.Events.ERROR, (type: string, detail: string) => {
+        if (player === created) recover(`${type} ${detail}`);
+      });
+      // The channel went off air (the origin ended the stream): wait for it on the same URL.
+      created.on(mpegts.Events.LOADING_COMPLETE, () => {
+        if (player !== created || retry) return;
+        feedback.info('the stream ended; waiting for the channel to come back');
+        retry = setTimeout(() => {
+          retry = undefined;
+          start();
+        }, 2000);
+      });
+      created.attachMediaElement(video);
+      created.load();
+      void Promise.resolve(created.play()).catch((error: Error) => feedback.error('cannot start playback', error));
+    };
+    video.addEventListener('error', () => {
+      // Detaching the old player empties the element's source, which some browsers report as an error.
+      if (!video.error || Date.now() - startedAt < 500) return;
+      recover(`media element: ${video.error.message || `code ${video.error.code}`}`);
     });
-    player.attachMediaElement(video);
-    player.load();
     video.addEventListener('playing', () => {
       playback.textContent = 'playing';
       playback.className = 'status ok';
+      retryMs = 1000;
     });
     video.addEventListener('waiting', () => (playback.textContent = 'buffering…'));
-    void Promise.resolve(player.play()).catch((error: Error) => feedback.error('cannot start playback', error));
+    start();
   }
 
   const signalling = new Signalling(token);

@@ -10,6 +10,8 @@ export interface ChannelProgramOptions {
   publishUrl: string;
   ffmpegPath: string;
   logger: LineLogger;
+  /** The last timestamp an earlier program of this channel wrote: this one continues from it. */
+  continueFrom?: number;
 }
 
 interface ChannelProgramEvents extends Record<string, unknown[]> {
@@ -29,7 +31,7 @@ const PROGRAM_FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0
  * RTMP output (a `-c copy` relay with reconnects) carries it to the origin.
  */
 export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
-  readonly #timeline = new ProgramTimeline();
+  readonly #timeline: ProgramTimeline;
   readonly #gop = new GopCache();
   readonly #lastTagAt = new Map<string, number>();
   readonly #info = new Map<string, SourceInfo>();
@@ -41,6 +43,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
 
   constructor(private readonly o: ChannelProgramOptions) {
     super();
+    this.#timeline = new ProgramTimeline(o.continueFrom);
     this.#gop.setHeader(PROGRAM_FLV_HEADER);
   }
 
@@ -67,6 +70,11 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
   /** Wall-clock ms since the program last wrote a tag. */
   get idleMs(): number {
     return Date.now() - this.#lastOutAt;
+  }
+
+  /** The latest timestamp written (for a later program of the channel to continue from). */
+  get lastTimestamp(): number {
+    return this.#timeline.lastTimestamp;
   }
 
   /** Largest step between consecutive video timestamps written (ms). */

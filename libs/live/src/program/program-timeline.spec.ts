@@ -37,6 +37,22 @@ describe('ProgramTimeline', () => {
     expect(videoTimes(out)).toEqual([0, 40, 80]);
   });
 
+  it('continues where an earlier program of the channel ended, so players still connected never see time go back', () => {
+    const first = new ProgramTimeline();
+    first.switchTo('host');
+    run(first, 'host', [asTag(avcConfig(0, HOST)), asTag(aacConfig(0, HOST)), ...gop(HOST, 0, 50)]);
+    const ended = first.lastTimestamp;
+    expect(ended).toBe(49 * 40 + 5);
+
+    // The channel came back on air: the host's new session starts its clock at 0 again.
+    const next = new ProgramTimeline(ended);
+    next.switchTo('host');
+    const out = run(next, 'host', [asTag(avcConfig(0, HOST)), asTag(aacConfig(0, HOST)), ...gop(HOST, 0, 3)]);
+    expect(out.every((tag) => tag.timestamp >= ended)).toBe(true);
+    expect(videoTimes(out)).toEqual([ended + 40, ended + 80, ended + 120]);
+    expect(new ProgramTimeline().lastTimestamp).toBe(-1);
+  });
+
   it('switches at the next keyframe of the new feed, continuing the timeline one frame later', () => {
     const t = new ProgramTimeline();
     t.switchTo('host');

@@ -72,6 +72,24 @@ export class ProgramTimeline {
   /** The pending switch already let one keyframe of its feed pass (see KEYFRAME_HOLD_FRAMES). */
   #deferred = false;
 
+  /**
+   * `continueFrom`: the last timestamp a previous program of the channel wrote.
+   * Players of the channel may stay connected while it is off air (origins keep
+   * them waiting on the stream name), so a new program carries on from there
+   * instead of starting again at 0, which those players would see as time going back.
+   */
+  constructor(continueFrom?: number) {
+    if (continueFrom !== undefined && continueFrom >= 0) {
+      this.#lastVideo = continueFrom;
+      this.#lastAudio = continueFrom;
+    }
+  }
+
+  /** The latest timestamp written on either track (-1 before anything). */
+  get lastTimestamp(): number {
+    return Math.max(this.#lastVideo, this.#lastAudio);
+  }
+
   /** The feed on air, if any. */
   get onAir(): string | undefined {
     return this.#onAir;

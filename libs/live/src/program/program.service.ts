@@ -44,6 +44,8 @@ const PULL_DELAY_MS = 300;
  */
 export class ProgramService {
   readonly #entries = new Map<string, Entry>();
+  /** Where each channel's last program ended on its timeline: the next one continues from there. */
+  readonly #lastTimestamps = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
@@ -126,6 +128,7 @@ export class ProgramService {
       publishUrl: this.channels.programPublishUrl(channelId),
       ffmpegPath: this.o.ffmpegPath,
       logger: this.o.logger,
+      continueFrom: this.#lastTimestamps.get(channelId),
     });
     const created: Entry = { program, wanted: HOST_FEED, feeds: new Set() };
     entry = created;
@@ -179,6 +182,7 @@ export class ProgramService {
     const entry = this.#entries.get(channelId);
     if (!entry) return;
     this.#entries.delete(channelId);
+    if (entry.program.lastTimestamp >= 0) this.#lastTimestamps.set(channelId, entry.program.lastTimestamp);
     this.o.logger.log(`channel ${channelId}: program off air (${reason})`);
     await Promise.all([entry.puller?.stop(), entry.program.stop()]);
     this.channels.setProgram(channelId, { onAir: false });

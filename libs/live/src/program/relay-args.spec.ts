@@ -5,7 +5,7 @@ describe('relay ffmpeg arguments', () => {
     expect(buildRtmpOutputArgs('rtmp://h/live/c?key=k')).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
       '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
-      '-f', 'flv', '-i', 'pipe:0', '-c', 'copy', '-map', '0', '-rw_timeout', '5000000',
+      '-f', 'flv', '-i', 'pipe:0', '-c', 'copy', '-map', '0', '-copyts', '-rw_timeout', '5000000',
       '-max_interleave_delta', '1', '-flush_packets', '1',
       '-f', 'flv', '-flvflags', 'no_duration_filesize', 'rtmp://h/live/c?key=k',
     ]);

@@ -14,6 +14,9 @@ export function buildRtmpOutputArgs(url: string): string[] {
     '-probesize', '512', '-analyzeduration', '0', '-fpsprobesize', '0',
     '-f', 'flv', '-i', 'pipe:0',
     '-c', 'copy', '-map', '0',
+    // Timestamps as given: a relay that restarts, or a channel's program that comes back on
+    // air, carries on the timeline players still connected to the origin already have.
+    '-copyts',
     '-rw_timeout', '5000000',
     // The input is already in timestamp order: write each packet at once instead of
     // holding it for interleaving (that held the first media back ~0.7 s), and flush it.
