@@ -12,9 +12,15 @@
  * /metrics is sampled every 20 s: heap used, RSS, active handles, child
  * processes. Afterwards everything is stopped and the gateway must be back to
  * its baseline of child processes and exit leaving none.
+ *
+ * BENCH_LOAD_PARTS (default `sockets,soak`) picks the parts. Only the socket
+ * scale part, printed and not recorded (no bench/results, no BENCHMARKS.md):
+ *   bash scripts/build.sh && node dist/bench/load.bench.js sockets
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Socket } from 'socket.io-client';
 import { connectWithToken, RunningGateway, startGateway } from './support/gateway';
 import { waitFor } from './support/processes';
@@ -221,10 +227,30 @@ async function soak(): Promise<Record<string, unknown>> {
   }
 }
 
-export async function loadBench(): Promise<Record<string, unknown>> {
-  const parts = (process.env.BENCH_LOAD_PARTS ?? 'sockets,soak').split(',');
+export async function loadBench(only?: string[]): Promise<Record<string, unknown>> {
+  const parts = only?.length ? only : (process.env.BENCH_LOAD_PARTS ?? 'sockets,soak').split(',');
   return {
     ...(parts.includes('sockets') ? { sockets: await socketScale() } : {}),
     ...(parts.includes('soak') ? { soak: await soak() } : {}),
   };
+}
+
+/** `node dist/bench/load.bench.js [sockets] [soak]`: runs the parts and prints the result as JSON; records nothing. */
+if (require.main === module) {
+  // As jest.config.js does: the worker that scripts/setup.sh built and cached, when not exported.
+  if (!process.env.MEDIASOUP_WORKER_BIN) {
+    const version = (require('mediasoup/package.json') as { version: string }).version;
+    const cached = join(process.env.MEDIASOUP_WORKER_CACHE ?? join(homedir(), '.cache', 'cohost-gateway'), `mediasoup-worker-${version}`, 'mediasoup-worker');
+    if (existsSync(cached)) process.env.MEDIASOUP_WORKER_BIN = cached;
+  }
+  loadBench(process.argv.slice(2)).then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.exit(0);
+    },
+    (error: Error) => {
+      process.stderr.write(`${error.stack ?? error.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpErrorFilter, SupervisedProcess } from '@gw/common';
 import { ConfigError, loadConfig, ResolvedConfig } from '@gw/config';
+import { ImIoAdapter } from '@gw/im';
 import { ChannelService } from '@gw/live';
 import { AppModule } from './app.module';
 
@@ -29,6 +30,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
   });
+  // socket.io as Nest's adapter does it, with plain listeners instead of an rxjs pipeline per event per socket.
+  app.useWebSocketAdapter(new ImIoAdapter(app));
   // Shutdown: the modules' hooks end what they own (app.close()), then any child still on its way
   // out is waited for (SIGKILL after its stop timeout), so no process outlives the gateway.
   let closing = false;

@@ -452,14 +452,7 @@ export class CohostService {
   }
 
   #deskOf(invitationId: string): InvitationDesk {
-    for (const desk of this.#desks.values()) {
-      try {
-        desk.get(invitationId);
-        return desk;
-      } catch {
-        // not this desk
-      }
-    }
+    for (const desk of this.#desks.values()) if (desk.has(invitationId)) return desk;
     throw new InvitationNotFoundError(invitationId);
   }
 

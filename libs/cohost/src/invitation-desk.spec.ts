@@ -1,3 +1,4 @@
+import { InvitationNotFoundError } from './cohost-errors';
 import { Actor, InvitationDesk } from './invitation-desk';
 
 const host: Actor = { userId: 'anchor', role: 'host' };
@@ -102,5 +103,23 @@ describe('InvitationDesk', () => {
     const inv = desk.invite(host, 'bob', 0, 'i1');
     inv.state = 'accepted';
     expect(desk.get('i1').state).toBe('pending');
+  });
+
+  it('tells whether it holds an invitation; an unknown id is a typed INVITATION_NOT_FOUND, also when asked to move it', () => {
+    desk.invite(host, 'bob', 0, 'i1');
+    expect(desk.has('i1')).toBe(true);
+    expect(desk.has('nope')).toBe(false);
+    const limit = Error.stackTraceLimit;
+    let error: unknown;
+    try {
+      desk.get('nope');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvitationNotFoundError);
+    expect(error).toMatchObject({ code: 'INVITATION_NOT_FOUND', status: 404, message: 'invitation nope not found' });
+    expect(Error.stackTraceLimit).toBe(limit); // restored after the cheap (stackless) error
+    expect(code(() => desk.accept('nope', viewer('bob'), 1))).toBe('INVITATION_NOT_FOUND');
+    expect(code(() => desk.cancel('nope', host, 1))).toBe('INVITATION_NOT_FOUND');
   });
 });

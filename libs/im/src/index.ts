@@ -3,3 +3,4 @@ export * from './notifier';
 export * from './socket-auth';
 export * from './im.gateway';
 export * from './im.module';
+export * from './io-adapter';

@@ -54,12 +54,15 @@ export class IngestService {
       });
     });
     conferences.on('ended', ({ conference }) => {
+      let removed = false;
       for (const point of [...this.#points.values()]) {
         if (point.conferenceId !== conference.id) continue;
         this.#points.delete(point.stream);
+        removed = true;
         void this.#stopSession(point.stream, 'conference ended');
       }
-      this.#pushKeys();
+      // The whole key table goes to the origin: only when it changed (at scale, conferences end often).
+      if (removed) this.#pushKeys();
     });
   }
 
