@@ -11,7 +11,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { RunningGateway, startGateway } from './support/gateway';
+import { startGateway, workerPids } from './support/gateway';
 import { freePort, isRunning, waitFor } from './support/processes';
 import { FlvWatcher } from './support/viewer';
 
@@ -75,12 +75,6 @@ class PictureProbe {
   }
 }
 
-async function workerPidOfSlot(gw: RunningGateway, slot: number): Promise<number> {
-  const metrics = (await gw.request('GET', '/metrics')).body as string;
-  const found = [...metrics.matchAll(/gateway_sfu_worker_cpu_seconds\{slot="(\d)",pid="(\d+)"\}/g)].find((m) => Number(m[1]) === slot);
-  return Number(found![2]);
-}
-
 export async function recoveryBench(): Promise<Record<string, unknown>> {
   const [port, rtmp, http] = [await freePort(), await freePort(), await freePort()];
   const env = { LOG_LEVEL: 'warn', SFU_WORKERS: '2', EMBEDDED_RTMP_PORT: String(rtmp), EMBEDDED_HTTP_PORT: String(http), MIX_RTP_MIN_PORT: '52000', MIX_RTP_MAX_PORT: '58999' };
@@ -115,7 +109,7 @@ export async function recoveryBench(): Promise<Record<string, unknown>> {
     for (let run = 0; run < RUNS; run += 1) {
       await new Promise((r) => setTimeout(r, 3000));
       const slot: number = (await conference()).workerSlots[0];
-      const pid = await workerPidOfSlot(gw, slot);
+      const pid = (await workerPids(gw)).get(slot)!;
       const killedAt = Date.now();
       process.kill(pid, 'SIGKILL');
       const rebuiltAt = await waitFor('rebuilt', async () => ((await conference()).workerSlots[0] !== slot ? Date.now() : undefined), 10000);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
-import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { removeDir, RunningGateway, startGateway, workerPids } from '../bench/support/gateway';
 import { colorNear, dominantFrequency, meanColor, pcmToFloat } from './support/media-analysis';
 import { grabAudio, grabFrames, probe, publishTestStream } from './support/media';
 import { descendantPids, isRunning, waitFor } from '../bench/support/processes';
@@ -155,17 +155,14 @@ describe('foundation (real gateway, real mediasoup workers, real origin, real ff
   });
 
   describe('supervision', () => {
-    const workerPids = async () => {
-      const metrics = (await gw.request('GET', '/metrics')).body as string;
-      return [...metrics.matchAll(/gateway_sfu_worker_cpu_seconds\{slot="(\d)",pid="(\d+)"\}/g)].map((m) => ({ slot: m[1], pid: Number(m[2]) }));
-    };
+    const slotPids = async () => [...(await workerPids(gw))].map(([slot, pid]) => ({ slot, pid }));
 
     it('replaces a mediasoup worker that dies', async () => {
-      const before = await workerPids();
+      const before = await slotPids();
       expect(before).toHaveLength(2);
       process.kill(before[0].pid, 'SIGKILL');
       const after = await waitFor('worker replaced', async () => {
-        const rows = await workerPids();
+        const rows = await slotPids();
         return rows.length === 2 && !rows.some((r) => r.pid === before[0].pid) ? rows : undefined;
       });
       expect(after.find((r) => r.slot === before[0].slot)!.pid).not.toBe(before[0].pid);

@@ -7,12 +7,11 @@ import { removeDir, RunningGateway, startGateway } from '../bench/support/gatewa
 import { waitFor } from '../bench/support/processes';
 import { launchChromium, receivedFrom } from './support/browser';
 import { frameTimes, publishTestStream, Publisher } from './support/media';
-import { BLUE, RED, waitForColors } from './support/mix-checks';
+import { BLUE, RED, SIDE_BY_SIDE, sideBySideMix, waitForColors } from './support/mix-checks';
 
 const W = 640;
 const H = 360;
-const LEFT = { x: 60, y: 100, w: 200, h: 160 };
-const RIGHT = { x: 380, y: 100, w: 200, h: 160 };
+const { left: LEFT, right: RIGHT } = SIDE_BY_SIDE;
 const PLACEHOLDER: [number, number, number] = [48, 48, 48];
 
 /** Runs `nft` (the test machine runs as root; setup installs nftables); the table is deleted in `finally`/afterAll. */
@@ -83,19 +82,7 @@ describe('a participant’s network stalls (packets dropped on loopback)', () =>
       const { participants } = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body;
       return ['red', 'web'].every((u) => participants.some((p: { userId: string; video: boolean }) => p.userId === u && p.video)) ? true : undefined;
     }, 20000);
-    const task = await gw.admin('POST', '/api/v1/mix-tasks', {
-      conferenceId,
-      outputs: [{ url: channel.publishUrl }],
-      layout: {
-        mode: 'custom',
-        cells: [
-          { userId: 'red', x: 0, y: 0, width: 320, height: 360 },
-          { userId: 'web', x: 320, y: 0, width: 320, height: 360 },
-        ],
-      },
-      video: { width: W, height: H, fps: 15, bitrateKbps: 800, gopSeconds: 1 },
-      audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
-    });
+    const task = await gw.admin('POST', '/api/v1/mix-tasks', sideBySideMix(conferenceId, channel.publishUrl, 'red', 'web'));
     expect(task.status).toBe(201);
     await waitForColors(channel.playUrls.flv, W, H, [
       { region: LEFT, color: RED },

@@ -3,16 +3,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, Page } from 'playwright-core';
-import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { removeDir, RunningGateway, startGateway, workerPids } from '../bench/support/gateway';
 import { isRunning, waitFor } from '../bench/support/processes';
 import { launchChromium } from './support/browser';
 import { publishTestStream, Publisher } from './support/media';
-import { BLUE, RED, tonePowers, waitForColors } from './support/mix-checks';
+import { BLUE, RED, SIDE_BY_SIDE, sideBySideMix, tonePowers, waitForColors } from './support/mix-checks';
 
 const W = 640;
 const H = 360;
-const LEFT = { x: 60, y: 100, w: 200, h: 160 };
-const RIGHT = { x: 380, y: 100, w: 200, h: 160 };
+const { left: LEFT, right: RIGHT } = SIDE_BY_SIDE;
 
 /**
  * A mediasoup worker dies (SIGKILL) under a running conference with a mix:
@@ -38,10 +37,6 @@ describe('a mediasoup worker dies mid-conference', () => {
     }, 20000).catch(() => undefined);
     expect(last[0]).toBeGreaterThan(50 * last[2]);
     expect(last[1]).toBeGreaterThan(50 * last[2]);
-  };
-  const workerPids = async () => {
-    const metrics = (await gw.request('GET', '/metrics')).body as string;
-    return new Map([...metrics.matchAll(/gateway_sfu_worker_cpu_seconds\{slot="(\d)",pid="(\d+)"\}/g)].map((m) => [Number(m[1]), Number(m[2])]));
   };
 
   beforeAll(async () => {
@@ -76,19 +71,7 @@ describe('a mediasoup worker dies mid-conference', () => {
       return ['red', 'web'].every((u) => participants.some((p: { userId: string; audio: boolean; video: boolean }) => p.userId === u && p.audio && p.video)) ? true : undefined;
     };
     await waitFor('both participants producing', bothProducing, 20000);
-    const task = await gw.admin('POST', '/api/v1/mix-tasks', {
-      conferenceId,
-      outputs: [{ url: channel.publishUrl }],
-      layout: {
-        mode: 'custom',
-        cells: [
-          { userId: 'red', x: 0, y: 0, width: 320, height: 360 },
-          { userId: 'web', x: 320, y: 0, width: 320, height: 360 },
-        ],
-      },
-      video: { width: W, height: H, fps: 15, bitrateKbps: 800, gopSeconds: 1 },
-      audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
-    });
+    const task = await gw.admin('POST', '/api/v1/mix-tasks', sideBySideMix(conferenceId, channel.publishUrl, 'red', 'web'));
     expect(task.status).toBe(201);
     const regions = [
       { region: LEFT, color: RED },
@@ -101,7 +84,7 @@ describe('a mediasoup worker dies mid-conference', () => {
     const before = await conference();
     expect(before.workerSlots).toHaveLength(1);
     const deadSlot: number = before.workerSlots[0];
-    const pids = await workerPids();
+    const pids = await workerPids(gw);
     const deadPid = pids.get(deadSlot)!;
     expect(deadPid).toBeGreaterThan(0);
     process.kill(deadPid, 'SIGKILL');
@@ -142,7 +125,7 @@ describe('a mediasoup worker dies mid-conference', () => {
 
     // The dead slot has a new worker.
     await waitFor('worker replaced', async () => {
-      const now = await workerPids();
+      const now = await workerPids(gw);
       return now.get(deadSlot) && now.get(deadSlot) !== deadPid ? true : undefined;
     }, 10000);
   }, 150000);
@@ -204,8 +187,7 @@ describe('a mediasoup worker dies under part of a conference', () => {
     await waitForColors(channel.playUrls.flv, W, H, grid, 20000);
 
     // The second router's worker: green's, and the mixer's (the least-loaded router when the mix started).
-    const metrics = (await gw.request('GET', '/metrics')).body as string;
-    const pid = Number([...metrics.matchAll(/gateway_sfu_worker_cpu_seconds\{slot="(\d)",pid="(\d+)"\}/g)].find((m) => Number(m[1]) === slots[1])![2]);
+    const pid = (await workerPids(gw)).get(slots[1])!;
     process.kill(pid, 'SIGKILL');
     await waitFor('worker gone', () => (isRunning(pid) ? undefined : true), 5000);
 

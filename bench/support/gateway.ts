@@ -148,3 +148,9 @@ export async function connectAs(gw: RunningGateway, userId: string, role: string
   const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role, ...(channelId ? { channelId } : {}) })).body.token;
   return connectWithToken(gw, token);
 }
+
+/** Each running mediasoup worker's pid by slot, from the gateway's /metrics. */
+export async function workerPids(gw: RunningGateway): Promise<Map<number, number>> {
+  const metrics = (await gw.request('GET', '/metrics')).body as string;
+  return new Map([...metrics.matchAll(/gateway_sfu_worker_cpu_seconds\{slot="(\d+)",pid="(\d+)"\}/g)].map((m) => [Number(m[1]), Number(m[2])]));
+}

@@ -57,3 +57,23 @@ export function floatRegions(width: number, height: number, hostUserId: string, 
     guestWindow: { x: cell.x + 40, y: cell.y + 24, w: cell.width - 80, h: cell.height - 48 },
   };
 }
+
+/** Regions to check in a 640x360 side-by-side mix (see sideBySideMix): inside the left and the right half. */
+export const SIDE_BY_SIDE = { left: { x: 60, y: 100, w: 200, h: 160 }, right: { x: 380, y: 100, w: 200, h: 160 } };
+
+/** A mix-task body: `left` and `right` side by side on 640x360@15 (custom layout), out to `url`. */
+export function sideBySideMix(conferenceId: string, url: string, left: string, right: string): object {
+  return {
+    conferenceId,
+    outputs: [{ url }],
+    layout: {
+      mode: 'custom',
+      cells: [
+        { userId: left, x: 0, y: 0, width: 320, height: 360 },
+        { userId: right, x: 320, y: 0, width: 320, height: 360 },
+      ],
+    },
+    video: { width: 640, height: 360, fps: 15, bitrateKbps: 800, gopSeconds: 1 },
+    audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
+  };
+}
