@@ -35,6 +35,7 @@ describe('mixer ffmpeg arguments', () => {
       '-filter_threads', '1',
       '-map', '0:v:0',
       '-vf', 'scale=320:180:force_original_aspect_ratio=increase:flags=bilinear,crop=320:180,setsar=1,format=yuv420p',
+      '-fps_mode', 'passthrough',
       '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
       '-map', '0:a:0', '-af', 'aresample=48000', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3',
     ]);

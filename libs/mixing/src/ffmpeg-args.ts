@@ -71,6 +71,10 @@ export function buildDecoderArgs({ sdp, video, audio }: DecoderArgsInput): strin
       // No fps filter: it holds every frame until the next one arrives (measured: ~90 ms of
       // A/V offset); the compositor samples the latest frame at its own rate anyway.
       '-vf', `${fitFilter(video.width, video.height, video.fit)},setsar=1,format=yuv420p`,
+      // Each decoded picture once. rawvideo's default is constant frame rate at the rate ffmpeg
+      // guessed from the RTP timestamps, and a bad guess made a decoder repeat pictures 1,300 to
+      // 9,900 times a second: it fell seconds behind its input, and a stalled sender still showed.
+      '-fps_mode', 'passthrough',
       '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
     );
   }

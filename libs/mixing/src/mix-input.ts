@@ -51,6 +51,8 @@ export class MixInput {
   #keyframeTimer: NodeJS.Timeout | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #lastFrameAt = 0;
+  /** Arrival times of the decoded pictures of the last second. */
+  readonly #frameTimes: number[] = [];
 
   private constructor(private readonly o: MixInputOptions) {
     this.#cell = o.cell;
@@ -98,6 +100,18 @@ export class MixInput {
 
   get lastFrameAt(): number {
     return this.#lastFrameAt;
+  }
+
+  /** Decoded pictures per second, over the last second. */
+  get fps(): number {
+    this.#pruneFrameTimes(Date.now());
+    return this.#frameTimes.length;
+  }
+
+  #pruneFrameTimes(now: number): void {
+    let drop = 0;
+    while (drop < this.#frameTimes.length && now - this.#frameTimes[drop] >= 1000) drop++;
+    if (drop) this.#frameTimes.splice(0, drop);
   }
 
   get router(): types.Router | undefined {
@@ -187,6 +201,8 @@ export class MixInput {
         if (filled === size) {
           if (this.#decoder === decoder) {
             this.#lastFrameAt = Date.now();
+            this.#frameTimes.push(this.#lastFrameAt);
+            this.#pruneFrameTimes(this.#lastFrameAt);
             clearInterval(this.#keyframeTimer);
             this.o.onFrame({ width, height, data: frame });
           }

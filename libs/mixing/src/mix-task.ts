@@ -210,6 +210,13 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         droppedFrames: this.#compositor.droppedFrames,
       },
       participants: [...this.#inputs.keys()],
+      // How old each participant's latest decoded picture is (null: none yet); past STALL_MS the cell shows the placeholder.
+      pictures: Object.fromEntries(
+        [...this.#inputs].map(([u, input]) => {
+          const latest = this.#frames.get(u);
+          return [u, { ageMs: latest ? now - latest.at : null, stalled: !latest || now - latest.at >= STALL_MS, fps: input.fps }];
+        }),
+      ),
       processes: {
         encoder: this.#compositor.pid ?? null,
         decoders: Object.fromEntries([...this.#inputs].map(([u, i]) => [u, i.pid ?? null])),
