@@ -168,12 +168,21 @@ describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
           ['media:consume', { producerId: 42, rtpCapabilities: null }],
           ['media:resumeConsumer', { consumerId: 'nope', __proto__: { polluted: true } }],
           ['media:closeProducer', {}],
+          ['media:restartIce', { transportId: 'nope' }],
+          ['media:restartIce', { transportId: 7 }],
         ];
         for (const [event, payload] of bad) {
           const ack = await carol.emitWithAck(event, payload);
           expect(ack).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^(VALIDATION_FAILED|TRANSPORT_NOT_FOUND|CONSUMER_NOT_FOUND)$/) } });
         }
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
+        // ICE restart: new credentials for the caller's own transport; nothing for a socket not in the conference.
+        const created = await carol.emitWithAck('media:createTransport', { direction: 'send' });
+        const restarted = await carol.emitWithAck('media:restartIce', { transportId: created.id });
+        expect(restarted).toMatchObject({ ok: true, iceParameters: { usernameFragment: expect.any(String), password: expect.any(String) } });
+        expect(restarted.iceParameters.usernameFragment).not.toBe(created.iceParameters.usernameFragment);
+        expect(await other.emitWithAck('media:restartIce', { transportId: created.id })).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
 
         // A real producer from an RTMP participant, consumed with capabilities that cannot decode it.
         await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId: 'pusher' });

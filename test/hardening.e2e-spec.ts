@@ -116,7 +116,7 @@ describe('hostile input (property-based, fast-check)', () => {
     try {
       const before = await snapshot();
       const events = ['cohost:invite', 'cohost:apply', 'cohost:accept', 'cohost:reject', 'cohost:cancel', 'cohost:kick', 'cohost:leave', 'cohost:end', 'cohost:mode',
-        'media:join', 'media:createTransport', 'media:connectTransport', 'media:produce', 'media:consume', 'media:resumeConsumer', 'media:closeProducer'];
+        'media:join', 'media:createTransport', 'media:connectTransport', 'media:produce', 'media:consume', 'media:resumeConsumer', 'media:closeProducer', 'media:restartIce'];
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...events), hostile, fc.boolean(), async (event, payload, asViewer) => {
           cases += 1;

@@ -201,6 +201,13 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     await guardMedia(() => transport.connect({ dtlsParameters }));
   }
 
+  /** New ICE credentials for a transport whose path broke (the client restarts its ICE with them). */
+  async restartIce(userId: string, transportId: string): Promise<types.IceParameters> {
+    const transport = this.#transport(userId, transportId);
+    if (!('restartIce' in transport)) throw new MediaResourceNotFoundError('transport', transportId);
+    return guardMedia(() => (transport as types.WebRtcTransport).restartIce());
+  }
+
   async produce(
     userId: string,
     transportId: string,

@@ -81,6 +81,15 @@ export class MediaGateway {
     });
   }
 
+  @SubscribeMessage('media:restartIce')
+  restartIce(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const { transportId } = parseInput(s.restartIce, body);
+      const { conference, participant } = this.#media(socket);
+      return { iceParameters: await conference.restartIce(participant.userId, transportId) };
+    });
+  }
+
   @SubscribeMessage('media:produce')
   produce(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(async () => {

@@ -15,6 +15,7 @@ export const mediaSchemas = {
     transportId: id,
     dtlsParameters: z.looseObject({ fingerprints: z.array(mediasoupObject).min(1).max(8), role: z.enum(['auto', 'client', 'server']).optional() }),
   }),
+  restartIce: z.strictObject({ transportId: id }),
   produce: z.strictObject({
     transportId: id,
     kind: z.enum(['audio', 'video']),

@@ -1,5 +1,5 @@
 import { Device, types } from 'mediasoup-client';
-import { Signalling } from './signalling';
+import { Signalling, SignallingError } from './signalling';
 
 export interface RemoteParticipant {
   userId: string;
@@ -8,6 +8,9 @@ export interface RemoteParticipant {
 }
 
 type Listener = () => void;
+
+/** The least time between two ICE restarts of one transport. */
+const ICE_RESTART_SPACING_MS = 2000;
 
 /**
  * A participant's side of a conference: joins over `media:*` signalling, sends
@@ -24,6 +27,8 @@ export class ConferenceClient {
   userId?: string;
   /** How many times the gateway moved this client to a new router (a worker died) and it rejoined. */
   rejoins = 0;
+  /** How many ICE restarts this client made (its network path broke for long enough that ICE failed). */
+  iceRestarts = 0;
   readonly #listeners = new Set<Listener>();
   #local?: MediaStream;
   #joined = false;
@@ -165,10 +170,13 @@ export class ConferenceClient {
   async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
     const params = await this.signalling.request<types.TransportOptions>('media:createTransport', { direction });
     const options = { id: params.id, iceParameters: params.iceParameters, iceCandidates: params.iceCandidates, dtlsParameters: params.dtlsParameters };
-    const transport = direction === 'send' ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
+    // The SFU's candidates stay readable on the transport (diagnostics, and tests that cut its paths).
+    const appData = { iceCandidates: params.iceCandidates };
+    const transport = direction === 'send' ? this.device.createSendTransport({ ...options, appData }) : this.device.createRecvTransport({ ...options, appData });
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       this.signalling.request('media:connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
     });
+    this.#restartIceOnFailure(transport);
     if (direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         this.signalling
@@ -177,6 +185,48 @@ export class ConferenceClient {
       });
     }
     return transport;
+  }
+
+  /**
+   * A path that breaks for long (a stalled network, a suspended laptop) ends in
+   * ICE `failed`, from which WebRTC does not come back by itself: ask the
+   * gateway for new ICE credentials and restart ICE, again on every later
+   * failure while the path is still down (at most one restart per
+   * ICE_RESTART_SPACING_MS). A short break (`disconnected`) heals by itself.
+   */
+  #restartIceOnFailure(transport: types.Transport): void {
+    let busy = false;
+    let lastAt = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const restart = async (): Promise<void> => {
+      retry = undefined;
+      if (busy || transport.closed || transport.connectionState !== 'failed') return;
+      const wait = lastAt + ICE_RESTART_SPACING_MS - Date.now();
+      if (wait > 0) {
+        retry = setTimeout(() => void restart(), wait);
+        return;
+      }
+      busy = true;
+      lastAt = Date.now();
+      try {
+        const { iceParameters } = await this.signalling.request<{ iceParameters: types.IceParameters }>('media:restartIce', { transportId: transport.id });
+        if (!transport.closed) await transport.restartIce({ iceParameters });
+        this.iceRestarts += 1;
+        this.#changed();
+      } catch (error) {
+        console.warn(`ICE restart failed: ${(error as Error).message}`);
+        // The gateway no longer knows this transport (we left, or a rejoin replaced it): nothing to restart.
+        if (error instanceof SignallingError && ['TRANSPORT_NOT_FOUND', 'NOT_JOINED'].includes(error.code)) return;
+      } finally {
+        busy = false;
+      }
+      // Failed again while we were restarting: go on.
+      if (!transport.closed && transport.connectionState === 'failed') void restart();
+    };
+    transport.on('connectionstatechange', (state) => {
+      if (state === 'failed') void restart();
+      else if (state === 'closed') clearTimeout(retry);
+    });
   }
 
   async #consume(producerId: string, userId: string): Promise<void> {
