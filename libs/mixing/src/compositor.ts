@@ -2,6 +2,7 @@ import { LineLogger, startFfmpeg, SupervisedProcess, TypedEmitter } from '@gw/co
 import { AudioMixer } from './audio-mixer';
 import { buildEncoderArgs, OutputSettings } from './ffmpeg-args';
 import type { Cell } from './layout';
+import { PerSecond } from './per-second';
 import { blit, YuvFrame } from './yuv-frame';
 
 export interface CompositorOptions {
@@ -51,7 +52,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   #stopped = false;
   #restarts = 0;
   /** Frames written in the last second, for stats. */
-  #frameTimes: number[] = [];
+  readonly #written = new PerSecond();
   #droppedFrames = 0;
   #lastFrame: Buffer | undefined;
   readonly #freeCanvases: Buffer[] = [];
@@ -80,15 +81,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
 
   /** Frames per second written over the last second. */
   get fps(): number {
-    this.#pruneFrameTimes(Date.now());
-    return this.#frameTimes.length;
-  }
-
-  /** Keeps only the last second of frame times (they are pushed on every frame). */
-  #pruneFrameTimes(now: number): void {
-    let drop = 0;
-    while (drop < this.#frameTimes.length && now - this.#frameTimes[drop] >= 1000) drop++;
-    if (drop) this.#frameTimes.splice(0, drop);
+    return this.#written.rate();
   }
 
   setBackground(frame: YuvFrame): void {
@@ -181,7 +174,6 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     if (backlogged) this.#droppedFrames += framesDue;
     this.#lastFrame = frame;
     let pending = framesDue;
-    this.#pruneFrameTimes(Date.now());
     for (let i = 0; i < framesDue; i++) {
       // The canvas may be reused once its last pending write is done and a newer frame exists.
       encoder.stdin.write(frame, () => {
@@ -189,7 +181,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
         if (pending === 0 && this.#lastFrame !== frame && this.#freeCanvases.length < 4) this.#freeCanvases.push(frame);
       });
       this.#framesWritten += 1;
-      this.#frameTimes.push(Date.now());
+      this.#written.record();
     }
   }
 

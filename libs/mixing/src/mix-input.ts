@@ -5,6 +5,7 @@ import { buildDecoderArgs, buildSdp } from './ffmpeg-args';
 import type { Fit } from './layout';
 import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTrack, serviceTrackProducers } from './service-tracks';
 import { UdpPortAllocator } from './udp-ports';
+import { PerSecond } from './per-second';
 import { i420Size, YuvFrame } from './yuv-frame';
 
 export interface CellSize {
@@ -51,8 +52,7 @@ export class MixInput {
   #keyframeTimer: NodeJS.Timeout | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #lastFrameAt = 0;
-  /** Arrival times of the decoded pictures of the last second. */
-  readonly #frameTimes: number[] = [];
+  readonly #decoded = new PerSecond();
 
   private constructor(private readonly o: MixInputOptions) {
     this.#cell = o.cell;
@@ -104,14 +104,7 @@ export class MixInput {
 
   /** Decoded pictures per second, over the last second. */
   get fps(): number {
-    this.#pruneFrameTimes(Date.now());
-    return this.#frameTimes.length;
-  }
-
-  #pruneFrameTimes(now: number): void {
-    let drop = 0;
-    while (drop < this.#frameTimes.length && now - this.#frameTimes[drop] >= 1000) drop++;
-    if (drop) this.#frameTimes.splice(0, drop);
+    return this.#decoded.rate();
   }
 
   get router(): types.Router | undefined {
@@ -201,8 +194,7 @@ export class MixInput {
         if (filled === size) {
           if (this.#decoder === decoder) {
             this.#lastFrameAt = Date.now();
-            this.#frameTimes.push(this.#lastFrameAt);
-            this.#pruneFrameTimes(this.#lastFrameAt);
+            this.#decoded.record(this.#lastFrameAt);
             clearInterval(this.#keyframeTimer);
             this.o.onFrame({ width, height, data: frame });
           }
