@@ -324,6 +324,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       .map(({ participant, producer }) => ({ userId: participant.userId, producerId: producer.id, kind: producer.kind }));
   }
 
+  /** True for a producer fed by the gateway's RTMP ingest (its ffmpeg starts each stream with a keyframe). */
+  fromIngest(producerId: string): boolean {
+    return this.#producers.get(producerId)?.producer.appData.source === 'rtmp';
+  }
+
   /** The composed program a participant publishes for client-side mixing, by kind. */
   compositeOf(userId: string): { audio?: string; video?: string } {
     const out: { audio?: string; video?: string } = {};

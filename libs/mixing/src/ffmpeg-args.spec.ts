@@ -40,6 +40,8 @@ describe('mixer ffmpeg arguments', () => {
       '-map', '0:a:0', '-af', 'aresample=48000', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3',
     ]);
     expect(buildDecoderArgs({ sdp, audio: { sampleRate: 48000, channels: 1 } })).not.toContain('0:v:0');
+    const short = buildDecoderArgs({ sdp, audio: { sampleRate: 48000, channels: 1 }, probeMs: 500 });
+    expect(short[short.indexOf('-analyzeduration') + 1]).toBe('500000');
   });
 
   it('builds the encoder command', () => {

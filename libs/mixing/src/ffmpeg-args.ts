@@ -47,6 +47,8 @@ export interface DecoderArgsInput {
   video?: { width: number; height: number; fps: number; fit: Fit };
   /** Present when the participant sends audio. */
   audio?: { sampleRate: number; channels: number };
+  /** How long to probe the RTP, in ms. Default 2000. */
+  probeMs?: number;
 }
 
 /**
@@ -54,12 +56,12 @@ export interface DecoderArgsInput {
  * temporary file), raw I420 frames of the cell's size on stdout, s16le PCM on
  * fd 3. Every packet is flushed at once so no audio waits in an I/O buffer.
  */
-export function buildDecoderArgs({ sdp, video, audio }: DecoderArgsInput): string[] {
+export function buildDecoderArgs({ sdp, video, audio, probeMs = 2000 }: DecoderArgsInput): string[] {
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
     '-protocol_whitelist', 'data,udp,rtp',
     '-fflags', 'discardcorrupt', '-flags', 'low_delay',
-    '-analyzeduration', '2000000', '-probesize', '2000000',
+    '-analyzeduration', String(probeMs * 1000), '-probesize', '2000000',
     // One small stream per process: threads would cost more in overhead and delay than they save.
     '-threads', '1',
     '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(sdp).toString('base64')}`,

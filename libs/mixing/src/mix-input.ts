@@ -151,7 +151,7 @@ export class MixInput {
     const decoder = await SupervisedProcess.start({
       name: `mix:${this.o.taskId}:decode:${this.o.userId}`,
       command: this.o.ffmpegPath,
-      args: buildDecoderArgs({ sdp: buildSdp(streams), video, audio }),
+      args: buildDecoderArgs({ sdp: buildSdp(streams), video, audio, probeMs: this.#probeMs() }),
       readiness: { kind: 'spawn' },
       rawStdout: true,
       extraPipes: 1,
@@ -174,6 +174,16 @@ export class MixInput {
       this.#restartTimer = setTimeout(() => void this.#startDecoder().catch((e: Error) => this.o.logger.error(e.message)), 200);
     });
     this.#askForKeyframes();
+  }
+
+  /**
+   * Half a second of probing for a participant fed by the gateway's RTMP ingest (its RTP starts with
+   * a keyframe and the origin's cached GOP arrives at once), 2 s for anyone else. With 2 s, a
+   * re-ingested participant reached the picture ~1.5 s later after a worker died.
+   */
+  #probeMs(): number {
+    const ids = Object.values(this.producerIds).filter((id): id is string => Boolean(id));
+    return ids.length > 0 && ids.every((id) => this.o.conference.fromIngest(id)) ? 500 : 2000;
   }
 
   /**

@@ -23,4 +23,11 @@ describe('buildIngestArgs', () => {
       '-payload_type', '101', '-ssrc', '2222', '-f', 'rtp', 'rtp://127.0.0.1:40003?rtcpport=40004&pkt_size=1200',
     ]);
   });
+
+  it('probes the pull for as long as it is told (only where the origin sends its cached GOP)', () => {
+    const base = { source: 'rtmp://127.0.0.1:1935/ingest/in-1', audio: { port: 1, rtcpPort: 2, payloadType: 100, ssrc: 1 }, video: { port: 3, rtcpPort: 4, payloadType: 101, ssrc: 2 } };
+    const short = buildIngestArgs({ ...base, probeMs: 500 });
+    expect(short.slice(short.indexOf('-analyzeduration'), short.indexOf('-i') + 1)).toEqual(['-analyzeduration', '500000', '-i']);
+    expect(buildIngestArgs(base)).not.toContain('-analyzeduration');
+  });
 });

@@ -29,6 +29,8 @@ export class IngestSession {
     userId: string;
     pullUrl: string;
     ffmpegPath: string;
+    /** See IngestArgsInput.probeMs. */
+    probeMs?: number;
     logger: LineLogger;
     onEnded: (reason: string) => void;
   }): Promise<IngestSession> {
@@ -45,6 +47,7 @@ export class IngestSession {
         source: options.pullUrl,
         audio: { ...ports(audioTransport), payloadType: AUDIO_PT, ssrc: audioSsrc },
         video: { ...ports(videoTransport), payloadType: VIDEO_PT, ssrc: videoSsrc },
+        probeMs: options.probeMs,
       });
       session.#ffmpeg = await startFfmpeg({ name: `ingest:${conference.id}/${userId}`, ffmpegPath: options.ffmpegPath, args, logger: options.logger });
     } catch (error) {

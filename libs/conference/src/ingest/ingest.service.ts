@@ -13,6 +13,9 @@ interface IngestPoint {
   userId: string;
 }
 
+/** Probe length of an ingest pull from the embedded origin (see IngestArgsInput.probeMs). */
+const INGEST_PROBE_MS = 500;
+
 /**
  * RTMP participants (OBS, ffmpeg): hands out a secret push URL per member and,
  * when the origin reports a push there, starts an IngestSession; when the push
@@ -113,6 +116,9 @@ export class IngestService {
       userId: point.userId,
       pullUrl: this.origin.pullUrl(INGEST_APP, stream),
       ffmpegPath: this.ffmpegPath,
+      // The embedded origin sends a new reader its cached GOP at once; external ones may not (nginx-rtmp
+      // does not), and half a second of their live stream may hold no keyframe.
+      probeMs: this.origin.kind === 'embedded' ? INGEST_PROBE_MS : undefined,
       logger: this.logger,
       onEnded: () => {
         if (this.#sessions.get(stream)?.conference === conference) this.#sessions.delete(stream);
