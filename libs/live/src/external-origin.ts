@@ -21,6 +21,8 @@ export interface ExternalOriginOptions {
  */
 export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements LiveOrigin {
   readonly kind = 'external' as const;
+  /** Unknown for an origin by URL (SRS caches, nginx-rtmp does not): assume not. */
+  readonly sendsCachedGop = false;
   readonly up = true;
   readonly #keys = new PublishKeys();
 

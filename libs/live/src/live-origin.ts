@@ -20,6 +20,11 @@ export interface LiveOriginEvents extends Record<string, unknown[]> {
  */
 export interface LiveOrigin extends TypedEmitter<LiveOriginEvents> {
   readonly kind: 'embedded' | 'external';
+  /**
+   * True when a new reader of a stream gets the origin's cached GOP at once (so a
+   * short probe of a pull finds both streams). nginx-rtmp sends none.
+   */
+  readonly sendsCachedGop: boolean;
   /** RTMP URL a publisher pushes to; carries the secret key. */
   publishUrl(app: StreamApp, stream: string, key: string): string;
   /** Viewers' URLs of a channel; never carry a publish key. */

@@ -13,7 +13,7 @@ interface IngestPoint {
   userId: string;
 }
 
-/** Probe length of an ingest pull from the embedded origin (see IngestArgsInput.probeMs). */
+/** Probe length of an ingest pull from an origin that sends its cached GOP (see IngestArgsInput.probeMs). */
 const INGEST_PROBE_MS = 500;
 
 /**
@@ -116,9 +116,8 @@ export class IngestService {
       userId: point.userId,
       pullUrl: this.origin.pullUrl(INGEST_APP, stream),
       ffmpegPath: this.ffmpegPath,
-      // The embedded origin sends a new reader its cached GOP at once; external ones may not (nginx-rtmp
-      // does not), and half a second of their live stream may hold no keyframe.
-      probeMs: this.origin.kind === 'embedded' ? INGEST_PROBE_MS : undefined,
+      // Half a second of an origin's live stream may hold no keyframe; its cached GOP always does.
+      probeMs: this.origin.sendsCachedGop ? INGEST_PROBE_MS : undefined,
       logger: this.logger,
       onEnded: () => {
         if (this.#sessions.get(stream)?.conference === conference) this.#sessions.delete(stream);

@@ -30,6 +30,7 @@ export interface EmbeddedOriginOptions {
  */
 export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements LiveOrigin {
   readonly kind = 'embedded' as const;
+  readonly sendsCachedGop = true;
   readonly #options: EmbeddedOriginOptions;
   #process: SupervisedProcess | undefined;
   readonly #keys = new PublishKeys();
