@@ -62,14 +62,19 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
     let retryMs = 1000;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let startedAt = 0;
-    const recover = (why: string) => {
-      errors.push(why);
-      feedback.error(`player error: ${why}; restarting the player`);
+    /** A fresh player in `ms`, unless one is already due. */
+    const restartIn = (ms: number) => {
       if (retry) return;
       retry = setTimeout(() => {
         retry = undefined;
         start();
-      }, retryMs);
+      }, ms);
+    };
+    const recover = (why: string) => {
+      errors.push(why);
+      feedback.error(`player error: ${why}; restarting the player`);
+      if (retry) return;
+      restartIn(retryMs);
       retryMs = Math.min(retryMs * 2, 5000);
     };
     const start = () => {
@@ -88,10 +93,7 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
       created.on(mpegts.Events.LOADING_COMPLETE, () => {
         if (player !== created || retry) return;
         feedback.info('the stream ended; waiting for the channel to come back');
-        retry = setTimeout(() => {
-          retry = undefined;
-          start();
-        }, 2000);
+        restartIn(2000);
       });
       created.attachMediaElement(video);
       created.load();
