@@ -1,5 +1,6 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { counterFilters } from '../../bench/support/frame-counter';
 
 const run = promisify(execFile);
 
@@ -15,9 +16,12 @@ export interface Publisher {
  */
 export function publishTestStream(
   url: string,
-  options: { color?: string; toneHz?: number; silent?: boolean; amplitude?: number; size?: string; fps?: number; seconds?: number } = {},
+  options: { color?: string; toneHz?: number; silent?: boolean; amplitude?: number; size?: string; fps?: number; seconds?: number; counter?: boolean } = {},
 ): Publisher {
   const { color = '0x00ff00', toneHz = 440, size = '640x360', fps = 25, seconds = 60 } = options;
+  const [w, h] = size.split('x').map(Number);
+  // With `counter`, every frame carries its number (frame-counter.ts), so a viewer-side probe can tell repeats apart.
+  const vf = options.counter ? ['-vf', counterFilters(w, h)] : [];
   // `sine` plays at 1/8 of full scale; `amplitude` (0..1) makes a louder (or quieter) speaker.
   const audio = options.silent
     ? 'anullsrc=r=48000:cl=stereo'
@@ -29,6 +33,7 @@ export function publishTestStream(
     '-f', 'lavfi', '-i', `color=c=${color}:size=${size}:rate=${fps}`,
     '-f', 'lavfi', '-i', audio,
     '-t', String(seconds),
+    ...vf,
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(fps), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '96k',
     '-f', 'flv', url,

@@ -1,0 +1,296 @@
+/**
+ * The viewer-side picture probe shared by the E2E tests and the benchmarks: a
+ * player that decodes a live stream and stamps every decoded picture with the
+ * wall-clock time its data arrived, then says what each picture shows (which
+ * participants, by the colour of their cell and the frame counter burned into
+ * their source: frame-counter.ts) and whether it differs from the picture
+ * before it. Rates and times are taken from these arrivals only, never from
+ * timestamps our own encoder wrote: a compositor that repeats its last
+ * picture, or an encoder that stalls, shows here as repeated or late pictures.
+ *
+ * Two ways in:
+ *  - `PictureProbe.flv(url)`: HTTP-FLV, as mpegts.js/flv.js players read it.
+ *    This process reads the tags as they arrive (recording each video frame's
+ *    arrival) and feeds them to an ffmpeg decoder on its stdin; the n-th
+ *    decoded picture is the n-th video frame fed. The decoder's own start-up
+ *    (stream probing) therefore does not count as the stream's delay.
+ *  - `PictureProbe.direct(url)`: anything ffmpeg reads itself (RTMP, HLS); a
+ *    picture's arrival is when the decoder hands it over.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { get, IncomingMessage } from 'node:http';
+import { FLV_VIDEO, FlvTagReader, isCodecConfig, isVideoKeyframe } from '@gw/live';
+import { cellColor, readCounter, Rect } from './frame-counter';
+import { colorNear, Rgb } from './media-analysis';
+
+/** A participant's picture the probe looks for: where it should be and what colour its source is. */
+export interface ProbeTile {
+  id: string;
+  cell: Rect;
+  color: Rgb;
+  /** Width / height of the participant's source picture (16:9 by default). */
+  sourceAspect?: number;
+}
+
+export interface ProbeFrame {
+  index: number;
+  /** Wall-clock arrival of the picture's data at the player (epoch ms). */
+  at: number;
+  /** When the decoder handed the picture over (epoch ms). */
+  decodedAt: number;
+  /** Each tile's frame counter, or undefined where it could not be read. */
+  counters: Record<string, number | undefined>;
+  colors: Record<string, Rgb>;
+  /** Tiles whose colour is right and whose counter reads: that participant's picture is on screen. */
+  showing: string[];
+  /** The picture differs from the one before (a counter moved, or the pixels changed where no counter reads). */
+  distinct: boolean;
+}
+
+export interface RateStats {
+  /** Pictures that arrived in the window. */
+  frames: number;
+  /** Distinct pictures that arrived in the window. */
+  distinct: number;
+  /** Distinct pictures per wall-clock second over the window. */
+  distinctPerSecond: number;
+  /** The fewest distinct pictures in any whole second of the window. */
+  minDistinctInASecond: number;
+  /** Largest wall-clock gap between two distinct pictures (ms), the window's edges included. */
+  maxDistinctGapMs: number;
+}
+
+export interface ProbeOptions {
+  /** The size pictures are decoded (scaled) to; tiles are given in this size. */
+  width: number;
+  height: number;
+  tiles?: ProbeTile[];
+  /** Colour tolerance per channel (YUV 4:2:0 and a lossy encode on the way). */
+  tolerance?: number;
+  ffmpegPath?: string;
+}
+
+/** Luma on a coarse grid: what "the pixels changed" is judged on where no counter reads. */
+function signature(frame: Buffer, width: number, height: number): Uint8Array {
+  const cols = 32;
+  const rows = 18;
+  const out = new Uint8Array(cols * rows);
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < cols; i++) {
+      const x = Math.floor(((i + 0.5) * width) / cols);
+      const y = Math.floor(((j + 0.5) * height) / rows);
+      const p = (y * width + x) * 3;
+      out[j * cols + i] = (frame[p] + frame[p + 1] + frame[p + 2]) / 3;
+    }
+  }
+  return out;
+}
+
+export class PictureProbe {
+  readonly frames: ProbeFrame[] = [];
+  /** The latest decoded picture (rgb24, width × height), for ad-hoc checks. */
+  lastPicture: Buffer | undefined;
+  tiles: ProbeTile[];
+  readonly #options: Required<Omit<ProbeOptions, 'tiles'>>;
+  readonly #decoder: ChildProcess;
+  /** Arrival times of the video frames fed to the decoder, in order (flv mode). */
+  readonly #arrivals: number[] = [];
+  readonly #fed: boolean;
+  #previousSignature: Uint8Array | undefined;
+  #previousCounters: Record<string, number | undefined> = {};
+  #response: IncomingMessage | undefined;
+  #request: ReturnType<typeof get> | undefined;
+  #closed = false;
+  /** Set when the stream or the decoder ended. */
+  endedAt: number | undefined;
+  error: string | undefined;
+
+  /** A probe reading HTTP-FLV itself (arrival = when the frame's tag arrived). */
+  static flv(url: string, options: ProbeOptions): PictureProbe {
+    return new PictureProbe(url, options, true);
+  }
+
+  /** A probe where ffmpeg reads the URL (RTMP, HLS…; arrival = when the picture is decoded). */
+  static direct(url: string, options: ProbeOptions): PictureProbe {
+    return new PictureProbe(url, options, false);
+  }
+
+  private constructor(url: string, options: ProbeOptions, fed: boolean) {
+    this.tiles = options.tiles ?? [];
+    this.#options = { width: options.width, height: options.height, tolerance: options.tolerance ?? 50, ffmpegPath: options.ffmpegPath ?? 'ffmpeg' };
+    this.#fed = fed;
+    const { width, height } = this.#options;
+    const input = fed
+      ? ['-probesize', '32', '-analyzeduration', '0', '-f', 'flv', '-i', 'pipe:0']
+      : ['-fflags', 'nobuffer', '-rw_timeout', '15000000', '-i', url];
+    this.#decoder = spawn(
+      this.#options.ffmpegPath,
+      ['-hide_banner', '-v', 'error', ...input, '-an', '-vf', `scale=${width}:${height}:flags=bilinear`, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+      { stdio: [fed ? 'pipe' : 'ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    this.#decoder.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+    this.#decoder.stdin?.on('error', () => undefined);
+    this.#decoder.once('exit', () => {
+      this.endedAt ??= Date.now();
+      if (stderr) this.error = stderr;
+    });
+    const size = width * height * 3;
+    let pending = Buffer.alloc(0);
+    this.#decoder.stdout!.on('data', (chunk: Buffer) => {
+      const decodedAt = Date.now();
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      while (pending.length >= size) {
+        this.#analyse(Buffer.from(pending.subarray(0, size)), decodedAt);
+        pending = pending.subarray(size);
+      }
+    });
+    if (fed) this.#read(url);
+  }
+
+  #read(url: string): void {
+    const reader = new FlvTagReader();
+    let started = false;
+    let config: Buffer | undefined;
+    this.#request = get(url, (res) => {
+      this.#response = res;
+      if (res.statusCode !== 200) {
+        this.error = `HTTP ${res.statusCode}`;
+        this.endedAt ??= Date.now();
+        res.resume();
+        return;
+      }
+      res.on('data', (chunk: Buffer) => {
+        const at = Date.now();
+        for (const tag of reader.push(chunk)) {
+          if (tag.type !== FLV_VIDEO) continue;
+          if (isCodecConfig(tag)) {
+            config = tag.raw;
+            if (started) this.#decoder.stdin!.write(tag.raw);
+            continue;
+          }
+          // End-of-sequence markers carry no picture.
+          if (tag.raw[12] === 2) continue;
+          if (!started) {
+            // The decoder starts at the first keyframe after a codec config: frames before it cannot be decoded.
+            if (!config || !isVideoKeyframe(tag)) continue;
+            started = true;
+            // FLV header with only the video flag, then the config, then frames.
+            this.#decoder.stdin!.write(Buffer.from([0x46, 0x4c, 0x56, 1, 1, 0, 0, 0, 9, 0, 0, 0, 0]));
+            this.#decoder.stdin!.write(config);
+          }
+          this.#arrivals.push(at);
+          this.#decoder.stdin!.write(tag.raw);
+        }
+      });
+      res.on('close', () => {
+        this.endedAt ??= Date.now();
+        this.#decoder.stdin?.end();
+      });
+    });
+    this.#request.on('error', (error) => {
+      this.error = error.message;
+      this.endedAt ??= Date.now();
+      this.#decoder.stdin?.end();
+    });
+  }
+
+  #analyse(picture: Buffer, decodedAt: number): void {
+    const { width, height, tolerance } = this.#options;
+    const index = this.frames.length;
+    const at = this.#fed ? (this.#arrivals[index] ?? decodedAt) : decodedAt;
+    const counters: Record<string, number | undefined> = {};
+    const colors: Record<string, Rgb> = {};
+    const showing: string[] = [];
+    let counterMoved = false;
+    let countersRead = false;
+    for (const tile of this.tiles) {
+      const counter = readCounter(picture, width, height, tile.cell, tile.sourceAspect);
+      const color = cellColor(picture, width, tile.cell, tile.sourceAspect);
+      counters[tile.id] = counter;
+      colors[tile.id] = color;
+      if (counter !== undefined && colorNear(color, tile.color, tolerance)) showing.push(tile.id);
+      if (counter !== undefined && this.#previousCounters[tile.id] !== undefined) {
+        countersRead = true;
+        if (counter !== this.#previousCounters[tile.id]) counterMoved = true;
+      }
+    }
+    const sig = signature(picture, width, height);
+    let pixelsMoved = true;
+    if (this.#previousSignature) {
+      let diff = 0;
+      for (let i = 0; i < sig.length; i++) diff += Math.abs(sig[i] - this.#previousSignature[i]);
+      pixelsMoved = diff / sig.length > 1.5;
+    }
+    this.#previousSignature = sig;
+    this.#previousCounters = counters;
+    this.lastPicture = picture;
+    this.frames.push({ index, at, decodedAt, counters, colors, showing, distinct: countersRead ? counterMoved : pixelsMoved });
+  }
+
+  /** The first picture that arrived at or after `after` showing every one of `ids`. */
+  firstShowing(ids: string[], after = 0): ProbeFrame | undefined {
+    return this.frames.find((f) => f.at >= after && ids.every((id) => f.showing.includes(id)));
+  }
+
+  /** Waits for a picture showing every one of `ids`, arriving at or after `after`. */
+  async waitForShowing(ids: string[], options: { after?: number; timeoutMs?: number } = {}): Promise<ProbeFrame> {
+    const deadline = Date.now() + (options.timeoutMs ?? 15000);
+    for (;;) {
+      const frame = this.firstShowing(ids, options.after ?? 0);
+      if (frame) return frame;
+      if (Date.now() > deadline) throw new Error(`no picture showed ${ids.join(' + ')}: ${this.describe()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Waits until pictures arrived up to `until` (epoch ms). */
+  async waitUntilArrived(until: number, timeoutMs = 15000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.frames.at(-1)?.at ?? 0) < until) {
+      if (Date.now() > deadline || this.endedAt !== undefined) throw new Error(`no pictures up to ${new Date(until).toISOString()}: ${this.describe()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Distinct pictures per wall-clock second over [from, to] (epoch ms). */
+  rate(from: number, to: number): RateStats {
+    const window = this.frames.filter((f) => f.at >= from && f.at <= to);
+    const distinct = window.filter((f) => f.distinct);
+    const seconds = Math.max(1, Math.floor((to - from) / 1000));
+    const perSecond = new Array<number>(seconds).fill(0);
+    for (const f of distinct) {
+      const bucket = Math.floor((f.at - from) / 1000);
+      if (bucket < seconds) perSecond[bucket] += 1;
+    }
+    let maxGap = 0;
+    let previous = from;
+    for (const f of distinct) {
+      maxGap = Math.max(maxGap, f.at - previous);
+      previous = f.at;
+    }
+    maxGap = Math.max(maxGap, to - previous);
+    return {
+      frames: window.length,
+      distinct: distinct.length,
+      distinctPerSecond: Math.round((distinct.length / ((to - from) / 1000)) * 100) / 100,
+      minDistinctInASecond: Math.min(...perSecond),
+      maxDistinctGapMs: maxGap,
+    };
+  }
+
+  /** A short account of what the probe saw, for failure messages. */
+  describe(): string {
+    const last = this.frames.at(-1);
+    const colors = last ? Object.fromEntries(Object.entries(last.colors).map(([k, c]) => [k, c.map(Math.round)])) : {};
+    return `${this.frames.length} pictures; last shows [${last?.showing.join(', ') ?? ''}], counters ${JSON.stringify(last?.counters ?? {})}, colours ${JSON.stringify(colors)}${this.error ? `; error: ${this.error.trim().slice(-300)}` : ''}`;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#response?.destroy();
+    this.#request?.destroy();
+    if (this.#decoder.exitCode === null && this.#decoder.signalCode === null) this.#decoder.kill('SIGKILL');
+  }
+}
