@@ -9,6 +9,7 @@
  * CPU = user+system seconds of the gateway and all its descendants (mediasoup
  * workers, origin, ffmpeg) per wall second, over the measuring window.
  */
+import type { Benchmark } from './support/benchmark';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,3 +106,16 @@ export async function clientMixBench(): Promise<Record<string, unknown>> {
     rmSync(media, { recursive: true, force: true });
   }
 }
+
+export const benchmark: Benchmark = {
+  run: clientMixBench,
+  method:
+    'The built gateway as a process (embedded origin). The host pushes its channel (ffmpeg 640x360@25, so both modes mix at that size); host and guest pages in Debian headless Chromium with fake camera/microphone files. ' +
+    'One co-hosting session: client mode first (the host page composes with canvas + WebAudio and sends H.264, the gateway only packages: video remuxed, Opus → AAC), then the host switches to server mode in the same session. ' +
+    'Each mode: 4 s to settle, then user+system CPU seconds of the gateway and all its descendants (mediasoup workers, origin, ffmpeg) per wall second over BENCH_CLIENTMIX_SECONDS (default 15). The browsers\' own CPU is not counted: in client mode it is the host device\'s cost.',
+  summary: (r) => [
+    `| server CPU per session, client mode | ${r.serverCpuPerSecond.clientMode} s/s | |`,
+    `| server CPU per session, server mode (same session, same run) | ${r.serverCpuPerSecond.serverMode} s/s | |`,
+    `| client / server | **${r.clientToServerRatio}x** | lower is cheaper for the server |`,
+  ],
+};

@@ -8,6 +8,7 @@
  * the mix, the largest wall-clock gap between video frames around each switch,
  * whether the connection was kept, and the largest timestamp jumps.
  */
+import type { Benchmark } from './support/benchmark';
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Socket } from 'socket.io-client';
@@ -148,3 +149,29 @@ export async function cohostBench(): Promise<Record<string, unknown>> {
     ...(only !== 'embedded' ? { nginxRtmp: await benchOrigin('nginx-rtmp') } : {}),
   };
 }
+
+export const benchmark: Benchmark = {
+  run: cohostBench,
+  method:
+    'The built gateway as a process, once with the embedded origin and once with nginx-rtmp (Debian libnginx-mod-rtmp) as LIVE_ORIGIN with on_publish hooks; ' +
+    'BENCH_COHOST_RUNS runs each (default 3). The host pushes 640x360@25 (ffmpeg, 1 s GOP); one viewer stays connected the whole run ' +
+    '(embedded: HTTP-FLV parsed in Node; nginx-rtmp: RTMP read by ffprobe, line-buffered). socket.io invite → accept (both then push RTMP into the conference), ' +
+    '6 s of mix, kick → host alone. Gap = largest wall-clock gap between video frames at the viewer in the window (accept … kick−1 s) for switch-in and (kick … +3 s after the host is back) for switch-out; ' +
+    'baseline = the same figure over the 3 s before accept. Timestamp step = largest difference between consecutive video timestamps; backward = most negative. ' +
+    'Accept → first mixed frame = accept call to the arrival of the mix\'s codec config at the HTTP-FLV viewer.',
+  summary: (r) =>
+    (['embedded', 'nginxRtmp'] as const)
+      .filter((o) => r[o])
+      .flatMap((o) => {
+        const x = r[o];
+        const row = (label: string, s: any, goal: string) =>
+          `| ${o}: ${label} | gap max ${s.maxGapMs} ms (runs ${s.gapsMs.join(', ')}), connection kept: ${s.connectionKept ? 'yes' : 'NO'}, ts step max ${s.maxTsStepMs} ms, backward ${s.maxBackwardMs} ms | ${goal} |`;
+        return [
+          x.acceptToFirstMixedFrameMs && `| ${o}: accept → first mixed frame at the viewer | median ${x.acceptToFirstMixedFrameMs.medianMs} ms (runs ${x.acceptToFirstMixedFrameMs.runsMs.join(', ')}) | target <= 1500 ms |`,
+          `| ${o}: accept → channel source is the mix | median ${x.acceptToMixOnAirMs.medianMs} ms (runs ${x.acceptToMixOnAirMs.runsMs.join(', ')}) | |`,
+          row('switch-in (host → mix)', x.switchIn, 'gap <= 300 ms, kept, no backward, step <= 500 ms'),
+          row('switch-out (mix → host)', x.switchOut, 'gap <= 300 ms, kept, no backward, step <= 500 ms'),
+          row('baseline (host only)', x.baseline, 'reference'),
+        ].filter(Boolean);
+      }),
+};

@@ -17,6 +17,7 @@
  * scale part, printed and not recorded (no bench/results, no BENCHMARKS.md):
  *   bash scripts/build.sh && node dist/bench/load.bench.js sockets
  */
+import type { Benchmark } from './support/benchmark';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -254,3 +255,18 @@ if (require.main === module) {
     },
   );
 }
+
+export const benchmark: Benchmark = {
+  run: loadBench,
+  method:
+    'The built gateway as a process on loopback. sockets: 2,000 socket.io clients from the bench process (100 hosts, their 100 guests, 1,800 idle viewers); every host sets client mixing (so sessions start no server mix: signalling only) and runs BENCH_LOAD_CYCLES (default 5) ' +
+    'invite → accept → end cycles, all hosts at once; round trip = invite emitted → cohost:invited received by the guest. soak: BENCH_SOAK_MINUTES (default 10) of 4 grid mixes (640x360@15) of two RTMP participants each (320x180@15 pushes) ' +
+    'plus socket churn (10 connect/apply/cancel/disconnect per second); /metrics sampled every 20 s; heap growth = lowest of the last three samples vs lowest of the first three after the first minute. Rate limits raised for the run.',
+  summary: (r) => [
+    r.sockets && `| connected sockets | ${r.sockets.sockets} (connected in ${r.sockets.connectMs} ms) | 2000 |`,
+    r.sockets && `| invite → invited round trip, ${r.sockets.hosts} hosts × cycles (${r.sockets.inviteToInvitedMs.samples} samples) | p50 ${r.sockets.inviteToInvitedMs.p50} ms, p99 ${r.sockets.inviteToInvitedMs.p99} ms, max ${r.sockets.inviteToInvitedMs.max} ms | p99 <= 50 ms |`,
+    r.sockets && `| error rate | ${r.sockets.errors} of ${r.sockets.calls} calls (${(r.sockets.errorRate * 100).toFixed(2)} %) | 0 |`,
+    r.soak && `| soak ${r.soak.minutes} min, 4 mixes + churn (${r.soak.churnedSockets} sockets churned, ${r.soak.churnErrors} errors) | heap growth ${r.soak.heapGrowthPct} %, RSS ${r.soak.rssMb.start} → ${r.soak.rssMb.end} MB, mix speeds ${r.soak.mixSpeedsAtEnd.join(', ')} | heap growth < 10 % |`,
+    r.soak && `| soak leaks | child processes ${r.soak.childProcesses.baseline} → ${r.soak.childProcesses.during} → ${r.soak.childProcesses.afterStop} after stopping; active handles ${r.soak.activeHandles.baseline} → ${r.soak.activeHandles.afterStop} | back to baseline |`,
+  ].filter(Boolean),
+};

@@ -68,6 +68,12 @@ export interface ProbeOptions {
   /** Colour tolerance per channel (YUV 4:2:0 and a lossy encode on the way). */
   tolerance?: number;
   ffmpegPath?: string;
+  /**
+   * Keep the latest this many decoded pictures (0 by default), so that tiles
+   * learnt after the pictures arrived (a layout read once the mix is up) can
+   * be applied to them with `retile`.
+   */
+  keepPictures?: number;
 }
 
 /** Luma on a coarse grid: what "the pixels changed" is judged on where no counter reads. */
@@ -92,6 +98,8 @@ export class PictureProbe {
   lastPicture: Buffer | undefined;
   tiles: ProbeTile[];
   readonly #options: Required<Omit<ProbeOptions, 'tiles'>>;
+  /** Kept pictures with their arrival times (see ProbeOptions.keepPictures). */
+  readonly #kept: { picture: Buffer; at: number; decodedAt: number }[] = [];
   readonly #decoder: ChildProcess;
   /** Arrival times of the video frames fed to the decoder, in order (flv mode). */
   readonly #arrivals: number[] = [];
@@ -117,7 +125,13 @@ export class PictureProbe {
 
   private constructor(url: string, options: ProbeOptions, fed: boolean) {
     this.tiles = options.tiles ?? [];
-    this.#options = { width: options.width, height: options.height, tolerance: options.tolerance ?? 50, ffmpegPath: options.ffmpegPath ?? 'ffmpeg' };
+    this.#options = {
+      width: options.width,
+      height: options.height,
+      tolerance: options.tolerance ?? 50,
+      ffmpegPath: options.ffmpegPath ?? 'ffmpeg',
+      keepPictures: options.keepPictures ?? 0,
+    };
     this.#fed = fed;
     const { width, height } = this.#options;
     const input = fed
@@ -136,12 +150,19 @@ export class PictureProbe {
       if (stderr) this.error = stderr;
     });
     const size = width * height * 3;
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     this.#decoder.stdout!.on('data', (chunk: Buffer) => {
       const decodedAt = Date.now();
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       while (pending.length >= size) {
-        this.#analyse(Buffer.from(pending.subarray(0, size)), decodedAt);
+        const index = this.frames.length;
+        const picture = Buffer.from(pending.subarray(0, size));
+        const at = this.#fed ? (this.#arrivals[index] ?? decodedAt) : decodedAt;
+        if (this.#options.keepPictures > 0) {
+          this.#kept.push({ picture, at, decodedAt });
+          if (this.#kept.length > this.#options.keepPictures) this.#kept.shift();
+        }
+        this.frames.push(this.#analyse(picture, index, at, decodedAt));
         pending = pending.subarray(size);
       }
     });
@@ -195,10 +216,8 @@ export class PictureProbe {
     });
   }
 
-  #analyse(picture: Buffer, decodedAt: number): void {
+  #analyse(picture: Buffer, index: number, at: number, decodedAt: number): ProbeFrame {
     const { width, height, tolerance } = this.#options;
-    const index = this.frames.length;
-    const at = this.#fed ? (this.#arrivals[index] ?? decodedAt) : decodedAt;
     const counters: Record<string, number | undefined> = {};
     const colors: Record<string, Rgb> = {};
     const showing: string[] = [];
@@ -225,7 +244,21 @@ export class PictureProbe {
     this.#previousSignature = sig;
     this.#previousCounters = counters;
     this.lastPicture = picture;
-    this.frames.push({ index, at, decodedAt, counters, colors, showing, distinct: countersRead ? counterMoved : pixelsMoved });
+    return { index, at, decodedAt, counters, colors, showing, distinct: countersRead ? counterMoved : pixelsMoved };
+  }
+
+  /**
+   * Sets new tiles and analyses the kept pictures again with them (the
+   * analysis of pictures no longer kept stays as it was). Pictures arriving
+   * afterwards are analysed with the new tiles.
+   */
+  retile(tiles: ProbeTile[]): void {
+    this.tiles = tiles;
+    if (!this.#kept.length) return;
+    const first = this.frames.length - this.#kept.length;
+    this.#previousSignature = undefined;
+    this.#previousCounters = {};
+    this.#kept.forEach((k, i) => (this.frames[first + i] = this.#analyse(k.picture, first + i, k.at, k.decodedAt)));
   }
 
   /** The first picture that arrived at or after `after` showing every one of `ids`. */
