@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
-import { cpuSecondsOf } from './harness';
+import { cpuSecondsOf } from './support/processes';
 import { startGateway } from './support/gateway';
 import { descendantPids, waitFor } from './support/processes';
 

@@ -74,6 +74,12 @@ export interface ProbeOptions {
    * be applied to them with `retile`.
    */
   keepPictures?: number;
+  /**
+   * flv mode: while nothing has arrived yet, ask again every 50 ms for this
+   * long when the origin refuses or drops the request (a stream that is not
+   * published yet), as a player that retries does. 0 by default.
+   */
+  retryForMs?: number;
 }
 
 /** Luma on a coarse grid: what "the pixels changed" is judged on where no counter reads. */
@@ -131,6 +137,7 @@ export class PictureProbe {
       tolerance: options.tolerance ?? 50,
       ffmpegPath: options.ffmpegPath ?? 'ffmpeg',
       keepPictures: options.keepPictures ?? 0,
+      retryForMs: options.retryForMs ?? 0,
     };
     this.#fed = fed;
     const { width, height } = this.#options;
@@ -170,50 +177,59 @@ export class PictureProbe {
   }
 
   #read(url: string): void {
-    const reader = new FlvTagReader();
+    const retryUntil = Date.now() + this.#options.retryForMs;
     let started = false;
     let config: Buffer | undefined;
-    this.#request = get(url, (res) => {
-      this.#response = res;
-      if (res.statusCode !== 200) {
-        this.error = `HTTP ${res.statusCode}`;
-        this.endedAt ??= Date.now();
-        res.resume();
+    let received = false;
+    const end = (why: string) => {
+      if (this.#closed) return;
+      if (!received && Date.now() < retryUntil) {
+        setTimeout(connect, 50);
         return;
       }
-      res.on('data', (chunk: Buffer) => {
-        const at = Date.now();
-        for (const tag of reader.push(chunk)) {
-          if (tag.type !== FLV_VIDEO) continue;
-          if (isCodecConfig(tag)) {
-            config = tag.raw;
-            if (started) this.#decoder.stdin!.write(tag.raw);
-            continue;
-          }
-          // End-of-sequence markers carry no picture.
-          if (tag.raw[12] === 2) continue;
-          if (!started) {
-            // The decoder starts at the first keyframe after a codec config: frames before it cannot be decoded.
-            if (!config || !isVideoKeyframe(tag)) continue;
-            started = true;
-            // FLV header with only the video flag, then the config, then frames.
-            this.#decoder.stdin!.write(Buffer.from([0x46, 0x4c, 0x56, 1, 1, 0, 0, 0, 9, 0, 0, 0, 0]));
-            this.#decoder.stdin!.write(config);
-          }
-          this.#arrivals.push(at);
-          this.#decoder.stdin!.write(tag.raw);
-        }
-      });
-      res.on('close', () => {
-        this.endedAt ??= Date.now();
-        this.#decoder.stdin?.end();
-      });
-    });
-    this.#request.on('error', (error) => {
-      this.error = error.message;
+      this.error ??= why;
       this.endedAt ??= Date.now();
       this.#decoder.stdin?.end();
-    });
+    };
+    const connect = () => {
+      if (this.#closed) return;
+      const reader = new FlvTagReader();
+      this.#request = get(url, (res) => {
+        this.#response = res;
+        if (res.statusCode !== 200) {
+          res.resume();
+          end(`HTTP ${res.statusCode}`);
+          return;
+        }
+        res.on('data', (chunk: Buffer) => {
+          const at = Date.now();
+          for (const tag of reader.push(chunk)) {
+            if (tag.type !== FLV_VIDEO) continue;
+            received = true;
+            if (isCodecConfig(tag)) {
+              config = tag.raw;
+              if (started) this.#decoder.stdin!.write(tag.raw);
+              continue;
+            }
+            // End-of-sequence markers carry no picture.
+            if (tag.raw[12] === 2) continue;
+            if (!started) {
+              // The decoder starts at the first keyframe after a codec config: frames before it cannot be decoded.
+              if (!config || !isVideoKeyframe(tag)) continue;
+              started = true;
+              // FLV header with only the video flag, then the config, then frames.
+              this.#decoder.stdin!.write(Buffer.from([0x46, 0x4c, 0x56, 1, 1, 0, 0, 0, 9, 0, 0, 0, 0]));
+              this.#decoder.stdin!.write(config);
+            }
+            this.#arrivals.push(at);
+            this.#decoder.stdin!.write(tag.raw);
+          }
+        });
+        res.on('close', () => end('stream closed'));
+      });
+      this.#request.on('error', (error) => end(error.message));
+    };
+    connect();
   }
 
   #analyse(picture: Buffer, index: number, at: number, decodedAt: number): ProbeFrame {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { get, IncomingMessage } from 'node:http';
-import { FLV_VIDEO, FlvTagReader, isCodecConfig } from '@gw/live';
+import { FLV_VIDEO, FlvTag, FlvTagReader, isCodecConfig } from '@gw/live';
 
 export interface WatchStats {
   frames: number;
@@ -105,4 +105,12 @@ export class RtmpWatcher extends Viewer {
   stop(): void {
     if (this.#child.exitCode === null) this.#child.kill('SIGTERM');
   }
+}
+
+/** Reads an HTTP-FLV stream like a player and reports each tag as it arrives. */
+export function readFlv(url: string, onTag: (tag: FlvTag) => void): { close: () => void } {
+  const reader = new FlvTagReader();
+  const req = get(url, (res) => res.on('data', (chunk: Buffer) => reader.push(chunk).forEach(onTag)));
+  req.on('error', () => undefined);
+  return { close: () => req.destroy() };
 }

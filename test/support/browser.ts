@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { Browser, chromium, Page } from 'playwright-core';
+import { counterFilters } from '../../bench/support/frame-counter';
 
 /** Debian's Chromium, headless, with fake camera and microphone (never a downloaded browser). */
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
@@ -52,4 +54,16 @@ export async function receivedFrom(page: Page, userId: string): Promise<{ audioB
     videoBytes: mine.filter((s) => s.kind === 'video').reduce((a, s) => a + s.bytesReceived, 0),
     framesDecoded: mine.filter((s) => s.kind === 'video').reduce((a, s) => a + (s.framesDecoded ?? 0), 0),
   };
+}
+
+/**
+ * Writes a fake camera file for Chromium (`--use-file-for-fake-video-capture`):
+ * a solid colour with the frame counter of frame-counter.ts burned in. The file
+ * holds exactly 64 frames and a 6-bit counter, so the count wraps where
+ * Chromium loops the file and every frame differs from the one before.
+ */
+export function writeFakeCamera(path: string, color: string, options: { size?: string; fps?: number } = {}): void {
+  const { size = '640x360', fps = 25 } = options;
+  const [w, h] = size.split('x').map(Number);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${color}:size=${size}:rate=${fps}`, '-frames:v', '64', '-vf', counterFilters(w, h, 6), '-pix_fmt', 'yuv420p', path]);
 }

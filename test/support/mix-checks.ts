@@ -1,6 +1,7 @@
 import { computeLayout } from '@gw/mixing';
 import { colorNear, meanColor, pcmToFloat, Rgb, tonePower } from './media-analysis';
 import { grabAudio, grabFrames } from './media';
+import { PictureProbe, ProbeTile } from '../../bench/support/picture-probe';
 
 /** Mean colour of a rectangle of the latest of a few decoded frames. */
 export async function colorsAt(url: string, width: number, height: number, regions: { x: number; y: number; w: number; h: number }[]): Promise<Rgb[]> {
@@ -76,4 +77,14 @@ export function sideBySideMix(conferenceId: string, url: string, left: string, r
     video: { width: 640, height: 360, fps: 15, bitrateKbps: 800, gopSeconds: 1 },
     audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
   };
+}
+
+/** Probe tiles for a mix task's cells (its REST view's `layout.cells`), with each participant's source colour. */
+export function tilesOf(cells: { userId: string; x: number; y: number; width: number; height: number }[], colors: Record<string, Rgb>): ProbeTile[] {
+  return cells.filter((c) => colors[c.userId]).map((c) => ({ id: c.userId, cell: { x: c.x, y: c.y, width: c.width, height: c.height }, color: colors[c.userId] }));
+}
+
+/** A viewer-side picture probe on a channel's HTTP-FLV URL, looking for the given participants in the task's current cells. */
+export function probeMix(url: string, width: number, height: number, cells: { userId: string; x: number; y: number; width: number; height: number }[], colors: Record<string, Rgb>): PictureProbe {
+  return PictureProbe.flv(url, { width, height, tiles: tilesOf(cells, colors) });
 }
