@@ -1,17 +1,30 @@
 import { Socket } from 'socket.io-client';
 import { connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
-import { RunningNginx, startNginx } from '../bench/support/nginx';
+import { RunningNginx, startNginx, startNginxRtmp } from '../bench/support/nginx';
 import { freePort, waitFor } from '../bench/support/processes';
 import { RtmpWatcher } from '../bench/support/viewer';
 import { publishTestStream, Publisher } from './support/media';
-import { colorsAt } from './support/mix-checks';
-import { colorNear } from './support/media-analysis';
+import { BLUE, colorsAt, tonePowers, waitForColors } from './support/mix-checks';
+import { colorNear, Rgb } from './support/media-analysis';
 
-describe('external origin callbacks (bodies as SRS and nginx-rtmp send them)', () => {
+const GREEN: Rgb = [0, 255, 0];
+const mixRtpPorts = () => ({ MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' });
+/** A 640x360 grid mix of a conference out to `url`. */
+const gridMix = (conferenceId: string, url: string) => ({
+  conferenceId,
+  outputs: [{ url }],
+  layout: { mode: 'grid' },
+  video: { width: 640, height: 360, fps: 15, bitrateKbps: 800, gopSeconds: 1 },
+  audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 },
+});
+
+describe('external origin callbacks (bodies as SRS and nginx-rtmp send them), origin-side ingest', () => {
   let gw: RunningGateway;
   const hookSecret = 'hook-secret-0123456789';
   beforeAll(async () => {
-    gw = await startGateway({ env: { LIVE_ORIGIN: 'rtmp://127.0.0.1:19350/live', LIVE_PLAY_URL: 'http://127.0.0.1:18080/live', LIVE_HOOK_SECRET: hookSecret } });
+    gw = await startGateway({
+      env: { LIVE_ORIGIN: 'rtmp://127.0.0.1:19350/live', LIVE_INGEST: 'origin', LIVE_PLAY_URL: 'http://127.0.0.1:18080/live', LIVE_HOOK_SECRET: hookSecret },
+    });
   });
   afterAll(async () => {
     await gw.stop();
@@ -47,8 +60,162 @@ describe('external origin callbacks (bodies as SRS and nginx-rtmp send them)', (
   });
 });
 
-/** A real external origin: Debian's nginx with libnginx-mod-rtmp on loopback, its publish callbacks pointed at the gateway. */
-describe('nginx-rtmp as LIVE_ORIGIN', () => {
+/**
+ * What an operator gets by setting only LIVE_ORIGIN, against nginx-rtmp's stock
+ * configuration: one `live` application, no hooks, anyone may publish and play.
+ * Hosts and RTMP participants push to the gateway's own RTMP ingest; only channel
+ * programs and mix outputs go to nginx, where viewers play them.
+ */
+describe('a stock nginx-rtmp (one `live` application, no hooks) as LIVE_ORIGIN', () => {
+  let gw: RunningGateway;
+  let nginx: RunningNginx;
+  const pushes: Publisher[] = [];
+
+  beforeAll(async () => {
+    nginx = await startNginxRtmp();
+    gw = await startGateway({ env: { LIVE_ORIGIN: nginx.liveBase, ...mixRtpPorts() } });
+  });
+  afterAll(async () => {
+    for (const p of pushes) await p.stop();
+    try {
+      await gw?.stop();
+    } finally {
+      if (gw) removeDir(gw.dataDir);
+      await nginx?.stop();
+    }
+  });
+
+  const channelView = async (id: string) => (await gw.admin('GET', `/api/v1/channels/${id}`)).body;
+
+  it("puts the host's push on air at <LIVE_ORIGIN>/<channelId>", async () => {
+    const created = await gw.admin('POST', '/api/v1/channels', { id: 'stock' });
+    expect(created.status).toBe(201);
+    const channel = created.body;
+    // The host pushes to the gateway's own ingest; viewers play the channel on nginx.
+    expect(channel.publishUrl).toMatch(new RegExp(`^rtmp://127\\.0\\.0\\.1:${gw.rtmpPort}/live/stock__host\\?key=`));
+    expect(channel.playUrls.rtmp).toBe(`${nginx.liveBase}/stock`);
+    pushes.push(publishTestStream(channel.publishUrl, { color: '0x00ff00', toneHz: 440, seconds: 300 }));
+    await waitFor('channel live', async () => ((await channelView('stock')).state === 'live' ? true : undefined), 20000);
+    expect(await channelView('stock')).toMatchObject({ state: 'live', source: 'host' });
+
+    await waitForColors(`${nginx.liveBase}/stock`, 640, 360, [{ region: { x: 100, y: 100, w: 200, h: 100 }, color: GREEN }], 20000);
+    const [p440, p1000] = await tonePowers(`${nginx.liveBase}/stock`, [440, 1000]);
+    expect(p440).toBeGreaterThan(20 * p1000);
+  }, 60000);
+
+  it('takes an RTMP participant from POST /conferences/:id/ingest and mixes them into the channel and to another stream on nginx', async () => {
+    const token = (await gw.admin('POST', '/api/v1/tokens', { userId: 'anchor', role: 'host', channelId: 'stock' })).body.token;
+    const headers = { authorization: `Bearer ${token}` };
+    const conference = await gw.request('POST', '/api/v1/conferences', { body: { title: 'stock origin' }, headers });
+    expect(conference.status).toBe(201);
+    const conferenceId = conference.body.id;
+    // The host is the conference's first member, and asks for their own push URL ("that member").
+    const ingest = await gw.request('POST', `/api/v1/conferences/${conferenceId}/ingest`, { body: { userId: 'anchor' }, headers });
+    expect(ingest.status).toBe(201);
+    // The gateway's own ingest, not an `ingest` application nginx does not have.
+    expect(ingest.body.url).toMatch(new RegExp(`^rtmp://127\\.0\\.0\\.1:${gw.rtmpPort}/ingest/`));
+    pushes.push(publishTestStream(ingest.body.url, { color: '0x0000ff', toneHz: 1000, seconds: 300 }));
+    await waitFor('RTMP participant appears', async () => {
+      const view = await gw.request('GET', `/api/v1/conferences/${conferenceId}`, { headers });
+      return view.body.participants?.some((p: { userId: string; via: string; video: boolean }) => p.userId === 'anchor' && p.via === 'rtmp' && p.video) ? true : undefined;
+    }, 20000);
+
+    // Mixed into the channel (bypass live): the program on nginx switches to the mix.
+    expect(await gw.admin('PUT', `/api/v1/conferences/${conferenceId}/live`, { channelId: 'stock', onDemand: false })).toMatchObject({ status: 200 });
+    await waitFor('mix on air', async () => ((await channelView('stock')).source === 'mix' ? true : undefined), 30000);
+    await waitForColors(`${nginx.liveBase}/stock`, 1280, 720, [{ region: { x: 400, y: 200, w: 400, h: 200 }, color: BLUE }], 30000);
+    await waitFor('the participant\'s tone', async () => {
+      const [p440, p1000] = await tonePowers(`${nginx.liveBase}/stock`, [440, 1000]);
+      return p1000 > 20 * p440 ? true : undefined;
+    }, 20000);
+
+    // A mix task's output straight to nginx (MIX_OUTPUT_ALLOW defaults to the live origin).
+    const task = await gw.request('POST', '/api/v1/mix-tasks', { body: gridMix(conferenceId, `${nginx.liveBase}/stock-mix`), headers });
+    expect(task.status).toBe(201);
+    await waitFor('output live', async () => {
+      const view = (await gw.request('GET', `/api/v1/mix-tasks/${task.body.id}`, { headers })).body;
+      return view.state === 'active' && view.outputs[0]?.state === 'live' ? true : undefined;
+    }, 20000);
+    await waitForColors(`${nginx.liveBase}/stock-mix`, 640, 360, [{ region: { x: 220, y: 130, w: 200, h: 100 }, color: BLUE }], 20000);
+  }, 120000);
+});
+
+/**
+ * The same stock setup with nginx's publish and play callbacks pointed at the
+ * gateway (LIVE_HOOK_SECRET), ingest still at the gateway: every publish the
+ * gateway makes itself passes its own hook, strangers do not.
+ */
+describe('nginx-rtmp with hooks at the gateway, gateway-side ingest (the default)', () => {
+  let gw: RunningGateway;
+  let nginx: RunningNginx;
+  const pushes: Publisher[] = [];
+  const secret = 'nginx-hook-secret-0123456789';
+
+  beforeAll(async () => {
+    const port = await freePort();
+    nginx = await startNginxRtmp({ hooks: { gatewayPort: port, secret }, apps: ['live'] });
+    gw = await startGateway({ port, env: { LIVE_ORIGIN: nginx.liveBase, LIVE_HOOK_SECRET: secret, ...mixRtpPorts() } });
+  });
+  afterAll(async () => {
+    for (const p of pushes) await p.stop();
+    try {
+      await gw?.stop();
+    } finally {
+      if (gw) removeDir(gw.dataDir);
+      await nginx?.stop();
+    }
+  });
+
+  it('accepts the channel program and a mix output by their gateway keys, and counts viewers from on_play', async () => {
+    const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'hk' })).body;
+    pushes.push(publishTestStream(channel.publishUrl, { color: '0x00ff00', toneHz: 440, seconds: 300 }));
+    await waitFor('host on air through nginx', async () => ((await gw.admin('GET', '/api/v1/channels/hk')).body.source === 'host' ? true : undefined), 20000);
+    await waitForColors(channel.playUrls.rtmp, 640, 360, [{ region: { x: 100, y: 100, w: 200, h: 100 }, color: GREEN }], 20000);
+
+    // Strangers are refused by the hook: no key, and the host's key on the channel itself.
+    const key = new URL(channel.publishUrl).searchParams.get('key');
+    for (const url of [`${nginx.liveBase}/stray`, `${nginx.liveBase}/hk?key=${key}`]) {
+      const intruder = publishTestStream(url, { seconds: 5 });
+      expect((await intruder.exited).code).not.toBe(0);
+    }
+
+    const viewer = new RtmpWatcher(channel.playUrls.rtmp);
+    try {
+      await waitFor('viewer counted', async () => ((await gw.admin('GET', '/api/v1/channels/hk')).body.viewers >= 1 ? true : undefined), 20000);
+    } finally {
+      viewer.stop();
+    }
+
+    const token = (await gw.admin('POST', '/api/v1/tokens', { userId: 'anchor', role: 'host', channelId: 'hk' })).body.token;
+    const headers = { authorization: `Bearer ${token}` };
+    const conferenceId = (await gw.request('POST', '/api/v1/conferences', { body: {}, headers })).body.id;
+    const ingest = (await gw.request('POST', `/api/v1/conferences/${conferenceId}/ingest`, { body: { userId: 'anchor' }, headers })).body.url;
+    expect(ingest.startsWith(`rtmp://127.0.0.1:${gw.rtmpPort}/ingest/`)).toBe(true);
+    pushes.push(publishTestStream(ingest, { color: '0x0000ff', toneHz: 1000, seconds: 300 }));
+    await waitFor('RTMP participant appears', async () => {
+      const view = await gw.request('GET', `/api/v1/conferences/${conferenceId}`, { headers });
+      return view.body.participants?.some((p: { via: string; video: boolean }) => p.via === 'rtmp' && p.video) ? true : undefined;
+    }, 20000);
+
+    // The output URL names no key: the gateway signs it, and its hook lets it through.
+    const task = await gw.request('POST', '/api/v1/mix-tasks', { body: gridMix(conferenceId, `${nginx.liveBase}/hk-mix`), headers });
+    expect(task.status).toBe(201);
+    await waitFor('output live', async () => {
+      const view = (await gw.request('GET', `/api/v1/mix-tasks/${task.body.id}`, { headers })).body;
+      return view.state === 'active' && view.outputs[0]?.state === 'live' ? true : undefined;
+    }, 20000);
+    // The task shows the URL it was given, not the signed one.
+    expect((await gw.request('GET', `/api/v1/mix-tasks/${task.body.id}`, { headers })).body.outputs[0].url).toBe(`${nginx.liveBase}/hk-mix`);
+    await waitForColors(`${nginx.liveBase}/hk-mix`, 640, 360, [{ region: { x: 220, y: 130, w: 200, h: 100 }, color: BLUE }], 20000);
+    expect(gw.output()).not.toMatch(/publish to \/live\/hk-mix refused/);
+  }, 120000);
+});
+
+/**
+ * Origin-side ingest (LIVE_INGEST=origin): Debian's nginx with libnginx-mod-rtmp on
+ * loopback, `live` and `ingest` applications whose publish callbacks point at the gateway.
+ */
+describe('nginx-rtmp as LIVE_ORIGIN with LIVE_INGEST=origin', () => {
   let gw: RunningGateway;
   let nginx: RunningNginx;
   const pushes: Publisher[] = [];
@@ -60,7 +227,14 @@ describe('nginx-rtmp as LIVE_ORIGIN', () => {
     nginx = await startNginx(port, secret);
     gw = await startGateway({
       port,
-      env: { LIVE_ORIGIN: nginx.liveBase, LIVE_PLAY_URL: `http://127.0.0.1:${nginx.rtmpPort}/no-http-flv`, LIVE_HOOK_SECRET: secret, MIX_RTP_MIN_PORT: '55000', MIX_RTP_MAX_PORT: '56999' },
+      env: {
+        LIVE_ORIGIN: nginx.liveBase,
+        LIVE_INGEST: 'origin',
+        LIVE_PLAY_URL: `http://127.0.0.1:${nginx.rtmpPort}/no-http-flv`,
+        LIVE_HOOK_SECRET: secret,
+        MIX_RTP_MIN_PORT: '55000',
+        MIX_RTP_MAX_PORT: '56999',
+      },
     });
   });
   afterAll(async () => {
@@ -111,6 +285,12 @@ describe('nginx-rtmp as LIVE_ORIGIN', () => {
         const [main] = await colorsAt(channel.playUrls.rtmp, 640, 360, [{ x: 40, y: 40, w: 200, h: 120 }]);
         return colorNear(main, [0, 0, 255]) ? true : undefined;
       }, 30000);
+      // The gateway's own mix output to nginx passes its own on_publish hook (signed with its key).
+      const task = await gw.admin('POST', '/api/v1/mix-tasks', gridMix(accepted.conferenceId, `${nginx.liveBase}/nx-out`));
+      expect(task.status).toBe(201);
+      await waitFor('extra output live', async () => ((await gw.admin('GET', `/api/v1/mix-tasks/${task.body.id}`)).body.outputs[0]?.state === 'live' ? true : undefined), 20000);
+      await waitForColors(`${nginx.liveBase}/nx-out`, 640, 360, [{ region: { x: 220, y: 130, w: 200, h: 100 }, color: BLUE }], 20000);
+      expect((await gw.admin('DELETE', `/api/v1/mix-tasks/${task.body.id}`)).status).toBe(200);
       expect(await host.emitWithAck('cohost:end', { channelId: 'nx' })).toEqual({ ok: true });
       await waitFor('host back on air', async () => ((await source()) === 'host' ? true : undefined), 20000);
       await new Promise((r) => setTimeout(r, 2000));

@@ -12,17 +12,36 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
+export interface NginxRtmpOptions {
+  /** Publish and play callbacks pointed at the gateway's hooks; without: a stock config that asks nobody. */
+  hooks?: { gatewayPort: number; secret: string };
+  /** Applications to configure. Default: `live` and `ingest` with hooks, `live` alone without. */
+  apps?: string[];
+}
+
 /**
  * nginx-rtmp (Debian's libnginx-mod-rtmp) as an external origin on loopback:
  * `live` and `ingest` apps whose publishes are decided by the gateway's hooks
  * (on_publish / on_publish_done). One foreground process, ended by stop().
  */
 export async function startNginx(gatewayPort: number, secret: string): Promise<RunningNginx> {
+  return startNginxRtmp({ hooks: { gatewayPort, secret } });
+}
+
+/**
+ * nginx-rtmp as an operator might run it: by default (no hooks) the stock
+ * configuration with one `live` application that lets anyone publish and play.
+ */
+export async function startNginxRtmp(options: NginxRtmpOptions = {}): Promise<RunningNginx> {
   const dir = mkdtempSync(join(tmpdir(), 'nginx-rtmp-'));
   const rtmpPort = await freePort();
-  const hook = (event: string) => `http://127.0.0.1:${gatewayPort}/api/v1/live/hooks/${event}?secret=${secret}`;
+  const { hooks } = options;
+  const hook = (event: string) => `http://127.0.0.1:${hooks!.gatewayPort}/api/v1/live/hooks/${event}?secret=${hooks!.secret}`;
   const app = (name: string) =>
-    `    application ${name} { live on; notify_method post; on_publish ${hook('on_publish')}; on_publish_done ${hook('on_publish_done')}; on_play ${hook('on_play')}; on_play_done ${hook('on_play_done')}; }`;
+    hooks
+      ? `    application ${name} { live on; notify_method post; on_publish ${hook('on_publish')}; on_publish_done ${hook('on_publish_done')}; on_play ${hook('on_play')}; on_play_done ${hook('on_play_done')}; }`
+      : `    application ${name} { live on; }`;
+  const apps = options.apps ?? (hooks ? ['live', 'ingest'] : ['live']);
   writeFileSync(
     join(dir, 'nginx.conf'),
     [
@@ -34,8 +53,7 @@ export async function startNginx(gatewayPort: number, secret: string): Promise<R
       'events { worker_connections 256; }',
       'rtmp {',
       `  server { listen 127.0.0.1:${rtmpPort}; chunk_size 4096;`,
-      app('live'),
-      app('ingest'),
+      ...apps.map(app),
       '  }',
       '}',
     ].join('\n'),

@@ -71,7 +71,11 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
   const base = `http://${config.publicHost}:${config.port}`;
-  const origin = config.live.origin.kind === 'embedded' ? `embedded (rtmp :${config.live.embeddedRtmpPort}, http-flv :${config.live.embeddedHttpPort})` : config.live.origin.rtmpBase;
+  const live = config.live;
+  const origin =
+    live.origin.kind === 'embedded'
+      ? `embedded (rtmp :${live.embeddedRtmpPort}, http-flv :${live.embeddedHttpPort})`
+      : `${live.origin.rtmpBase} (RTMP ingest: ${live.ingest === 'gateway' ? `the gateway's own, rtmp :${live.embeddedRtmpPort}` : 'the origin'})`;
   const lines = [
     `gateway ready on ${base}`,
     `  web app     ${base}/`,

@@ -1,6 +1,6 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
-import { LIVE_ORIGIN, LiveOrigin } from '@gw/live';
+import { LIVE_INGEST, LiveOrigin } from '@gw/live';
 import { ConferenceRepository } from '@gw/persistence';
 import { WorkerPool } from '@gw/sfu';
 import { ConferenceService } from './conference.service';
@@ -26,7 +26,8 @@ import { MediaGateway } from './media.gateway';
     },
     {
       provide: IngestService,
-      inject: [ConferenceService, LIVE_ORIGIN, GATEWAY_CONFIG, ConferenceRepository],
+      // Participants push to the RTMP ingest: the gateway's own unless LIVE_INGEST=origin.
+      inject: [ConferenceService, LIVE_INGEST, GATEWAY_CONFIG, ConferenceRepository],
       useFactory: (conferences: ConferenceService, origin: LiveOrigin, config: ResolvedConfig, store: ConferenceRepository) =>
         new IngestService(conferences, origin, config.ffmpegPath, new Logger('Ingest'), store),
     },

@@ -41,7 +41,27 @@ describe('parseConfig', () => {
     const config = parse({ LIVE_ORIGIN: 'rtmp://srs.example:1935/live/', LIVE_PLAY_URL: 'http://cdn.example/live' });
     expect(config.live.origin).toEqual({ kind: 'external', rtmpBase: 'rtmp://srs.example:1935/live' });
     expect(config.live.playUrlBase).toBe('http://cdn.example/live');
+    // Hosts and RTMP participants push to the gateway's own ingest by default, which a mix may feed too.
+    expect(config.live.ingest).toBe('gateway');
+    expect(config.mixOutputAllow).toEqual(['rtmp://srs.example:1935/live', 'rtmp://127.0.0.1:1935/live']);
+  });
+
+  it('ingests at the external origin only on request, and only with its hooks', () => {
+    const config = parse({ LIVE_ORIGIN: 'rtmp://srs.example:1935/live', LIVE_INGEST: 'origin', LIVE_HOOK_SECRET: 'hook-secret-0123456789' });
+    expect(config.live.ingest).toBe('origin');
     expect(config.mixOutputAllow).toEqual(['rtmp://srs.example:1935/live']);
+    expect(problemsOf({ LIVE_ORIGIN: 'rtmp://srs.example:1935/live', LIVE_INGEST: 'origin' }).map((p) => p.key)).toEqual(['LIVE_INGEST']);
+    expect(problemsOf({ LIVE_INGEST: 'cdn' }).map((p) => p.key)).toEqual(['LIVE_INGEST']);
+    // The embedded origin is the gateway's own ingest: both values mean the same.
+    expect(parse({ LIVE_INGEST: 'origin' }).live.ingest).toBe('gateway');
+  });
+
+  it("refuses a local external origin on the port the gateway's own ingest takes", () => {
+    expect(problemsOf({ LIVE_ORIGIN: 'rtmp://127.0.0.1:1935/live' }).map((p) => p.key)).toEqual(['EMBEDDED_RTMP_PORT']);
+    expect(problemsOf({ LIVE_ORIGIN: 'rtmp://localhost/live' }).map((p) => p.key)).toEqual(['EMBEDDED_RTMP_PORT']);
+    expect(parse({ LIVE_ORIGIN: 'rtmp://127.0.0.1:1935/live', EMBEDDED_RTMP_PORT: '1936' }).live.ingest).toBe('gateway');
+    expect(parse({ LIVE_ORIGIN: 'rtmp://127.0.0.1:1935/live', HOST: '10.0.0.5' }).live.ingest).toBe('gateway');
+    expect(parse({ LIVE_ORIGIN: 'rtmp://127.0.0.1:1935/live', LIVE_INGEST: 'origin', LIVE_HOOK_SECRET: 'hook-secret-0123456789' }).live.ingest).toBe('origin');
   });
 
   it('treats empty strings as unset', () => {

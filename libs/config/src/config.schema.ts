@@ -14,6 +14,15 @@ export interface GatewayConfig {
   live: {
     /** `embedded`, or an external origin's `rtmp://host:port/app` base. Default embedded. */
     origin: { kind: 'embedded' } | { kind: 'external'; rtmpBase: string };
+    /**
+     * Where hosts and RTMP participants push (LIVE_INGEST). `gateway` (default): the
+     * gateway's own RTMP ingest, i.e. the embedded origin, which it also runs (privately,
+     * for ingest only) when the live origin is external, so a stock origin with one
+     * application and no hooks works. `origin`: the external origin itself (its `live`
+     * and `ingest` apps, with publish hooks pointed at the gateway). Always `gateway`
+     * when the live origin is embedded: the two are then the same.
+     */
+    ingest: 'gateway' | 'origin';
     /** Base for viewers' HTTP-FLV URLs: `<base>/<channelId>.flv`. */
     playUrlBase: string;
     /** Base for viewers' RTMP URLs: `<base>/<channelId>`. */
@@ -99,6 +108,7 @@ const envSchema = z.object({
       error: 'must be "embedded" or an rtmp://host:port/app URL',
     })
     .default('embedded'),
+  LIVE_INGEST: z.enum(['gateway', 'origin']).default('gateway'),
   LIVE_PLAY_URL: httpUrl.optional(),
   LIVE_RTMP_PLAY_URL: z.url({ protocol: /^rtmps?$/ }).optional(),
   EMBEDDED_RTMP_PORT: port.default(1935),
@@ -178,11 +188,22 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
   if (e.RTC_MAX_PORT - e.RTC_MIN_PORT + 1 < workers * 2) {
     problems.push({ key: 'RTC_MAX_PORT', message: `port range too small for ${workers} workers` });
   }
-  if (e.LIVE_ORIGIN === 'embedded' && e.EMBEDDED_RTMP_PORT === e.EMBEDDED_HTTP_PORT) {
+  const embedded = e.LIVE_ORIGIN === 'embedded';
+  const ingest = embedded ? 'gateway' : e.LIVE_INGEST;
+  // The embedded origin runs as the live origin, or as the gateway's own RTMP ingest.
+  const runsEmbedded = embedded || ingest === 'gateway';
+  if (runsEmbedded && e.EMBEDDED_RTMP_PORT === e.EMBEDDED_HTTP_PORT) {
     problems.push({ key: 'EMBEDDED_HTTP_PORT', message: 'must differ from EMBEDDED_RTMP_PORT' });
   }
-  if (e.LIVE_ORIGIN === 'embedded' && (e.PORT === e.EMBEDDED_RTMP_PORT || e.PORT === e.EMBEDDED_HTTP_PORT)) {
+  if (runsEmbedded && (e.PORT === e.EMBEDDED_RTMP_PORT || e.PORT === e.EMBEDDED_HTTP_PORT)) {
     problems.push({ key: 'PORT', message: 'must differ from the embedded origin ports' });
+  }
+  if (!embedded && ingest === 'gateway' && originOnIngestPort(e.LIVE_ORIGIN, e.HOST, e.PUBLIC_HOST, e.EMBEDDED_RTMP_PORT)) {
+    problems.push({ key: 'EMBEDDED_RTMP_PORT', message: "the gateway's RTMP ingest would listen on the port of LIVE_ORIGIN; choose another port" });
+  }
+  if (!embedded && ingest === 'origin' && !e.LIVE_HOOK_SECRET) {
+    // Without the origin's publish callbacks the gateway never learns that a host or participant pushes.
+    problems.push({ key: 'LIVE_INGEST', message: '"origin" needs LIVE_HOOK_SECRET and the origin\'s publish hooks pointed at the gateway' });
   }
   const allow = (e.MIX_OUTPUT_ALLOW ?? '')
     .split(',')
@@ -195,10 +216,11 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
   }
   if (problems.length) throw new ConfigError(problems);
 
-  const embedded = e.LIVE_ORIGIN === 'embedded';
   const rtmpBase = embedded
     ? `rtmp://${e.PUBLIC_HOST}:${e.EMBEDDED_RTMP_PORT}/live`
     : e.LIVE_ORIGIN.replace(/\/+$/, '');
+  // Hosts' and participants' push points when the gateway ingests beside an external origin.
+  const gatewayIngestBase = `rtmp://${e.PUBLIC_HOST}:${e.EMBEDDED_RTMP_PORT}/live`;
   const playUrlBase = (e.LIVE_PLAY_URL ?? `http://${e.PUBLIC_HOST}:${e.EMBEDDED_HTTP_PORT}/live`).replace(/\/+$/, '');
   return {
     port: e.PORT,
@@ -206,6 +228,7 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     publicHost: e.PUBLIC_HOST,
     live: {
       origin: embedded ? { kind: 'embedded' } : { kind: 'external', rtmpBase },
+      ingest,
       playUrlBase,
       rtmpPlayBase: (e.LIVE_RTMP_PLAY_URL ?? rtmpBase).replace(/\/+$/, ''),
       embeddedRtmpPort: e.EMBEDDED_RTMP_PORT,
@@ -228,7 +251,8 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     dataDir: e.DATA_DIR,
     ffmpegPath: e.FFMPEG_PATH,
     ffprobePath: e.FFPROBE_PATH,
-    mixOutputAllow: allow.length ? allow : [rtmpBase],
+    // By default a mix may also feed a channel's publishUrl, as on the embedded origin.
+    mixOutputAllow: allow.length ? allow : !embedded && ingest === 'gateway' ? [rtmpBase, gatewayIngestBase] : [rtmpBase],
     mixWebhookUrl: e.MIX_WEBHOOK_URL,
     mixRtpPorts: { min: e.MIX_RTP_MIN_PORT, max: e.MIX_RTP_MAX_PORT },
     mixAudioDelayMs: e.MIX_AUDIO_DELAY_MS,
@@ -246,6 +270,21 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/**
+ * True when an external origin's URL names an address the gateway's own RTMP ingest
+ * would listen on (HOST, or any local address when HOST is a wildcard), on the same
+ * port: the two could not both listen.
+ */
+function originOnIngestPort(origin: string, bind: string, publicHost: string, rtmpPort: number): boolean {
+  const url = new URL(origin);
+  const port = Number(url.port || (url.protocol === 'rtmps:' ? 443 : 1935));
+  if (port !== rtmpPort) return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const loopback = (h: string) => h === 'localhost' || h === '::1' || /^127\./.test(h);
+  if (bind === '0.0.0.0' || bind === '::') return loopback(host) || host === bind || host === publicHost.toLowerCase();
+  return host === bind || (loopback(host) && loopback(bind));
 }
 
 function maskedMessage(issue: z.core.$ZodIssue): string {

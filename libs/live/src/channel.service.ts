@@ -59,43 +59,62 @@ interface LiveActivity {
 
 /**
  * Channels of the live system: creation, publish keys, and live state learned
- * from the origin's events. Records persist; live activity is in memory because
- * the origin owns it (after a restart every channel is idle until pushed again).
+ * from the origins' events. Records persist; live activity is in memory because
+ * the origins own it (after a restart every channel is idle until pushed again).
+ * The host pushes the channel's source to the RTMP ingest (`ingest`); the program
+ * publishes the channel to the live origin (`live`), where viewers play it. The
+ * two are one origin unless the live origin is external and the gateway ingests
+ * itself (LIVE_INGEST=gateway).
  */
 export class ChannelService extends TypedEmitter<ChannelEvents> {
   readonly #activity = new Map<string, LiveActivity>();
+  private readonly live: LiveOrigin;
+  private readonly ingest: LiveOrigin;
 
   constructor(
     private readonly repository: ChannelRepository,
-    private readonly origin: LiveOrigin,
+    origins: { live: LiveOrigin; ingest: LiveOrigin },
     /** Derives each channel's internal program key; never shown to clients. */
     private readonly programKeySecret: string,
     private readonly logger: LineLogger,
   ) {
     super();
-    origin.on('publish', ({ app, stream, sessionId, role }) => {
-      if (app !== LIVE_APP) return;
-      const { channelId, part } = channelOfStream(stream);
-      this.logger.log(`channel ${channelId}: ${role} started publishing ${part === 'host' ? 'the source' : 'the channel'}`);
-      if (part === 'host') this.#hostSession(channelId, sessionId, true);
+    this.live = origins.live;
+    this.ingest = origins.ingest;
+    const { live, ingest } = this;
+    ingest.on('publish', ({ app, stream, sessionId, role }) => {
+      if (app !== LIVE_APP || role !== 'host') return;
+      const { channelId } = channelOfStream(stream);
+      this.logger.log(`channel ${channelId}: host started publishing the source`);
+      this.#hostSession(channelId, sessionId, true);
     });
-    origin.on('unpublish', ({ app, stream, sessionId }) => {
+    ingest.on('unpublish', ({ app, stream, sessionId }) => {
       if (app !== LIVE_APP) return;
       const { channelId, part } = channelOfStream(stream);
       if (part === 'host') this.#hostSession(channelId, sessionId, false);
     });
-    origin.on('publishRejected', ({ path, reason }) => this.logger.warn(`publish to ${path} refused (${reason})`));
-    origin.on('play', ({ app, stream, sessionId }) => {
+    live.on('publish', ({ app, stream, role }) => {
+      if (app === LIVE_APP && role === 'program') this.logger.log(`channel ${stream}: program started publishing the channel`);
+    });
+    for (const origin of new Set([live, ingest])) {
+      origin.on('publishRejected', ({ path, reason }) => this.logger.warn(`publish to ${path} refused (${reason})`));
+    }
+    live.on('play', ({ app, stream, sessionId }) => {
       const { channelId, part } = channelOfStream(stream);
       if (app === LIVE_APP && part === 'program') this.#viewer(channelId, sessionId, true);
     });
-    origin.on('playDone', ({ app, stream, sessionId }) => {
+    live.on('playDone', ({ app, stream, sessionId }) => {
       const { channelId, part } = channelOfStream(stream);
       if (app === LIVE_APP && part === 'program') this.#viewer(channelId, sessionId, false);
     });
-    origin.on('down', () => {
+    // Whatever an origin served ended with it: the host's pushes on the ingest, the players on the live origin.
+    ingest.on('down', () => {
       for (const [channelId, activity] of [...this.#activity]) {
         for (const sessionId of [...activity.hostSessions]) this.#hostSession(channelId, sessionId, false);
+      }
+    });
+    live.on('down', () => {
+      for (const [channelId, activity] of [...this.#activity]) {
         for (const sessionId of [...activity.viewers]) this.#viewer(channelId, sessionId, false);
       }
     });
@@ -123,7 +142,7 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     this.#record(id);
     if (!this.repository.updatePublishKey(id, newSecret())) throw new ChannelNotFoundError(id);
     this.#pushKeys();
-    this.origin.kickPublisher(LIVE_APP, hostSourceStream(id));
+    this.ingest.kickPublisher(LIVE_APP, hostSourceStream(id));
     this.logger.log(`channel ${id}: publish key rotated`);
     return { id, publishUrl: this.#created(this.#record(id)).publishUrl };
   }
@@ -142,7 +161,7 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
       title: record.title,
       state,
       source,
-      playUrls: this.origin.playUrls(id),
+      playUrls: this.live.playUrls(id),
       viewers: activity?.viewers.size ?? 0,
       ...(activity?.conferenceId ? { conferenceId: activity.conferenceId } : {}),
       ...(activity?.mixTaskId ? { mixTaskId: activity.mixTaskId } : {}),
@@ -203,20 +222,20 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   /** URL the gateway's program publishes the channel with (internal key; nobody else may publish it). */
   programPublishUrl(channelId: string): string {
     this.#record(channelId);
-    return this.origin.publishUrl(LIVE_APP, channelId, this.#programKey(channelId));
+    return this.live.publishUrl(LIVE_APP, channelId, this.#programKey(channelId));
   }
 
   /** URL the program reads the host's own push from. */
   hostSourcePullUrl(channelId: string): string {
-    return this.origin.pullUrl(LIVE_APP, hostSourceStream(channelId));
+    return this.ingest.pullUrl(LIVE_APP, hostSourceStream(channelId));
   }
 
   #created(record: ChannelRecord): CreatedChannel {
     return {
       id: record.id,
       title: record.title,
-      publishUrl: this.origin.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey),
-      playUrls: this.origin.playUrls(record.id),
+      publishUrl: this.ingest.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey),
+      playUrls: this.live.playUrls(record.id),
     };
   }
 
@@ -230,13 +249,20 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return createHmac('sha256', this.programKeySecret).update(`program:${channelId}`).digest('base64url').slice(0, 24);
   }
 
+  /** Each origin gets the keys of what is published to it: host sources on the ingest, programs on the live origin. */
   #pushKeys(): void {
-    const table: PublishKeyTable = {};
+    const sources: PublishKeyTable = {};
+    const programs: PublishKeyTable = {};
     for (const record of this.repository.list()) {
-      table[streamKey(LIVE_APP, hostSourceStream(record.id))] = { [record.publishKey]: 'host' };
-      table[streamKey(LIVE_APP, record.id)] = { [this.#programKey(record.id)]: 'program' };
+      sources[streamKey(LIVE_APP, hostSourceStream(record.id))] = { [record.publishKey]: 'host' };
+      programs[streamKey(LIVE_APP, record.id)] = { [this.#programKey(record.id)]: 'program' };
     }
-    this.origin.setPublishKeys('channels', table);
+    if (this.live === this.ingest) {
+      this.live.setPublishKeys('channels', { ...sources, ...programs });
+    } else {
+      this.ingest.setPublishKeys('channels', sources);
+      this.live.setPublishKeys('channels', programs);
+    }
   }
 
   #flags(activity: LiveActivity | undefined): ChannelActivity {

@@ -1,6 +1,7 @@
 import { TypedEmitter } from '@gw/common';
 import { LiveOrigin, LiveOriginEvents } from './live-origin';
 import { PublisherRole, PublishKeyTable, StreamApp, streamKey } from './origin-protocol';
+import { ownPublishKey, signOwnPublish } from './own-publish';
 import { PublishKeys } from './publish-keys';
 
 export interface ExternalOriginOptions {
@@ -10,6 +11,12 @@ export interface ExternalOriginOptions {
   rtmpPlayBase: string;
   /** Viewers' HTTP-FLV base: `<base>/<channelId>.flv`. */
   playUrlBase: string;
+  /**
+   * Derives the keys the gateway signs its own mix outputs to this origin with; never
+   * shown. Set when the origin's hooks are on (LIVE_HOOK_SECRET): without them it
+   * decides nothing and outputs go as given.
+   */
+  ownKeySecret?: string;
 }
 
 /**
@@ -38,7 +45,15 @@ export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     return `${this.#base(app)}/${stream}`;
   }
 
-  /** Channels live under the configured app; ingest pushes under a sibling app named `ingest`. */
+  ownPublishUrl(url: string): string {
+    const secret = this.options.ownKeySecret;
+    return secret ? signOwnPublish(url, this.options.rtmpBase, secret) : url;
+  }
+
+  /**
+   * Channels live under the configured app; ingest pushes (LIVE_INGEST=origin only)
+   * under a sibling app named `ingest`, which the origin must have.
+   */
   #base(app: StreamApp): string {
     return app === 'live' ? this.options.rtmpBase : this.options.rtmpBase.replace(/\/[^/]*$/, `/${app}`);
   }
@@ -57,9 +72,17 @@ export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     this.#keys.set(owner, keys);
   }
 
-  /** Decides an on_publish callback: the role the key grants on that channel, if any. */
+  /**
+   * Decides an on_publish callback: the role the key grants on that stream, if any.
+   * A stream the key table holds (a channel's, a participant's) opens only with its
+   * keys; any other opens with the gateway's own key for it (a mix output).
+   */
   roleOf(app: StreamApp, stream: string, key: string): PublisherRole | undefined {
-    return this.#keys.roleOf(streamKey(app, stream), key);
+    const path = streamKey(app, stream);
+    const role = this.#keys.roleOf(path, key);
+    const secret = this.options.ownKeySecret;
+    if (role || this.#keys.owns(path) || !secret) return role;
+    return key === ownPublishKey(secret, { app, stream }) ? 'output' : undefined;
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,6 @@
 export * from './origin-protocol';
 export * from './publish-keys';
+export * from './own-publish';
 export * from './live-origin';
 export * from './channel-status';
 export * from './channel.service';

@@ -6,7 +6,7 @@ import { adminKeyMatches } from '@gw/auth';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ExternalOrigin } from './external-origin';
 import { LIVE_ORIGIN, LiveOrigin } from './live-origin';
-import { INGEST_APP, LIVE_APP, StreamApp } from './origin-protocol';
+import { hookStreamRef } from './own-publish';
 
 /** Fields of an SRS http_hooks JSON body or an nginx-rtmp form callback that we read. */
 interface HookBody {
@@ -28,7 +28,9 @@ interface HookBody {
  * plays it does not serve itself, and decides who may publish:
  * - SRS `http_hooks` (JSON, answers `{"code":0}` to allow);
  * - nginx-rtmp `on_publish`/`on_play`/`on_done` (form, 2xx allows, 403 refuses).
- * Point them at `/api/v1/live/hooks/<event>?secret=<LIVE_HOOK_SECRET>`.
+ * Point them at `/api/v1/live/hooks/<event>?secret=<LIVE_HOOK_SECRET>`. The
+ * gateway's own publishes always pass: channel programs by their key, mix
+ * outputs by the key the gateway signs them with (ExternalOrigin.ownPublishUrl).
  */
 @ApiExcludeController()
 @Controller('live/hooks')
@@ -46,7 +48,7 @@ export class LiveHooksController {
     if (!secret || !adminKeyMatches(secret, expected)) throw new ForbiddenError('bad hook secret');
     const origin = this.origin;
     const stream = body.stream ?? body.name ?? '';
-    const app: StreamApp = body.app === INGEST_APP ? INGEST_APP : LIVE_APP;
+    const { app } = hookStreamRef(body.app, stream);
     const sessionId = String(body.client_id ?? body.clientid ?? stream);
     const key = body.key ?? new URLSearchParams(body.param ?? '').get('key') ?? undefined;
     const allow = () => res.status(200).json({ code: 0 });

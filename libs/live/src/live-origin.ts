@@ -15,8 +15,11 @@ export interface LiveOriginEvents extends Record<string, unknown[]> {
 
 /**
  * The live system port (直播系统): where channels are published and played, and
- * where RTMP participants push into conferences. Adapters: the embedded
+ * where hosts and RTMP participants push. Adapters: the embedded
  * node-media-server process, or an external origin (SRS, nginx-rtmp) by URL.
+ * Two roles, which may be one origin: the live origin (LIVE_ORIGIN: programs,
+ * viewers, mix outputs) and the RTMP ingest (LIVE_INGEST: hosts' and
+ * participants' pushes, which the gateway pulls).
  */
 export interface LiveOrigin extends TypedEmitter<LiveOriginEvents> {
   readonly kind: 'embedded' | 'external';
@@ -31,6 +34,12 @@ export interface LiveOrigin extends TypedEmitter<LiveOriginEvents> {
   playUrls(channelId: string): { rtmp: string; flv: string };
   /** RTMP URL the gateway itself reads a stream from (e.g. an ingest push). */
   pullUrl(app: StreamApp, stream: string): string;
+  /**
+   * The URL the gateway publishes one of its own outputs (a mix task's) to: on an
+   * origin that decides publishes by callbacks, a URL on it without a key gets the
+   * gateway's own, so its hooks let it through; any other URL is returned as is.
+   */
+  ownPublishUrl(url: string): string;
   /** Ends whoever publishes the stream now (their key should be withdrawn first). */
   kickPublisher(app: StreamApp, stream: string): void;
   /** Replaces one owner's part of the publish-key table (the origin enforces the union). */
@@ -43,5 +52,13 @@ export interface LiveOrigin extends TypedEmitter<LiveOriginEvents> {
   readonly pid?: number;
 }
 
-/** Injection token for the LiveOrigin in use. */
+/** Injection token for the live origin: where channels are published and played. */
 export const LIVE_ORIGIN = Symbol('LIVE_ORIGIN');
+
+/**
+ * Injection token for the RTMP ingest: the origin hosts and RTMP participants push
+ * to. The embedded origin (the same object as LIVE_ORIGIN when that is embedded,
+ * else one the gateway runs beside the external origin), or the external origin
+ * itself with LIVE_INGEST=origin.
+ */
+export const LIVE_INGEST = Symbol('LIVE_INGEST');

@@ -1,4 +1,5 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ChannelRepository } from '@gw/persistence';
@@ -7,37 +8,64 @@ import { ChannelsController } from './channels.controller';
 import { LiveHooksController } from './live-hooks.controller';
 import { EmbeddedOrigin } from './embedded/embedded-origin';
 import { ExternalOrigin } from './external-origin';
-import { LIVE_ORIGIN, LiveOrigin } from './live-origin';
+import { LIVE_INGEST, LIVE_ORIGIN, LiveOrigin } from './live-origin';
 import { ProgramService } from './program/program.service';
 
-function createOrigin(config: ResolvedConfig): LiveOrigin {
+/** The live origin and the RTMP ingest in use (one object unless the gateway ingests beside an external origin). */
+interface Origins {
+  live: LiveOrigin;
+  ingest: LiveOrigin;
+}
+const ORIGINS = Symbol('ORIGINS');
+
+function createEmbedded(config: ResolvedConfig, playUrlBase: string, loggerName: string): EmbeddedOrigin {
   const live = config.live;
-  if (live.origin.kind === 'external') {
-    return new ExternalOrigin({ rtmpBase: live.origin.rtmpBase, rtmpPlayBase: live.rtmpPlayBase, playUrlBase: live.playUrlBase });
-  }
   return new EmbeddedOrigin({
     bind: config.host,
     publicHost: config.publicHost,
     rtmpPort: live.embeddedRtmpPort,
     httpPort: live.embeddedHttpPort,
-    playUrlBase: live.playUrlBase,
+    playUrlBase,
     publishGraceMs: live.publishGraceMs,
     storeDir: join(config.dataDir, 'origin'),
-    logger: new Logger('Origin'),
+    logger: new Logger(loggerName),
   });
 }
 
-/** The live system: the origin adapter in use and the channels on it. */
+function createOrigins(config: ResolvedConfig): Origins {
+  const live = config.live;
+  if (live.origin.kind === 'embedded') {
+    const origin = createEmbedded(config, live.playUrlBase, 'Origin');
+    return { live: origin, ingest: origin };
+  }
+  const external = new ExternalOrigin({
+    rtmpBase: live.origin.rtmpBase,
+    rtmpPlayBase: live.rtmpPlayBase,
+    playUrlBase: live.playUrlBase,
+    // Only the hooks decide by key; without them mix outputs go as given.
+    ownKeySecret: live.hookSecret ? createHmac('sha256', config.jwtSecret).update('own-publish').digest('base64url') : undefined,
+  });
+  if (live.ingest === 'origin') return { live: external, ingest: external };
+  // A stock origin (one application, no hooks) can neither take participants' pushes
+  // nor tell the gateway that a host pushes: the gateway takes both on its own
+  // embedded origin and publishes only programs and mix outputs to the external one.
+  const ownPlayBase = `http://${config.publicHost}:${live.embeddedHttpPort}/live`;
+  return { live: external, ingest: createEmbedded(config, ownPlayBase, 'IngestOrigin') };
+}
+
+/** The live system: the origin adapters in use and the channels on them. */
 @Global()
 @Module({
   controllers: [ChannelsController, LiveHooksController],
   providers: [
-    { provide: LIVE_ORIGIN, inject: [GATEWAY_CONFIG], useFactory: createOrigin },
+    { provide: ORIGINS, inject: [GATEWAY_CONFIG], useFactory: createOrigins },
+    { provide: LIVE_ORIGIN, inject: [ORIGINS], useFactory: (origins: Origins) => origins.live },
+    { provide: LIVE_INGEST, inject: [ORIGINS], useFactory: (origins: Origins) => origins.ingest },
     {
       provide: ChannelService,
-      inject: [ChannelRepository, LIVE_ORIGIN, GATEWAY_CONFIG],
-      useFactory: (repo: ChannelRepository, origin: LiveOrigin, config: ResolvedConfig) =>
-        new ChannelService(repo, origin, config.jwtSecret, new Logger('Channels')),
+      inject: [ChannelRepository, ORIGINS, GATEWAY_CONFIG],
+      useFactory: (repo: ChannelRepository, origins: Origins, config: ResolvedConfig) =>
+        new ChannelService(repo, origins, config.jwtSecret, new Logger('Channels')),
     },
     {
       provide: ProgramService,
@@ -46,22 +74,26 @@ function createOrigin(config: ResolvedConfig): LiveOrigin {
         new ProgramService(channels, { ffmpegPath: config.ffmpegPath, idleGraceMs: config.live.publishGraceMs, logger: new Logger('Program') }),
     },
   ],
-  exports: [LIVE_ORIGIN, ChannelService, ProgramService],
+  exports: [LIVE_ORIGIN, LIVE_INGEST, ChannelService, ProgramService],
 })
 export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly #origins: LiveOrigin[];
+
   constructor(
-    @Inject(LIVE_ORIGIN) private readonly origin: LiveOrigin,
+    @Inject(ORIGINS) origins: Origins,
     @Inject(ChannelService) private readonly channels: ChannelService,
     @Inject(ProgramService) private readonly programs: ProgramService,
-  ) {}
+  ) {
+    this.#origins = [...new Set([origins.ingest, origins.live])];
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     this.channels.init();
-    await this.origin.start();
+    for (const origin of this.#origins) await origin.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.programs.closeAll();
-    await this.origin.stop();
+    await Promise.all(this.#origins.map((origin) => origin.stop()));
   }
 }

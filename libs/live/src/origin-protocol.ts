@@ -6,9 +6,10 @@
 /**
  * Who is allowed to publish a stream with a given key: the host onto their
  * channel's source stream, the gateway's program onto the channel itself, an
- * RTMP participant into a conference.
+ * RTMP participant into a conference, the gateway's own mix output onto a stream
+ * nobody else owns (an external origin's hooks; see own-publish.ts).
  */
-export type PublisherRole = 'host' | 'program' | 'ingest';
+export type PublisherRole = 'host' | 'program' | 'ingest' | 'output';
 
 /**
  * Apps (the first path segment of an RTMP URL): `live` holds channels

@@ -20,6 +20,12 @@ export class PublishKeys {
     return out;
   }
 
+  /** True when some owner holds keys for the stream (it is a channel's or a participant's). */
+  owns(path: string): boolean {
+    for (const table of this.#parts.values()) if (table[path]) return true;
+    return false;
+  }
+
   roleOf(path: string, key: string): PublishKeyTable[string][string] | undefined {
     for (const table of this.#parts.values()) {
       const role = table[path]?.[key];

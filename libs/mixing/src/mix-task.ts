@@ -64,6 +64,8 @@ export interface MixTaskDeps {
   ports: UdpPortAllocator;
   stills: StillRenderer;
   outputAllow: string[];
+  /** See MixingServiceOptions.publishUrl. */
+  publishUrl?: (url: string) => string;
   audioDelayMs?: number;
   logger: LineLogger;
 }
@@ -200,7 +202,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       video: this.spec.settings.video,
       audio: this.spec.settings.audio,
       volumes: Object.fromEntries(this.#volumes),
-      outputs: [...this.#outputs.values()].map((o) => ({ url: redactUrl(o.url), state: o.state, retries: o.retries })),
+      // The URL as given (the output may publish to a signed one).
+      outputs: [...this.#outputs].map(([url, o]) => ({ url: redactUrl(url), state: o.state, retries: o.retries })),
       ...(this.deps.sink ? { sink: this.deps.sink.name } : {}),
       stats: {
         fps: this.#compositor.fps,
@@ -290,7 +293,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   #addOutput(url: string): void {
     const output = new RtmpOutput({
       taskId: this.id,
-      url,
+      url: this.deps.publishUrl?.(url) ?? url,
       ffmpegPath: this.deps.ffmpegPath,
       logger: this.deps.logger,
       snapshot: () => this.#gop.snapshot(),

@@ -2,6 +2,7 @@ import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/c
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceService } from '@gw/conference';
 import { Notifier } from '@gw/im';
+import { LIVE_ORIGIN, LiveOrigin } from '@gw/live';
 import { MixTasksController } from './mix-tasks.controller';
 import { MixingService } from './mixing.service';
 
@@ -12,11 +13,13 @@ import { MixingService } from './mixing.service';
   providers: [
     {
       provide: MixingService,
-      inject: [ConferenceService, GATEWAY_CONFIG, Notifier],
-      useFactory: (conferences: ConferenceService, config: ResolvedConfig, notifier: Notifier) => {
+      inject: [ConferenceService, GATEWAY_CONFIG, Notifier, LIVE_ORIGIN],
+      useFactory: (conferences: ConferenceService, config: ResolvedConfig, notifier: Notifier, origin: LiveOrigin) => {
         const service = new MixingService(conferences, {
           ffmpegPath: config.ffmpegPath,
           outputAllow: config.mixOutputAllow,
+          // Outputs to the live origin pass its publish hooks with the gateway's own key.
+          publishUrl: (url) => origin.ownPublishUrl(url),
           rtpPorts: config.mixRtpPorts,
           webhookUrl: config.mixWebhookUrl,
           audioDelayMs: config.mixAudioDelayMs,

@@ -15,6 +15,8 @@ export class MixTaskNotFoundError extends NotFoundError {
 export interface MixingServiceOptions {
   ffmpegPath: string;
   outputAllow: string[];
+  /** The URL an output is published to (e.g. signed for the origin's hooks); the task shows the one it was given. Default: as given. */
+  publishUrl?: (url: string) => string;
   rtpPorts: { min: number; max: number };
   webhookUrl?: string;
   /** See MIX_AUDIO_DELAY_MS. */
@@ -93,6 +95,7 @@ export class MixingService extends TypedEmitter<MixingEvents> {
       ports: this.#ports,
       stills: this.#stills,
       outputAllow: this.o.outputAllow,
+      publishUrl: this.o.publishUrl,
       audioDelayMs: this.o.audioDelayMs,
       logger: this.o.logger,
     });

@@ -19,7 +19,8 @@ const INGEST_PROBE_MS = 500;
 /**
  * RTMP participants (OBS, ffmpeg): hands out a secret push URL per member and,
  * when the origin reports a push there, starts an IngestSession; when the push
- * stops, the participant leaves. Pushes go to the origin's `ingest` app.
+ * stops, the participant leaves. Pushes go to the `ingest` app of the RTMP
+ * ingest origin (LIVE_INGEST: the gateway's embedded origin by default).
  */
 export class IngestService {
   readonly #points = new Map<string, IngestPoint>();

@@ -61,6 +61,11 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     return `rtmp://${host}:${rtmpPort}/${app}/${stream}`;
   }
 
+  /** Unchanged: the embedded origin accepts only keys from its table, so outputs to it carry theirs. */
+  ownPublishUrl(url: string): string {
+    return url;
+  }
+
   playUrls(channelId: string): { rtmp: string; flv: string } {
     const { publicHost, rtmpPort, playUrlBase } = this.#options;
     return { rtmp: `rtmp://${publicHost}:${rtmpPort}/live/${channelId}`, flv: `${playUrlBase}/${channelId}.flv` };
