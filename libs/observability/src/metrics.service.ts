@@ -3,14 +3,23 @@ import { SupervisedProcess } from '@gw/common';
 import { ChannelService, LiveOrigin } from '@gw/live';
 import { WorkerPool } from '@gw/sfu';
 
+/** What the producer byte counters read: each conference's participants and their mediasoup producers. */
+export interface ProducerSource {
+  list(): {
+    id: string;
+    participants: { userId: string; producers: Map<string, { id: string; kind: string; closed: boolean; getStats(): Promise<{ byteCount: number }[]> }> }[];
+  }[];
+}
+
 /**
  * Prometheus metrics, gathered at scrape time from their owners (no polling
- * loop): mediasoup workers and their CPU, channels by state, the origin.
+ * loop): mediasoup workers and their CPU, channels by state, the origin, and
+ * the RTP bytes each participant's producers received.
  */
 export class MetricsService {
   readonly registry = new Registry();
 
-  constructor(pool: WorkerPool, channels: ChannelService, origin: LiveOrigin) {
+  constructor(pool: WorkerPool, channels: ChannelService, origin: LiveOrigin, conferences?: ProducerSource) {
     const registers = [this.registry];
     // Process figures (heap, RSS, event-loop lag, active handles) for leak and soak checks.
     collectDefaultMetrics({ register: this.registry });
@@ -66,6 +75,38 @@ export class MetricsService {
         this.set(origin.up ? 1 : 0);
       },
     });
+    if (conferences) {
+      // Extension: a producer object exists as soon as a participant is set up again
+      // (after a worker died, say), before any RTP arrives; this counter shows media
+      // actually flowing in. It only grows for a producer; a new producer (new id)
+      // starts again from 0, and a closed one disappears.
+      new Gauge({
+        name: 'gateway_producer_rtp_bytes',
+        help: 'RTP bytes received by each participant producer in mediasoup (its streams summed), by conference, user, kind and producer id',
+        labelNames: ['conference', 'user', 'kind', 'producer'],
+        registers,
+        async collect() {
+          this.reset();
+          const reads: Promise<void>[] = [];
+          for (const conference of conferences.list()) {
+            for (const participant of conference.participants) {
+              for (const producer of participant.producers.values()) {
+                if (producer.closed) continue;
+                const labels = { conference: conference.id, user: participant.userId, kind: producer.kind, producer: producer.id };
+                reads.push(
+                  producer.getStats().then(
+                    (stats) => this.set(labels, stats.reduce((sum, s) => sum + (s.byteCount ?? 0), 0)),
+                    // Closed while we asked (its worker died, the participant left): not there any more.
+                    () => undefined,
+                  ),
+                );
+              }
+            }
+          }
+          await Promise.all(reads);
+        },
+      });
+    }
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ConferenceService } from '@gw/conference';
 import { ChannelService, LIVE_ORIGIN, LiveOrigin } from '@gw/live';
 import { WorkerPool } from '@gw/sfu';
 import { HealthController } from './health.controller';
@@ -9,8 +10,9 @@ import { MetricsService } from './metrics.service';
   providers: [
     {
       provide: MetricsService,
-      inject: [WorkerPool, ChannelService, LIVE_ORIGIN],
-      useFactory: (pool: WorkerPool, channels: ChannelService, origin: LiveOrigin) => new MetricsService(pool, channels, origin),
+      inject: [WorkerPool, ChannelService, LIVE_ORIGIN, ConferenceService],
+      useFactory: (pool: WorkerPool, channels: ChannelService, origin: LiveOrigin, conferences: ConferenceService) =>
+        new MetricsService(pool, channels, origin, conferences),
     },
   ],
 })
