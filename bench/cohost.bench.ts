@@ -1,95 +1,195 @@
 /**
- * `npm run bench -- cohost`: the co-hosting switch as viewers see it, on the
+ * `npm run bench -- cohost`: the co-hosting switch as a viewer sees it, on the
  * embedded origin and on an external nginx-rtmp (Debian's libnginx-mod-rtmp),
- * with the real gateway process. Per run: the host pushes (red, 440 Hz), a
- * viewer connects and stays connected, a guest is invited and accepts (both
- * then join as RTMP participants), the mix runs, the guest is kicked and the
- * channel returns to the host. Measured at the viewer: accept → first frame of
- * the mix, the largest wall-clock gap between video frames around each switch,
- * whether the connection was kept, and the largest timestamp jumps.
+ * with the real gateway process. Per run: the host pushes (red, 440 Hz, frame
+ * counter burned in), a viewer plays the channel and stays connected, a guest
+ * is invited and accepts (both then join as RTMP participants: the host red,
+ * the guest blue, counters burned in), the mix runs, the guest is kicked and
+ * the channel returns to the host.
+ *
+ * Everything is read from the pictures the viewer decodes (picture-probe.ts),
+ * stamped on arrival: accept → the first picture showing host and guest, the
+ * pictures in between that show neither the host alone nor the full mix, the
+ * pictures lacking the host, and the same for kick → host alone; gaps are
+ * between distinct pictures. A second viewer parses the tags for what only
+ * tags tell: whether timestamps step evenly and never go back.
  */
-import type { Benchmark } from './support/benchmark';
-import { ChildProcess, spawn } from 'node:child_process';
+import type { Benchmark, Target } from './support/benchmark';
+import { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Socket } from 'socket.io-client';
+import { computeLayout } from '@gw/mixing';
 import { connectAs, RunningGateway, startGateway } from './support/gateway';
+import { colorNear, Rgb } from './support/media-analysis';
+import { MixCell, sameRects, tilesFor } from './support/mix-tiles';
 import { startNginx } from './support/nginx';
+import { PictureProbe, ProbeFrame } from './support/picture-probe';
 import { freePort, waitFor } from './support/processes';
-import { FlvWatcher, RtmpWatcher, WatchStats } from './support/viewer';
+import { pushCounted, stopChild } from './support/sources';
+import { FlvWatcher, RtmpWatcher } from './support/viewer';
 
 const RUNS = Number(process.env.BENCH_COHOST_RUNS ?? 3);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 
-function push(url: string, color: string, toneHz: number): ChildProcess {
-  return spawn(
-    'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${color}:size=640x360:rate=25`, '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=48000`,
-      '-t', '120', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', url],
-    { stdio: 'ignore' },
-  );
+const WIDTH = 640;
+const HEIGHT = 360;
+const HOST = 'anchor';
+const GUEST = 'guest';
+const RED: Rgb = [255, 0, 0];
+const BLUE: Rgb = [0, 0, 255];
+const COLORS: Record<string, Rgb> = { [HOST]: RED, [GUEST]: BLUE };
+
+type Look = 'full' | 'hostAlone' | 'neither';
+
+/**
+ * What a viewer's picture shows. `full`: host and guest, each with its colour
+ * and a counter that reads. `hostAlone`: the host's picture and nothing over
+ * it (where the guest's window goes, the host's own red shows). Anything else
+ * (the host with an empty or placeholder window, the background, a
+ * placeholder for the host, a picture the probe cannot read) is `neither`.
+ */
+function look(f: ProbeFrame): Look {
+  const host = f.showing.includes(HOST);
+  if (host && f.showing.includes(GUEST)) return 'full';
+  if (host && f.colors[GUEST] && colorNear(f.colors[GUEST], RED, 50)) return 'hostAlone';
+  return 'neither';
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
+/** Figures of one switch: from its start to the first picture of the expected look, and what came in between. */
+interface SwitchFigures {
+  /** Start (accept / kick) → first picture showing what the switch leads to. */
+  toTargetMs?: number;
+  /** Pictures the viewer got in between that show neither the host alone nor the full mix (goal 0). */
+  framesNeither: number;
+  /** Pictures in the whole window that lack the host (target 0). */
+  framesLackingHost: number;
+  /** Pictures in the window after the first target one that do not show it (a flicker back, an unreadable picture). */
+  framesOffTargetAfter: number;
+  /** Largest wall-clock gap between distinct pictures in the window (ms). */
+  maxDistinctGapMs: number;
+  distinctPerSecond: number;
+  frames: number;
+  /**
+   * What the viewer saw from the start of the window to a second after the first target picture, as runs of one
+   * look (ms from the window's start, pictures, distinct ones, which tiles showed, the first picture's colours).
+   */
+  timeline: { look: Look; showing: string; fromMs: number; toMs: number; frames: number; distinct: number; colors: string }[];
+  /** From the tag-parsing viewer. */
+  connectionKept: boolean;
+  maxTsStepMs: number;
+  maxBackwardMs: number;
 }
 
 interface RunResult {
-  acceptToFirstMixedFrameMs?: number;
   acceptToMixOnAirMs: number;
-  baseline: WatchStats;
-  switchIn: WatchStats;
-  switchOut: WatchStats;
+  /** The mix task's REST cells matched the float layout computed for the probe. */
+  layoutAsComputed: boolean;
+  baseline: SwitchFigures;
+  switchIn: SwitchFigures;
+  switchOut: SwitchFigures;
+}
+
+function switchFigures(probe: PictureProbe, watcher: FlvWatcher | RtmpWatcher, from: number, to: number, target: Look | undefined): SwitchFigures {
+  const window = probe.frames.filter((f) => f.at >= from && f.at <= to);
+  const first = target ? window.find((f) => look(f) === target) : undefined;
+  const before = first ? window.filter((f) => f.at < first.at) : target ? window : [];
+  const after = first ? window.filter((f) => f.at > first.at) : [];
+  const rate = probe.rate(from, to);
+  const tags = watcher.stats(from, to);
+  const timeline: SwitchFigures['timeline'] = [];
+  for (const f of window.filter((w) => !first || w.at <= first.at + 1000)) {
+    const l = look(f);
+    const showing = f.showing.join('+');
+    const last = timeline.at(-1);
+    if (last && last.look === l && last.showing === showing) {
+      last.toMs = f.at - from;
+      last.frames += 1;
+      last.distinct += f.distinct ? 1 : 0;
+    } else {
+      const colors = Object.entries(f.colors).map(([k, c]) => `${k} ${c.map(Math.round).join(',')}`).join('; ');
+      timeline.push({ look: l, showing, fromMs: f.at - from, toMs: f.at - from, frames: 1, distinct: f.distinct ? 1 : 0, colors });
+    }
+  }
+  return {
+    timeline,
+    toTargetMs: first ? first.at - from : undefined,
+    framesNeither: before.filter((f) => look(f) === 'neither').length,
+    framesLackingHost: window.filter((f) => !f.showing.includes(HOST)).length,
+    framesOffTargetAfter: target ? after.filter((f) => look(f) !== target).length : 0,
+    maxDistinctGapMs: rate.maxDistinctGapMs,
+    distinctPerSecond: rate.distinctPerSecond,
+    frames: rate.frames,
+    connectionKept: tags.connectionKept && (probe.endedAt === undefined || probe.endedAt > to),
+    maxTsStepMs: tags.maxTsStepMs,
+    maxBackwardMs: tags.maxBackwardMs,
+  };
 }
 
 async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run: number): Promise<RunResult> {
   const channelId = `bench${run}`;
   const channel = (await gw.admin('POST', '/api/v1/channels', { id: channelId })).body;
-  const children: ChildProcess[] = [push(channel.publishUrl, '0xff0000', 440)];
+  const children: ChildProcess[] = [pushCounted(channel.publishUrl, { color: '0xff0000', toneHz: 440, seconds: 120 })];
   const sockets: Socket[] = [];
   const source = async () => (await gw.admin('GET', `/api/v1/channels/${channelId}`)).body.source as string;
-  const viewer = origin === 'embedded' ? new FlvWatcher(channel.playUrls.flv) : new RtmpWatcher(channel.playUrls.rtmp);
+  // The co-hosting mix is a float layout the size of the host's push with the host as the main picture
+  // (libs/cohost): the guest's window is known before the mix exists, so every picture is judged as it arrives.
+  const computed: MixCell[] = computeLayout({ spec: { mode: 'float' }, canvas: { width: WIDTH, height: HEIGHT }, userIds: [HOST, GUEST], hostUserId: HOST });
+  const scale = { output: { width: WIDTH, height: HEIGHT }, probe: { width: WIDTH, height: HEIGHT } };
+  // Pictures kept for a retile should the task's real cells differ: the 8 s from before accept to the cells' read.
+  const probeOptions = { width: WIDTH, height: HEIGHT, tiles: tilesFor(computed, COLORS, scale), keepPictures: 200 };
+  // nginx-rtmp serves RTMP only: ffmpeg reads it itself, so a picture's arrival is when it is decoded.
+  const probe = origin === 'embedded' ? PictureProbe.flv(channel.playUrls.flv, probeOptions) : PictureProbe.direct(channel.playUrls.rtmp, probeOptions);
+  const watcher = origin === 'embedded' ? new FlvWatcher(channel.playUrls.flv) : new RtmpWatcher(channel.playUrls.rtmp);
   try {
     await waitFor('host on air', async () => ((await source()) === 'host' ? true : undefined), 20000);
-    await waitFor('viewer playing', () => (viewer.frames.length > 25 ? true : undefined), 20000);
+    const playing = await probe.waitForShowing([HOST], { timeoutMs: 20000 });
+    await probe.waitUntilArrived(playing.at + 4000, 20000);
     const connect = async (userId: string, role: string) => {
       const socket = await connectAs(gw, userId, role, channelId);
       sockets.push(socket);
       return socket;
     };
-    const host = await connect('anchor', 'host');
-    const guest = await connect('guest', 'viewer');
-    const invited = await host.emitWithAck('cohost:invite', { channelId, userId: 'guest' });
-    const baselineFrom = Date.now() - 3000;
+    const host = await connect(HOST, 'host');
+    const guest = await connect(GUEST, 'viewer');
+    const invited = await host.emitWithAck('cohost:invite', { channelId, userId: GUEST });
     const acceptedAt = Date.now();
     const accepted = await guest.emitWithAck('cohost:accept', { invitationId: invited.invitationId });
     if (!accepted.ok) throw new Error(`accept failed: ${JSON.stringify(accepted)}`);
-    for (const [userId, color, tone] of [['anchor', '0xff0000', 440], ['guest', '0x0000ff', 1000]] as const) {
+    for (const [userId, color, toneHz] of [[HOST, '0xff0000', 440], [GUEST, '0x0000ff', 1000]] as const) {
       const url = (await gw.admin('POST', `/api/v1/conferences/${accepted.conferenceId}/ingest`, { userId })).body.url;
-      children.push(push(url, color, tone));
+      children.push(pushCounted(url, { color, toneHz, seconds: 120 }));
     }
     await waitFor('mix on air', async () => ((await source()) === 'mix' ? true : undefined), 20000);
     const mixOnAirAt = Date.now();
-    await sleep(6000);
+    // The geometry the mix really uses, from its REST view, once both are in it.
+    const mixTaskId = (await gw.admin('GET', `/api/v1/channels/${channelId}`)).body.mixTaskId as string;
+    const cells = await waitFor(
+      'both in the mix layout',
+      async () => {
+        const c = (await gw.admin('GET', `/api/v1/mix-tasks/${mixTaskId}`)).body.layout?.cells as MixCell[] | undefined;
+        return c && c.length === 2 ? c : undefined;
+      },
+      20000,
+    );
+    const layoutAsComputed = cells.length === computed.length && computed.every((k) => cells.some((c) => c.userId === k.userId && sameRects([c], [k])));
+    if (!layoutAsComputed) probe.retile(tilesFor(cells, COLORS, scale));
+    await sleep(Math.max(0, acceptedAt + 7000 - Date.now()));
     const kickAt = Date.now();
-    await host.emitWithAck('cohost:kick', { channelId, userId: 'guest' });
+    await host.emitWithAck('cohost:kick', { channelId, userId: GUEST });
     await waitFor('host back on air', async () => ((await source()) === 'host' ? true : undefined), 20000);
-    await sleep(3000);
-    const firstConfig = viewer.configsAt.find((at) => at >= acceptedAt);
+    const endAt = Date.now() + 3000;
+    await probe.waitUntilArrived(endAt, 20000);
     return {
-      acceptToFirstMixedFrameMs: firstConfig !== undefined ? firstConfig - acceptedAt : undefined,
       acceptToMixOnAirMs: mixOnAirAt - acceptedAt,
-      baseline: viewer.stats(baselineFrom, acceptedAt),
-      switchIn: viewer.stats(acceptedAt, kickAt - 1000),
-      switchOut: viewer.stats(kickAt, Date.now()),
+      layoutAsComputed,
+      baseline: switchFigures(probe, watcher, acceptedAt - 3000, acceptedAt, undefined),
+      switchIn: switchFigures(probe, watcher, acceptedAt, kickAt - 1000, 'full'),
+      switchOut: switchFigures(probe, watcher, kickAt, endAt, 'hostAlone'),
     };
   } finally {
-    viewer.stop();
+    probe.close();
+    watcher.stop();
     for (const s of sockets) s.close();
     await Promise.all(children.map(stopChild));
     await sleep(1500);
@@ -97,21 +197,31 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
 }
 
 function summarise(runs: RunResult[]) {
-  const worst = (pick: (r: RunResult) => WatchStats) => ({
-    maxGapMs: Math.max(...runs.map((r) => pick(r).maxGapMs)),
-    connectionKept: runs.every((r) => pick(r).connectionKept),
-    maxTsStepMs: Math.max(...runs.map((r) => pick(r).maxTsStepMs)),
-    maxBackwardMs: Math.min(...runs.map((r) => pick(r).maxBackwardMs)),
-    gapsMs: runs.map((r) => pick(r).maxGapMs),
-  });
-  const firsts = runs.map((r) => r.acceptToFirstMixedFrameMs).filter((x): x is number => x !== undefined);
+  const pick = (f: (r: RunResult) => SwitchFigures) => {
+    const xs = runs.map(f);
+    const times = xs.map((x) => x.toTargetMs).filter((x): x is number => x !== undefined);
+    return {
+      // Undefined when a run never reached the target look: the figure is then missed, not dropped.
+      toTargetMs: times.length === runs.length ? { medianMs: median(times), maxMs: Math.max(...times), runsMs: times } : { medianMs: NaN, maxMs: NaN, runsMs: xs.map((x) => x.toTargetMs ?? null) },
+      framesNeither: { max: Math.max(...xs.map((x) => x.framesNeither)), runs: xs.map((x) => x.framesNeither) },
+      framesLackingHost: { max: Math.max(...xs.map((x) => x.framesLackingHost)), runs: xs.map((x) => x.framesLackingHost) },
+      framesOffTargetAfter: { max: Math.max(...xs.map((x) => x.framesOffTargetAfter)), runs: xs.map((x) => x.framesOffTargetAfter) },
+      timelines: xs.map((x) => x.timeline),
+      maxDistinctGapMs: Math.max(...xs.map((x) => x.maxDistinctGapMs)),
+      gapsMs: xs.map((x) => x.maxDistinctGapMs),
+      distinctPerSecond: xs.map((x) => x.distinctPerSecond),
+      connectionKept: xs.every((x) => x.connectionKept),
+      maxTsStepMs: Math.max(...xs.map((x) => x.maxTsStepMs)),
+      maxBackwardMs: Math.min(...xs.map((x) => x.maxBackwardMs)),
+    };
+  };
   return {
     runs: runs.length,
-    acceptToFirstMixedFrameMs: firsts.length ? { medianMs: median(firsts), runsMs: firsts } : undefined,
     acceptToMixOnAirMs: { medianMs: median(runs.map((r) => r.acceptToMixOnAirMs)), runsMs: runs.map((r) => r.acceptToMixOnAirMs) },
-    baseline: worst((r) => r.baseline),
-    switchIn: worst((r) => r.switchIn),
-    switchOut: worst((r) => r.switchOut),
+    layoutAsComputed: runs.every((r) => r.layoutAsComputed),
+    baseline: pick((r) => r.baseline),
+    switchIn: pick((r) => r.switchIn),
+    switchOut: pick((r) => r.switchOut),
   };
 }
 
@@ -150,28 +260,54 @@ export async function cohostBench(): Promise<Record<string, unknown>> {
   };
 }
 
+const ORIGINS = ['embedded', 'nginxRtmp'] as const;
+
 export const benchmark: Benchmark = {
   run: cohostBench,
   method:
     'The built gateway as a process, once with the embedded origin and once with nginx-rtmp (Debian libnginx-mod-rtmp) as LIVE_ORIGIN with on_publish hooks; ' +
-    'BENCH_COHOST_RUNS runs each (default 3). The host pushes 640x360@25 (ffmpeg, 1 s GOP); one viewer stays connected the whole run ' +
-    '(embedded: HTTP-FLV parsed in Node; nginx-rtmp: RTMP read by ffprobe, line-buffered). socket.io invite → accept (both then push RTMP into the conference), ' +
-    '6 s of mix, kick → host alone. Gap = largest wall-clock gap between video frames at the viewer in the window (accept … kick−1 s) for switch-in and (kick … +3 s after the host is back) for switch-out; ' +
-    'baseline = the same figure over the 3 s before accept. Timestamp step = largest difference between consecutive video timestamps; backward = most negative. ' +
-    'Accept → first mixed frame = accept call to the arrival of the mix\'s codec config at the HTTP-FLV viewer.',
+    'BENCH_COHOST_RUNS runs each (default 3). Every source is ffmpeg 640x360@25 (1 s GOP) with a frame counter burned in: the host pushes red to the channel; ' +
+    'after socket.io invite → accept, the host (red) and the guest (blue) push RTMP into the conference; 7 s after accept the host kicks the guest. ' +
+    'One viewer stays connected the whole run and decodes every picture (bench/support/picture-probe.ts): on the embedded origin HTTP-FLV read in Node, each picture stamped with the arrival of its tag; ' +
+    'on nginx-rtmp ffmpeg reads RTMP itself, so a picture is stamped when it is decoded. Each picture is judged by colour and a readable counter in the host\'s full picture and in the guest\'s window of the float layout ' +
+    '(computed with computeLayout and checked against the mix task\'s REST layout.cells): "full" shows both; "host alone" shows the host with its own red where the window goes; anything else is "neither". ' +
+    'Accept → guest visible = accept call to the arrival of the first full picture; frames neither = pictures that arrived in between that are neither host alone nor full; frames lacking the host = pictures in the window (accept … kick−1 s) without the host\'s picture. ' +
+    'Switch-out: the same from the kick to the first host-alone picture, window kick … +3 s after the channel\'s source is the host again. Baseline = the 3 s before accept. ' +
+    'Gap = largest wall-clock gap between distinct pictures (a counter moved) by arrival, window edges included. A second viewer on the same URL parses tags (HTTP-FLV in Node; RTMP by ffprobe) only for the timestamp figures: ' +
+    'step = largest difference between consecutive video timestamps, backward = most negative; connection kept = neither viewer\'s connection ended. ' +
+    'Earlier results timed accept → the mix\'s codec config (which shows placeholders before any participant is decoded) and gaps between any two frames.',
   summary: (r) =>
-    (['embedded', 'nginxRtmp'] as const)
-      .filter((o) => r[o])
-      .flatMap((o) => {
-        const x = r[o];
-        const row = (label: string, s: any, goal: string) =>
-          `| ${o}: ${label} | gap max ${s.maxGapMs} ms (runs ${s.gapsMs.join(', ')}), connection kept: ${s.connectionKept ? 'yes' : 'NO'}, ts step max ${s.maxTsStepMs} ms, backward ${s.maxBackwardMs} ms | ${goal} |`;
-        return [
-          x.acceptToFirstMixedFrameMs && `| ${o}: accept → first mixed frame at the viewer | median ${x.acceptToFirstMixedFrameMs.medianMs} ms (runs ${x.acceptToFirstMixedFrameMs.runsMs.join(', ')}) | target <= 1500 ms |`,
-          `| ${o}: accept → channel source is the mix | median ${x.acceptToMixOnAirMs.medianMs} ms (runs ${x.acceptToMixOnAirMs.runsMs.join(', ')}) | |`,
-          row('switch-in (host → mix)', x.switchIn, 'gap <= 300 ms, kept, no backward, step <= 500 ms'),
-          row('switch-out (mix → host)', x.switchOut, 'gap <= 300 ms, kept, no backward, step <= 500 ms'),
-          row('baseline (host only)', x.baseline, 'reference'),
-        ].filter(Boolean);
-      }),
+    ORIGINS.filter((o) => r[o]).flatMap((o) => {
+      const x = r[o];
+      const ms = (v: number) => (Number.isFinite(v) ? `${v} ms` : 'not reached');
+      const runsOf = (t: { runsMs: (number | null)[] }) => t.runsMs.map((v) => (v === null ? '—' : v)).join(', ');
+      const gaps = (s: any) =>
+        `distinct-picture gap max ${s.maxDistinctGapMs} ms (runs ${s.gapsMs.join(', ')}), ${s.distinctPerSecond.join(' / ')} distinct/s, connection kept: ${s.connectionKept ? 'yes' : 'NO'}, ts step max ${s.maxTsStepMs} ms, backward ${s.maxBackwardMs} ms`;
+      return [
+        `| ${o}: accept → first picture at the viewer showing host and guest | median ${ms(x.switchIn.toTargetMs.medianMs)}, max ${ms(x.switchIn.toTargetMs.maxMs)} (runs ${runsOf(x.switchIn.toTargetMs)}) | target <= 1500 ms |`,
+        `| ${o}: switch-in, pictures neither host alone nor full mix (accept → first full) | max ${x.switchIn.framesNeither.max} (runs ${x.switchIn.framesNeither.runs.join(', ')}) | goal 0 |`,
+        `| ${o}: switch-in, pictures lacking the host (accept … kick−1 s) | max ${x.switchIn.framesLackingHost.max} (runs ${x.switchIn.framesLackingHost.runs.join(', ')}); after the first full picture, pictures not full: ${x.switchIn.framesOffTargetAfter.runs.join(', ')} | target 0 |`,
+        `| ${o}: switch-in (host → mix) | ${gaps(x.switchIn)} | gap <= 100 ms, kept, no backward |`,
+        `| ${o}: kick → first picture showing the host alone | median ${ms(x.switchOut.toTargetMs.medianMs)}, max ${ms(x.switchOut.toTargetMs.maxMs)} (runs ${runsOf(x.switchOut.toTargetMs)}) | |`,
+        `| ${o}: switch-out, pictures neither full mix nor host alone (kick → host alone) | max ${x.switchOut.framesNeither.max} (runs ${x.switchOut.framesNeither.runs.join(', ')}) | goal 0 |`,
+        `| ${o}: switch-out, pictures lacking the host | max ${x.switchOut.framesLackingHost.max} (runs ${x.switchOut.framesLackingHost.runs.join(', ')}) | target 0 |`,
+        `| ${o}: switch-out (mix → host) | ${gaps(x.switchOut)} | gap <= 100 ms, kept, no backward |`,
+        `| ${o}: baseline (host only, 3 s before accept) | ${gaps(x.baseline)} | reference |`,
+        `| ${o}: accept → channel source is the mix (REST) | median ${x.acceptToMixOnAirMs.medianMs} ms (runs ${x.acceptToMixOnAirMs.runsMs.join(', ')}) | |`,
+      ];
+    }),
+  targets: (r) =>
+    ORIGINS.filter((o) => r[o]).flatMap((o): Target[] => {
+      const x = r[o];
+      const kept = (s: any) => (s.connectionKept ? 1 : 0);
+      return [
+        { figure: `${o}: accept → guest visible at the viewer (median)`, value: x.switchIn.toTargetMs.medianMs, unit: 'ms', kind: 'max', limit: 1500 },
+        { figure: `${o}: switch-in, pictures lacking the host (worst run)`, value: x.switchIn.framesLackingHost.max, unit: 'frames', kind: 'max', limit: 0 },
+        { figure: `${o}: switch-out, pictures lacking the host (worst run)`, value: x.switchOut.framesLackingHost.max, unit: 'frames', kind: 'max', limit: 0 },
+        { figure: `${o}: switch-in gap between distinct pictures`, value: x.switchIn.maxDistinctGapMs, unit: 'ms', kind: 'max', limit: 100 },
+        { figure: `${o}: switch-out gap between distinct pictures`, value: x.switchOut.maxDistinctGapMs, unit: 'ms', kind: 'max', limit: 100 },
+        { figure: `${o}: viewer connection kept through both switches`, value: Math.min(kept(x.switchIn), kept(x.switchOut)), unit: '', kind: 'min', limit: 1 },
+        { figure: `${o}: timestamps going back at a switch`, value: -Math.min(x.switchIn.maxBackwardMs, x.switchOut.maxBackwardMs), unit: 'ms', kind: 'max', limit: 0 },
+      ];
+    }),
 };
