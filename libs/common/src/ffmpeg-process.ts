@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { LineLogger, Readiness, SupervisedProcess } from './supervised-process';
 
 export interface FfmpegRunOptions {
@@ -36,5 +37,25 @@ export function startFfmpeg(options: FfmpegRunOptions): Promise<SupervisedProces
     extraPipes: options.extraPipes,
     onSpawn: options.onSpawn,
     logger: options.logger,
+  });
+}
+
+/**
+ * Reads what a stream holds (ffmpeg's own description of its inputs, from
+ * stderr) without decoding more than one picture. Resolves with the stderr
+ * text; never rejects: a stream that cannot be read gives whatever ffmpeg said
+ * (an empty description), and the process is killed after `timeoutMs`.
+ */
+export function describeStream(options: { ffmpegPath: string; args: string[]; timeoutMs: number }): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(options.ffmpegPath, options.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-16384)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.once('error', () => undefined);
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve(stderr);
+    });
   });
 }

@@ -54,7 +54,7 @@ export interface ConferenceSnapshot {
   title: string;
   hostUserId?: string;
   createdAt: number;
-  participants: { userId: string; audio: boolean; video: boolean; via: ParticipantVia }[];
+  participants: { userId: string; audio: boolean; video: boolean; via: ParticipantVia; transcoded?: boolean }[];
   members: string[];
   /** Worker slots hosting this conference's routers. */
   workerSlots: number[];
@@ -387,7 +387,13 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       title: this.title,
       hostUserId: this.hostUserId,
       createdAt: this.createdAt,
-      participants: this.participants.map((p) => ({ userId: p.userId, audio: p.hasKind('audio'), video: p.hasKind('video'), via: p.via })),
+      participants: this.participants.map((p) => ({
+        userId: p.userId,
+        audio: p.hasKind('audio'),
+        video: p.hasKind('video'),
+        via: p.via,
+        ...(p.via === 'rtmp' && p.transcoded !== undefined ? { transcoded: p.transcoded } : {}),
+      })),
       members: [...this.members],
       workerSlots: [...this.#routers.keys()],
     };

@@ -11,6 +11,8 @@ export class Participant {
   readonly transports = new Map<string, types.Transport>();
   readonly producers = new Map<string, types.Producer>();
   readonly consumers = new Map<string, types.Consumer>();
+  /** RTMP participants: whether the push's video is re-encoded on its way into the SFU (false: passed through). */
+  transcoded: boolean | undefined;
   #closed = false;
 
   constructor(

@@ -228,7 +228,29 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     };
   }
 
-  /** Every process this task runs (for leak checks). */
+  /**
+   * Resolves true once every one of `userIds` has a fresh decoded picture in
+   * the mix (what the next frames will show), false after `timeoutMs` or when
+   * the task ends first.
+   */
+  waitForPictures(userIds: string[], timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve) => {
+      const check = () => {
+        const now = Date.now();
+        const fresh = (userId: string) => {
+          const latest = this.#frames.get(userId);
+          return latest !== undefined && now - latest.at < STALL_MS;
+        };
+        if (userIds.every(fresh)) return resolve(true);
+        if (this.ended || now >= deadline) return resolve(false);
+        setTimeout(check, 20);
+      };
+      check();
+    });
+  }
+
+    /** Every process this task runs (for leak checks). */
   pids(): number[] {
     return [this.#compositor.pid, ...[...this.#inputs.values()].map((i) => i.pid), ...[...this.#outputs.values()].map((o) => o.pid)].filter(
       (p): p is number => p !== undefined,
@@ -348,6 +370,9 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         }
       }
     }
+    // Who left is off the layout at once (a departed guest's cell would show its placeholder while
+    // its decoder stops); the layout is computed again below for who is still being set up.
+    this.#relayout();
     // In parallel: a worker's death takes every input at once.
     await Promise.all(stopping);
     this.#relayout();

@@ -1,9 +1,10 @@
 import { randomInt } from 'node:crypto';
 import type { types } from 'mediasoup';
-import { LineLogger, startFfmpeg, SupervisedProcess } from '@gw/common';
+import { describeStream, LineLogger, startFfmpeg, SupervisedProcess } from '@gw/common';
 import { Conference } from '../conference';
+import { Participant } from '../participant';
 import { IngestFailedError } from '../errors';
-import { buildIngestArgs, INGEST_CODECS } from './ingest-ffmpeg-args';
+import { buildIngestArgs, buildProbeArgs, canPassThrough, INGEST_CODECS, parseProbedVideo } from './ingest-ffmpeg-args';
 
 const AUDIO_PT = 100;
 const VIDEO_PT = 101;
@@ -17,6 +18,9 @@ const VIDEO_PT = 101;
 export class IngestSession {
   #stopped = false;
   #ffmpeg: SupervisedProcess | undefined;
+  /** This session's place in the conference: a newer source of the same user (WebRTC, another push) replaces it. */
+  #participant: Participant | undefined;
+  #unsubscribe: (() => void) | undefined;
 
   private constructor(
     readonly conference: Conference,
@@ -36,21 +40,35 @@ export class IngestSession {
   }): Promise<IngestSession> {
     const { conference, userId } = options;
     const session = new IngestSession(conference, userId, options.logger);
+    // What the push holds decides whether its H.264 can enter the SFU as it is; read while joining.
+    const described = describeStream({ ffmpegPath: options.ffmpegPath, args: buildProbeArgs(options.pullUrl, options.probeMs), timeoutMs: 5000 });
     try {
-      await conference.join(userId, 'rtmp');
+      const participant = await conference.join(userId, 'rtmp');
+      session.#participant = participant;
+      // Replaced by a newer source of the same user (the newest wins): this push's ffmpeg has nothing left to feed.
+      const onLeft = ({ userId: left }: { userId: string }) => {
+        if (left === userId && participant.closed) void session.stop('replaced by a newer source');
+      };
+      conference.on('participantLeft', onLeft);
+      session.#unsubscribe = () => conference.off('participantLeft', onLeft);
       const [audioTransport, videoTransport] = [await conference.createPlainTransport(userId), await conference.createPlainTransport(userId)];
       const audioSsrc = randomInt(1, 2 ** 31);
       const videoSsrc = randomInt(1, 2 ** 31);
       await conference.produce(userId, audioTransport.id, 'audio', rtpParameters('audio', AUDIO_PT, audioSsrc), { source: 'rtmp' });
       await conference.produce(userId, videoTransport.id, 'video', rtpParameters('video', VIDEO_PT, videoSsrc), { source: 'rtmp' });
+      const copyVideo = canPassThrough(parseProbedVideo(await described));
+      participant.transcoded = !copyVideo;
       const args = buildIngestArgs({
         source: options.pullUrl,
         audio: { ...ports(audioTransport), payloadType: AUDIO_PT, ssrc: audioSsrc },
         video: { ...ports(videoTransport), payloadType: VIDEO_PT, ssrc: videoSsrc },
         probeMs: options.probeMs,
+        copyVideo,
       });
       session.#ffmpeg = await startFfmpeg({ name: `ingest:${conference.id}/${userId}`, ffmpegPath: options.ffmpegPath, args, logger: options.logger });
+      options.logger.log(`RTMP participant ${userId}: H.264 ${copyVideo ? 'passed through' : 'transcoded'}`);
     } catch (error) {
+      await described;
       await session.stop('ingest failed');
       throw new IngestFailedError(`RTMP ingest for ${userId} failed: ${(error as Error).message}`);
     }
@@ -67,8 +85,8 @@ export class IngestSession {
   async stop(reason: string): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    const participant = this.conference.participant(this.userId);
-    if (participant?.via === 'rtmp') this.conference.leave(this.userId, reason);
+    this.#unsubscribe?.();
+    if (this.#participant && this.conference.participant(this.userId) === this.#participant) this.conference.leave(this.userId, reason);
     await this.#ffmpeg?.stop();
     this.logger.log(`RTMP participant ${this.userId} left conference ${this.conference.id} (${reason})`);
   }

@@ -1,5 +1,5 @@
 import { LineLogger, newSecret } from '@gw/common';
-import { INGEST_APP, LiveOrigin, PublishKeyTable, streamKey } from '@gw/live';
+import { INGEST_APP, LiveOrigin, PublishKeyTable, StreamApp, streamKey } from '@gw/live';
 import type { ConferenceRepository } from '@gw/persistence';
 import { randomBytes } from 'node:crypto';
 import { ConferenceService } from '../conference.service';
@@ -9,6 +9,14 @@ import { IngestSession } from './ingest-session';
 interface IngestPoint {
   stream: string;
   key: string;
+  conferenceId: string;
+  userId: string;
+}
+
+/** A stream of the ingest origin's own (a channel host's push) fed into a conference while attached. */
+interface AttachedStream {
+  app: StreamApp;
+  stream: string;
   conferenceId: string;
   userId: string;
 }
@@ -26,6 +34,8 @@ export class IngestService {
   readonly #points = new Map<string, IngestPoint>();
   readonly #sessions = new Map<string, IngestSession>();
   readonly #starting = new Map<string, Promise<void>>();
+  /** By `attached:<app>/<stream>`, the key its session runs under. */
+  readonly #attached = new Map<string, AttachedStream>();
   #closed = false;
 
   constructor(
@@ -38,9 +48,11 @@ export class IngestService {
   ) {
     origin.on('publish', ({ app, stream }) => {
       if (app === INGEST_APP) void this.#onPush(stream);
+      else if (this.#attached.has(attachedKey(app, stream))) void this.#startAttached(attachedKey(app, stream));
     });
     origin.on('unpublish', ({ app, stream }) => {
       if (app === INGEST_APP) void this.#stopSession(stream, 'push stopped');
+      else if (this.#attached.has(attachedKey(app, stream))) void this.#stopSession(attachedKey(app, stream), 'push stopped');
     });
     origin.on('down', () => {
       for (const stream of [...this.#sessions.keys()]) void this.#stopSession(stream, 'origin down');
@@ -53,7 +65,12 @@ export class IngestService {
         for (const point of this.#points.values()) {
           if (point.conferenceId !== conference.id || !rtmp.has(point.userId)) continue;
           this.logger.warn(`RTMP participant ${point.userId} rejoins conference ${conference.id} (worker died)`);
-          void this.#rejoin(point);
+          void this.#rejoin(point.stream, point.conferenceId, point.userId, () => this.#points.get(point.stream) === point, () => this.#onPush(point.stream));
+        }
+        for (const [key, attached] of this.#attached) {
+          if (attached.conferenceId !== conference.id || !rtmp.has(attached.userId) || !this.#sessions.has(key)) continue;
+          this.logger.warn(`RTMP participant ${attached.userId} (${attached.app}/${attached.stream}) rejoins conference ${conference.id} (worker died)`);
+          void this.#rejoin(key, attached.conferenceId, attached.userId, () => this.#attached.get(key) === attached, () => this.#startAttached(key));
         }
       });
     });
@@ -64,6 +81,11 @@ export class IngestService {
         this.#points.delete(point.stream);
         removed = true;
         void this.#stopSession(point.stream, 'conference ended');
+      }
+      for (const [key, attached] of [...this.#attached]) {
+        if (attached.conferenceId !== conference.id) continue;
+        this.#attached.delete(key);
+        void this.#stopSession(key, 'conference ended');
       }
       // The whole key table goes to the origin: only when it changed (at scale, conferences end often).
       if (removed) this.#pushKeys();
@@ -82,6 +104,26 @@ export class IngestService {
       this.#pushKeys();
     }
     return this.origin.publishUrl(INGEST_APP, point.stream, point.key);
+  }
+
+  /**
+   * Feeds a stream the ingest origin already carries (a channel host's own
+   * push) into a conference as `userId`: at once if it is being published,
+   * and again each time it is published anew, until detached. Its session
+   * replaces any other source of that user in the conference (the newest
+   * source wins), and a newer one replaces it.
+   */
+  attachStream(target: AttachedStream, publishing: boolean): void {
+    const key = attachedKey(target.app, target.stream);
+    this.#attached.set(key, { ...target });
+    if (publishing) void this.#startAttached(key);
+  }
+
+  /** Stops feeding an attached stream; its participant leaves unless a newer source replaced it. */
+  async detachStream(app: StreamApp, stream: string): Promise<void> {
+    const key = attachedKey(app, stream);
+    if (!this.#attached.delete(key)) return;
+    await this.#stopSession(key, 'detached');
   }
 
   /** After a restart: the saved push points of restored conferences accept pushes again. */
@@ -109,19 +151,29 @@ export class IngestService {
   async #onPush(stream: string): Promise<void> {
     if (this.#closed) return;
     const point = this.#points.get(stream);
-    const conference = point && this.conferences.find(point.conferenceId);
-    if (!point || !conference) return;
-    await this.#stopSession(stream, 'replaced by a new push');
+    if (point) await this.#startSession(stream, point.conferenceId, point.userId, INGEST_APP, stream);
+  }
+
+  async #startAttached(key: string): Promise<void> {
+    const attached = this.#attached.get(key);
+    if (attached && !this.#closed) await this.#startSession(key, attached.conferenceId, attached.userId, attached.app, attached.stream);
+  }
+
+  async #startSession(key: string, conferenceId: string, userId: string, app: StreamApp, stream: string): Promise<void> {
+    const conference = this.conferences.find(conferenceId);
+    if (!conference) return;
+    const point = { userId };
+    await this.#stopSession(key, 'replaced by a new push');
     const starting = IngestSession.start({
       conference,
-      userId: point.userId,
-      pullUrl: this.origin.pullUrl(INGEST_APP, stream),
+      userId,
+      pullUrl: this.origin.pullUrl(app, stream),
       ffmpegPath: this.ffmpegPath,
       // Half a second of an origin's live stream may hold no keyframe; its cached GOP always does.
       probeMs: this.origin.sendsCachedGop ? INGEST_PROBE_MS : undefined,
       logger: this.logger,
       onEnded: () => {
-        if (this.#sessions.get(stream)?.conference === conference) this.#sessions.delete(stream);
+        if (this.#sessions.get(key)?.conference === conference) this.#sessions.delete(key);
       },
     }).then(
       (session) => {
@@ -129,28 +181,28 @@ export class IngestService {
           void session.stop('shutdown');
           return;
         }
-        this.#sessions.set(stream, session);
+        this.#sessions.set(key, session);
         this.logger.log(`RTMP participant ${point.userId} joined conference ${conference.id}`);
       },
       (error: Error) => this.logger.error(error.message),
     );
-    this.#starting.set(stream, starting);
+    this.#starting.set(key, starting);
     await starting;
-    this.#starting.delete(stream);
+    this.#starting.delete(key);
   }
 
   /**
    * Starts the participant's session again, retrying while the SFU has no room for
    * it (the dead worker's replacement may still be starting), for about 15 s.
    */
-  async #rejoin(point: IngestPoint): Promise<void> {
+  async #rejoin(key: string, conferenceId: string, userId: string, stillWanted: () => boolean, start: () => Promise<void>): Promise<void> {
     for (let attempt = 0, delayMs = 250; attempt < 10; attempt += 1, delayMs = Math.min(delayMs * 2, 2000)) {
-      if (this.#closed || this.#points.get(point.stream) !== point || !this.conferences.find(point.conferenceId)) return;
-      await this.#onPush(point.stream);
-      if (this.#sessions.has(point.stream)) return;
+      if (this.#closed || !stillWanted() || !this.conferences.find(conferenceId)) return;
+      await start();
+      if (this.#sessions.has(key)) return;
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
-    this.logger.error(`RTMP participant ${point.userId} could not rejoin conference ${point.conferenceId}`);
+    this.logger.error(`RTMP participant ${userId} could not rejoin conference ${conferenceId}`);
   }
 
   async #stopSession(stream: string, reason: string): Promise<void> {
@@ -167,3 +219,5 @@ export class IngestService {
     this.origin.setPublishKeys('ingest', table);
   }
 }
+
+const attachedKey = (app: StreamApp, stream: string) => `attached:${app}/${stream}`;
