@@ -1,7 +1,7 @@
 import { io, Socket } from 'socket.io-client';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { FlvWatcher } from '../bench/support/viewer';
-import { publishTestStream, Publisher } from './support/media';
+import { probe, publishTestStream, Publisher } from './support/media';
 import { BLUE, floatRegions, RED, tonePowers, waitForColors } from './support/mix-checks';
 import { waitFor } from '../bench/support/processes';
 
@@ -105,7 +105,9 @@ describe('co-hosting flow (headless, RTMP participants)', () => {
     expect(await saw('guest1', 'cohost:kicked')).toEqual({ channelId: 'studio', userId: 'guest1' });
     expect(await saw('anchor', 'cohost:ended')).toMatchObject({ channelId: 'studio' });
     await waitFor('host alone', async () => ((await gw.admin('GET', '/api/v1/channels/studio')).body.source === 'host' ? true : undefined), 20000);
-    // The host's own 640x360 picture again.
+    // The host's own 640x360 picture again: its size as a new player sees it, then its colour.
+    const video = (await probe(channel.playUrls.flv)).find((st) => st.codec_type === 'video');
+    expect({ width: video?.width, height: video?.height }).toEqual({ width: 640, height: 360 });
     await waitForColors(channel.playUrls.flv, 640, 360, [{ region: MAIN, color: RED }], 20000);
     const [p440, p1000] = await tonePowers(channel.playUrls.flv, [440, 1000]);
     expect(p440).toBeGreaterThan(100 * p1000);

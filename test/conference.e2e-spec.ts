@@ -1,7 +1,11 @@
 import { Browser, Page } from 'playwright-core';
 import { io, Socket } from 'socket.io-client';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium, receivedFrom } from './support/browser';
+import { colorNear, dominantFrequency, Rgb, tonePower } from './support/media-analysis';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { publishTestStream, Publisher } from './support/media';
 import { descendantPids, isRunning, waitFor } from '../bench/support/processes';
@@ -21,6 +25,76 @@ async function expectFlowing(page: Page, userId: string): Promise<void> {
   expect(later.framesDecoded).toBeGreaterThan(first.framesDecoded);
 }
 
+/** Mean colour of the middle of `userId`'s tile as the page shows it: its received video drawn to a canvas. */
+async function tileColor(page: Page, userId: string): Promise<Rgb | undefined> {
+  return page.evaluate((user) => {
+    const video = [...document.querySelectorAll<HTMLElement>('.tile')].find((t) => t.dataset.user === user)?.querySelector('video');
+    if (!video || video.videoWidth === 0) return undefined;
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 36;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(video, 0, 0, 64, 36);
+    const { data } = ctx.getImageData(16, 9, 32, 18);
+    const sum = [0, 0, 0];
+    for (let i = 0; i < data.length; i += 4) for (let c = 0; c < 3; c += 1) sum[c] += data[i + c];
+    return sum.map((v) => v / (data.length / 4)) as [number, number, number];
+  }, userId);
+}
+
+/**
+ * About 0.7 s of `userId`'s received audio track as the page decodes it (WebAudio: the
+ * consumer's track into an AnalyserNode), with the context's sample rate.
+ */
+async function receivedAudio(page: Page, userId: string): Promise<{ sampleRate: number; samples: Float32Array }> {
+  const { sampleRate, samples } = await page.evaluate(async (user) => {
+    const consumer = [...window.conferenceClient!.consumers.values()].find((c) => c.appData.userId === user && c.kind === 'audio');
+    if (!consumer) throw new Error(`no audio consumer for ${user}`);
+    const context = new AudioContext();
+    await context.resume();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 32768;
+    context.createMediaStreamSource(new MediaStream([consumer.track])).connect(analyser);
+    // Fill the analyser's window (32768 samples: 0.68 s at 48 kHz).
+    await new Promise((resolve) => setTimeout(resolve, Math.ceil((analyser.fftSize / context.sampleRate) * 1000) + 300));
+    const data = new Float32Array(analyser.fftSize);
+    analyser.getFloatTimeDomainData(data);
+    const rate = context.sampleRate;
+    await context.close();
+    return { sampleRate: rate, samples: Array.from(data) };
+  }, userId);
+  return { sampleRate, samples: Float32Array.from(samples) };
+}
+
+/**
+ * Waits until `page` shows `userId`'s picture in `color` and plays `toneHz` from them: the
+ * tone carries most of the received power and every other source's tone is at least 20x
+ * weaker (so the right sender's media is checked, not just that bytes arrive).
+ */
+async function expectSeenAndHeard(page: Page, userId: string, color: Rgb, toneHz: number, otherTones: number[]): Promise<void> {
+  let lastColor: Rgb | undefined;
+  await waitFor(`${userId}'s picture in ${JSON.stringify(color)}`, async () => {
+    lastColor = await tileColor(page, userId);
+    return lastColor && colorNear(lastColor, color, 60) ? true : undefined;
+  }, 20000).catch((error: Error) => {
+    throw new Error(`${error.message}; last colour ${JSON.stringify(lastColor?.map(Math.round))}`);
+  });
+  let last = '';
+  await waitFor(`${userId}'s ${toneHz} Hz tone`, async () => {
+    const { sampleRate, samples } = await receivedAudio(page, userId);
+    const meanSquare = samples.reduce((a, x) => a + x * x, 0) / samples.length;
+    const wanted = tonePower(samples, sampleRate, toneHz);
+    // A pure tone's Goertzel power is N/2 times the signal's mean square (up to ~40 % less off the bin
+    // centre). Concealed or dropped packets smear it: RTMP audio with millisecond RTP steps read 0.01-0.07.
+    const share = wanted / ((samples.length / 2) * meanSquare || 1);
+    const others = otherTones.map((f) => tonePower(samples, sampleRate, f));
+    last = JSON.stringify({ dominantHz: dominantFrequency(samples, sampleRate), sampleRate, rms: Math.sqrt(meanSquare).toFixed(4), share: share.toFixed(3), ratios: others.map((p) => (wanted / (p || 1e-12)).toFixed(1)) });
+    return Math.sqrt(meanSquare) > 0.003 && share > 0.25 && others.every((p) => wanted > 20 * p) ? true : undefined;
+  }, 20000).catch((error: Error) => {
+    throw new Error(`${error.message}; last reading ${last}`);
+  });
+}
+
 function connect(gw: RunningGateway, token?: string): Promise<Socket> {
   const socket = io(gw.baseUrl, { auth: token ? { token } : {}, transports: ['websocket'], reconnection: false });
   return new Promise((resolve, reject) => {
@@ -32,24 +106,38 @@ function connect(gw: RunningGateway, token?: string): Promise<Socket> {
   });
 }
 
+// Each source has its own colour and tone, so a page that shows and plays the wrong one fails.
+const ALICE = { color: [0, 0, 255] as Rgb, hex: '0x0000ff', toneHz: 440 };
+const BOB = { color: [0, 255, 0] as Rgb, hex: '0x00ff00', toneHz: 1000 };
+const OBS = { color: [255, 0, 0] as Rgb, hex: '0xff0000', toneHz: 660 };
+
 describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
   let gw: RunningGateway;
-  let browser: Browser;
+  let media = '';
+  const browsers: Record<'alice' | 'bob', Browser | undefined> = { alice: undefined, bob: undefined };
   const token = async (userId: string, role: 'host' | 'guest' | 'viewer' = 'guest') =>
     (await gw.admin('POST', '/api/v1/tokens', { userId, role })).body.token as string;
 
   beforeAll(async () => {
     gw = await startGateway({ env: { CONFERENCE_IDLE_SECONDS: '2' } });
-    browser = await launchChromium();
+    // One browser per person: Chromium's fake camera and microphone are per process (blue + 440 Hz, green + 1 kHz).
+    media = mkdtempSync(join(tmpdir(), 'fake-media-'));
+    for (const [name, source] of [['alice', ALICE], ['bob', BOB]] as const) {
+      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${source.hex}:size=640x360:rate=25`, '-t', '2', '-pix_fmt', 'yuv420p', join(media, `${name}.y4m`)]);
+      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${source.toneHz}:sample_rate=48000`, '-t', '4', join(media, `${name}.wav`)]);
+      browsers[name] = await launchChromium([`--use-file-for-fake-video-capture=${join(media, `${name}.y4m`)}`, `--use-file-for-fake-audio-capture=${join(media, `${name}.wav`)}`]);
+    }
   });
   afterAll(async () => {
-    await browser?.close();
+    await browsers.alice?.close();
+    await browsers.bob?.close();
+    if (media) removeDir(media);
     await gw?.stop();
-    removeDir(gw.dataDir);
+    if (gw) removeDir(gw.dataDir);
   });
 
-  async function openPage(conferenceId: string, userId: string): Promise<Page> {
-    const page = await browser.newPage();
+  async function openPage(conferenceId: string, userId: 'alice' | 'bob'): Promise<Page> {
+    const page = await browsers[userId]!.newPage();
     await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(userId)}`);
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 });
     return page;
@@ -68,6 +156,9 @@ describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
     const bob = await openPage(id, 'bob');
     await expectFlowing(alice, 'bob');
     await expectFlowing(bob, 'alice');
+    // What each page decodes is the other's camera and microphone.
+    await expectSeenAndHeard(alice, 'bob', BOB.color, BOB.toneHz, [ALICE.toneHz, OBS.toneHz]);
+    await expectSeenAndHeard(bob, 'alice', ALICE.color, ALICE.toneHz, [BOB.toneHz, OBS.toneHz]);
     await alice.screenshot({ path: join(SHOTS, 'conference-alice.png') });
     await bob.screenshot({ path: join(SHOTS, 'conference-bob.png') });
 
@@ -75,32 +166,22 @@ describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
     const ingest = await gw.request('POST', `/api/v1/conferences/${id}/ingest`, { body: { userId: 'obs' }, headers: { authorization: `Bearer ${await token('obs')}` } });
     expect(ingest.status).toBe(201);
     expect(ingest.body.url).toMatch(/^rtmp:\/\/127\.0\.0\.1:\d+\/ingest\/in-[0-9a-f]+\?key=/);
-    let obs: Publisher | undefined = publishTestStream(ingest.body.url, { color: '0xff0000', toneHz: 660 });
+    let obs: Publisher | undefined = publishTestStream(ingest.body.url, { color: OBS.hex, toneHz: OBS.toneHz });
     try {
       await expectFlowing(alice, 'obs');
       const view = await gw.admin('GET', `/api/v1/conferences/${id}`);
       expect(view.body.participants).toEqual(
         expect.arrayContaining([
-          { userId: 'alice', audio: true, video: true, via: 'webrtc' },
-          { userId: 'bob', audio: true, video: true, via: 'webrtc' },
-          { userId: 'obs', audio: true, video: true, via: 'rtmp' },
+          expect.objectContaining({ userId: 'alice', audio: true, video: true, via: 'webrtc' }),
+          expect.objectContaining({ userId: 'bob', audio: true, video: true, via: 'webrtc' }),
+          expect.objectContaining({ userId: 'obs', audio: true, video: true, via: 'rtmp' }),
         ]),
       );
       await alice.waitForFunction(() => document.querySelectorAll('#people li').length === 3);
       await alice.screenshot({ path: join(SHOTS, 'conference-with-rtmp.png') });
-      // The RTMP participant's picture is red in Alice's page.
-      const red = await alice.evaluate(() => {
-        const video = [...document.querySelectorAll<HTMLElement>('.tile')].find((t) => t.dataset.user === 'obs')!.querySelector('video')!;
-        const canvas = document.createElement('canvas');
-        canvas.width = 64;
-        canvas.height = 36;
-        const ctx = canvas.getContext('2d')!;
-        ctx.drawImage(video, 0, 0, 64, 36);
-        const d = ctx.getImageData(32, 18, 1, 1).data;
-        return [d[0], d[1], d[2]];
-      });
-      expect(red[0]).toBeGreaterThan(180);
-      expect(red[1]).toBeLessThan(80);
+      // The RTMP participant's picture is red and its tone 660 Hz in Alice's page; Bob's are still his own.
+      await expectSeenAndHeard(alice, 'obs', OBS.color, OBS.toneHz, [ALICE.toneHz, BOB.toneHz]);
+      await expectSeenAndHeard(alice, 'bob', BOB.color, BOB.toneHz, [ALICE.toneHz, OBS.toneHz]);
 
       // Stopping the push removes the participant and its ffmpeg (workers + origin + ffmpeg before).
       expect(descendantPids(gw.pid).filter(isRunning)).toHaveLength(4);

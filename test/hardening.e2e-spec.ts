@@ -99,7 +99,8 @@ describe('hostile input (property-based, fast-check)', () => {
   let gw: RunningGateway;
   let cases = 0;
   beforeAll(async () => {
-    gw = await startGateway({ env: { RATE_LIMIT_SOCKET_PER_SECOND: '100000', RATE_LIMIT_SOCKET_BURST: '100000', RATE_LIMIT_REST_PER_SECOND: '100000', RATE_LIMIT_REST_BURST: '100000', RATE_LIMIT_IP_PER_SECOND: '1000000', RATE_LIMIT_IP_BURST: '1000000' } });
+    // Invitations that outlive the run, so the snapshot holds pending ones that hostile input must leave alone.
+    gw = await startGateway({ env: { COHOST_INVITE_TTL_SECONDS: '3600', RATE_LIMIT_SOCKET_PER_SECOND: '100000', RATE_LIMIT_SOCKET_BURST: '100000', RATE_LIMIT_REST_PER_SECOND: '100000', RATE_LIMIT_REST_BURST: '100000', RATE_LIMIT_IP_PER_SECOND: '1000000', RATE_LIMIT_IP_BURST: '1000000' } });
     await gw.admin('POST', '/api/v1/channels', { id: 'fuzz' });
   });
   afterAll(async () => {
@@ -108,13 +109,27 @@ describe('hostile input (property-based, fast-check)', () => {
     removeDir(gw.dataDir);
   });
 
-  const snapshot = async () => JSON.stringify([(await gw.admin('GET', '/api/v1/channels')).body, (await gw.admin('GET', '/api/v1/conferences')).body, (await gw.admin('GET', '/api/v1/mix-tasks')).body]);
+  // Everything a hostile request could change: channels, conferences, mix tasks, and the co-host desks with every invitation and its state.
+  const snapshot = async () =>
+    JSON.stringify(
+      await Promise.all(['/api/v1/channels', '/api/v1/conferences', '/api/v1/mix-tasks', '/api/v1/cohost/desks'].map(async (path) => {
+        const { status, body } = await gw.admin('GET', path);
+        expect({ path, status }).toEqual({ path, status: 200 });
+        return body;
+      })),
+    );
 
   it('answers every malformed socket event with a typed error and changes nothing', async () => {
     const host = await connect(gw, 'fuzz-host', 'host', 'fuzz');
     const viewer = await connect(gw, 'fuzz-viewer', 'viewer', 'fuzz');
     try {
+      // One pending invitation each way: hostile moves must not accept, reject, cancel or add any.
+      expect(await host.emitWithAck('cohost:invite', { channelId: 'fuzz', userId: 'fuzz-invitee' })).toMatchObject({ ok: true });
+      expect(await viewer.emitWithAck('cohost:apply', { channelId: 'fuzz' })).toMatchObject({ ok: true });
       const before = await snapshot();
+      expect(JSON.parse(before)[3]).toEqual([
+        expect.objectContaining({ channelId: 'fuzz', guests: [], invitations: [expect.objectContaining({ kind: 'invite', state: 'pending' }), expect.objectContaining({ kind: 'apply', state: 'pending' })] }),
+      ]);
       const events = ['cohost:invite', 'cohost:apply', 'cohost:accept', 'cohost:reject', 'cohost:cancel', 'cohost:kick', 'cohost:leave', 'cohost:end', 'cohost:mode',
         'media:join', 'media:createTransport', 'media:connectTransport', 'media:produce', 'media:consume', 'media:resumeConsumer', 'media:closeProducer', 'media:restartIce'];
       await fc.assert(

@@ -10,15 +10,16 @@ const REFUSAL_CODES = new Set(['NOT_CHANNEL_HOST', 'NOT_A_MEMBER', 'NOT_CONFEREN
  * The permission matrix: every REST route and co-host/media socket event
  * against every role and ownership case, on the real server. "own" is the
  * channel and conference of `ownHost`; `guest` was admitted to that
- * conference; `otherHost` hosts another channel. An allowed call may still fail
- * for another reason (404, 409…), but never with 401/403 or a refusal code; a
- * refused one always does.
+ * conference; `otherHost` hosts another channel. Every allowed call gets its
+ * exact success status (so a 500 or a stray 404 fails the cell); a refused one
+ * gets 401/403 with a refusal code.
  */
 describe('permission matrix', () => {
   let gw: RunningGateway;
   const tokens: Partial<Record<Role, string>> = {};
   let conferenceId = '';
   let mixTaskId = '';
+  let sinkPublishUrl = '';
 
   beforeAll(async () => {
     gw = await startGateway();
@@ -27,7 +28,7 @@ describe('permission matrix', () => {
     const expiresAt = Date.now() + 10000;
     const own = (await gw.admin('POST', '/api/v1/channels', { id: 'own' })).body;
     await gw.admin('POST', '/api/v1/channels', { id: 'other' });
-    await gw.admin('POST', '/api/v1/channels', { id: 'sink' });
+    sinkPublishUrl = (await gw.admin('POST', '/api/v1/channels', { id: 'sink' })).body.publishUrl;
     tokens.ownHost = await token({ userId: 'owner', role: 'host', channelId: 'own' });
     tokens.otherHost = await token({ userId: 'stranger', role: 'host', channelId: 'other' });
     tokens.viewer = await token({ userId: 'watcher', role: 'viewer', channelId: 'own' });
@@ -51,41 +52,71 @@ describe('permission matrix', () => {
   };
 
   const conf = () => conferenceId;
-  // [method, path, body, roles allowed]
-  const routes: [string, () => string, () => unknown, Role[]][] = [
-    ['POST', () => '/api/v1/tokens', () => ({ userId: 'u', role: 'viewer' }), ['admin']],
-    ['POST', () => '/api/v1/channels', () => ({ title: 'x' }), ['admin']],
-    ['GET', () => '/api/v1/channels', () => (undefined), ['admin']],
-    ['GET', () => '/api/v1/channels/own', () => (undefined), ['admin', 'ownHost', 'otherHost', 'guest', 'viewer']],
-    ['POST', () => '/api/v1/channels/own/rotate-key', () => (undefined), ['admin', 'ownHost']],
-    ['POST', () => '/api/v1/conferences', () => ({ title: 't' }), ['admin', 'ownHost', 'otherHost']],
-    ['GET', () => '/api/v1/conferences', () => (undefined), ['admin', 'ownHost', 'otherHost', 'guest', 'viewer']],
-    ['GET', () => `/api/v1/conferences/${conf()}`, () => (undefined), ['admin', 'ownHost', 'guest']],
-    ['POST', () => `/api/v1/conferences/${conf()}/members`, () => ({ userId: 'm1' }), ['admin', 'ownHost']],
-    ['POST', () => `/api/v1/conferences/${conf()}/ingest`, () => ({ userId: 'guesty' }), ['admin', 'guest']],
-    ['GET', () => '/api/v1/mix-tasks', () => (undefined), ['admin', 'ownHost', 'otherHost']],
-    ['GET', () => `/api/v1/mix-tasks/${mixTaskId}`, () => (undefined), ['admin', 'ownHost']],
-    ['PATCH', () => `/api/v1/mix-tasks/${mixTaskId}`, () => ({ sequence: Date.now(), layout: { mode: 'grid' } }), ['admin', 'ownHost']],
-    ['POST', () => '/api/v1/mix-tasks', () => ({ conferenceId: conf(), outputs: [{ url: 'rtmp://127.0.0.1:1/live/x' }] }), ['admin', 'ownHost']],
-    ['PUT', () => `/api/v1/conferences/${conf()}/live`, () => ({ channelId: 'other', onDemand: true }), ['admin']],
-    ['GET', () => '/api/v1/live-map', () => (undefined), ['admin']],
-    ['GET', () => '/api/v1/directory', () => (undefined), ['admin', 'ownHost', 'otherHost', 'guest', 'viewer']],
-    ['DELETE', () => `/api/v1/conferences/${conf()}/live`, () => (undefined), ['admin']],
-    ['GET', () => '/api/v1/admin/sfu', () => (undefined), ['admin']],
-    // Destructive ones last, refused roles first; the allowed call ends the resource.
-    ['DELETE', () => `/api/v1/mix-tasks/${mixTaskId}`, () => (undefined), ['admin', 'ownHost']],
+  let sequence = Date.now();
+  const ALL_USERS = (status: number): Partial<Record<Role, number>> => ({ admin: status, ownHost: status, otherHost: status, guest: status, viewer: status });
+  const freshMixTask = async () => {
+    const created = await call('ownHost', 'POST', '/api/v1/mix-tasks', { conferenceId, outputs: [{ url: sinkPublishUrl }] });
+    expect(created.status).toBe(201);
+    mixTaskId = created.body.id;
+  };
+  // Every allowed role's exact status: an allowed call that fails for any reason (a 500, a 404, a 400) fails the matrix.
+  interface Row {
+    method: string;
+    path: () => string;
+    body: () => unknown | Promise<unknown>;
+    allowed: Partial<Record<Role, number>>;
+    /** Runs before each allowed role's call, for routes whose allowed call ends its resource. */
+    fresh?: () => Promise<void>;
+    /** Undoes what an allowed call created (so no mix keeps running for the rest of the suite). */
+    cleanup?: (response: { status: number; body: any }) => Promise<void>;
+  }
+  const routes: Row[] = [
+    { method: 'POST', path: () => '/api/v1/tokens', body: () => ({ userId: 'u', role: 'viewer' }), allowed: { admin: 201 } },
+    { method: 'POST', path: () => '/api/v1/channels', body: () => ({ title: 'x' }), allowed: { admin: 201 } },
+    { method: 'GET', path: () => '/api/v1/channels', body: () => undefined, allowed: { admin: 200 } },
+    { method: 'GET', path: () => '/api/v1/channels/own', body: () => undefined, allowed: ALL_USERS(200) },
+    { method: 'POST', path: () => '/api/v1/channels/own/rotate-key', body: () => undefined, allowed: { admin: 200, ownHost: 200 } },
+    { method: 'POST', path: () => '/api/v1/conferences', body: () => ({ title: 't' }), allowed: { admin: 201, ownHost: 201, otherHost: 201 } },
+    { method: 'GET', path: () => '/api/v1/conferences', body: () => undefined, allowed: ALL_USERS(200) },
+    { method: 'GET', path: () => `/api/v1/conferences/${conf()}`, body: () => undefined, allowed: { admin: 200, ownHost: 200, guest: 200 } },
+    { method: 'POST', path: () => `/api/v1/conferences/${conf()}/members`, body: () => ({ userId: 'm1' }), allowed: { admin: 200, ownHost: 200 } },
+    // The admin and the conference's host may ask for any user (admitting them); a member only for themself.
+    { method: 'POST', path: () => `/api/v1/conferences/${conf()}/ingest`, body: () => ({ userId: 'guesty' }), allowed: { admin: 201, ownHost: 201, guest: 201 } },
+    { method: 'GET', path: () => '/api/v1/mix-tasks', body: () => undefined, allowed: { admin: 200, ownHost: 200, otherHost: 200 } },
+    { method: 'GET', path: () => `/api/v1/mix-tasks/${mixTaskId}`, body: () => undefined, allowed: { admin: 200, ownHost: 200 } },
+    { method: 'PATCH', path: () => `/api/v1/mix-tasks/${mixTaskId}`, body: () => ({ sequence: (sequence += 1), layout: { mode: 'grid' } }), allowed: { admin: 200, ownHost: 200 } },
+    {
+      method: 'POST',
+      path: () => '/api/v1/mix-tasks',
+      body: () => ({ conferenceId: conf(), outputs: [{ url: sinkPublishUrl }] }),
+      allowed: { admin: 201, ownHost: 201 },
+      cleanup: async (response) => {
+        if (response.status === 201) expect((await gw.admin('DELETE', `/api/v1/mix-tasks/${response.body.id}`)).status).toBe(200);
+      },
+    },
+    { method: 'PUT', path: () => `/api/v1/conferences/${conf()}/live`, body: () => ({ channelId: 'other', onDemand: true }), allowed: { admin: 200 } },
+    { method: 'GET', path: () => '/api/v1/live-map', body: () => undefined, allowed: { admin: 200 } },
+    { method: 'GET', path: () => '/api/v1/directory', body: () => undefined, allowed: ALL_USERS(200) },
+    { method: 'DELETE', path: () => `/api/v1/conferences/${conf()}/live`, body: () => undefined, allowed: { admin: 200 } },
+    { method: 'GET', path: () => '/api/v1/admin/sfu', body: () => undefined, allowed: { admin: 200 } },
+    // Destructive ones last, refused roles first; each allowed call ends a resource of its own.
+    { method: 'DELETE', path: () => `/api/v1/mix-tasks/${mixTaskId}`, body: () => undefined, allowed: { admin: 200, ownHost: 200 }, fresh: freshMixTask },
   ];
 
   const label = (path: string) => path.replace('${conf()}', ':conference').replace('${mixTaskId}', ':mixTask');
-  it.each(routes.map((r) => [`${r[0]} ${label(r[1].toString().replace(/^\(\) => [`']|[`']$/g, ''))}`, ...r] as const))('%s', async (_label, method, path, body, allowed) => {
-    const ordered = [...ROLES.filter((r) => !allowed.includes(r)), ...ROLES.filter((r) => allowed.includes(r))];
+  it.each(routes.map((r) => [`${r.method} ${label(r.path.toString().replace(/^\(\) => [`']|[`']$/g, ''))}`, r] as const))('%s', async (_label, row) => {
+    const isAllowed = (role: Role) => row.allowed[role] !== undefined;
+    const ordered = [...ROLES.filter((r) => !isAllowed(r)), ...ROLES.filter(isAllowed)];
     for (const role of ordered) {
-      const res = await call(role, method, path(), body());
-      const refused = REFUSED.has(res.status);
-      if (allowed.includes(role)) expect({ role, status: res.status, code: res.body?.error?.code, refused }).toMatchObject({ refused: false });
-      else {
-        expect({ role, refused, code: res.body?.error?.code }).toMatchObject({ role, refused: true });
-        if (role === 'expired') expect(res.body.error.code).toBe('TOKEN_EXPIRED');
+      if (isAllowed(role)) await row.fresh?.();
+      const res = await call(role, row.method, row.path(), await row.body());
+      const code = res.body?.error?.code;
+      if (isAllowed(role)) {
+        expect({ role, status: res.status, code }).toEqual({ role, status: row.allowed[role], code: undefined });
+        await row.cleanup?.(res);
+      } else {
+        expect({ role, refused: REFUSED.has(res.status), refusalCode: REFUSAL_CODES.has(code) }).toEqual({ role, refused: true, refusalCode: true });
+        if (role === 'expired') expect(code).toBe('TOKEN_EXPIRED');
       }
     }
   });
@@ -116,24 +147,26 @@ describe('permission matrix', () => {
       ),
     );
     try {
-      const events: [string, object, Role[]][] = [
-        ['cohost:invite', { channelId: 'own', userId: 'z1' }, ['ownHost']],
-        ['cohost:kick', { channelId: 'own', userId: 'z1' }, ['ownHost']],
-        ['cohost:mode', { channelId: 'own', mixMode: 'server' }, ['ownHost']],
-        ['cohost:end', { channelId: 'own' }, ['ownHost']],
-        ['media:join', { conferenceId: conferenceForMedia }, ['ownHost', 'guest']],
+      // Each allowed role's exact ack; each refused role's refusal code.
+      const events: [string, object, Partial<Record<Role, object>>, string][] = [
+        ['cohost:invite', { channelId: 'own', userId: 'z1' }, { ownHost: { ok: true, invitationId: expect.stringMatching(/^inv_/), expiresAt: expect.any(String) } }, 'NOT_CHANNEL_HOST'],
+        // Allowed, and refused for what it is: z1 was invited, not seated.
+        ['cohost:kick', { channelId: 'own', userId: 'z1' }, { ownHost: { ok: false, error: { code: 'NOT_ON_MIC' } } }, 'NOT_CHANNEL_HOST'],
+        ['cohost:mode', { channelId: 'own', mixMode: 'server' }, { ownHost: { ok: true, mixMode: 'server' } }, 'NOT_CHANNEL_HOST'],
+        ['cohost:end', { channelId: 'own' }, { ownHost: { ok: true } }, 'NOT_CHANNEL_HOST'],
+        ['media:join', { conferenceId: conferenceForMedia }, { ownHost: { ok: true, conferenceId: conferenceForMedia }, guest: { ok: true, conferenceId: conferenceForMedia } }, 'NOT_A_MEMBER'],
       ];
-      for (const [event, payload, allowed] of events) {
+      for (const [event, payload, allowed, refusal] of events) {
         for (const role of ['otherHost', 'guest', 'viewer', 'ownHost'] as const) {
           const answer = await sockets[role].emitWithAck(event, payload);
-          const refused = !answer.ok && REFUSAL_CODES.has(answer.error.code);
-          expect({ event, role, refused, code: answer.error?.code }).toMatchObject({ refused: !allowed.includes(role) });
+          const expected = allowed[role] ?? { ok: false, error: { code: refusal } };
+          expect({ event, role, answer }).toMatchObject({ event, role, answer: expected });
         }
       }
       // A viewer applies; a host cannot accept someone else's application on another channel.
       const applied = await sockets.viewer.emitWithAck('cohost:apply', { channelId: 'own' });
       expect(applied).toMatchObject({ ok: true });
-      expect(await sockets.otherHost.emitWithAck('cohost:accept', { invitationId: applied.invitationId })).toMatchObject({ ok: false });
+      expect(await sockets.otherHost.emitWithAck('cohost:accept', { invitationId: applied.invitationId })).toMatchObject({ ok: false, error: { code: 'NOT_YOUR_MOVE' } });
       expect(await sockets.viewer.emitWithAck('cohost:accept', { invitationId: applied.invitationId })).toMatchObject({ ok: false, error: { code: 'NOT_YOUR_MOVE' } });
     } finally {
       for (const s of Object.values(sockets)) s.close();

@@ -5,12 +5,14 @@ import { channelRoom, Notifier } from '@gw/im';
 import { ChannelService, ProgramService } from '@gw/live';
 import { MixingService } from '@gw/mixing';
 import { SessionRepository } from '@gw/persistence';
+import { CohostController } from './cohost.controller';
 import { CohostGateway } from './cohost.gateway';
 import { CohostService } from './cohost.service';
 
 /** The co-host manager over sockets; tells everyone in a session about channel state changes. */
 @Global()
 @Module({
+  controllers: [CohostController],
   providers: [
     {
       provide: CohostService,

@@ -153,6 +153,23 @@ export class CohostService {
     return {};
   }
 
+  /**
+   * Every channel's desk as an operator sees it: its host, who is on mic, the
+   * session (if co-hosting) and each invitation with its state. Read-only.
+   */
+  desks(): { channelId: string; hostUserId: string; guests: string[]; session?: { conferenceId: string; mixMode: MixMode }; invitations: object[] }[] {
+    return [...this.#desks.values()].map((desk) => {
+      const session = this.#sessions.get(desk.channelId);
+      return {
+        channelId: desk.channelId,
+        hostUserId: desk.hostUserId,
+        guests: desk.guests,
+        ...(session ? { session: { conferenceId: session.conferenceId, mixMode: session.mode } } : {}),
+        invitations: desk.all().map((i) => this.#public(i)),
+      };
+    });
+  }
+
   /** A user's last socket went away: after the grace period they leave (a host ends the session). */
   userOffline(userId: string): void {
     for (const desk of this.#desks.values()) {

@@ -26,6 +26,19 @@ describe('InvitationDesk', () => {
     expect(desk.seatsLeft).toBe(1);
   });
 
+  it('lists every invitation it holds, ended ones too, as copies', () => {
+    desk.invite(host, 'bob', 0, 'i1');
+    desk.apply(viewer('carol'), 1, 'a1');
+    desk.cancel('i1', host, 2);
+    const all = desk.all();
+    expect(all.map((i) => [i.id, i.state])).toEqual([
+      ['i1', 'cancelled'],
+      ['a1', 'pending'],
+    ]);
+    all[1].state = 'accepted';
+    expect(desk.get('a1').state).toBe('pending');
+  });
+
   it('apply → host accepts', () => {
     desk.apply(viewer('carol'), 0, 'a1');
     expect(code(() => desk.accept('a1', viewer('carol'), 1))).toBe('NOT_YOUR_MOVE');

@@ -103,6 +103,11 @@ export class InvitationDesk {
     return { ...invitation };
   }
 
+  /** Every invitation the desk still holds (ended ones until pruned), oldest first. */
+  all(): Invitation[] {
+    return [...this.#invitations.values()].map((i) => ({ ...i }));
+  }
+
   pending(): Invitation[] {
     return [...this.#invitations.values()].filter((i) => i.state === 'pending').map((i) => ({ ...i }));
   }

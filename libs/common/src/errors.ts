@@ -45,6 +45,13 @@ export class ConflictError extends GatewayError {
   }
 }
 
+/** A request larger than the gateway accepts (REST bodies, socket events): answered, never processed. */
+export class PayloadTooLargeError extends GatewayError {
+  constructor(message: string) {
+    super('PAYLOAD_TOO_LARGE', message, 413);
+  }
+}
+
 export class UnavailableError extends GatewayError {
   constructor(message: string, code = 'UNAVAILABLE') {
     super(code, message, 503);

@@ -1,11 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
+import { resourceId, ZodPipe } from '@gw/common';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { Conference } from './conference';
 import { ConferenceService } from './conference.service';
 import { assertConferenceHost, NotAMemberError } from './errors';
+import { ingestAccess } from './ingest/ingest-access';
 import { IngestService } from './ingest/ingest.service';
 
 const createBody = z.strictObject({ title: z.string().min(1).max(200).optional() });
@@ -74,13 +75,19 @@ export class ConferencesController {
     return this.#view(conference);
   }
 
-  /** An RTMP push URL that makes the member a participant while the push lasts. */
+  /**
+   * An RTMP push URL that makes the member a participant while the push lasts.
+   * Any token: membership decides (see ingestAccess), so an accepted co-host with
+   * a viewer token may ingest as themself; an admin or the conference's host
+   * asking for a user admits them.
+   */
   @Post(':id/ingest')
   @HttpCode(201)
-  @Allow('admin', 'host', 'guest')
+  @Allow('any')
   @ApiBody({ schema: z.toJSONSchema(userBody) as object })
   createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(userBody)) body: z.infer<typeof userBody>) {
-    if (principal.kind === 'user' && principal.userId !== body.userId) throw new ForbiddenError('a member may only ingest as themself');
+    const conference = this.conferences.get(id);
+    if (ingestAccess(principal, conference, body.userId) === 'admit') conference.admit(body.userId);
     return { url: this.ingest.urlFor(id, body.userId) };
   }
 

@@ -1,12 +1,10 @@
 import { Inject, Logger } from '@nestjs/common';
 import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
-import { describeError } from '@gw/common';
+import { describeError, PayloadTooLargeError } from '@gw/common';
 import { RateLimits, TokenService } from '@gw/auth';
+import { exceedsJsonBytes, HARD_MESSAGE_BYTES, MAX_EVENT_BYTES } from './message-size';
 import { Notifier, channelRoom, userRoom } from './notifier';
-
-/** Largest socket.io message we accept (media:* payloads are a few kB). */
-const MAX_MESSAGE_BYTES = 64 * 1024;
 
 /**
  * The socket.io server (IM). Authenticates every connection at the handshake
@@ -14,7 +12,7 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
  * its token expires, telling it first (`auth:expired`). Event handlers live in
  * the domain gateways (media, co-host), which read the principal from the socket.
  */
-@WebSocketGateway({ serveClient: false, maxHttpBufferSize: MAX_MESSAGE_BYTES, cors: { origin: false } })
+@WebSocketGateway({ serveClient: false, maxHttpBufferSize: HARD_MESSAGE_BYTES, cors: { origin: false } })
 export class ImGateway implements OnGatewayInit, OnGatewayConnection {
   readonly #logger = new Logger('Im');
 
@@ -46,11 +44,16 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
     if (!principal) return;
     void socket.join(userRoom(principal.userId));
     // Every event counts against its user and address; one over the limit is answered
-    // RATE_LIMITED on its ack (if it asked for one) and never reaches a handler.
+    // RATE_LIMITED on its ack (if it asked for one) and never reaches a handler. So is
+    // one larger than MAX_EVENT_BYTES, with PAYLOAD_TOO_LARGE: the connection stays up
+    // (only a message over the transport's hard limit closes it; see message-size.ts).
     const ip = socket.handshake.address;
     socket.use((packet, next) => {
       try {
         this.limits.socket(principal.userId, ip);
+        if (exceedsJsonBytes(packet, MAX_EVENT_BYTES)) {
+          throw new PayloadTooLargeError(`event payload larger than ${MAX_EVENT_BYTES} bytes`);
+        }
         next();
       } catch (error) {
         const ack = packet[packet.length - 1];

@@ -4,3 +4,4 @@ export * from './socket-auth';
 export * from './im.gateway';
 export * from './im.module';
 export * from './io-adapter';
+export * from './message-size';
