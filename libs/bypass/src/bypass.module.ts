@@ -1,9 +1,10 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
-import { ConferenceService } from '@gw/conference';
+import { ConferenceLivePort, ConferenceService } from '@gw/conference';
 import { channelRoom, Notifier } from '@gw/im';
 import { ChannelService, ProgramService } from '@gw/live';
-import { MixingService } from '@gw/mixing';
+import { layoutSchema, MixingService } from '@gw/mixing';
+import { ZodPipe } from '@gw/common';
 import { SessionRepository } from '@gw/persistence';
 import { BypassController } from './bypass.controller';
 import { BypassService } from './bypass.service';
@@ -15,7 +16,7 @@ import { BypassService } from './bypass.service';
   providers: [
     {
       provide: BypassService,
-      inject: [ChannelService, ProgramService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG, SessionRepository],
+      inject: [ChannelService, ProgramService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG, SessionRepository, ConferenceLivePort],
       useFactory: (
         channels: ChannelService,
         programs: ProgramService,
@@ -24,6 +25,7 @@ import { BypassService } from './bypass.service';
         notifier: Notifier,
         config: ResolvedConfig,
         store: SessionRepository,
+        livePort: ConferenceLivePort,
       ) => {
         const service = new BypassService(channels, programs, conferences, mixing, {
           idleSeconds: config.bypassIdleSeconds,
@@ -35,6 +37,9 @@ import { BypassService } from './bypass.service';
           store,
         });
         service.on('changed', (m) => notifier.toRoom(channelRoom(m.channelId), 'live:state', m));
+        // POST /conferences {live}: the layout is checked with the mix tasks' own schema (a typed 400 when wrong).
+        const layout = new ZodPipe(layoutSchema.optional());
+        livePort.register((conference, request) => service.goLive(conference, { onDemand: request.onDemand, layout: layout.transform(request.layout) }));
         return service;
       },
     },

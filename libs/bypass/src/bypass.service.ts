@@ -100,6 +100,23 @@ export class BypassService extends TypedEmitter<BypassEvents> {
     return this.#attach(conference, { channelId: input.channelId, onDemand: input.onDemand, layout });
   }
 
+  /**
+   * A new conference goes live by itself: a channel of its own (id
+   * `live-<conferenceId>`, titled like the conference) is created and mapped
+   * to it. The layout has already been validated by the caller. If the
+   * mapping cannot be made, the channel is not left behind.
+   */
+  goLive(conference: Conference, input: { onDemand: boolean; layout?: LayoutSpec }): { channelId: string; onDemand: boolean; playUrls: Record<string, string> } {
+    const channel = this.channels.create({ id: `live-${conference.id}`, title: conference.title });
+    try {
+      this.map(conference.id, { channelId: channel.id, onDemand: input.onDemand, layout: input.layout });
+    } catch (error) {
+      this.channels.remove(channel.id);
+      throw error;
+    }
+    return { channelId: channel.id, onDemand: input.onDemand, playUrls: channel.playUrls };
+  }
+
   /** After a restart: the saved mappings of restored conferences (their mixes start as participants come back). */
   restore(): void {
     for (const record of this.o.store?.mappings() ?? []) {

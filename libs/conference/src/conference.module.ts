@@ -3,6 +3,7 @@ import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { LIVE_INGEST, LiveOrigin } from '@gw/live';
 import { ConferenceRepository } from '@gw/persistence';
 import { WorkerPool } from '@gw/sfu';
+import { ConferenceLivePort } from './conference-live';
 import { ConferenceService } from './conference.service';
 import { ConferencesController } from './conferences.controller';
 import { IngestService } from './ingest/ingest.service';
@@ -32,8 +33,9 @@ import { MediaGateway } from './media.gateway';
         new IngestService(conferences, origin, config.ffmpegPath, new Logger('Ingest'), store),
     },
     MediaGateway,
+    ConferenceLivePort,
   ],
-  exports: [ConferenceService, IngestService],
+  exports: [ConferenceService, IngestService, ConferenceLivePort],
 })
 export class ConferenceModule implements OnModuleInit, OnApplicationShutdown {
   constructor(

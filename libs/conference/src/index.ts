@@ -2,6 +2,7 @@ export * from './errors';
 export * from './participant';
 export * from './conference';
 export * from './conference.service';
+export * from './conference-live';
 export * from './ingest/ingest-ffmpeg-args';
 export * from './ingest/ingest-session';
 export * from './ingest/ingest.service';

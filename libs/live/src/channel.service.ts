@@ -137,6 +137,11 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return this.#created(record);
   }
 
+  /** Deletes a channel nobody uses yet (undoes a create that was part of a larger step that failed). */
+  remove(id: string): void {
+    if (this.repository.delete(id)) this.#pushKeys();
+  }
+
   /** A new publish key; the old one is refused from now on and its push ended. */
   rotateKey(id: string): { id: string; publishUrl: string } {
     this.#record(id);
