@@ -15,16 +15,17 @@
  * tags tell: whether timestamps step evenly and never go back.
  */
 import type { Benchmark, Target } from './support/benchmark';
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Socket } from 'socket.io-client';
+import { buildIngestArgs } from '@gw/conference';
 import { computeLayout } from '@gw/mixing';
 import { connectAs, RunningGateway, startGateway } from './support/gateway';
 import { colorNear, Rgb } from './support/media-analysis';
 import { MixCell, sameRects, tilesFor } from './support/mix-tiles';
 import { startNginx } from './support/nginx';
 import { PictureProbe, ProbeFrame } from './support/picture-probe';
-import { freePort, waitFor } from './support/processes';
+import { cpuSecondsOf, freePort, waitFor } from './support/processes';
 import { pushCounted, stopChild } from './support/sources';
 import { FlvWatcher, RtmpWatcher } from './support/viewer';
 
@@ -156,10 +157,10 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
     const acceptedAt = Date.now();
     const accepted = await guest.emitWithAck('cohost:accept', { invitationId: invited.invitationId });
     if (!accepted.ok) throw new Error(`accept failed: ${JSON.stringify(accepted)}`);
-    for (const [userId, color, toneHz] of [[HOST, '0xff0000', 440], [GUEST, '0x0000ff', 1000]] as const) {
-      const url = (await gw.admin('POST', `/api/v1/conferences/${accepted.conferenceId}/ingest`, { userId })).body.url;
-      children.push(pushCounted(url, { color, toneHz, seconds: 120 }));
-    }
+    // The host is an OBS host: it keeps pushing its channel and does nothing else; that push is its picture.
+    // The guest pushes into the conference with its own ingest URL.
+    const url = (await gw.admin('POST', `/api/v1/conferences/${accepted.conferenceId}/ingest`, { userId: GUEST })).body.url;
+    children.push(pushCounted(url, { color: '0x0000ff', toneHz: 1000, seconds: 120 }));
     await waitFor('mix on air', async () => ((await source()) === 'mix' ? true : undefined), 20000);
     const mixOnAirAt = Date.now();
     // The geometry the mix really uses, from its REST view, once both are in it.
@@ -252,11 +253,54 @@ async function benchOrigin(origin: 'embedded' | 'nginx-rtmp') {
   }
 }
 
+/**
+ * The CPU H.264 passthrough saves: the host's push (640x360@25 baseline, as x264 ultrafast and many
+ * hardware encoders send) fed into RTP by the shipped ingest arguments twice at the same time from the
+ * same origin stream, once passed through and once transcoded, for BENCH_PASSTHROUGH_SECONDS (default 15).
+ */
+async function passthroughCpu() {
+  const seconds = Number(process.env.BENCH_PASSTHROUGH_SECONDS ?? 15);
+  const gw = await startGateway({ env: { LOG_LEVEL: 'warn' } });
+  const children: ChildProcess[] = [];
+  try {
+    const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'passthrough' })).body;
+    children.push(pushCounted(channel.publishUrl, { color: '0xff0000', toneHz: 440, seconds: seconds + 30 }));
+    await waitFor('host on air', async () => ((await gw.admin('GET', '/api/v1/channels/passthrough')).body.source === 'host' ? true : undefined), 20000);
+    const source = channel.publishUrl.split('?')[0];
+    const base = await freePort();
+    // Nobody listens on these UDP ports: the RTP is sent and dropped, which costs the same as a live transport.
+    const ingest = (copyVideo: boolean, offset: number) =>
+      spawn('ffmpeg', buildIngestArgs({
+        source,
+        audio: { port: base + offset, rtcpPort: base + offset + 1, payloadType: 100, ssrc: 1 + offset },
+        video: { port: base + offset + 2, rtcpPort: base + offset + 3, payloadType: 101, ssrc: 2 + offset },
+        probeMs: 500,
+        copyVideo,
+      }), { stdio: 'ignore' });
+    const copied = ingest(true, 0);
+    const transcoded = ingest(false, 10);
+    children.push(copied, transcoded);
+    await sleep(3000);
+    const before = [cpuSecondsOf(copied.pid!), cpuSecondsOf(transcoded.pid!)];
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const wall = (performance.now() - t0) / 1000;
+    const [copy, transcode] = [(cpuSecondsOf(copied.pid!) - before[0]) / wall, (cpuSecondsOf(transcoded.pid!) - before[1]) / wall];
+    if (copied.exitCode !== null || transcoded.exitCode !== null) throw new Error('an ingest process ended during the measurement');
+    return { seconds, passthroughCpuPerSecond: Math.round(copy * 1000) / 1000, transcodeCpuPerSecond: Math.round(transcode * 1000) / 1000, saved: Math.round((1 - copy / transcode) * 100) / 100 };
+  } finally {
+    await Promise.all(children.map(stopChild));
+    await gw.stop().catch((error: Error) => process.stderr.write(`passthrough: ${error.message}\n`));
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  }
+}
+
 export async function cohostBench(): Promise<Record<string, unknown>> {
   const only = process.env.BENCH_COHOST_ORIGIN;
   return {
     ...(only !== 'nginx-rtmp' ? { embedded: await benchOrigin('embedded') } : {}),
     ...(only !== 'embedded' ? { nginxRtmp: await benchOrigin('nginx-rtmp') } : {}),
+    ...(only ? {} : { passthrough: await passthroughCpu() }),
   };
 }
 
@@ -267,7 +311,7 @@ export const benchmark: Benchmark = {
   method:
     'The built gateway as a process, once with the embedded origin and once with nginx-rtmp (Debian libnginx-mod-rtmp) as LIVE_ORIGIN with on_publish hooks; ' +
     'BENCH_COHOST_RUNS runs each (default 3). Every source is ffmpeg 640x360@25 (1 s GOP) with a frame counter burned in: the host pushes red to the channel; ' +
-    'after socket.io invite → accept, the host (red) and the guest (blue) push RTMP into the conference; 7 s after accept the host kicks the guest. ' +
+    'after socket.io invite → accept, the guest (blue) pushes RTMP into the conference with its ingest URL, while the host does nothing but keep pushing its channel, as an OBS host does (the gateway feeds that push into the conference as the host\'s picture); 7 s after accept the host kicks the guest. ' +
     'One viewer stays connected the whole run and decodes every picture (bench/support/picture-probe.ts): on the embedded origin HTTP-FLV read in Node, each picture stamped with the arrival of its tag; ' +
     'on nginx-rtmp ffmpeg reads RTMP itself, so a picture is stamped when it is decoded. Each picture is judged by colour and a readable counter in the host\'s full picture and in the guest\'s window of the float layout ' +
     '(computed with computeLayout and checked against the mix task\'s REST layout.cells): "full" shows both; "host alone" shows the host with its own red where the window goes; anything else is "neither". ' +
@@ -275,9 +319,10 @@ export const benchmark: Benchmark = {
     'Switch-out: the same from the kick to the first host-alone picture, window kick … +3 s after the channel\'s source is the host again. Baseline = the 3 s before accept. ' +
     'Gap = largest wall-clock gap between distinct pictures (a counter moved) by arrival, window edges included. A second viewer on the same URL parses tags (HTTP-FLV in Node; RTMP by ffprobe) only for the timestamp figures: ' +
     'step = largest difference between consecutive video timestamps, backward = most negative; connection kept = neither viewer\'s connection ended. ' +
-    'Earlier results timed accept → the mix\'s codec config (which shows placeholders before any participant is decoded) and gaps between any two frames.',
-  summary: (r) =>
-    ORIGINS.filter((o) => r[o]).flatMap((o) => {
+    'Earlier results timed accept → the mix\'s codec config (which shows placeholders before any participant is decoded) and gaps between any two frames. ' +
+    'Passthrough: the host\'s push (640x360@25, x264 baseline) read from the embedded origin by the shipped ingest arguments twice at once, H.264 passed through and transcoded, RTP out to unbound UDP ports; CPU of each over BENCH_PASSTHROUGH_SECONDS (default 15).',
+  summary: (r) => [
+    ...ORIGINS.filter((o) => r[o]).flatMap((o) => {
       const x = r[o];
       const ms = (v: number) => (Number.isFinite(v) ? `${v} ms` : 'not reached');
       const runsOf = (t: { runsMs: (number | null)[] }) => t.runsMs.map((v) => (v === null ? '—' : v)).join(', ');
@@ -296,6 +341,10 @@ export const benchmark: Benchmark = {
         `| ${o}: accept → channel source is the mix (REST) | median ${x.acceptToMixOnAirMs.medianMs} ms (runs ${x.acceptToMixOnAirMs.runsMs.join(', ')}) | |`,
       ];
     }),
+    ...(r.passthrough
+      ? [`| the host's push into the SFU, CPU per second: H.264 passed through vs transcoded (same stream, same time) | ${r.passthrough.passthroughCpuPerSecond} s/s vs ${r.passthrough.transcodeCpuPerSecond} s/s: **${Math.round(r.passthrough.saved * 100)} % saved** | lower is better |`]
+      : []),
+  ],
   targets: (r) =>
     ORIGINS.filter((o) => r[o]).flatMap((o): Target[] => {
       const x = r[o];

@@ -1,6 +1,6 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
-import { ConferenceService } from '@gw/conference';
+import { ConferenceService, IngestService } from '@gw/conference';
 import { channelRoom, Notifier } from '@gw/im';
 import { ChannelService, ProgramService } from '@gw/live';
 import { MixingService } from '@gw/mixing';
@@ -16,7 +16,7 @@ import { CohostService } from './cohost.service';
   providers: [
     {
       provide: CohostService,
-      inject: [ChannelService, ConferenceService, MixingService, ProgramService, Notifier, GATEWAY_CONFIG, SessionRepository],
+      inject: [ChannelService, ConferenceService, MixingService, ProgramService, Notifier, GATEWAY_CONFIG, SessionRepository, IngestService],
       useFactory: (
         channels: ChannelService,
         conferences: ConferenceService,
@@ -25,12 +25,14 @@ import { CohostService } from './cohost.service';
         notifier: Notifier,
         config: ResolvedConfig,
         store: SessionRepository,
+        ingest: IngestService,
       ) => {
         channels.on('stateChanged', (e) => notifier.toRoom(channelRoom(e.channelId), 'channel:state', e));
         return new CohostService(channels, conferences, mixing, programs, (userId, event, payload) => notifier.toUser(userId, event, payload), {
           ...config.cohost,
           logger: new Logger('Cohost'),
           store,
+          ingest,
         });
       },
     },

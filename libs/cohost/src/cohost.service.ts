@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { LineLogger, NotFoundError } from '@gw/common';
 import type { UserPrincipal } from '@gw/auth';
-import { Conference, ConferenceService } from '@gw/conference';
-import { ChannelService, ProgramService } from '@gw/live';
+import { Conference, ConferenceService, IngestService } from '@gw/conference';
+import { ChannelService, hostSourceStream, LIVE_APP, ProgramService } from '@gw/live';
 import { ClientMixRelay, MixingService, MixTask, OutputSettings } from '@gw/mixing';
 import type { SessionRepository } from '@gw/persistence';
 import { InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
@@ -16,7 +16,16 @@ export interface CohostOptions {
   logger: LineLogger;
   /** Saves sessions and guests so a restarted gateway restores them (absent in unit tests). */
   store?: SessionRepository;
+  /** Feeds the host's own push into the conference (absent in unit tests: the host then joins by WebRTC or an ingest URL). */
+  ingest?: IngestService;
 }
+
+/**
+ * How long a new mix waits for the host's picture before it goes on air anyway
+ * (a host who neither pushes nor joins would otherwise keep the channel on the
+ * host's push, or off air, for good).
+ */
+const HOST_PICTURE_WAIT_MS = 8000;
 
 /** Delivers a server → client event to one user (all their sockets). */
 export type Notify = (userId: string, event: string, payload: object) => void;
@@ -273,7 +282,25 @@ export class CohostService {
       () => conference.off('closed', onConferenceClosed),
     );
     this.channels.beginCohosting(desk.channelId, conference.id);
+    if (mode === 'server') this.#attachHostPush(desk, created);
     return created;
+  }
+
+  /**
+   * The host's own push (OBS, a hardware encoder) is the host's picture in the
+   * conference, from now on and whenever the push comes back, with no action
+   * by the host. A host who joins by WebRTC or an ingest URL later is shown
+   * from that source instead (the newest source wins).
+   */
+  #attachHostPush(desk: InvitationDesk, session: Session): void {
+    this.o.ingest?.attachStream(
+      { app: LIVE_APP, stream: hostSourceStream(desk.channelId), conferenceId: session.conferenceId, userId: desk.hostUserId },
+      this.channels.hostPublishing(desk.channelId),
+    );
+  }
+
+  #detachHostPush(channelId: string): Promise<void> {
+    return this.o.ingest?.detachStream(LIVE_APP, hostSourceStream(channelId)) ?? Promise.resolve();
   }
 
   /**
@@ -320,11 +347,14 @@ export class CohostService {
     if (session && session.mode !== mixMode) {
       session.mode = mixMode;
       if (mixMode === 'server') {
+        this.#attachHostPush(desk, session);
         await this.#startServerMix(desk, session);
         const relay = session.relay;
         session.relay = undefined;
         if (relay) void this.#afterSwitch(desk.channelId, `mix:${session.conferenceId}`, () => this.mixing.stopClientRelay(relay));
       } else {
+        // The host page composes from its own WebRTC camera: the push must not replace it in the conference.
+        await this.#detachHostPush(channelId);
         await this.#startClientRelay(desk, session);
       }
     }
@@ -360,7 +390,13 @@ export class CohostService {
       throw error;
     }
     this.channels.setMixTask(desk.channelId, session.mix.id);
-    void this.programs.show(desk.channelId, feed.name, 10000);
+    // On air only once the mix shows the host: a viewer never sees a picture without them.
+    const mix = session.mix;
+    void mix.waitForPictures([desk.hostUserId], HOST_PICTURE_WAIT_MS).then((shown) => {
+      if (session.mix !== mix || mix.ended) return;
+      if (!shown) this.o.logger.warn(`channel ${desk.channelId}: no picture of the host after ${HOST_PICTURE_WAIT_MS} ms; the mix goes on air without it`);
+      void this.programs.show(desk.channelId, feed.name, 10000);
+    });
   }
 
   async #startClientRelay(desk: InvitationDesk, session: Session): Promise<void> {
@@ -440,6 +476,7 @@ export class CohostService {
   async #handBack(channelId: string, session: Session, reason: string): Promise<void> {
     for (const unsubscribe of session.unsubscribe.splice(0)) unsubscribe();
     const back = reason === 'shutdown' ? false : await this.programs.showHost(channelId, this.o.graceSeconds * 1000);
+    await this.#detachHostPush(channelId);
     if (!back && reason !== 'shutdown') this.o.logger.warn(`channel ${channelId}: the host's push did not return; the channel goes idle`);
     await session.mix?.stop(`co-hosting ended: ${reason}`);
     if (session.relay) await this.mixing.stopClientRelay(session.relay);

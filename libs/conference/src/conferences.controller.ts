@@ -4,12 +4,17 @@ import { z } from 'zod';
 import { resourceId, ZodPipe } from '@gw/common';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { Conference } from './conference';
+import { ConferenceLivePort } from './conference-live';
 import { ConferenceService } from './conference.service';
 import { assertConferenceHost, NotAMemberError } from './errors';
 import { ingestAccess } from './ingest/ingest-access';
 import { IngestService } from './ingest/ingest.service';
 
-const createBody = z.strictObject({ title: z.string().min(1).max(200).optional() });
+const createBody = z.strictObject({
+  title: z.string().min(1).max(200).optional(),
+  /** Also create a channel for the conference and map it (bypass live), in one step. The layout is checked by bypass live. */
+  live: z.strictObject({ onDemand: z.boolean(), layout: z.record(z.string(), z.unknown()).optional() }).optional(),
+});
 const userBody = z.strictObject({ userId: resourceId });
 
 /** Extra fields a view of a conference carries, supplied by later modules (mix tasks). */
@@ -22,6 +27,7 @@ export class ConferencesController {
   constructor(
     @Inject(ConferenceService) private readonly conferences: ConferenceService,
     @Inject(IngestService) private readonly ingest: IngestService,
+    @Inject(ConferenceLivePort) private readonly live: ConferenceLivePort,
   ) {}
 
   @Post()
@@ -33,7 +39,14 @@ export class ConferencesController {
       title: body.title,
       hostUserId: principal.kind === 'user' ? principal.userId : undefined,
     });
-    return this.#view(conference);
+    if (!body.live) return this.#view(conference);
+    try {
+      return { ...this.#view(conference), live: this.live.goLive(conference, body.live) };
+    } catch (error) {
+      // All or nothing: a conference that could not go live as asked is not left behind.
+      conference.close('could not go live');
+      throw error;
+    }
   }
 
   @Get()
