@@ -18,6 +18,9 @@ export interface LiveMapping {
 /** How long a mapped conference may be empty before its mix stops. */
 const EMPTY_GRACE_MS = 5000;
 
+/** How long a new bypass mix waits for every participant's first picture before it goes on air anyway. */
+const FIRST_PICTURES_WAIT_MS = 3000;
+
 export class ChannelBusyError extends ConflictError {
   constructor(channelId: string, why: string) {
     super(`channel ${channelId} ${why}`, 'CHANNEL_BUSY');
@@ -224,7 +227,12 @@ export class BypassService extends TypedEmitter<BypassEvents> {
         );
         m.mix = mix;
         mix.on('state', () => this.#announce(m));
-        void this.programs.show(m.channelId, feed.name, 10000);
+        // On air once everyone in the conference is in the picture (or after a short wait for a
+        // sender that shows nothing): the first picture a viewer gets shows the whole meeting.
+        const everyone = m.conference.participants.map((p) => p.userId);
+        void mix.waitForPictures(everyone, FIRST_PICTURES_WAIT_MS).then(() => {
+          if (m.mix === mix && !mix.ended) void this.programs.show(m.channelId, feed.name, 10000);
+        });
         this.o.logger.log(`channel ${m.channelId}: bypass mix ${mix.id} of conference ${m.conferenceId} started`);
       } catch (error) {
         feed.close();

@@ -124,14 +124,31 @@ export function buildEncoderArgs(o: OutputSettings): string[] {
     '-f', 's16le', '-ar', String(a.sampleRate), '-ac', String(a.channels), '-i', 'pipe:3',
     '-map', '0:v', '-map', '1:a',
     ...h264EncodeArgs(v),
+    ...fastStartKeyframes(v.gopSeconds),
     ...aacEncodeArgs(a),
     '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
   ];
 }
 
+/** How long a new encoder session sends keyframes at FAST_START_INTERVAL_S. */
+const FAST_START_S = 4;
+const FAST_START_INTERVAL_S = 0.5;
+
+/**
+ * A channel's program splices a new mix in at the mix's next keyframe, and
+ * a mix goes on air a moment after it starts (once its participants are in
+ * the picture): keyframes every half second in an encoder session's first
+ * seconds cut that wait from up to a GOP to half a second, then the GOP
+ * takes over (keyframes at FAST_START_S, then every gopSeconds).
+ */
+export function fastStartKeyframes(gopSeconds: number): string[] {
+  const n = FAST_START_S / FAST_START_INTERVAL_S;
+  return ['-force_key_frames', `expr:if(lt(t,${FAST_START_S}),gte(t,n_forced*${FAST_START_INTERVAL_S}),gte(t,${FAST_START_S}+(n_forced-${n})*${gopSeconds}))`];
+}
+
 
 /** A still I420 picture: a colour, or an image (http/https only), with an optional text file drawn centred. */
-export function buildStillArgs(input: { width: number; height: number; color?: string; imageUrl?: string; textFile?: string; fontFile: string }): string[] {
+export function buildStillArgs(input: { width: number; height: number; color?: string; imageUrl?: string; textFile?: string; fontFile: string; fontSize?: number }): string[] {
   const { width, height, color = '0x202020', imageUrl, textFile, fontFile } = input;
   const filters: string[] = [];
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
@@ -142,7 +159,7 @@ export function buildStillArgs(input: { width: number; height: number; color?: s
     args.push('-f', 'lavfi', '-i', `color=c=${color}:s=${width}x${height}`);
   }
   if (textFile) {
-    const size = Math.max(12, Math.round(Math.min(width, height) / 8));
+    const size = input.fontSize ?? Math.max(12, Math.round(Math.min(width, height) / 8));
     filters.push(`drawtext=fontfile=${fontFile}:textfile=${textFile}:fontcolor=white:fontsize=${size}:x=(w-text_w)/2:y=(h-text_h)/2`);
   }
   filters.push('format=yuv420p');

@@ -5,11 +5,12 @@ import { OutputSettings } from './ffmpeg-args';
 import { FLV_VIDEO, FlvTag, FlvTagReader, GopCache, isVideoKeyframe, RtmpOutput, TimelineStitcher } from '@gw/live';
 import { Cell, computeLayout, LayoutSpec } from './layout';
 import { MixInput } from './mix-input';
+import { OverlaySpec, PlacedOverlay, placeOverlays } from './overlay';
 import { assertOutputAllowed } from './output-policy';
 import { SpeakerSelector } from './speaker-selector';
-import { StillRenderer } from './stills';
+import { parseColor, StillRenderer } from './stills';
 import { UdpPortAllocator } from './udp-ports';
-import { YuvFrame } from './yuv-frame';
+import { blankFrame, rgbToYuv, YuvFrame } from './yuv-frame';
 
 export type MixTaskState = 'starting' | 'active' | 'stopping' | 'stopped' | 'failed';
 
@@ -23,6 +24,8 @@ export interface MixTaskSpec {
   placeholders?: Record<string, { imageUrl?: string }>;
   /** Main picture for `float`; default the conference host. */
   hostUserId?: string;
+  /** Pictures over every cell (see overlay.ts); replaced live with setOverlays or a patch. */
+  overlays?: OverlaySpec[];
 }
 
 export interface MixTaskPatch {
@@ -31,6 +34,8 @@ export interface MixTaskPatch {
   volumes?: Record<string, number>;
   addOutputs?: string[];
   removeOutputs?: string[];
+  /** Replaces every overlay ([] removes them). */
+  overlays?: OverlaySpec[];
 }
 
 export class SequenceOutOfOrderError extends ConflictError {
@@ -72,6 +77,14 @@ export interface MixTaskDeps {
 
 /** A picture older than this is a stall: the cell shows the placeholder and a keyframe is requested. */
 const STALL_MS = 2000;
+/**
+ * A participant who has just joined is left out of the layout until their
+ * first picture is decoded, for at most this long: viewers see the picture
+ * as it was, then the newcomer, never a placeholder card for the second or
+ * so a new sender takes to start. After it, a sender that shows nothing gets
+ * its placeholder (it is there, and silent or broken).
+ */
+const FIRST_PICTURE_GRACE_MS = 3000;
 
 /**
  * A mix task (MCS): every participant of a conference composed into one stream
@@ -104,8 +117,14 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   readonly #unsubscribe: (() => void)[] = [];
   readonly createdAt = Date.now();
   #firstOutputAt: number | undefined;
+  /** Participants whose picture this task has decoded at least once (they keep their cell through a stall or a rejoin). */
+  readonly #shown = new Set<string>();
+  #lastOrder = '';
   /** The speaker the layout last showed large. */
   #lastMain: string | undefined;
+  /** The overlays on the canvas now, and the number of the latest set asked for (a newer set supersedes one still rendering). */
+  #overlays: PlacedOverlay[] = [];
+  #overlayGeneration = 0;
 
   private constructor(
     readonly id: string,
@@ -171,10 +190,36 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       await output.stop();
     }
     for (const url of patch.addOutputs ?? []) if (!this.#outputs.has(url)) this.#addOutput(url);
+    if (patch.overlays) await this.setOverlays(patch.overlays);
     if (patch.layout) {
       this.#layout = patch.layout;
       this.#relayout();
     }
+  }
+
+  /**
+   * Replaces the overlays drawn over the picture. They are rendered first and
+   * swapped in as a whole at the next frame (the outputs go on unchanged);
+   * when calls overlap, the latest one wins even if an earlier one finishes
+   * rendering after it. Solid fills are made in-process; images and text by
+   * the still renderer (cached by what they show, so a countdown's texts are
+   * rendered once per task size).
+   */
+  async setOverlays(overlays: OverlaySpec[]): Promise<void> {
+    if (this.#finishing()) throw new MixTaskEndedError(this.id);
+    const generation = ++this.#overlayGeneration;
+    const { width, height } = this.spec.settings.video;
+    const placed = placeOverlays(overlays, { width, height });
+    const frames = await Promise.all(
+      placed.map((o) =>
+        o.imageUrl || o.text
+          ? this.deps.stills.render({ width: o.width, height: o.height, color: o.color, imageUrl: o.imageUrl, text: o.text, fontSize: Math.max(10, Math.round(o.height * 0.7)) })
+          : Promise.resolve(blankFrame(o.width, o.height, rgbToYuv(parseColor(o.color)))),
+      ),
+    );
+    if (generation !== this.#overlayGeneration || this.#finishing()) return;
+    this.#overlays = placed;
+    this.#compositor.setOverlays(placed.map((o, i) => ({ x: o.x, y: o.y, frame: frames[i] })));
   }
 
   async stop(reason = 'stopped'): Promise<void> {
@@ -199,6 +244,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       ...(this.#reason ? { reason: this.#reason } : {}),
       sequence: this.#sequence,
       layout: { ...this.#layout, cells: this.#cells },
+      overlays: this.#overlays,
       video: this.spec.settings.video,
       audio: this.spec.settings.audio,
       volumes: Object.fromEntries(this.#volumes),
@@ -250,7 +296,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     });
   }
 
-    /** Every process this task runs (for leak checks). */
+  /** Every process this task runs (for leak checks). */
   pids(): number[] {
     return [this.#compositor.pid, ...[...this.#inputs.values()].map((i) => i.pid), ...[...this.#outputs.values()].map((o) => o.pid)].filter(
       (p): p is number => p !== undefined,
@@ -276,6 +322,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     });
     this.#compositor.on('flv', (chunk) => this.#onFlv(chunk));
     this.#compositor.on('failed', ({ reason }) => void this.#fail(reason));
+    if (this.spec.overlays?.length) await this.setOverlays(this.spec.overlays);
     await this.#compositor.start();
     this.#relayout();
     for (const url of this.spec.outputs) this.#addOutput(url);
@@ -378,7 +425,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     this.#relayout();
     for (const [userId, producers] of wanted) {
       if (this.#inputs.has(userId) || (!producers.audio && !producers.video)) continue;
-      const cell = this.#cells.find((c) => c.userId === userId);
+      // A newcomer not in the layout yet is decoded at the size of the cell they will get.
+      const cell = this.#cells.find((c) => c.userId === userId) ?? this.#computeCells(conference.participants.map((p) => p.userId)).find((c) => c.userId === userId);
       const { fps } = this.spec.settings.video;
       try {
         const input = await MixInput.start({
@@ -392,7 +440,13 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
           ports: this.deps.ports,
           ffmpegPath: this.deps.ffmpegPath,
           logger: this.deps.logger,
-          onFrame: (frame) => this.#frames.set(userId, { frame, at: Date.now() }),
+          onFrame: (frame) => {
+            this.#frames.set(userId, { frame, at: Date.now() });
+            if (!this.#shown.has(userId)) {
+              this.#shown.add(userId);
+              this.#relayout();
+            }
+          },
           onAudio: (pcm) => this.#compositor.mixer.push(userId, pcm),
           onLost: () => this.#onInputLost(userId),
         });
@@ -424,19 +478,29 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     });
   }
 
+  /** Who is in the layout, in the order they joined (see FIRST_PICTURE_GRACE_MS). */
   #order(): string[] {
-    return this.deps.conference.participants.map((p) => p.userId);
+    const now = Date.now();
+    return this.deps.conference.participants
+      .filter((p) => this.#shown.has(p.userId) || now - p.joinedAt >= FIRST_PICTURE_GRACE_MS)
+      .map((p) => p.userId);
   }
 
-  #relayout(): void {
+  #computeCells(userIds: string[]): Cell[] {
     const { width, height } = this.spec.settings.video;
-    this.#cells = computeLayout({
+    return computeLayout({
       spec: this.#layout,
       canvas: { width, height },
-      userIds: this.#order(),
+      userIds,
       hostUserId: this.spec.hostUserId ?? this.deps.conference.hostUserId,
       activeSpeaker: this.#speaker.current(Date.now()),
     });
+  }
+
+  #relayout(): void {
+    const order = this.#order();
+    this.#lastOrder = order.join('\n');
+    this.#cells = this.#computeCells(order);
     for (const cell of this.#cells) {
       void this.#inputs.get(cell.userId)?.resize({ width: cell.width, height: cell.height, fit: cell.fit });
       const key = `${cell.userId}:${cell.width}x${cell.height}`;
@@ -458,6 +522,12 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   }
 
   #checkSpeakerAndStalls(): void {
+    const order = this.#order().join('\n');
+    if (order !== this.#lastOrder) {
+      // A newcomer's grace ran out without a picture: they get their cell (and its placeholder) now.
+      this.#lastOrder = order;
+      this.#relayout();
+    }
     if (this.#layout.mode === 'speaker') {
       // The mixer hears every participant as mixed, RTMP ones included (their RTP carries no
       // RFC 6464 audio levels, so mediasoup's observers cannot rank them): the loudest decoded

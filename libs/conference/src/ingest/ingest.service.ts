@@ -108,15 +108,18 @@ export class IngestService {
 
   /**
    * Feeds a stream the ingest origin already carries (a channel host's own
-   * push) into a conference as `userId`: at once if it is being published,
-   * and again each time it is published anew, until detached. Its session
+   * push) into a conference as `userId`: at once if it is being published and
+   * the user is not in the conference yet, and again each time it is
+   * published anew, until detached. Its session
    * replaces any other source of that user in the conference (the newest
    * source wins), and a newer one replaces it.
    */
   attachStream(target: AttachedStream, publishing: boolean): void {
     const key = attachedKey(target.app, target.stream);
     this.#attached.set(key, { ...target });
-    if (publishing) void this.#startAttached(key);
+    // A push already running is not newer than a user who is already in the conference (a host on
+    // WebRTC): it only fills an empty place. A push that starts from now on is the newest source.
+    if (publishing && !this.conferences.find(target.conferenceId)?.participant(target.userId)) void this.#startAttached(key);
   }
 
   /** Stops feeding an attached stream; its participant leaves unless a newer source replaced it. */
