@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@gw/auth';
 import { BypassModule } from '@gw/bypass';
-import { CohostModule } from '@gw/cohost';
+import { CohostModule, PkModule } from '@gw/cohost';
 import { ConferenceModule } from '@gw/conference';
 import { ConfigModule, ResolvedConfig } from '@gw/config';
 import { ImModule } from '@gw/im';
@@ -27,6 +27,7 @@ export class AppModule {
         ConferenceModule,
         MixingModule,
         CohostModule,
+        PkModule,
         BypassModule,
         ObservabilityModule,
       ],

@@ -48,3 +48,10 @@ export class NotOnMicError extends ConflictError {
     super(`${userId} is not on-mic`, 'NOT_ON_MIC');
   }
 }
+
+/** The channel is in a PK (host-to-host across channels): co-hosting with guests waits until it ends. */
+export class ChannelInPkError extends ConflictError {
+  constructor(channelId: string) {
+    super(`channel ${channelId} is in a PK`, 'CHANNEL_IN_PK');
+  }
+}

@@ -5,7 +5,7 @@ import { Conference, ConferenceService, IngestService } from '@gw/conference';
 import { ChannelService, hostSourceStream, LIVE_APP, ProgramService } from '@gw/live';
 import { ClientMixRelay, MixingService, MixTask, OutputSettings } from '@gw/mixing';
 import type { SessionRepository } from '@gw/persistence';
-import { InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
+import { ChannelInPkError, InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
 import { Invitation, InvitationDesk } from './invitation-desk';
 import { cohostMixSettings } from './mix-settings';
 
@@ -101,6 +101,7 @@ export class CohostService {
 
   invite(by: UserPrincipal, channelId: string, userId: string): { invitationId: string; expiresAt: string } {
     const desk = this.#deskForHost(by, channelId);
+    this.#assertNotInPk(channelId);
     const invitation = desk.invite(by, userId, Date.now(), this.#id());
     this.notify(userId, 'cohost:invited', this.#public(invitation));
     return { invitationId: invitation.id, expiresAt: new Date(invitation.expiresAt).toISOString() };
@@ -108,6 +109,7 @@ export class CohostService {
 
   apply(by: UserPrincipal, channelId: string): { invitationId: string } {
     const desk = this.#desk(channelId);
+    this.#assertNotInPk(channelId);
     const invitation = desk.apply(by, Date.now(), this.#id());
     this.notify(desk.hostUserId, 'cohost:applied', this.#public(invitation));
     return { invitationId: invitation.id };
@@ -115,6 +117,7 @@ export class CohostService {
 
   async accept(by: UserPrincipal, invitationId: string): Promise<{ conferenceId: string }> {
     const desk = this.#deskOf(invitationId);
+    this.#assertNotInPk(desk.channelId);
     const invitation = desk.accept(invitationId, by, Date.now());
     this.#tellBoth(invitation, 'cohost:accepted');
     try {
@@ -499,6 +502,14 @@ export class CohostService {
       for (const invitation of desk.expire(now)) this.#tellBoth(invitation, 'cohost:expired');
       desk.prune(now - ENDED_INVITATION_KEEP_MS);
     }
+  }
+
+  /**
+   * A channel marked co-hosting without a session of ours is in a PK (the PK
+   * service owns its program's mix): no guests come on mic until it ends.
+   */
+  #assertNotInPk(channelId: string): void {
+    if (!this.#sessions.has(channelId) && this.channels.cohosting(channelId)) throw new ChannelInPkError(channelId);
   }
 
   #desk(channelId: string): InvitationDesk {

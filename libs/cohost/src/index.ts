@@ -4,3 +4,4 @@ export * from './cohost.service';
 export * from './cohost.gateway';
 export * from './cohost.controller';
 export * from './cohost.module';
+export * from './pk';

@@ -49,6 +49,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   #samplesWritten = 0;
   #background: YuvFrame;
   #pictures: () => CellPicture[] = () => [];
+  #overlays: { x: number; y: number; frame: YuvFrame }[] = [];
   #stopped = false;
   #restarts = 0;
   /** Frames written in the last second, for stats. */
@@ -86,6 +87,11 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
 
   setBackground(frame: YuvFrame): void {
     this.#background = frame;
+  }
+
+  /** Pictures drawn over every cell, in order, from the next frame on (replaces the previous set). */
+  setOverlays(overlays: { x: number; y: number; frame: YuvFrame }[]): void {
+    this.#overlays = overlays;
   }
 
   /** The source of what each cell shows, asked once per output frame. */
@@ -203,6 +209,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     for (const { cell, frame } of pictures) {
       if (frame) blit(canvas, frame, cell.x, cell.y, cell.width, cell.height);
     }
+    for (const overlay of this.#overlays) blit(canvas, overlay.frame, overlay.x, overlay.y);
     return canvas.data;
   }
 }

@@ -1,4 +1,5 @@
 export * from './layout';
+export * from './overlay';
 export * from './yuv-frame';
 export * from './audio-mixer';
 export * from './ffmpeg-args';

@@ -5,6 +5,7 @@ import { resourceId, ZodPipe } from '@gw/common';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { assertConferenceHost, ConferenceService } from '@gw/conference';
 import { MixTask } from './mix-task';
+import { MAX_OVERLAYS } from './overlay';
 import { MixingService } from './mixing.service';
 
 const even = (min: number, max: number) => z.number().int().min(min).max(max).refine((n) => n % 2 === 0, 'must be even');
@@ -24,6 +25,17 @@ const urlSchema = z.string().min(1).max(2048);
 const outputRef = z.union([urlSchema, z.strictObject({ url: urlSchema })]).transform((o) => (typeof o === 'string' ? o : o.url));
 const colorSchema = z.string().regex(/^(#|0x)?[0-9a-fA-F]{6}$/, 'must be #rrggbb');
 const imageUrl = z.url({ protocol: /^https?$/ }).max(2048);
+/** A picture over every cell (overlay.ts): a solid colour, an image, or a line of text on a colour. */
+const overlaySchema = z.strictObject({
+  x: z.number().int().min(0).max(7680),
+  y: z.number().int().min(0).max(4320),
+  width: z.number().int().min(2).max(7680),
+  height: z.number().int().min(2).max(4320),
+  color: colorSchema.optional(),
+  imageUrl: imageUrl.optional(),
+  text: z.string().min(1).max(64).optional(),
+});
+const overlaysSchema = z.array(overlaySchema).max(MAX_OVERLAYS);
 
 export const createMixTaskBody = z.strictObject({
   conferenceId: resourceId,
@@ -47,6 +59,7 @@ export const createMixTaskBody = z.strictObject({
     .default({ sampleRate: 48000, channels: 2, bitrateKbps: 128 }),
   background: z.strictObject({ color: colorSchema.optional(), imageUrl: imageUrl.optional() }).default({}),
   placeholders: z.record(resourceId, z.strictObject({ imageUrl })).optional(),
+  overlays: overlaysSchema.optional(),
 });
 
 export const patchMixTaskBody = z.strictObject({
@@ -55,6 +68,8 @@ export const patchMixTaskBody = z.strictObject({
   volumes: z.record(resourceId, z.number().min(0).max(200)).optional(),
   addOutputs: z.array(outputRef).max(8).optional(),
   removeOutputs: z.array(outputRef).max(8).optional(),
+  /** Replaces every overlay; `[]` removes them. */
+  overlays: overlaysSchema.optional(),
 });
 
 @ApiTags('mix-tasks')
@@ -80,6 +95,7 @@ export class MixTasksController {
       settings: { video: body.video, audio: body.audio },
       background: body.background,
       placeholders: body.placeholders,
+      overlays: body.overlays,
     });
     const { id, state } = task.view();
     return { id, state };
@@ -111,6 +127,7 @@ export class MixTasksController {
       volumes: body.volumes && Object.fromEntries(Object.entries(body.volumes).map(([u, v]) => [u, v / 100])),
       addOutputs: body.addOutputs,
       removeOutputs: body.removeOutputs,
+      overlays: body.overlays,
     });
     return task.view();
   }

@@ -7,6 +7,16 @@ import { blankFrame, i420Size, rgbToYuv, YuvFrame } from './yuv-frame';
 
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 
+export interface StillInput {
+  width: number;
+  height: number;
+  color?: string;
+  imageUrl?: string;
+  text?: string;
+  /** Text size in pixels; default an eighth of the shorter side (name cards). */
+  fontSize?: number;
+}
+
 /**
  * Renders still pictures (canvas background, a participant's name card or
  * image) once with ffmpeg and caches them by what they show. A failed render
@@ -17,7 +27,7 @@ export class StillRenderer {
 
   constructor(private readonly ffmpegPath: string) {}
 
-  render(input: { width: number; height: number; color?: string; imageUrl?: string; text?: string }): Promise<YuvFrame> {
+  render(input: StillInput): Promise<YuvFrame> {
     const key = JSON.stringify(input);
     let frame = this.#cache.get(key);
     if (!frame) {
@@ -28,7 +38,7 @@ export class StillRenderer {
     return frame;
   }
 
-  async #render(input: { width: number; height: number; color?: string; imageUrl?: string; text?: string }): Promise<YuvFrame> {
+  async #render(input: StillInput): Promise<YuvFrame> {
     let dir: string | undefined;
     let textFile: string | undefined;
     if (input.text) {

@@ -55,4 +55,18 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Running PKs (two channels' hosts in one conference), with their battle. The PK's
+    // state is JSON the co-host module owns; the row goes with its conference.
+    version: 3,
+    sql: `
+      CREATE TABLE pk_sessions (
+        id TEXT PRIMARY KEY,
+        conference_id TEXT NOT NULL REFERENCES conferences(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        mix_settings TEXT NOT NULL,
+        saved_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -92,4 +92,24 @@ describe('conference and session state', () => {
       sessions.saveCohostSession({ channelId: 'meet', conferenceId: 'conf_missing', hostUserId: 'h', mixMode: 'server', mixSettings: settings, startedAt: 1 }),
     ).toThrow(PersistenceError);
   });
+
+  it('keeps running PKs across reopening the file, replaced as they change, gone with their conference', () => {
+    conferences.insert({ id: 'conf_pk', title: 'PK', hostUserId: 'hostA', createdAt: 10 }, ['hostA', 'hostB']);
+    const pk = { id: 'pk_1', state: 'active', fromChannelId: 'studio', toChannelId: 'meet' };
+    sessions.savePkSession({ id: 'pk_1', conferenceId: 'conf_pk', state: pk, mixSettings: { studio: settings, meet: settings }, savedAt: 20 });
+    const withBattle = { ...pk, battle: { scores: { studio: 3, meet: 1 }, over: false } };
+    sessions.savePkSession({ id: 'pk_1', conferenceId: 'conf_pk', state: withBattle, mixSettings: { studio: settings, meet: settings }, savedAt: 21 });
+    db.close();
+
+    db = new Database(file);
+    conferences = new ConferenceRepository(db);
+    sessions = new SessionRepository(db);
+    expect(sessions.pkSessions()).toEqual([{ id: 'pk_1', conferenceId: 'conf_pk', state: withBattle, mixSettings: { studio: settings, meet: settings }, savedAt: 21 }]);
+    expect(() => sessions.savePkSession({ id: 'pk_2', conferenceId: 'conf_missing', state: pk, mixSettings: {}, savedAt: 1 })).toThrow(PersistenceError);
+    conferences.insert({ id: 'conf_pk2', title: 'PK 2', createdAt: 11 }, []);
+    sessions.savePkSession({ id: 'pk_2', conferenceId: 'conf_pk2', state: pk, mixSettings: {}, savedAt: 22 });
+    sessions.deletePkSession('pk_2');
+    conferences.delete('conf_pk');
+    expect(sessions.pkSessions()).toEqual([]);
+  });
 });

@@ -20,9 +20,20 @@ export interface CohostSessionRecord {
   guests: string[];
 }
 
+export interface PkSessionRecord {
+  id: string;
+  conferenceId: string;
+  /** The PK as the co-host module's PK desk holds it (state, hosts, battle), as JSON it owns. */
+  state: unknown;
+  /** Per channel, the picture and sound of its mix (matched to its host's push at the start). */
+  mixSettings: Record<string, unknown>;
+  savedAt: number;
+}
+
 /**
  * What runs on channels and must survive a restart: bypass mappings
- * (conference → channel) and co-hosting sessions with their guests on mic.
+ * (conference → channel), co-hosting sessions with their guests on mic, and
+ * running PKs.
  */
 export class SessionRepository {
   constructor(private readonly db: Database) {}
@@ -91,5 +102,25 @@ export class SessionRepository {
         startedAt: r.started_at,
         guests: guests.filter((g) => g.channel_id === r.channel_id).map((g) => g.user_id),
       }));
+  }
+
+  /** Saves a running PK as it is about to be (insert or replace). */
+  savePkSession(r: PkSessionRecord): void {
+    this.db.run(
+      'save PK session',
+      `INSERT INTO pk_sessions (id, conference_id, state, mix_settings, saved_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET state = excluded.state, mix_settings = excluded.mix_settings, saved_at = excluded.saved_at`,
+      [r.id, r.conferenceId, JSON.stringify(r.state), JSON.stringify(r.mixSettings), r.savedAt],
+    );
+  }
+
+  deletePkSession(id: string): void {
+    this.db.run('delete PK session', 'DELETE FROM pk_sessions WHERE id = ?', [id]);
+  }
+
+  pkSessions(): PkSessionRecord[] {
+    return this.db
+      .all<{ id: string; conference_id: string; state: string; mix_settings: string; saved_at: number }>('list PK sessions', 'SELECT * FROM pk_sessions ORDER BY saved_at')
+      .map((r) => ({ id: r.id, conferenceId: r.conference_id, state: JSON.parse(r.state), mixSettings: JSON.parse(r.mix_settings), savedAt: r.saved_at }));
   }
 }

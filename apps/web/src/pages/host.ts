@@ -1,6 +1,7 @@
 import { Composer } from '../lib/composer';
 import { ConferenceClient } from '../lib/conference-client';
 import { mountConferenceView } from '../lib/conference-view';
+import { mountPkPanel } from '../lib/pk-panel';
 import { Signalling } from '../lib/signalling';
 import { api, channelParams, describe, Feedback, h } from '../lib/ui';
 
@@ -32,7 +33,8 @@ interface MixView {
 /**
  * The host page: `#/host?channel=<id>&token=<host token>`. The channel and
  * what it shows, viewers' applications, invite by user id, the seats with
- * kick, the layout of the mix, and the mix's state with live stats.
+ * kick, the layout of the mix, and the mix's state with live stats; PK with
+ * another channel's host (invite, answer, end, battle).
  */
 export async function renderHost(root: HTMLElement, params: URLSearchParams): Promise<void> {
   const { channelId, token } = channelParams(params);
@@ -54,6 +56,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   const tiles = h('div', { class: 'grid', id: 'tiles' });
   const people = h('ul', { id: 'people' });
   const log = h('ul', { class: 'feedback', id: 'feedback' });
+  const pkSlot = h('div');
   root.append(
     h('section', { class: 'host' },
       h('h2', {}, `Host of ${channelId}`),
@@ -68,10 +71,12 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
       h('h3', {}, 'Mix'),
       h('p', {}, h('label', {}, clientMix, ' Mix on this device (client mode: your page composes and publishes the picture)'), ' ', composing),
       h('p', {}, 'State: ', mixState, ' · layout ', layout, ' ', applyLayout), h('p', {}, mixStats),
+      h('h3', {}, 'PK with another channel'), pkSlot,
       h('h3', {}, 'What happened'), log),
   );
   const feedback = new Feedback(log);
   const signalling = new Signalling(token);
+  pkSlot.replaceWith(mountPkPanel(signalling, channelId, feedback));
   let mixTaskId: string | undefined;
   let conferenceId: string | undefined;
   let sequence = 0;

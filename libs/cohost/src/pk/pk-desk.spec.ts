@@ -72,6 +72,7 @@ describe('PkDesk', () => {
     expect(code(() => desk.score('pk1', 'chX', 1, 3000))).toBe('NOT_IN_PK');
     expect(code(() => desk.score('pk1', 'chA', 0.5, 3000))).toBe('VALIDATION_FAILED');
     expect(desk.finishBattles(10999)).toEqual([]);
+    expect(desk.finishBattle('pk1', 10999)).toBeUndefined();
     const [done] = desk.finishBattles(11000);
     expect(done.battle).toMatchObject({ scores: { chA: 5, chB: 0 }, winnerChannelId: 'chA', over: true });
     expect(code(() => desk.score('pk1', 'chA', 1, 11001))).toBe('NO_BATTLE');

@@ -212,16 +212,18 @@ export class PkDesk {
 
   /** Battles whose time is up are decided; returns their PKs. */
   finishBattles(now: number): Pk[] {
-    const out: Pk[] = [];
-    for (const pk of this.#pks.values()) {
-      const b = pk.battle;
-      if (pk.state !== 'active' || !b || b.over || now < b.endsAt) continue;
-      b.over = true;
-      const [a, c] = [pk.fromChannelId, pk.toChannelId];
-      b.winnerChannelId = b.scores[a] === b.scores[c] ? null : b.scores[a] > b.scores[c] ? a : c;
-      out.push(structuredClone(pk));
-    }
-    return out;
+    return [...this.#pks.keys()].map((id) => this.finishBattle(id, now)).filter((pk): pk is Pk => pk !== undefined);
+  }
+
+  /** Decides one PK's battle if its time is up (so each decision can be saved on its own); returns the PK then. */
+  finishBattle(id: string, now: number): Pk | undefined {
+    const pk = this.#get(id);
+    const b = pk.battle;
+    if (pk.state !== 'active' || !b || b.over || now < b.endsAt) return undefined;
+    b.over = true;
+    const [a, c] = [pk.fromChannelId, pk.toChannelId];
+    b.winnerChannelId = b.scores[a] === b.scores[c] ? null : b.scores[a] > b.scores[c] ? a : c;
+    return structuredClone(pk);
   }
 
   /** After a restart: an active PK as it was saved. */
