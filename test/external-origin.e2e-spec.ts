@@ -4,7 +4,7 @@ import { RunningNginx, startNginx, startNginxRtmp } from '../bench/support/nginx
 import { freePort, waitFor } from '../bench/support/processes';
 import { RtmpWatcher } from '../bench/support/viewer';
 import { publishTestStream, Publisher } from './support/media';
-import { BLUE, colorsAt, tonePowers, waitForColors } from './support/mix-checks';
+import { BLUE, colorsAt, floatRegions, tonePowers, waitForColors } from './support/mix-checks';
 import { colorNear, Rgb } from './support/media-analysis';
 
 const GREEN: Rgb = [0, 255, 0];
@@ -280,16 +280,19 @@ describe('nginx-rtmp as LIVE_ORIGIN with LIVE_INGEST=origin', () => {
       expect(ingest.startsWith(`rtmp://127.0.0.1:${nginx.rtmpPort}/ingest/`)).toBe(true);
       pushes.push(publishTestStream(ingest, { color: '0x0000ff', toneHz: 1000, seconds: 300 }));
       await waitFor('mix on air', async () => ((await source()) === 'mix' ? true : undefined), 20000);
-      // The host has not joined the conference: the guest (blue), pushed through nginx's ingest app, fills the mix.
-      await waitFor('guest in the mix', async () => {
-        const [main] = await colorsAt(channel.playUrls.rtmp, 640, 360, [{ x: 40, y: 40, w: 200, h: 120 }]);
-        return colorNear(main, [0, 0, 255]) ? true : undefined;
+      // The host's own push (green, on nginx's live app) is the host's picture, filling the float layout;
+      // the guest (blue), pushed through nginx's ingest app, sits in its window.
+      const { main: MAIN, guestWindow: WINDOW } = floatRegions(640, 360, 'anchor', 'guest');
+      await waitFor('host and guest in the mix', async () => {
+        const [main, window] = await colorsAt(channel.playUrls.rtmp, 640, 360, [MAIN, WINDOW]);
+        return colorNear(main, [0, 255, 0]) && colorNear(window, [0, 0, 255]) ? true : undefined;
       }, 30000);
       // The gateway's own mix output to nginx passes its own on_publish hook (signed with its key).
       const task = await gw.admin('POST', '/api/v1/mix-tasks', gridMix(accepted.conferenceId, `${nginx.liveBase}/nx-out`));
       expect(task.status).toBe(201);
       await waitFor('extra output live', async () => ((await gw.admin('GET', `/api/v1/mix-tasks/${task.body.id}`)).body.outputs[0]?.state === 'live' ? true : undefined), 20000);
-      await waitForColors(`${nginx.liveBase}/nx-out`, 640, 360, [{ region: { x: 220, y: 130, w: 200, h: 100 }, color: BLUE }], 20000);
+      // Grid of two: the host on the left, the guest on the right.
+      await waitForColors(`${nginx.liveBase}/nx-out`, 640, 360, [{ region: { x: 60, y: 130, w: 200, h: 100 }, color: [0, 255, 0] }, { region: { x: 380, y: 130, w: 200, h: 100 }, color: BLUE }], 20000);
       expect((await gw.admin('DELETE', `/api/v1/mix-tasks/${task.body.id}`)).status).toBe(200);
       expect(await host.emitWithAck('cohost:end', { channelId: 'nx' })).toEqual({ ok: true });
       await waitFor('host back on air', async () => ((await source()) === 'host' ? true : undefined), 20000);

@@ -51,12 +51,23 @@ export class IngestSession {
       };
       conference.on('participantLeft', onLeft);
       session.#unsubscribe = () => conference.off('participantLeft', onLeft);
-      const [audioTransport, videoTransport] = [await conference.createPlainTransport(userId), await conference.createPlainTransport(userId)];
+      // The conference's calls name the user, not this participant: should a newer source of the same
+      // user join while this one is being set up, stop here rather than add transports to theirs.
+      const ours = () => {
+        if (participant.closed || session.#stopped) throw new Error('replaced by a newer source while starting');
+      };
+      ours();
+      const audioTransport = await conference.createPlainTransport(userId);
+      ours();
+      const videoTransport = await conference.createPlainTransport(userId);
       const audioSsrc = randomInt(1, 2 ** 31);
       const videoSsrc = randomInt(1, 2 ** 31);
+      ours();
       await conference.produce(userId, audioTransport.id, 'audio', rtpParameters('audio', AUDIO_PT, audioSsrc), { source: 'rtmp' });
+      ours();
       await conference.produce(userId, videoTransport.id, 'video', rtpParameters('video', VIDEO_PT, videoSsrc), { source: 'rtmp' });
       const copyVideo = canPassThrough(parseProbedVideo(await described));
+      ours();
       participant.transcoded = !copyVideo;
       const args = buildIngestArgs({
         source: options.pullUrl,
