@@ -88,7 +88,11 @@ describe.each(['embedded', 'nginx-rtmp'] as const)('an OBS host keeps pushing th
     probe = nginx
       ? PictureProbe.direct(`${nginx.liveBase}/obs`, { width: W, height: H, tiles })
       : PictureProbe.flv(channel.playUrls.flv, { width: W, height: H, tiles });
-    await probe.waitForShowing(['anchor'], { timeoutMs: 20000 });
+    const firstPicture = await probe.waitForShowing(['anchor'], { timeoutMs: 20000 });
+    // Judged from 2 s after the player's first picture: ffmpeg reading RTMP with -fflags nobuffer (the
+    // nginx-rtmp probe) shows a start-up artefact in its first second (a black frame, then the packets
+    // it read while probing once more); the co-hosting switch comes well after that.
+    await probe.waitUntilArrived(firstPicture.at + 2000);
     const watchFrom = Date.now();
 
     const host = await connect('anchor', 'host');
@@ -140,7 +144,7 @@ describe.each(['embedded', 'nginx-rtmp'] as const)('an OBS host keeps pushing th
     // Frame by frame, from before the first accept to 2 s after the host is alone again.
     const watched = probe.frames.filter((f) => f.at >= watchFrom && f.at <= alone.at + 2000);
     const withoutHost = watched.filter((f) => !f.showing.includes('anchor'));
-    expect({ frames: watched.length, withoutHost: withoutHost.length, first: withoutHost.slice(0, 3).map(describeFrame) }).toMatchObject({ withoutHost: 0 });
+    expect(withoutHost.slice(0, 5).map((f) => describeFrame(f, probe!.frames))).toEqual([]);
     expect(watched.length).toBeGreaterThan(100);
     // The host's counter keeps moving: their pictures are live, not a frozen last frame.
     const hostStats = probe.rate(watchFrom, alone.at + 2000);
@@ -155,6 +159,8 @@ function hostFills(f: ProbeFrame): boolean {
   return c !== undefined && c[0] > 200 && c[1] < 60 && c[2] < 60;
 }
 
-function describeFrame(f: ProbeFrame): string {
-  return `${new Date(f.at).toISOString()} showing [${f.showing.join(',')}] colours ${JSON.stringify(Object.fromEntries(Object.entries(f.colors).map(([k, v]) => [k, v.map(Math.round)])))} counters ${JSON.stringify(f.counters)}`;
+/** A frame and its neighbours' host counters, for a failure message. */
+function describeFrame(f: ProbeFrame, all: ProbeFrame[]): string {
+  const around = all.slice(Math.max(0, f.index - 2), f.index + 3).map((g) => g.counters.anchor ?? '-').join(' ');
+  return `#${f.index} ${new Date(f.at).toISOString()} showing [${f.showing.join(',')}] colours ${JSON.stringify(Object.fromEntries(Object.entries(f.colors).map(([k, v]) => [k, v.map(Math.round)])))} counters ${JSON.stringify(f.counters)} (host counters around: ${around})`;
 }

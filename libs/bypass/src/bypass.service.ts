@@ -230,9 +230,10 @@ export class BypassService extends TypedEmitter<BypassEvents> {
         // On air once everyone in the conference is in the picture (or after a short wait for a
         // sender that shows nothing): the first picture a viewer gets shows the whole meeting.
         const everyone = m.conference.participants.map((p) => p.userId);
-        void mix.waitForPictures(everyone, FIRST_PICTURES_WAIT_MS).then(() => {
+        const show = () => {
           if (m.mix === mix && !mix.ended) void this.programs.show(m.channelId, feed.name, 10000);
-        });
+        };
+        void mix.whenKeyframeShows(everyone, FIRST_PICTURES_WAIT_MS, show).then((shown) => shown || show());
         this.o.logger.log(`channel ${m.channelId}: bypass mix ${mix.id} of conference ${m.conferenceId} started`);
       } catch (error) {
         feed.close();

@@ -395,9 +395,13 @@ export class CohostService {
     this.channels.setMixTask(desk.channelId, session.mix.id);
     // On air only once the mix shows the host: a viewer never sees a picture without them.
     const mix = session.mix;
-    void mix.waitForPictures([desk.hostUserId], HOST_PICTURE_WAIT_MS).then((shown) => {
-      if (session.mix !== mix || mix.ended) return;
-      if (!shown) this.o.logger.warn(`channel ${desk.channelId}: no picture of the host after ${HOST_PICTURE_WAIT_MS} ms; the mix goes on air without it`);
+    // The program is told at the mix's first keyframe that shows the host, so it splices exactly there.
+    const current = () => session.mix === mix && !mix.ended;
+    void mix.whenKeyframeShows([desk.hostUserId], HOST_PICTURE_WAIT_MS, () => {
+      if (current()) void this.programs.show(desk.channelId, feed.name, 10000);
+    }).then((shown) => {
+      if (shown || !current()) return;
+      this.o.logger.warn(`channel ${desk.channelId}: no picture of the host after ${HOST_PICTURE_WAIT_MS} ms; the mix goes on air without it`);
       void this.programs.show(desk.channelId, feed.name, 10000);
     });
   }

@@ -76,6 +76,11 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     return this.#restarts;
   }
 
+  /** Frames written to the current encoder session so far (the next frame written has this index). */
+  get framesWritten(): number {
+    return this.#framesWritten;
+  }
+
   get droppedFrames(): number {
     return this.#droppedFrames;
   }

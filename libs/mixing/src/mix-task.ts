@@ -2,7 +2,7 @@ import { ConflictError, LineLogger, redactUrl, TypedEmitter } from '@gw/common';
 import type { Conference } from '@gw/conference';
 import { Compositor, CellPicture } from './compositor';
 import { OutputSettings } from './ffmpeg-args';
-import { FLV_VIDEO, FlvTag, FlvTagReader, GopCache, isVideoKeyframe, RtmpOutput, TimelineStitcher } from '@gw/live';
+import { FLV_VIDEO, FlvTag, FlvTagReader, GopCache, isCodecConfig, isVideoKeyframe, RtmpOutput, TimelineStitcher } from '@gw/live';
 import { Cell, computeLayout, LayoutSpec } from './layout';
 import { MixInput } from './mix-input';
 import { OverlaySpec, PlacedOverlay, placeOverlays } from './overlay';
@@ -120,6 +120,10 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   /** Participants whose picture this task has decoded at least once (they keep their cell through a stall or a rejoin). */
   readonly #shown = new Set<string>();
   #lastOrder = '';
+  /** The encoder session's number and its video frames put out so far (see whenKeyframeShows). */
+  #encoderSession = 0;
+  #videoTagsThisSession = 0;
+  readonly #keyframeWaiters = new Set<{ session: number; from: number; fire: () => void; giveUp: () => void }>();
   /** The speaker the layout last showed large. */
   #lastMain: string | undefined;
   /** The overlays on the canvas now, and the number of the latest set asked for (a newer set supersedes one still rendering). */
@@ -279,6 +283,40 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
    * the mix (what the next frames will show), false after `timeoutMs` or when
    * the task ends first.
    */
+  /**
+   * Once every one of `userIds` has a fresh picture, waits for the encoder's
+   * first keyframe composed after that and calls `onKeyframe` synchronously
+   * just before that keyframe goes to the sink: a channel's program asked
+   * there to show this feed splices it in at exactly that keyframe, so from
+   * it on every frame shows them. Resolves true then; false (without calling
+   * `onKeyframe`) after `timeoutMs` or when the task ends first.
+   */
+  async whenKeyframeShows(userIds: string[], timeoutMs: number, onKeyframe: () => void): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    if (!(await this.waitForPictures(userIds, timeoutMs))) return false;
+    return new Promise((resolve) => {
+      // Frames from this index on were composed with those pictures; the encoder emits them in order, one
+      // video tag each (no B-frames, no drops), so a keyframe at or past this index shows them.
+      const waiter = {
+        session: this.#encoderSession,
+        from: this.#compositor.framesWritten,
+        fire: () => {
+          clearTimeout(timer);
+          this.#keyframeWaiters.delete(waiter);
+          onKeyframe();
+          resolve(true);
+        },
+        giveUp: () => {
+          clearTimeout(timer);
+          this.#keyframeWaiters.delete(waiter);
+          resolve(false);
+        },
+      };
+      const timer = setTimeout(() => waiter.giveUp(), Math.max(0, deadline - Date.now()));
+      this.#keyframeWaiters.add(waiter);
+    });
+  }
+
   waitForPictures(userIds: string[], timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     return new Promise((resolve) => {
@@ -316,6 +354,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
 
     this.#compositor.setPictureSource(() => this.#pictures());
     this.#compositor.on('session', ({ restarted, pid }) => {
+      this.#encoderSession += 1;
+      this.#videoTagsThisSession = 0;
       this.#reader = new FlvTagReader();
       this.#stitcher.newSession();
       if (restarted) this.deps.logger.warn(`mix ${this.id}: encoder restarted (pid ${pid}); outputs kept`);
@@ -345,6 +385,13 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     while (this.#flvBytes.length && now - this.#flvBytes[0].at >= 5000) this.#flvBytes.shift();
     while (this.#mediaClock.length && now - this.#mediaClock[0].at >= 5000) this.#mediaClock.shift();
     for (const raw of tags) {
+      if (raw.type === FLV_VIDEO && !isCodecConfig(raw) && raw.raw[12] !== 2) {
+        if (isVideoKeyframe(raw)) {
+          // A waiter from an earlier encoder session: this session began after it was ready.
+          for (const w of [...this.#keyframeWaiters]) if (w.session !== this.#encoderSession || this.#videoTagsThisSession >= w.from) w.fire();
+        }
+        this.#videoTagsThisSession += 1;
+      }
       const tag = this.#stitcher.place(raw);
       this.#gop.add(tag);
       if (tag.type === FLV_VIDEO) this.#mediaClock.push({ at: now, ts: tag.timestamp });
@@ -555,6 +602,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
 
   async #teardown(): Promise<void> {
     clearInterval(this.#speakerTimer);
+    for (const waiter of [...this.#keyframeWaiters]) waiter.giveUp();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     await this.#reconcile;
     await Promise.all([...this.#outputs.values()].map((o) => o.stop()));

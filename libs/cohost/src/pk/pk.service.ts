@@ -332,10 +332,8 @@ export class PkService {
   async #onAirWithHost(running: Running, side: Side, mix: MixTask, feed: string): Promise<void> {
     const current = () => !running.closed && side.mix === mix && !mix.ended;
     while (current()) {
-      if (await mix.waitForPictures([side.hostUserId], HOST_PICTURE_POLL_MS)) {
-        if (current()) await this.programs.show(side.channelId, feed, 10000);
-        return;
-      }
+      // Told at the mix's first keyframe that shows the host, the program splices exactly there.
+      if (await mix.whenKeyframeShows([side.hostUserId], HOST_PICTURE_POLL_MS, () => current() && void this.programs.show(side.channelId, feed, 10000))) return;
     }
   }
 
