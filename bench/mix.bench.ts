@@ -33,6 +33,7 @@ import { RunningGateway, startGateway } from './support/gateway';
 import { Rgb } from './support/media-analysis';
 import { PictureProbe, ProbeTile } from './support/picture-probe';
 import { cpuSecondsOf, descendantPids, waitFor } from './support/processes';
+import { stopChild } from './support/sources';
 import { readFlv } from './support/viewer';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,15 +72,6 @@ function sourceArgs(o: { size: string; fps: number; color: string; toneHz?: numb
   return ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${o.color}:size=${o.size}:rate=${o.fps}`, '-f', 'lavfi', '-i', audio,
     '-vf', `${counterFilters(w, h)}${flash}`,
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(o.fps), '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k'];
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
 }
 
 class Bench {
