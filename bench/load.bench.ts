@@ -17,7 +17,7 @@
  * scale part, printed and not recorded (no bench/results, no BENCHMARKS.md):
  *   bash scripts/build.sh && node dist/bench/load.bench.js sockets
  */
-import type { Benchmark } from './support/benchmark';
+import type { Benchmark, Target } from './support/benchmark';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -269,4 +269,12 @@ export const benchmark: Benchmark = {
     r.soak && `| soak ${r.soak.minutes} min, 4 mixes + churn (${r.soak.churnedSockets} sockets churned, ${r.soak.churnErrors} errors) | heap growth ${r.soak.heapGrowthPct} %, RSS ${r.soak.rssMb.start} → ${r.soak.rssMb.end} MB, mix speeds ${r.soak.mixSpeedsAtEnd.join(', ')} | heap growth < 10 % |`,
     r.soak && `| soak leaks | child processes ${r.soak.childProcesses.baseline} → ${r.soak.childProcesses.during} → ${r.soak.childProcesses.afterStop} after stopping; active handles ${r.soak.activeHandles.baseline} → ${r.soak.activeHandles.afterStop} | back to baseline |`,
   ].filter(Boolean),
+  targets: (r) =>
+    [
+      r.sockets && { figure: 'connected sockets', value: r.sockets.sockets, unit: '', kind: 'min', limit: 2000 },
+      r.sockets && { figure: 'invite → invited round trip, p99', value: r.sockets.inviteToInvitedMs.p99, unit: 'ms', kind: 'max', limit: 50 },
+      r.sockets && { figure: 'error rate', value: r.sockets.errorRate * 100, unit: '%', kind: 'max', limit: 0 },
+      r.soak && { figure: 'soak heap growth', value: r.soak.heapGrowthPct, unit: '%', kind: 'max', limit: 10 },
+      r.soak && { figure: 'child processes left after the soak, above baseline', value: r.soak.childProcesses.afterStop - r.soak.childProcesses.baseline, unit: '', kind: 'max', limit: 0 },
+    ].filter(Boolean) as Target[],
 };
