@@ -372,8 +372,15 @@ async function maxConcurrent(b: Bench, limit: number) {
       }
       await waitFor('all active', async () => ((await Promise.all(tasks.map(b.task))).every((t) => t.state === 'active') ? true : undefined), 30000).catch(() => undefined);
       await sleep(4000);
-      for (let i = tiles.length; i < tasks.length; i++) tiles.push(await b.tiles(tasks[i], conf.participants));
-      const ratios = await readRates(b, channels, tiles, 3, 15);
+      for (let i = tiles.length; i < tasks.length; i++) {
+        // A participant has a cell once their first picture is in the mix.
+        tiles.push(await waitFor('both in the layout', async () => {
+          const t = await b.tiles(tasks[i], conf.participants);
+          return t.length === 2 ? t : undefined;
+        }, 20000));
+      }
+      // 6 s at 15 fps is 90 pictures: 0.98x allows one repeat; a 3 s window could not tell 0.98 from 0.978.
+      const ratios = await readRates(b, channels, tiles, 6, 15);
       const minRatio = round(Math.min(...ratios), 3);
       const ok = minRatio >= 0.98;
       steps.push({ mixes: k, minRatio, ok });
@@ -454,7 +461,11 @@ async function latencyAndSync(b: Bench, seconds: number) {
     const channel = await b.channel('latency');
     const taskId = await b.mix(id, channel.publishUrl, settings(640, 360, fps, 800));
     await waitFor('mix active', async () => ((await b.task(taskId)).state === 'active' ? true : undefined), 20000);
-    const cell = ((await b.task(taskId)).layout.cells as { userId: string; x: number; y: number; width: number; height: number }[]).find((c) => c.userId === 'p0')!;
+    // A participant has a cell once their first picture is in the mix.
+    const cell = await waitFor('both in the layout', async () => {
+      const cells = (await b.task(taskId)).layout.cells as { userId: string; x: number; y: number; width: number; height: number }[];
+      return cells.length === 2 ? cells.find((c) => c.userId === 'p0') : undefined;
+    }, 20000);
     // The viewer: audio tags by arrival (Node reading HTTP-FLV), pictures through the probe, and a capture for the A/V offset.
     const audioIn: { at: number; size: number }[] = [];
     const capture = createWriteStream(join(dir, 'out.flv'));
@@ -590,7 +601,7 @@ export const benchmark: Benchmark = {
     'Mix start: the viewer already waits on the channel; create call → first picture showing every participant (2 participants at 25 fps, BENCH_MIX_START_RUNS runs, default 5). ' +
     'CPU: every process of the gateway\'s tree (Node, mediasoup workers, origin, mixer ffmpegs, channel program) over BENCH_CPU_SECONDS (default 15) with the conference running and no mix, then with the mix; the difference is the mix\'s cost (the RTMP ingest, which the conference needs anyway, is left out). ' +
     'Floor, right after in the same run: one ffmpeg that reads the same participant streams (pre-encoded H.264 baseline + Opus of the same size and rate, as the mixer receives them from the SFU, read in real time), composes them into the same grid with the same fit (overlay) and encodes with the same x264/AAC settings to /dev/null. Bare encode: the same settings on testsrc2 + sine of the output size (generation counted). ' +
-    'Concurrency: 2-party 640x360@15 mixes of one conference (sources 25 fps), added two at a time, each into its own channel; after 4 s every channel is read by a probe for 3 s (two at a time); a step passes when every reader gets >= 0.98 x 15 distinct pictures per wall-clock second. ' +
+    'Concurrency: 2-party 640x360@15 mixes of one conference (sources 25 fps), added two at a time, each into its own channel; after 4 s every channel is read by a probe for 6 s (two at a time); a step passes when every reader gets >= 0.98 x 15 distinct pictures per wall-clock second. ' +
     'Latency: participant 0 beeps 200 ms with a white flash every 5 s; its encoder writes FLV to the bench, which notes when each beep and flash leaves it and passes the bytes to a copying ffmpeg that pushes them to the ingest; ' +
     'exit = the first loud AAC tag arriving at the channel\'s HTTP-FLV viewer, and the first white picture of that cell at the probe. A/V offset: beep vs flash in the stream\'s timeline as a player presents them (decoded capture: silencedetect vs signalstats).',
   summary: (r) => [

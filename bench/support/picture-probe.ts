@@ -82,6 +82,14 @@ export interface ProbeOptions {
   retryForMs?: number;
 }
 
+/** Tiles are analysed in a stream callback, where a bad one would crash the process: refuse it at the call. */
+function checkedTiles(tiles: ProbeTile[]): ProbeTile[] {
+  for (const t of tiles) {
+    if (!t || !t.cell || !(t.cell.width > 0) || !(t.cell.height > 0) || !Array.isArray(t.color)) throw new Error(`picture probe: bad tile ${JSON.stringify(t)}`);
+  }
+  return tiles;
+}
+
 /** Luma on a coarse grid: what "the pixels changed" is judged on where no counter reads. */
 function signature(frame: Buffer, width: number, height: number): Uint8Array {
   const cols = 32;
@@ -130,7 +138,7 @@ export class PictureProbe {
   }
 
   private constructor(url: string, options: ProbeOptions, fed: boolean) {
-    this.tiles = options.tiles ?? [];
+    this.tiles = checkedTiles(options.tiles ?? []);
     this.#options = {
       width: options.width,
       height: options.height,
@@ -269,7 +277,7 @@ export class PictureProbe {
    * afterwards are analysed with the new tiles.
    */
   retile(tiles: ProbeTile[]): void {
-    this.tiles = tiles;
+    this.tiles = checkedTiles(tiles);
     if (!this.#kept.length) return;
     const first = this.frames.length - this.#kept.length;
     this.#previousSignature = undefined;
