@@ -344,7 +344,9 @@ async function readRates(b: Bench, channels: { playUrls: { flv: string } }[], ti
           const from = Math.max(first.at, probe.frames.at(-1)!.at) + 500;
           await probe.waitUntilArrived(from + seconds * 1000, seconds * 1000 + 10000);
           rates[k] = probe.rate(from, from + seconds * 1000).distinctPerSecond / fps;
-        } catch {
+        } catch (error) {
+          // Counted as a miss, and said: a reader that could not read is not a measurement.
+          process.stderr.write(`[bench] reader of ${channels[k].playUrls.flv} failed: ${(error as Error).message.slice(0, 400)}\n`);
           rates[k] = 0;
         } finally {
           probe.close();

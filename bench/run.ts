@@ -25,7 +25,8 @@ const root = join(__dirname, '..', '..');
 function commit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim();
+    // The benches' own outputs (results, BENCHMARKS.md) are not changes to what is measured.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results', ':!BENCHMARKS.md'], { cwd: root, encoding: 'utf8' }).trim();
     return dirty ? `${head}+changes` : head;
   } catch {
     return 'unknown';
