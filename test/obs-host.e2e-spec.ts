@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Browser, Page } from 'playwright-core';
 import { io, Socket } from 'socket.io-client';
 import { computeLayout } from '@gw/mixing';
-import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { ask, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { RunningNginx, startNginxRtmp } from '../bench/support/nginx';
 import { PictureProbe, ProbeFrame } from '../bench/support/picture-probe';
 import { waitFor } from '../bench/support/processes';
@@ -70,7 +70,6 @@ describe.each(['embedded', 'nginx-rtmp'] as const)('an OBS host keeps pushing th
     sockets.push(socket);
     return socket;
   };
-  const ask = (socket: Socket, event: string, payload: object) => socket.emitWithAck(event, payload) as Promise<any>;
   const floatCells = (guests: string[]) => computeLayout({ spec: { mode: 'float' }, canvas: { width: W, height: H }, userIds: ['anchor', ...guests], hostUserId: 'anchor' });
 
   it('shows the host in every frame while guests come and go', async () => {

@@ -1,5 +1,5 @@
 import { io, Socket } from 'socket.io-client';
-import { connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { ask, connectAs, nextEvent as next, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { PictureProbe, ProbeTile } from '../bench/support/picture-probe';
 import { freePort, waitFor } from '../bench/support/processes';
 import { Rgb } from '../bench/support/media-analysis';
@@ -16,15 +16,6 @@ const tiles = (own: Rgb, other: Rgb): ProbeTile[] => [
   { id: 'right', cell: { x: W / 2, y: 0, width: W / 2, height: H }, color: other },
 ];
 
-const ask = (socket: Socket, event: string, payload: object) => socket.timeout(20000).emitWithAck(event, payload) as Promise<any>;
-const next = <T = any>(socket: Socket, event: string, timeoutMs = 20000) =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-    socket.once(event, (payload: T) => {
-      clearTimeout(timer);
-      resolve(payload);
-    });
-  });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -1,5 +1,5 @@
 import { Socket } from 'socket.io-client';
-import { connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { ask, connectAs, nextEvent as next, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { PictureProbe, ProbeFrame, ProbeTile } from '../bench/support/picture-probe';
 import { waitFor } from '../bench/support/processes';
 import { colorNear, meanColor, Rgb } from '../bench/support/media-analysis';
@@ -55,15 +55,6 @@ describe('PK: two channels co-host', () => {
     sockets.push(socket);
     return socket;
   };
-  const ask = (socket: Socket, event: string, payload: object) => socket.timeout(20000).emitWithAck(event, payload) as Promise<any>;
-  const next = <T = any>(socket: Socket, event: string, timeoutMs = 20000) =>
-    new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-      socket.once(event, (payload: T) => {
-        clearTimeout(timer);
-        resolve(payload);
-      });
-    });
   const channel = async (id: string) => (await gw.admin('GET', `/api/v1/channels/${id}`)).body;
 
   it('mirrors both hosts into both channels, battles live, and hands each channel back', async () => {

@@ -154,3 +154,19 @@ export async function workerPids(gw: RunningGateway): Promise<Map<number, number
   const metrics = (await gw.request('GET', '/metrics')).body as string;
   return new Map([...metrics.matchAll(/gateway_sfu_worker_cpu_seconds\{slot="(\d+)",pid="(\d+)"\}/g)].map((m) => [Number(m[1]), Number(m[2])]));
 }
+
+/** Emits a request and resolves with its ack (`{ok, …}`); rejects if no ack comes within 20 s. */
+export function ask(socket: Socket, event: string, payload: object): Promise<any> {
+  return socket.timeout(20000).emitWithAck(event, payload) as Promise<any>;
+}
+
+/** The next `event` the socket receives; rejects if none comes within `timeoutMs`. */
+export function nextEvent<T = any>(socket: Socket, event: string, timeoutMs = 20000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+    socket.once(event, (payload: T) => {
+      clearTimeout(timer);
+      resolve(payload);
+    });
+  });
+}
