@@ -165,7 +165,6 @@ export class IngestService {
   async #startSession(key: string, conferenceId: string, userId: string, app: StreamApp, stream: string): Promise<void> {
     const conference = this.conferences.find(conferenceId);
     if (!conference) return;
-    const point = { userId };
     await this.#stopSession(key, 'replaced by a new push');
     const starting = IngestSession.start({
       conference,
@@ -185,7 +184,7 @@ export class IngestService {
           return;
         }
         this.#sessions.set(key, session);
-        this.logger.log(`RTMP participant ${point.userId} joined conference ${conference.id}`);
+        this.logger.log(`RTMP participant ${userId} joined conference ${conference.id}`);
       },
       (error: Error) => this.logger.error(error.message),
     );
