@@ -83,7 +83,11 @@ describe('bypass live (on demand)', () => {
     await waitFor('speaker layout', async () => {
       const [speaker, left, right] = await colorsAt(channel.playUrls.flv, 1280, 720, [SPEAKER, THUMB_LEFT, THUMB_RIGHT]);
       const thumbs = (colorNear(left, GREEN) && colorNear(right, BLUE)) || (colorNear(left, BLUE) && colorNear(right, GREEN));
-      return colorNear(speaker, RED) && thumbs ? true : undefined;
+      if (colorNear(speaker, RED) && thumbs) return true;
+      // What the viewer saw and what the mix knew, for the timeout's message.
+      const task = (await activeMixes(conferenceId))[0] as { id?: string } | undefined;
+      const state = task?.id ? (await gw.admin('GET', `/api/v1/mix-tasks/${task.id}`)).body : undefined;
+      throw new Error(`speaker ${speaker.join(',')} thumbnails ${left.join(',')} / ${right.join(',')}; mix ${JSON.stringify({ layout: state?.layout, pictures: state?.pictures })}`);
     }, 30000);
     await waitFor('three tones', async () => {
       const [p440, p660, p1000, p850] = await tonePowers(channel.playUrls.flv, [440, 660, 1000, 850]);

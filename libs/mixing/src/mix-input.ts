@@ -52,6 +52,9 @@ export class MixInput {
   #keyframeTimer: NodeJS.Timeout | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #lastFrameAt = 0;
+  /** Decoders that died before showing a picture since the last one did (each waits longer; see #probeMs). */
+  #blindDeaths = 0;
+  #pictureThisDecoder = false;
   readonly #decoded = new PerSecond();
 
   private constructor(private readonly o: MixInputOptions) {
@@ -166,11 +169,13 @@ export class MixInput {
       return;
     }
     this.#decoder = decoder;
+    this.#pictureThisDecoder = false;
     if (video) this.#readFrames(decoder, video.width, video.height);
     if (audio) decoder.pipe(0).on('data', (pcm: Buffer) => this.o.onAudio(pcm));
     decoder.once('died', () => {
       if (this.#stopped || this.#decoder !== decoder) return;
       this.#decoder = undefined;
+      if (video && !this.#pictureThisDecoder) this.#blindDeaths += 1;
       this.#restartTimer = setTimeout(() => void this.#startDecoder().catch((e: Error) => this.o.logger.error(e.message)), 200);
     });
     this.#askForKeyframes();
@@ -183,7 +188,12 @@ export class MixInput {
    */
   #probeMs(): number {
     const ids = Object.values(this.producerIds).filter((id): id is string => Boolean(id));
-    return ids.length > 0 && ids.every((id) => this.o.conference.fromIngest(id)) ? 500 : 2000;
+    const base = ids.length > 0 && ids.every((id) => this.o.conference.fromIngest(id)) ? 500 : 2000;
+    // A decoder that started mid-GOP gives up ("Invalid data found") when no keyframe came within its
+    // probe, and a passed-through push cannot answer a keyframe request: at 500 ms each, a bypass mix's
+    // decoder failed 125 times in a row against a 1 s GOP. Each blind death waits 4x longer, up to 8 s
+    // (OBS's GOP is 2 s by default and may be longer).
+    return Math.min(8000, base * 4 ** Math.min(this.#blindDeaths, 3));
   }
 
   /**
@@ -203,6 +213,8 @@ export class MixInput {
         offset += n;
         if (filled === size) {
           if (this.#decoder === decoder) {
+            this.#pictureThisDecoder = true;
+            this.#blindDeaths = 0;
             this.#lastFrameAt = Date.now();
             this.#decoded.record(this.#lastFrameAt);
             clearInterval(this.#keyframeTimer);
