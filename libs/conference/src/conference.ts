@@ -54,7 +54,8 @@ export interface ConferenceSnapshot {
   title: string;
   hostUserId?: string;
   createdAt: number;
-  participants: { userId: string; audio: boolean; video: boolean; via: ParticipantVia; transcoded?: boolean }[];
+  /** `via` is how the participant's media arrives at the gateway; a relayed one also names the conference it is relayed from. */
+  participants: { userId: string; audio: boolean; video: boolean; via: 'webrtc' | 'rtmp'; transcoded?: boolean; relayedFrom?: string }[];
   members: string[];
   /** Worker slots hosting this conference's routers. */
   workerSlots: number[];
@@ -75,6 +76,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly #producers = new Map<string, { participant: Participant; producer: types.Producer }>();
   /** Transports of services (mixers), not of participants; closed with the conference. */
   readonly #serviceTransports = new Set<types.Transport>();
+  /** `${fromRouterId}>${toRouterId}` → the PipeTransports relaying another conference's producers here. */
+  readonly #relayPipes = new Map<string, Promise<[types.PipeTransport, types.PipeTransport]>>();
   /** `${producerId}:${routerId}` → the pipe into that router (once per pair). */
   readonly #pipes = new Map<string, Promise<void>>();
   /** Set while the conference is being moved to a healthy worker after losing its last router. */
@@ -218,21 +221,105 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     const participant = this.#present(userId);
     const transport = this.#transport(userId, transportId);
     const producer = await guardMedia(() => transport.produce({ kind, rtpParameters, appData: { ...appData, userId } }));
-    if (participant.closed) {
+    this.#register(participant, producer);
+    return producer;
+  }
+
+  /**
+   * Shows another conference's producer here as `userId`'s (a participant
+   * joined `via: 'relay'`): piped from its router into the participant's
+   * (mediasoup pipeToRouter, which carries keyframe requests back). The relay
+   * ends with the source producer, or when the participant leaves here.
+   * Relaying the same producer twice returns the first relay.
+   */
+  async relayProducer(userId: string, from: Conference, producerId: string): Promise<types.Producer> {
+    const participant = this.#present(userId);
+    if (participant.via !== 'relay') throw new MediaRequestError(`${userId} is not a relayed participant`);
+    const already = [...participant.producers.values()].find((p) => p.appData.relayOf === producerId && !p.closed);
+    if (already) return already;
+    const source = from.#producers.get(producerId);
+    if (!source || source.producer.closed) throw new MediaResourceNotFoundError('producer', producerId);
+    const fromRouter = source.participant.router;
+    const [local, remote] = await this.#relayPipe(fromRouter, participant.router);
+    const pipeConsumer = await local.consume({ producerId });
+    this.pool.track(fromRouter.appData.worker as types.Worker, pipeConsumer);
+    let pipeProducer: types.Producer;
+    try {
+      // A new id: mediasoup 3.12 keys producers per worker, so the source's id cannot be reused when
+      // both routers share a worker (pipeToRouter would; its keepId option came later).
+      pipeProducer = await remote.produce({
+        kind: pipeConsumer.kind,
+        rtpParameters: pipeConsumer.rtpParameters,
+        paused: pipeConsumer.producerPaused,
+        appData: { ...source.producer.appData, relayOf: producerId },
+      });
+    } catch (error) {
+      pipeConsumer.close();
+      throw error;
+    }
+    // As pipeToRouter wires them: each end follows the other.
+    pipeConsumer.observer.once('close', () => pipeProducer.close());
+    pipeConsumer.observer.on('pause', () => void pipeProducer.pause().catch(() => undefined));
+    pipeConsumer.observer.on('resume', () => void pipeProducer.resume().catch(() => undefined));
+    pipeProducer.observer.once('close', () => pipeConsumer.close());
+    this.#register(participant, pipeProducer);
+    return pipeProducer;
+  }
+
+  /**
+   * The pair of connected PipeTransports carrying relayed media from a router
+   * of another conference into one of ours, made once per pair and closed
+   * with this conference (or with either router).
+   */
+  #relayPipe(from: types.Router, to: types.Router): Promise<[types.PipeTransport, types.PipeTransport]> {
+    const key = `${from.id}>${to.id}`;
+    let pair = this.#relayPipes.get(key);
+    if (!pair) {
+      pair = (async (): Promise<[types.PipeTransport, types.PipeTransport]> => {
+        const [local, remote] = await Promise.all([from.createPipeTransport({ listenIp: '127.0.0.1' }), to.createPipeTransport({ listenIp: '127.0.0.1' })]);
+        try {
+          await Promise.all([
+            local.connect({ ip: remote.tuple.localIp, port: remote.tuple.localPort }),
+            remote.connect({ ip: local.tuple.localIp, port: local.tuple.localPort }),
+          ]);
+        } catch (error) {
+          local.close();
+          remote.close();
+          throw error;
+        }
+        const forget = () => {
+          if (this.#relayPipes.get(key) === pair) this.#relayPipes.delete(key);
+          local.close();
+          remote.close();
+        };
+        local.observer.once('close', forget);
+        remote.observer.once('close', forget);
+        if (this.#closed) forget();
+        return [local, remote];
+      })();
+      this.#relayPipes.set(key, pair);
+      pair.catch(() => this.#relayPipes.delete(key));
+    }
+    return pair;
+  }
+
+  /** A new producer of a present participant: tracked, looked up, announced, and forgotten when it closes. */
+  #register(participant: Participant, producer: types.Producer): void {
+    if (participant.closed || this.#closed) {
       producer.close();
       throw new NotJoinedError();
     }
+    const { userId } = participant;
     this.pool.track(participant.router.appData.worker as types.Worker, producer);
     participant.producers.set(producer.id, producer);
     this.#producers.set(producer.id, { participant, producer });
     producer.observer.once('close', () => {
       participant.producers.delete(producer.id);
-      this.#producers.delete(producer.id);
+      if (this.#producers.get(producer.id)?.producer === producer) this.#producers.delete(producer.id);
       if (!this.#closed) this.emit('producerClosed', { userId, producerId: producer.id });
     });
-    if (appData.composite === true) this.emit('compositeProducer', { userId, producerId: producer.id, kind });
-    else this.emit('newProducer', { userId, producerId: producer.id, kind });
-    return producer;
+    if (producer.appData.composite === true) this.emit('compositeProducer', { userId, producerId: producer.id, kind: producer.kind });
+    else this.emit('newProducer', { userId, producerId: producer.id, kind: producer.kind });
   }
 
   closeProducer(userId: string, producerId: string): void {
@@ -391,8 +478,10 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         userId: p.userId,
         audio: p.hasKind('audio'),
         video: p.hasKind('video'),
-        via: p.via,
+        // The contract's two values: a relayed participant is shown by how it reached its own conference.
+        via: p.via === 'relay' ? (p.relayOf?.via ?? 'webrtc') : p.via,
         ...(p.via === 'rtmp' && p.transcoded !== undefined ? { transcoded: p.transcoded } : {}),
+        ...(p.relayOf ? { relayedFrom: p.relayOf.conferenceId } : {}),
       })),
       members: [...this.members],
       workerSlots: [...this.#routers.keys()],
@@ -422,6 +511,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     for (const router of this.#routers.values()) router.close();
     this.#routers.clear();
     this.#pipes.clear();
+    // Their ends on other conferences' routers go too.
+    for (const pair of this.#relayPipes.values()) void pair.then(([local, remote]) => (local.close(), remote.close())).catch(() => undefined);
+    this.#relayPipes.clear();
     this.emit('closed', { reason });
   }
 

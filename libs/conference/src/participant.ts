@@ -1,6 +1,7 @@
 import type { types } from 'mediasoup';
 
-export type ParticipantVia = 'webrtc' | 'rtmp';
+/** How a participant's media arrives: a browser, an RTMP push, or relayed from another conference of this gateway. */
+export type ParticipantVia = 'webrtc' | 'rtmp' | 'relay';
 
 /**
  * One member present in a conference, and the media it owns. Its transports
@@ -13,6 +14,8 @@ export class Participant {
   readonly consumers = new Map<string, types.Consumer>();
   /** RTMP participants: whether the push's video is re-encoded on its way into the SFU (false: passed through). */
   transcoded: boolean | undefined;
+  /** Relayed participants: the conference they are relayed from, and how they are there. */
+  relayOf: { conferenceId: string; via: 'webrtc' | 'rtmp' } | undefined;
   #closed = false;
 
   constructor(
@@ -35,6 +38,8 @@ export class Participant {
     if (this.#closed) return;
     this.#closed = true;
     for (const transport of this.transports.values()) transport.close();
+    // Relayed producers live on pipe transports this participant does not own.
+    for (const producer of this.producers.values()) producer.close();
     this.transports.clear();
     this.producers.clear();
     this.consumers.clear();

@@ -34,7 +34,10 @@ export class IngestService {
   readonly #points = new Map<string, IngestPoint>();
   readonly #sessions = new Map<string, IngestSession>();
   readonly #starting = new Map<string, Promise<void>>();
-  /** By `attached:<app>/<stream>`, the key its session runs under. */
+  /**
+   * By `attached:<app>/<stream>@<conferenceId>`, the key its session runs under: one stream may feed
+   * several conferences at once (a co-hosting host in a PK is in both), each by its own session.
+   */
   readonly #attached = new Map<string, AttachedStream>();
   #closed = false;
 
@@ -48,11 +51,11 @@ export class IngestService {
   ) {
     origin.on('publish', ({ app, stream }) => {
       if (app === INGEST_APP) void this.#onPush(stream);
-      else if (this.#attached.has(attachedKey(app, stream))) void this.#startAttached(attachedKey(app, stream));
+      else for (const key of this.#attachedKeys(app, stream)) void this.#startAttached(key);
     });
     origin.on('unpublish', ({ app, stream }) => {
       if (app === INGEST_APP) void this.#stopSession(stream, 'push stopped');
-      else if (this.#attached.has(attachedKey(app, stream))) void this.#stopSession(attachedKey(app, stream), 'push stopped');
+      else for (const key of this.#attachedKeys(app, stream)) void this.#stopSession(key, 'push stopped');
     });
     origin.on('down', () => {
       for (const stream of [...this.#sessions.keys()]) void this.#stopSession(stream, 'origin down');
@@ -115,18 +118,23 @@ export class IngestService {
    * source wins), and a newer one replaces it.
    */
   attachStream(target: AttachedStream, publishing: boolean): void {
-    const key = attachedKey(target.app, target.stream);
+    const key = attachedKey(target.app, target.stream, target.conferenceId);
     this.#attached.set(key, { ...target });
     // A push already running is not newer than a user who is already in the conference (a host on
     // WebRTC): it only fills an empty place. A push that starts from now on is the newest source.
     if (publishing && !this.conferences.find(target.conferenceId)?.participant(target.userId)) void this.#startAttached(key);
   }
 
-  /** Stops feeding an attached stream; its participant leaves unless a newer source replaced it. */
-  async detachStream(app: StreamApp, stream: string): Promise<void> {
-    const key = attachedKey(app, stream);
+  /** Stops feeding an attached stream into a conference; its participant leaves unless a newer source replaced it. */
+  async detachStream(app: StreamApp, stream: string, conferenceId: string): Promise<void> {
+    const key = attachedKey(app, stream, conferenceId);
     if (!this.#attached.delete(key)) return;
     await this.#stopSession(key, 'detached');
+  }
+
+  /** Where the stream is attached now (for tests and views). */
+  attachedTo(app: StreamApp, stream: string): string[] {
+    return this.#attachedKeys(app, stream).map((key) => this.#attached.get(key)!.conferenceId);
   }
 
   /** After a restart: the saved push points of restored conferences accept pushes again. */
@@ -215,6 +223,10 @@ export class IngestService {
     await session.stop(reason);
   }
 
+  #attachedKeys(app: StreamApp, stream: string): string[] {
+    return [...this.#attached.values()].filter((a) => a.app === app && a.stream === stream).map((a) => attachedKey(a.app, a.stream, a.conferenceId));
+  }
+
   #pushKeys(): void {
     const table: PublishKeyTable = {};
     for (const point of this.#points.values()) table[streamKey(INGEST_APP, point.stream)] = { [point.key]: 'ingest' };
@@ -222,4 +234,4 @@ export class IngestService {
   }
 }
 
-const attachedKey = (app: StreamApp, stream: string) => `attached:${app}/${stream}`;
+const attachedKey = (app: StreamApp, stream: string, conferenceId: string) => `attached:${app}/${stream}@${conferenceId}`;
