@@ -182,6 +182,37 @@ export class CohostService {
     });
   }
 
+  /** A channel's co-hosting session, for a PK that takes the channel's program over (its guests stay in the channel's picture). */
+  session(channelId: string): { conferenceId: string; hostUserId: string; mode: MixMode } | undefined {
+    const session = this.#sessions.get(channelId);
+    const desk = this.#desks.get(channelId);
+    return session && desk ? { conferenceId: session.conferenceId, hostUserId: desk.hostUserId, mode: session.mode } : undefined;
+  }
+
+  /**
+   * A PK that held the channel's program ended while the channel still
+   * co-hosts: the session takes the program back, its mix (which ran all
+   * along) spliced in at its first keyframe that shows the host. False when
+   * there is no server-mixed session any more (the PK hands back to the host's push).
+   */
+  async resumeAfterPk(channelId: string): Promise<boolean> {
+    const session = this.#sessions.get(channelId);
+    const desk = this.#desks.get(channelId);
+    if (!session || !desk || session.mode !== 'server') return false;
+    this.channels.beginCohosting(channelId, session.conferenceId);
+    await this.#startServerMix(desk, session);
+    const mix = session.mix;
+    if (!mix || mix.ended) return false;
+    this.channels.setMixTask(channelId, mix.id);
+    const feed = `mix:${session.conferenceId}`;
+    let spliced: Promise<boolean> | undefined;
+    const shown = await mix.whenKeyframeShows([desk.hostUserId], HOST_PICTURE_WAIT_MS, () => {
+      spliced = this.programs.show(channelId, feed, 10000);
+    });
+    if (!shown) spliced = this.programs.show(channelId, feed, 10000);
+    return (await spliced) ?? false;
+  }
+
   /** A user's last socket went away: after the grace period they leave (a host ends the session). */
   userOffline(userId: string): void {
     for (const desk of this.#desks.values()) {
@@ -302,8 +333,8 @@ export class CohostService {
     );
   }
 
-  #detachHostPush(channelId: string): Promise<void> {
-    return this.o.ingest?.detachStream(LIVE_APP, hostSourceStream(channelId)) ?? Promise.resolve();
+  #detachHostPush(channelId: string, session: Session): Promise<void> {
+    return this.o.ingest?.detachStream(LIVE_APP, hostSourceStream(channelId), session.conferenceId) ?? Promise.resolve();
   }
 
   /**
@@ -345,6 +376,8 @@ export class CohostService {
   async setMixMode(by: UserPrincipal, channelId: string, mixMode: MixMode): Promise<{ mixMode: MixMode }> {
     const desk = this.#deskForHost(by, channelId);
     const session = this.#sessions.get(channelId);
+    // A PK holds the program (and shows this session's guests from its server mix): no switch until it ends.
+    if (session && !this.#ownsProgram(channelId, session)) throw new ChannelInPkError(channelId);
     if (session) this.o.store?.setCohostMode(channelId, mixMode);
     this.#modes.set(channelId, mixMode);
     if (session && session.mode !== mixMode) {
@@ -357,7 +390,7 @@ export class CohostService {
         if (relay) void this.#afterSwitch(desk.channelId, `mix:${session.conferenceId}`, () => this.mixing.stopClientRelay(relay));
       } else {
         // The host page composes from its own WebRTC camera: the push must not replace it in the conference.
-        await this.#detachHostPush(channelId);
+        await this.#detachHostPush(channelId, session);
         await this.#startClientRelay(desk, session);
       }
     }
@@ -392,11 +425,13 @@ export class CohostService {
       feed.close();
       throw error;
     }
+    // A PK holding the program (this session's mix restarted meanwhile) keeps it: resumeAfterPk puts this mix on air.
+    if (!this.#ownsProgram(desk.channelId, session)) return;
     this.channels.setMixTask(desk.channelId, session.mix.id);
     // On air only once the mix shows the host: a viewer never sees a picture without them.
     const mix = session.mix;
     // The program is told at the mix's first keyframe that shows the host, so it splices exactly there.
-    const current = () => session.mix === mix && !mix.ended;
+    const current = () => session.mix === mix && !mix.ended && this.#ownsProgram(desk.channelId, session);
     void mix.whenKeyframeShows([desk.hostUserId], HOST_PICTURE_WAIT_MS, () => {
       if (current()) void this.programs.show(desk.channelId, feed.name, 10000);
     }).then((shown) => {
@@ -454,7 +489,7 @@ export class CohostService {
     this.#sessions.delete(desk.channelId);
     if (reason === 'shutdown') {
       // The session stays saved and on mic: the next start restores it. Only the runtime stops.
-      await this.#handBack(desk.channelId, session, reason);
+      await this.#handBack(desk.channelId, session, reason, false);
       return;
     }
     this.#unsaved(`end the session of channel ${desk.channelId}`, () => this.o.store?.deleteCohostSession(desk.channelId));
@@ -465,11 +500,13 @@ export class CohostService {
       // Off the picture at once; the mix shows the host alone until the host's push is back on air.
       conference?.leave(guest, 'co-hosting ended');
     }
-    this.channels.endCohosting(desk.channelId);
+    // During a PK the PK owns the program and the channel's marks: it hands back to the host's push when it ends.
+    const owns = this.#ownsProgram(desk.channelId, session);
+    if (owns) this.channels.endCohosting(desk.channelId);
     const payload = { channelId: desk.channelId, reason };
     for (const userId of new Set([desk.hostUserId, ...guests])) this.notify(userId, 'cohost:ended', payload);
     this.o.logger.log(`channel ${desk.channelId}: co-hosting ended (${reason})`);
-    const handBack = this.#handBack(desk.channelId, session, reason).finally(() => this.#handBacks.delete(handBack));
+    const handBack = this.#handBack(desk.channelId, session, reason, owns).finally(() => this.#handBacks.delete(handBack));
     this.#handBacks.add(handBack);
     if (reason === 'shutdown') await handBack;
   }
@@ -480,11 +517,11 @@ export class CohostService {
    * conference are taken down. If the host does not come back, the program
    * goes off air once the mix stops.
    */
-  async #handBack(channelId: string, session: Session, reason: string): Promise<void> {
+  async #handBack(channelId: string, session: Session, reason: string, ownsProgram: boolean): Promise<void> {
     for (const unsubscribe of session.unsubscribe.splice(0)) unsubscribe();
-    const back = reason === 'shutdown' ? false : await this.programs.showHost(channelId, this.o.graceSeconds * 1000);
-    await this.#detachHostPush(channelId);
-    if (!back && reason !== 'shutdown') this.o.logger.warn(`channel ${channelId}: the host's push did not return; the channel goes idle`);
+    const back = ownsProgram && reason !== 'shutdown' ? await this.programs.showHost(channelId, this.o.graceSeconds * 1000) : false;
+    await this.#detachHostPush(channelId, session);
+    if (!back && ownsProgram && reason !== 'shutdown') this.o.logger.warn(`channel ${channelId}: the host's push did not return; the channel goes idle`);
     await session.mix?.stop(`co-hosting ended: ${reason}`);
     if (session.relay) await this.mixing.stopClientRelay(session.relay);
     // At shutdown the conference module closes it as 'shutdown', which keeps it saved.
@@ -514,6 +551,12 @@ export class CohostService {
    */
   #assertNotInPk(channelId: string): void {
     if (!this.#sessions.has(channelId) && this.channels.cohosting(channelId)) throw new ChannelInPkError(channelId);
+  }
+
+  /** True unless a PK holds the channel's program (the channel's marks name another conference). */
+  #ownsProgram(channelId: string, session: Session): boolean {
+    const holder = this.channels.conferenceOf(channelId);
+    return holder === undefined || holder === session.conferenceId;
   }
 
   #desk(channelId: string): InvitationDesk {

@@ -297,6 +297,11 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return this.#activity.get(channelId)?.cohosting ?? false;
   }
 
+  /** The conference whose mix owns the channel's program now (a co-hosting session's or a PK's), if any. */
+  conferenceOf(channelId: string): string | undefined {
+    return this.#activity.get(channelId)?.conferenceId;
+  }
+
   #hostSession(channelId: string, sessionId: string, publishing: boolean): void {
     let changed = false;
     this.#update(channelId, (a) => {

@@ -26,6 +26,12 @@ export interface MixTaskSpec {
   hostUserId?: string;
   /** Pictures over every cell (see overlay.ts); replaced live with setOverlays or a patch. */
   overlays?: OverlaySpec[];
+  /**
+   * Who this mix shows and hears; default everyone in the conference. Others
+   * are not decoded at all (a PK side leaves out the other channel's guests).
+   * Changed live with setScope.
+   */
+  participants?: string[];
 }
 
 export interface MixTaskPatch {
@@ -99,6 +105,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   #reason: string | undefined;
   #sequence = 0;
   #layout: LayoutSpec;
+  /** See MixTaskSpec.participants (undefined: everyone). */
+  #scope: Set<string> | undefined;
   readonly #inputs = new Map<string, MixInput>();
   readonly #frames = new Map<string, { frame: YuvFrame; at: number }>();
   readonly #placeholders = new Map<string, YuvFrame>();
@@ -138,6 +146,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   ) {
     super();
     this.#layout = spec.layout;
+    this.#scope = spec.participants ? new Set(spec.participants) : undefined;
     this.#compositor = new Compositor(
       { taskId: id, settings: spec.settings, ffmpegPath: deps.ffmpegPath, audioDelayMs: deps.audioDelayMs, logger: deps.logger },
       background,
@@ -224,6 +233,18 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     if (generation !== this.#overlayGeneration || this.#finishing()) return;
     this.#overlays = placed;
     this.#compositor.setOverlays(placed.map((o, i) => ({ x: o.x, y: o.y, frame: frames[i] })));
+  }
+
+  /**
+   * Changes who the mix shows and hears (undefined: everyone) and, with it,
+   * the layout, live: newcomers are decoded, those left out stop at once.
+   */
+  async setScope(participants: string[] | undefined, layout?: LayoutSpec): Promise<void> {
+    if (this.#finishing()) throw new MixTaskEndedError(this.id);
+    this.#scope = participants ? new Set(participants) : undefined;
+    if (layout) this.#layout = layout;
+    this.#relayout();
+    await this.#schedule(() => this.#syncInputs());
   }
 
   async stop(reason = 'stopped'): Promise<void> {
@@ -445,7 +466,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     if (this.#finishing()) return;
     const { conference } = this.deps;
     const wanted = new Map<string, { audio?: string; video?: string }>();
-    for (const participant of conference.participants) wanted.set(participant.userId, {});
+    for (const participant of this.#inScope()) wanted.set(participant.userId, {});
     for (const p of conference.producersExcept('')) {
       const entry = wanted.get(p.userId);
       if (entry) entry[p.kind] = p.producerId;
@@ -473,7 +494,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     for (const [userId, producers] of wanted) {
       if (this.#inputs.has(userId) || (!producers.audio && !producers.video)) continue;
       // A newcomer not in the layout yet is decoded at the size of the cell they will get.
-      const cell = this.#cells.find((c) => c.userId === userId) ?? this.#computeCells(conference.participants.map((p) => p.userId)).find((c) => c.userId === userId);
+      const cell = this.#cells.find((c) => c.userId === userId) ?? this.#computeCells(this.#inScope().map((p) => p.userId)).find((c) => c.userId === userId);
       const { fps } = this.spec.settings.video;
       try {
         const input = await MixInput.start({
@@ -528,9 +549,16 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   /** Who is in the layout, in the order they joined (see FIRST_PICTURE_GRACE_MS). */
   #order(): string[] {
     const now = Date.now();
-    return this.deps.conference.participants
+    return this.#inScope()
       .filter((p) => this.#shown.has(p.userId) || now - p.joinedAt >= FIRST_PICTURE_GRACE_MS)
       .map((p) => p.userId);
+  }
+
+  /** The conference's participants this mix composes (see MixTaskSpec.participants). */
+  #inScope() {
+    const scope = this.#scope;
+    const all = this.deps.conference.participants;
+    return scope ? all.filter((p) => scope.has(p.userId)) : all;
   }
 
   #computeCells(userIds: string[]): Cell[] {

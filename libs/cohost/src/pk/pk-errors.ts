@@ -1,12 +1,13 @@
 import { ConflictError } from '@gw/common';
 
 /**
- * A channel co-hosting with guests cannot take part in a PK (and a channel in
- * a PK shows only its PK): its guests' picture and the PK's mirrored halves
- * would need two mixes on one program.
+ * A channel whose co-hosting cannot go into a PK: its host mixes on their own
+ * client (the PK's server mix has no way to show the host page's picture), or
+ * another conference holds its program. A channel co-hosting with a server
+ * mix can PK: its guests stay in its own picture.
  */
 export class PkChannelCohostingError extends ConflictError {
-  constructor(channelId: string) {
-    super(`channel ${channelId} is co-hosting with guests; end that first`, 'PK_CHANNEL_COHOSTING');
+  constructor(channelId: string, why = 'is co-hosting outside the PK') {
+    super(`channel ${channelId} ${why}; end that first`, 'PK_CHANNEL_COHOSTING');
   }
 }

@@ -13,6 +13,23 @@ describe('PK pictures', () => {
     expect(odd[0].width + odd[1].width).toBe(854);
   });
 
+  it("puts the channel's own guests in a column of windows down the outer edge of its own half, below the bar", () => {
+    const cells = pkCells(canvas, 'me', 'them', ['g1', 'g2']);
+    expect(cells.slice(0, 2)).toEqual(pkCells(canvas, 'me', 'them'));
+    const [g1, g2] = cells.slice(2);
+    expect(g1).toEqual({ userId: 'g1', x: 8, y: 68, width: 82, height: 60, zOrder: 1, fit: 'cover' });
+    expect(g2).toMatchObject({ userId: 'g2', x: 8, y: 136, width: 82, height: 60 });
+    const bar = scoreBarGeometry(canvas);
+    expect(g1.y).toBeGreaterThan(bar.y + bar.height);
+    // A fourth guest starts a second column; all stay inside the own half, apart from each other.
+    const many = pkCells(canvas, 'me', 'them', ['a', 'b', 'c', 'd']).slice(2);
+    expect(many[3]).toMatchObject({ x: 98, y: 68 });
+    for (const g of many) {
+      expect(g.x + g.width).toBeLessThanOrEqual(320);
+      expect(g.y + g.height).toBeLessThanOrEqual(360);
+    }
+  });
+
   it('formats the time left as m:ss, rounded up', () => {
     expect(formatTimeLeft(61_000)).toBe('1:01');
     expect(formatTimeLeft(100)).toBe('0:01');

@@ -10,13 +10,30 @@ import type { Cell, OverlaySpec } from '@gw/mixing';
 
 const even = (n: number) => Math.max(0, Math.floor(n / 2) * 2);
 
-/** Two halves of the channel's canvas: `own` on the left, `other` on the right, both cropped to fill (cover). */
-export function pkCells(canvas: { width: number; height: number }, own: string, other: string): Cell[] {
+/**
+ * Two halves of the channel's canvas: `own` on the left, `other` on the
+ * right, both cropped to fill (cover). The channel's own guests on mic, if
+ * any, are small windows in a column down the outer edge of its own half,
+ * below the score bar, over its host (clear of the middle of the host's
+ * picture); past three a second column starts.
+ */
+export function pkCells(canvas: { width: number; height: number }, own: string, other: string, guests: string[] = []): Cell[] {
   const half = even(canvas.width / 2);
-  return [
+  const cells: Cell[] = [
     { userId: own, x: 0, y: 0, width: half, height: canvas.height, zOrder: 0, fit: 'cover' },
     { userId: other, x: half, y: 0, width: canvas.width - half, height: canvas.height, zOrder: 0, fit: 'cover' },
   ];
+  const margin = Math.max(2, even(half / 40));
+  const width = even(half * 0.26);
+  const height = even((width * 3) / 4);
+  const top = even(canvas.height / 6) + margin;
+  const rows = Math.max(1, Math.min(3, Math.floor((canvas.height - top) / (height + margin))));
+  guests.forEach((userId, i) => {
+    const column = Math.floor(i / rows);
+    const row = i % rows;
+    cells.push({ userId, x: margin + column * (width + margin), y: top + row * (height + margin), width, height, zOrder: 1, fit: 'cover' });
+  });
+  return cells;
 }
 
 /** The bar's colours: the channel's own side, and the other side. */

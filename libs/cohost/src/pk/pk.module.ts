@@ -38,7 +38,7 @@ import { PkService } from './pk.service';
             return desk && { hostUserId: desk.hostUserId, cohosting: desk.session !== undefined };
           },
           (userId, event, payload) => notifier.toUser(userId, event, payload),
-          { inviteTtlSeconds: config.cohost.inviteTtlSeconds, graceSeconds: config.cohost.graceSeconds, logger: new Logger('PK'), store, ingest },
+          { inviteTtlSeconds: config.cohost.inviteTtlSeconds, graceSeconds: config.cohost.graceSeconds, logger: new Logger('PK'), store, ingest, cohost },
         ),
     },
     PkGateway,

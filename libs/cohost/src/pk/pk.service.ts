@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LineLogger } from '@gw/common';
 import type { UserPrincipal } from '@gw/auth';
-import { Conference, ConferenceService, IngestService } from '@gw/conference';
+import { Conference, ConferenceRelay, ConferenceService, IngestService } from '@gw/conference';
 import { ChannelService, hostSourceStream, LIVE_APP, ProgramService } from '@gw/live';
 import { MixingService, MixTask, OutputSettings, OverlaySpec } from '@gw/mixing';
 import type { SessionRepository } from '@gw/persistence';
@@ -22,6 +22,15 @@ export interface PkOptions {
   store?: SessionRepository;
   /** Feeds each host's own push into the PK's conference (absent in unit tests). */
   ingest?: IngestService;
+  /** The channels' co-hosting sessions: their guests stay in their own channel's picture during a PK (absent in unit tests). */
+  cohost?: CohostLink;
+}
+
+/** What a PK needs of a channel's co-hosting session (CohostService). */
+export interface CohostLink {
+  session(channelId: string): { conferenceId: string; hostUserId: string; mode: 'server' | 'client' } | undefined;
+  /** The session takes the channel's program back after the PK; false when there is none to take it. */
+  resumeAfterPk(channelId: string): Promise<boolean>;
 }
 
 /** Delivers a server → client event to one user (all their sockets). */
@@ -41,6 +50,10 @@ interface Side {
   mix?: MixTask;
   /** The overlays last set on the mix (JSON), so an unchanged countdown second sets nothing. */
   overlayKey?: string;
+  /** A co-hosting channel: its guests on mic, relayed from its session's conference into the PK's. */
+  relay?: ConferenceRelay;
+  /** Who the mix shows and its layout, last set (JSON), so an unchanged one sets nothing. */
+  scopeKey?: string;
 }
 
 /** The runtime of an active PK; its one owner is this service, and hand-back happens once (`closed`). */
@@ -282,27 +295,72 @@ export class PkService {
     conference.once('closed', onClosed);
     running.unsubscribe.push(() => conference.off('closed', onClosed));
     for (const s of running.sides) {
+      const session = this.o.cohost?.session(s.channelId);
+      if (session?.mode === 'server') {
+        const source = this.conferences.find(session.conferenceId);
+        if (source) {
+          // The host is here by their own push (or browser); their guests come across from the session.
+          s.relay = new ConferenceRelay({
+            from: source,
+            to: conference,
+            select: (userId) => userId !== session.hostUserId && userId !== s.otherUserId,
+            logger: this.o.logger,
+            onChange: () => this.#reshape(running),
+          });
+        }
+      }
       this.channels.beginCohosting(s.channelId, conference.id);
       this.o.ingest?.attachStream(
         { app: LIVE_APP, stream: hostSourceStream(s.channelId), conferenceId: conference.id, userId: s.hostUserId },
         this.channels.hostPublishing(s.channelId),
       );
     }
+    for (const s of running.sides) s.relay?.start();
     return running;
+  }
+
+  /** A side's own guests now present in the PK's conference. */
+  #guestsOf(running: Running, side: Side): string[] {
+    const conference = this.conferences.find(running.conferenceId);
+    return (side.relay?.userIds ?? []).filter((userId) => conference?.participant(userId));
+  }
+
+  /** Who a side's mix shows and hears, and where: its host, the other host, its own guests. */
+  #scopeOf(running: Running, side: Side): { participants: string[]; cells: ReturnType<typeof pkCells> } {
+    const guests = this.#guestsOf(running, side);
+    return {
+      participants: [side.hostUserId, side.otherUserId, ...guests],
+      cells: pkCells(side.settings.video, side.hostUserId, side.otherUserId, guests),
+    };
+  }
+
+  /** A side's guests came or went: its mix shows the new set, live. */
+  #reshape(running: Running): void {
+    if (running.closed) return;
+    for (const side of running.sides) {
+      const mix = side.mix;
+      if (!mix || mix.ended) continue;
+      const { participants, cells } = this.#scopeOf(running, side);
+      const key = JSON.stringify(participants);
+      if (side.scopeKey === key) continue;
+      side.scopeKey = key;
+      mix.setScope(participants, { mode: 'custom', cells }).catch((error: Error) => this.o.logger.warn(`PK ${running.pkId}: the picture of ${side.channelId} not updated: ${error.message}`));
+    }
   }
 
   /** One channel's mix into its program; on air once it shows the channel's own host. */
   async #startMix(running: Running, side: Side): Promise<void> {
     if (running.closed || (side.mix && !side.mix.ended)) return;
-    const { width, height } = side.settings.video;
     const feed = this.programs.openFeed(side.channelId, `pk:${running.pkId}`);
+    const scope = this.#scopeOf(running, side);
     let mix: MixTask;
     try {
       mix = await this.mixing.create(
         {
           conferenceId: running.conferenceId,
           outputs: [],
-          layout: { mode: 'custom', cells: pkCells({ width, height }, side.hostUserId, side.otherUserId) },
+          layout: { mode: 'custom', cells: scope.cells },
+          participants: scope.participants,
           settings: side.settings,
           background: {},
           hostUserId: side.hostUserId,
@@ -319,7 +377,10 @@ export class PkService {
       return;
     }
     side.mix = mix;
+    side.scopeKey = JSON.stringify(scope.participants);
     this.channels.setMixTask(side.channelId, mix.id);
+    // Guests relayed while the mix was starting.
+    this.#reshape(running);
     void this.#onAirWithHost(running, side, mix, feed.name);
   }
 
@@ -368,18 +429,22 @@ export class PkService {
     running.closed = true;
     for (const unsubscribe of running.unsubscribe.splice(0)) unsubscribe();
     if (reason === 'shutdown') {
+      for (const s of running.sides) s.relay?.stop();
       await Promise.all(running.sides.map((s) => s.mix?.stop('shutdown')));
       return;
     }
     for (const s of running.sides) this.channels.endCohosting(s.channelId);
     await Promise.all(
       running.sides.map(async (s) => {
-        const back = await this.programs.showHost(s.channelId, this.o.graceSeconds * 1000);
+        // A channel still co-hosting goes back to its session's mix (host and guests); any other to its host's push.
+        const resumed = s.relay ? await this.o.cohost!.resumeAfterPk(s.channelId).catch(() => false) : false;
+        const back = resumed || (await this.programs.showHost(s.channelId, this.o.graceSeconds * 1000));
         if (!back) this.o.logger.warn(`channel ${s.channelId}: the host's push did not return after the PK; the channel goes idle`);
+        s.relay?.stop();
         await s.mix?.stop(`PK ended: ${reason}`);
       }),
     );
-    await Promise.all(running.sides.map((s) => this.o.ingest?.detachStream(LIVE_APP, hostSourceStream(s.channelId))));
+    await Promise.all(running.sides.map((s) => this.o.ingest?.detachStream(LIVE_APP, hostSourceStream(s.channelId), running.conferenceId)));
     this.conferences.find(running.conferenceId)?.close(`PK ended: ${reason}`);
   }
 
@@ -461,10 +526,19 @@ export class PkService {
     if (by.role !== 'host' || by.channelId !== channelId) throw new NotChannelHostError(channelId);
   }
 
-  /** A channel co-hosting with guests (not in a PK: the desk answers ALREADY_IN_PK for those) cannot PK. */
+  /**
+   * A channel co-hosting with guests PKs with its guests in its own picture
+   * when the server mixes it; a host mixing on their own client cannot PK
+   * (the PK's mix would need the host page's cameras), nor can a channel whose
+   * program another conference holds (a bypass mapping). Channels in a PK are
+   * left to the desk, which answers ALREADY_IN_PK.
+   */
   #assertNotCohosting(...channelIds: string[]): void {
     for (const channelId of channelIds) {
       if (this.#desk.ofChannel(channelId)?.state === 'active') continue;
+      const session = this.o.cohost?.session(channelId);
+      if (session?.mode === 'client') throw new PkChannelCohostingError(channelId, 'mixes on the host\'s client');
+      if (session) continue;
       if (this.channels.cohosting(channelId) || this.hosts(channelId)?.cohosting) throw new PkChannelCohostingError(channelId);
     }
   }
@@ -506,7 +580,12 @@ export class PkService {
     return {
       ...this.#public(pk),
       ...(pk.conferenceId ? { conferenceId: pk.conferenceId } : {}),
-      ...(running ? { mixTaskIds: Object.fromEntries(running.sides.map((s) => [s.channelId, s.mix?.id ?? null])) } : {}),
+      ...(running
+        ? {
+            mixTaskIds: Object.fromEntries(running.sides.map((s) => [s.channelId, s.mix?.id ?? null])),
+            guests: Object.fromEntries(running.sides.map((s) => [s.channelId, this.#guestsOf(running, s)])),
+          }
+        : {}),
       ...(pk.battle
         ? {
             battle: {
