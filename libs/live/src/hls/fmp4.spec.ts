@@ -1,5 +1,5 @@
 import { FLV_AUDIO, FLV_VIDEO, FlvTag, isCodecConfig } from '../program/flv';
-import { AUDIO_TRACK, initSegment, mediaFragment, parseAsc, parseAvcC, parseSps, VIDEO_TRACK } from './fmp4';
+import { AUDIO_TRACK, initSegment, mediaFragment, parameterSets, parseAsc, parseAvcC, parseSps, VIDEO_TRACK, withParameterSets } from './fmp4';
 import { all, find, parseBoxes } from './testing/mp4-boxes';
 import { programTags } from './testing/program-media';
 
@@ -142,5 +142,24 @@ describe('mediaFragment', () => {
   it('leaves out a track without samples', () => {
     const moof = parseBoxes(mediaFragment(1, [{ trackId: VIDEO_TRACK, samples: video }, { trackId: AUDIO_TRACK, samples: [] }]))[0];
     expect(all(moof.children, 'traf')).toHaveLength(1);
+  });
+});
+
+describe('withParameterSets', () => {
+  // avcC: version 1, profile/compat/level, 4-byte lengths, one SPS (67 aa), one PPS (68 bb).
+  const config = parameterSets(Buffer.from([1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, 2, 0x67, 0xaa, 1, 0, 2, 0x68, 0xbb]));
+
+  it('reads the SPS and PPS and the NAL length size of an avcC', () => {
+    expect(config).toEqual({ lengthSize: 4, nals: [Buffer.from([0x67, 0xaa]), Buffer.from([0x68, 0xbb])] });
+  });
+
+  it('puts them in front of a keyframe without an SPS, length-prefixed', () => {
+    const idr = Buffer.from([0, 0, 0, 2, 0x65, 0x11]);
+    expect([...withParameterSets(idr, config)]).toEqual([0, 0, 0, 2, 0x67, 0xaa, 0, 0, 0, 2, 0x68, 0xbb, 0, 0, 0, 2, 0x65, 0x11]);
+  });
+
+  it('leaves a keyframe that carries an SPS as it is', () => {
+    const withSps = Buffer.from([0, 0, 0, 1, 0x09, 0, 0, 0, 2, 0x67, 0xcc, 0, 0, 0, 2, 0x65, 0x11]);
+    expect(withParameterSets(withSps, config)).toBe(withSps);
   });
 });

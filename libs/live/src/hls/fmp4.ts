@@ -166,6 +166,44 @@ export function parseSps(nal: Buffer): { width: number; height: number } {
   };
 }
 
+/** The SPS and PPS NAL units of an AVCDecoderConfigurationRecord, and its NAL length size. */
+export function parameterSets(avcC: Buffer): { lengthSize: number; nals: Buffer[] } {
+  const lengthSize = (avcC[4] & 3) + 1;
+  const nals: Buffer[] = [];
+  let at = 5;
+  for (const countMask of [0x1f, 0xff]) {
+    const count = avcC[at++] & countMask;
+    for (let i = 0; i < count && at + 2 <= avcC.length; i++) {
+      const len = avcC.readUInt16BE(at);
+      nals.push(avcC.subarray(at + 2, at + 2 + len));
+      at += 2 + len;
+    }
+  }
+  return { lengthSize, nals };
+}
+
+/**
+ * A keyframe sample with the config's SPS and PPS in front (unless it carries
+ * an SPS already). The init's avcC has them too, but a reader that keeps the
+ * first init across a discontinuity (ffmpeg's HLS demuxer does) would decode a
+ * spliced encoder's pictures with the old parameter sets; in-band ones are
+ * what its decoder follows. A few dozen bytes per keyframe.
+ */
+export function withParameterSets(sample: Buffer, config: { lengthSize: number; nals: Buffer[] }): Buffer {
+  const { lengthSize, nals } = config;
+  for (let at = 0; at + lengthSize < sample.length; ) {
+    const len = sample.readUIntBE(at, lengthSize);
+    if ((sample[at + lengthSize] & 0x1f) === 7) return sample;
+    at += lengthSize + len;
+  }
+  const prefix = nals.flatMap((nal) => {
+    const len = Buffer.alloc(lengthSize);
+    len.writeUIntBE(nal.length, 0, lengthSize);
+    return [len, nal];
+  });
+  return Buffer.concat([...prefix, sample]);
+}
+
 /** Sample rate, channels and codec string from an AudioSpecificConfig. */
 export function parseAsc(asc: Buffer): AudioConfig {
   if (asc.length < 2) throw new Error('AudioSpecificConfig too short');

@@ -1,5 +1,5 @@
 import { FLV_AUDIO, FLV_VIDEO, FlvTag } from '../program/flv';
-import { AUDIO_TRACK, AudioConfig, initSegment, mediaFragment, parseAsc, parseAvcC, Sample, VIDEO_TIMESCALE, VIDEO_TRACK, VideoConfig } from './fmp4';
+import { AUDIO_TRACK, AudioConfig, initSegment, mediaFragment, parameterSets, parseAsc, parseAvcC, Sample, VIDEO_TIMESCALE, VIDEO_TRACK, VideoConfig, withParameterSets } from './fmp4';
 
 export interface HlsSegmenterOptions {
   /** A segment ends at the first keyframe once it is at least this long (ms). Default 1000. */
@@ -87,7 +87,8 @@ const equal = (a: Buffer | undefined, b: Buffer) => a !== undefined && a.equals(
  * the FLV timestamps (rounded to ms) unless they stray by half a frame.
  *
  * Codec configs that differ from the current ones (another encoder spliced in)
- * start a new init and a discontinuity at the next keyframe; a config repeated
+ * start a new init and a discontinuity at the next keyframe (keyframes also
+ * carry the SPS/PPS in-band, for readers that keep the first init); a config repeated
  * as it was (the program re-sends configs at every splice) changes nothing, so
  * a co-hosting switch with the same encoder settings is invisible here. Only
  * the newest `windowSegments` complete segments are kept; media sequence
@@ -105,6 +106,7 @@ export class HlsSegmenter {
   #asc: Buffer | undefined;
   #configChanged = false;
   #init: HlsInit | undefined;
+  #parameterSets: ReturnType<typeof parameterSets> | undefined;
   readonly #inits = new Map<number, HlsInit>();
   #nextInitId: number;
   #pendingDiscontinuity: boolean;
@@ -225,6 +227,7 @@ export class HlsSegmenter {
       if (keyframe && this.#open && dts - this.#openStartDts >= (this.#segmentTarget * VIDEO_TIMESCALE) / 1000) this.#closeSegment();
     }
     if (!this.#open) this.#openSegment(dts);
+    if (keyframe && this.#parameterSets) sample.data = withParameterSets(sample.data, this.#parameterSets);
     this.#pendingVideo = sample;
   }
 
@@ -262,6 +265,7 @@ export class HlsSegmenter {
     const init: HlsInit = { id: this.#nextInitId++, data: initSegment(video, audio), video, audio };
     this.#inits.set(init.id, init);
     this.#init = init;
+    this.#parameterSets = parameterSets(video.avcC);
     this.#configChanged = false;
     this.#audioNext = undefined;
     return true;
