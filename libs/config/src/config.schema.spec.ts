@@ -81,6 +81,18 @@ describe('parseConfig', () => {
     expect(parse({ SFU_WORKERS: '3', SFU_WORKER_WEIGHTS: '1,2,3' }).rtc.workerWeights).toEqual([1, 2, 3]);
   });
 
+  it('runs one origin process per core by default, and takes a weight per process', () => {
+    expect(parse({}).live).toMatchObject({ embeddedProcesses: 2, embeddedWeights: [1, 1] });
+    expect(parse({ EMBEDDED_ORIGIN_PROCESSES: '1' }).live).toMatchObject({ embeddedProcesses: 1, embeddedWeights: [1] });
+    expect(parse({ EMBEDDED_ORIGIN_PROCESSES: '3', EMBEDDED_ORIGIN_WEIGHTS: '1,2,3' }).live.embeddedWeights).toEqual([1, 2, 3]);
+    expect(parse({ EMBEDDED_ORIGIN_WEIGHTS: '0.5,2' }).live.embeddedWeights).toEqual([0.5, 2]);
+    expect(problemsOf({ EMBEDDED_ORIGIN_PROCESSES: '3', EMBEDDED_ORIGIN_WEIGHTS: '1,2' }).map((p) => p.key)).toEqual(['EMBEDDED_ORIGIN_WEIGHTS']);
+    expect(problemsOf({ EMBEDDED_ORIGIN_WEIGHTS: '1,0' }).map((p) => p.key)).toEqual(['EMBEDDED_ORIGIN_WEIGHTS']);
+    expect(problemsOf({ EMBEDDED_ORIGIN_WEIGHTS: '1,x' }).map((p) => p.key)).toEqual(['EMBEDDED_ORIGIN_WEIGHTS']);
+    expect(problemsOf({ EMBEDDED_ORIGIN_PROCESSES: '0' }).map((p) => p.key)).toEqual(['EMBEDDED_ORIGIN_PROCESSES']);
+    expect(problemsOf({ EMBEDDED_ORIGIN_PROCESSES: '65' }).map((p) => p.key)).toEqual(['EMBEDDED_ORIGIN_PROCESSES']);
+  });
+
   it('never echoes a secret value', () => {
     const problems = problemsOf({ JWT_SECRET: 'short-secret-value', ADMIN_API_KEY: 'tiny' });
     expect(problems.map((p) => p.key).sort()).toEqual(['ADMIN_API_KEY', 'JWT_SECRET']);

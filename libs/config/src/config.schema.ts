@@ -31,6 +31,14 @@ export interface GatewayConfig {
     embeddedHttpPort: number;
     /** How long the embedded origin keeps a dropped publisher's timeline for a resume. Default 3000 ms. */
     publishGraceMs: number;
+    /**
+     * node-media-server processes the embedded origin runs behind its one RTMP and one
+     * HTTP port (EMBEDDED_ORIGIN_PROCESSES). Default: one per core; 1 runs the single
+     * process on the public ports, without the front.
+     */
+    embeddedProcesses: number;
+    /** Allowed load of each origin process (EMBEDDED_ORIGIN_WEIGHTS, e.g. `1,2,3`). Default 1 each. */
+    embeddedWeights: number[];
     /** Shared secret an external origin's callbacks carry; unset disables /live/hooks. */
     hookSecret?: string;
   };
@@ -113,6 +121,8 @@ const envSchema = z.object({
   LIVE_RTMP_PLAY_URL: z.url({ protocol: /^rtmps?$/ }).optional(),
   EMBEDDED_RTMP_PORT: port.default(1935),
   EMBEDDED_HTTP_PORT: port.default(8000),
+  EMBEDDED_ORIGIN_PROCESSES: positiveInt.max(64).optional(),
+  EMBEDDED_ORIGIN_WEIGHTS: z.string().regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated positive numbers').optional(),
   LIVE_HOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LIVE_PUBLISH_GRACE_MS: z.coerce.number().int().min(0).max(60000).default(3000),
   RTC_LISTEN_IP: ip.default('127.0.0.1'),
@@ -188,6 +198,13 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
   if (e.RTC_MAX_PORT - e.RTC_MIN_PORT + 1 < workers * 2) {
     problems.push({ key: 'RTC_MAX_PORT', message: `port range too small for ${workers} workers` });
   }
+  const originProcesses = e.EMBEDDED_ORIGIN_PROCESSES ?? Math.max(1, cpuCount);
+  const originWeights = e.EMBEDDED_ORIGIN_WEIGHTS
+    ? e.EMBEDDED_ORIGIN_WEIGHTS.split(',').map(Number)
+    : Array.from({ length: originProcesses }, () => 1);
+  if (originWeights.length !== originProcesses || originWeights.some((w) => w <= 0)) {
+    problems.push({ key: 'EMBEDDED_ORIGIN_WEIGHTS', message: `needs ${originProcesses} positive weights, one per origin process` });
+  }
   const embedded = e.LIVE_ORIGIN === 'embedded';
   const ingest = embedded ? 'gateway' : e.LIVE_INGEST;
   // The embedded origin runs as the live origin, or as the gateway's own RTMP ingest.
@@ -234,6 +251,8 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
       embeddedRtmpPort: e.EMBEDDED_RTMP_PORT,
       embeddedHttpPort: e.EMBEDDED_HTTP_PORT,
       publishGraceMs: e.LIVE_PUBLISH_GRACE_MS,
+      embeddedProcesses: originProcesses,
+      embeddedWeights: originWeights,
       hookSecret: e.LIVE_HOOK_SECRET,
     },
     rtc: {
