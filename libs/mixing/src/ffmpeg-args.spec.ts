@@ -60,13 +60,13 @@ describe('mixer ffmpeg arguments', () => {
       '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
       '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0',
       '-b:v', '800k', '-maxrate', '800k', '-bufsize', '1600k',
-      '-force_key_frames', 'expr:if(lt(t,4),gte(t,n_forced*0.5),gte(t,4+(n_forced-8)*2))',
+      '-force_key_frames', 'expr:if(lt(t,4),gte(t,n_forced*0.25),gte(t,4+(n_forced-16)*2))',
       '-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '2',
       '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
     ]);
   });
 
-  it('starts with keyframes every half second, then follows the GOP (real x264)', () => {
+  it('starts with keyframes every quarter second, then follows the GOP (real x264)', () => {
     const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const encoded = execFileSync('ffmpeg', [
       '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-t', '9',
@@ -79,7 +79,7 @@ describe('mixer ffmpeg arguments', () => {
       .filter((l) => l.includes('K'))
       .map((l) => Number(l.split(',')[0]));
     // At 15 fps a keyframe lands on the first frame at or after each instant (within 1/15 s).
-    const expected = [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 6, 8];
+    const expected = [...Array.from({ length: 16 }, (_, i) => i * 0.25), 4, 6, 8];
     expect(keyTimes).toHaveLength(expected.length);
     keyTimes.forEach((t, i) => expect(t - expected[i]).toBeGreaterThanOrEqual(-0.001));
     keyTimes.forEach((t, i) => expect(t - expected[i]).toBeLessThan(1 / 15 + 0.001));

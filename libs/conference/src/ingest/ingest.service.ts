@@ -21,8 +21,12 @@ interface AttachedStream {
   userId: string;
 }
 
-/** Probe length of an ingest pull from an origin that sends its cached GOP (see IngestArgsInput.probeMs). */
-const INGEST_PROBE_MS = 500;
+/**
+ * Probe length of an ingest pull from an origin that sends its cached GOP (see IngestArgsInput.probeMs),
+ * for the push's description and for the ingest itself. FLV sends its codec configs first, so 200 ms
+ * is enough; at 500 ms the two probes cost a fresh guest push ~0.2 s more before its first picture.
+ */
+const INGEST_PROBE_MS = 200;
 
 /**
  * RTMP participants (OBS, ffmpeg): hands out a secret push URL per member and,
