@@ -47,7 +47,8 @@ async function bootstrap(): Promise<void> {
     });
   }
   app.setGlobalPrefix('api/v1', {
-    exclude: ['healthz', 'metrics'].map((path) => ({ path, method: RequestMethod.GET })),
+    // HLS plays are public media URLs beside the origin's FLV ones, not API calls.
+    exclude: ['healthz', 'metrics', 'hls/{*path}'].map((path) => ({ path, method: RequestMethod.GET })),
   });
   app.useGlobalFilters(new HttpErrorFilter());
 

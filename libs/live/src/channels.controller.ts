@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
+import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { HOST_SOURCE_SUFFIX } from './origin-protocol';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { ChannelService } from './channel.service';
@@ -14,7 +15,16 @@ const createChannelBody = z.strictObject({
 @ApiTags('channels')
 @Controller('channels')
 export class ChannelsController {
-  constructor(@Inject(ChannelService) private readonly channels: ChannelService) {}
+  constructor(
+    @Inject(ChannelService) private readonly channels: ChannelService,
+    @Inject(GATEWAY_CONFIG) private readonly config: ResolvedConfig,
+  ) {}
+
+  /** Adds the channel's HLS URL (LL-HLS, served by the gateway's own HTTP: see HlsController) beside the origin's play URLs. */
+  #withHls<T extends { id: string; playUrls: object }>(channel: T): T & { playUrls: { hls: string } } {
+    const hls = `http://${this.config.publicHost}:${this.config.port}/hls/${encodeURIComponent(channel.id)}/index.m3u8`;
+    return { ...channel, playUrls: { ...channel.playUrls, hls } };
+  }
 
   /** Creates a channel. The response is the only place its publish URL (with its key) appears. */
   @Post()
@@ -23,7 +33,7 @@ export class ChannelsController {
   @ApiSecurity('admin')
   @ApiBody({ schema: z.toJSONSchema(createChannelBody) as object })
   create(@Body(new ZodPipe(createChannelBody)) body: z.infer<typeof createChannelBody>) {
-    return this.channels.create(body);
+    return this.#withHls(this.channels.create(body));
   }
 
   @Get()
@@ -50,6 +60,6 @@ export class ChannelsController {
   @Allow('any')
   @ApiBearerAuth()
   get(@Param('id', new ZodPipe(resourceId)) id: string) {
-    return this.channels.status(id);
+    return this.#withHls(this.channels.status(id));
   }
 }

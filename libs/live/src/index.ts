@@ -16,3 +16,8 @@ export * from './program/rtmp-output';
 export * from './program/program-timeline';
 export * from './program/channel-program';
 export * from './program/program.service';
+export * from './hls/fmp4';
+export * from './hls/hls-segmenter';
+export * from './hls/hls-playlist';
+export * from './hls/hls-channel';
+export * from './hls.controller';

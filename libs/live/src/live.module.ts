@@ -5,6 +5,7 @@ import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ChannelRepository } from '@gw/persistence';
 import { ChannelService } from './channel.service';
 import { ChannelsController } from './channels.controller';
+import { HlsController } from './hls.controller';
 import { LiveHooksController } from './live-hooks.controller';
 import { EmbeddedOrigin } from './embedded/embedded-origin';
 import { ExternalOrigin } from './external-origin';
@@ -56,7 +57,7 @@ function createOrigins(config: ResolvedConfig): Origins {
 /** The live system: the origin adapters in use and the channels on them. */
 @Global()
 @Module({
-  controllers: [ChannelsController, LiveHooksController],
+  controllers: [ChannelsController, LiveHooksController, HlsController],
   providers: [
     { provide: ORIGINS, inject: [GATEWAY_CONFIG], useFactory: createOrigins },
     { provide: LIVE_ORIGIN, inject: [ORIGINS], useFactory: (origins: Origins) => origins.live },

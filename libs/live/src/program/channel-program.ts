@@ -12,6 +12,8 @@ export interface ChannelProgramOptions {
   logger: LineLogger;
   /** The last timestamp an earlier program of this channel wrote: this one continues from it. */
   continueFrom?: number;
+  /** Gets exactly the tags the output writes (after the splice), so HLS shows what RTMP/FLV viewers see. */
+  hls?: { push(tag: FlvTag): void };
 }
 
 interface ChannelProgramEvents extends Record<string, unknown[]> {
@@ -102,6 +104,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
     for (const t of out) {
       this.#gop.add(t);
       this.#output?.write(t);
+      this.o.hls?.push(t);
     }
     if (!this.#output && out.length) this.#startOutput();
     if (switched) {

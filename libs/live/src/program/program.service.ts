@@ -1,5 +1,7 @@
 import { ConflictError, LineLogger } from '@gw/common';
 import { ChannelService } from '../channel.service';
+import { HlsChannel } from '../hls/hls-channel';
+import { HlsResumePoint } from '../hls/hls-segmenter';
 import { ChannelProgram } from './channel-program';
 import { FlvTag } from './flv';
 import { SourceInfo } from './flv-info';
@@ -23,6 +25,8 @@ export interface ProgramFeed {
 
 interface Entry {
   program: ChannelProgram;
+  /** The program as HLS and LL-HLS, in memory; closed (segments dropped) when the program ends. */
+  hls: HlsChannel;
   puller?: SourcePuller;
   /** The feed the channel should show. */
   wanted: string;
@@ -46,6 +50,8 @@ export class ProgramService {
   readonly #entries = new Map<string, Entry>();
   /** Where each channel's last program ended on its timeline: the next one continues from there. */
   readonly #lastTimestamps = new Map<string, number>();
+  /** Where each channel's last HLS numbering stopped: the next program's playlists go on from there. */
+  readonly #hlsResume = new Map<string, HlsResumePoint>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
@@ -69,6 +75,11 @@ export class ProgramService {
   /** Every process the programs run (for leak checks). */
   pids(): number[] {
     return [...this.#entries.values()].flatMap((e) => [e.program.pid, e.puller?.pid]).filter((p): p is number => p !== undefined);
+  }
+
+  /** The channel's HLS while its program runs. */
+  hls(channelId: string): HlsChannel | undefined {
+    return this.#entries.get(channelId)?.hls;
   }
 
   /** What the host's push looks like (size, rate, audio), so a mix can match it. */
@@ -123,14 +134,16 @@ export class ProgramService {
     let entry = this.#entries.get(channelId);
     if (entry) return entry;
     if (this.#closed) throw new ConflictError('the gateway is shutting down', 'SHUTTING_DOWN');
+    const hls = new HlsChannel({ now: Date.now, startAt: this.#hlsResume.get(channelId) });
     const program = new ChannelProgram({
       channelId,
       publishUrl: this.channels.programPublishUrl(channelId),
       ffmpegPath: this.o.ffmpegPath,
       logger: this.o.logger,
       continueFrom: this.#lastTimestamps.get(channelId),
+      hls,
     });
-    const created: Entry = { program, wanted: HOST_FEED, feeds: new Set() };
+    const created: Entry = { program, hls, wanted: HOST_FEED, feeds: new Set() };
     entry = created;
     this.#entries.set(channelId, created);
     const report = () =>
@@ -183,6 +196,9 @@ export class ProgramService {
     if (!entry) return;
     this.#entries.delete(channelId);
     if (entry.program.lastTimestamp >= 0) this.#lastTimestamps.set(channelId, entry.program.lastTimestamp);
+    entry.hls.close();
+    const resume = entry.hls.resumePoint;
+    if (resume) this.#hlsResume.set(channelId, resume);
     this.o.logger.log(`channel ${channelId}: program off air (${reason})`);
     await Promise.all([entry.puller?.stop(), entry.program.stop()]);
     this.channels.setProgram(channelId, { onAir: false });
