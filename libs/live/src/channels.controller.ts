@@ -40,7 +40,7 @@ export class ChannelsController {
   @Allow('admin')
   @ApiSecurity('admin')
   list() {
-    return this.channels.list();
+    return this.channels.list().map((channel) => this.#withHls(channel));
   }
 
   /**
