@@ -188,11 +188,16 @@ describe('ProgramTimeline at a splice that changes the video config (what MSE pl
     const times = video.map((x) => x.tag.timestamp);
     for (let i = 1; i < times.length; i += 1) expect(times[i] - times[i - 1]).toBe(40);
     expect(t.largestVideoStep).toBe(40);
-    // The host went on air at its first keyframe; at most its held keyframe and the frame after it are lost.
-    expect(splice).toBe(50 - firstKeyframe - (back < 2 ? back + 1 : 0));
+    // The host went on air at its first keyframe and lost nothing: when its keyframe was among its last two
+    // frames, the mix's keyframe waited for the host's next frames (at most two), and then followed at once.
+    expect(splice).toBe(50 - firstKeyframe + Math.max(0, 2 - back));
+    expect(video.slice(splice).map((x) => x.feed).every((f) => f === 'mix')).toBe(true);
+    // Every host frame that arrived before the splice was written, in order (none held back or dropped).
+    const hostBefore = host.filter((x) => x.tag.type === FLV_VIDEO && !isCodecConfig(x.tag) && x.at <= 1960 + Math.max(0, 2 - back) * 40 && x.at >= firstKeyframe * 40);
+    expect(video.slice(0, splice).map((x) => markerOf(x.tag))).toEqual(hostBefore.map((x) => markerOf(x.tag)));
   });
 
-  it('waits for the next keyframe once when the outgoing keyframe was written before the switch was asked for', () => {
+  it('holds the next keyframe for two frames when the outgoing keyframe was written before the switch was asked for', () => {
     const t = new ProgramTimeline();
     const host = liveFeed(HOST, { from: 0, to: 4000, ts0: 0, gop: 25, firstKeyframe: 0 });
     const mix = liveFeed(MIX, { from: 0, to: 4000, ts0: 500, gop: 25, firstKeyframe: 1 });
@@ -204,19 +209,35 @@ describe('ProgramTimeline at a splice that changes the video config (what MSE pl
       ['host', false],
       ['host', false],
     ]);
-    // Spliced at the mix's following keyframe (2040) after the host's frame at 1960: its keyframe at 2000 and the frame after were held, then dropped.
-    expect(splice).toBe(50);
+    // The host's frames at 1040 and 1080 go out, then the mix's keyframe (1040) and its frame of 1080, then on.
+    expect(splice).toBe(28);
+    expect(isVideoKeyframe(video[splice].tag)).toBe(true);
+    expect(video.slice(splice).every((x) => x.feed === 'mix')).toBe(true);
     expect(video.slice(1).every((x, i) => x.tag.timestamp - video[i].tag.timestamp === 40)).toBe(true);
   });
 
-  it('does not wait more than once for an outgoing feed that stopped right after a keyframe', () => {
+  it('does not wait for an outgoing feed that stopped right after a keyframe', () => {
     const t = new ProgramTimeline();
     t.switchTo('host');
     const out = run(t, 'host', [asTag(avcConfig(0, HOST)), ...gop(HOST, 0, 3), asTag(keyframe(120, HOST))]);
     t.switchTo('mix');
-    out.push(...run(t, 'mix', [asTag(avcConfig(0, MIX)), ...gop(MIX, 0, 25)]));
+    // Held while the host might still send its two frames; after three frames of its own the mix goes on air anyway.
+    out.push(...run(t, 'mix', [asTag(avcConfig(0, MIX)), ...gop(MIX, 0, 2)]));
     expect(t.onAir).toBe('host');
-    out.push(...run(t, 'mix', gop(MIX, 1000, 2)));
+    out.push(...run(t, 'mix', gop(MIX, 80, 3)));
+    expect(t.onAir).toBe('mix');
+    expect(videoTimes(out)).toEqual([0, 40, 80, 120, 160, 200, 240, 280, 320]);
+  });
+
+  it('splices the held keyframe at once when the outgoing feed goes away', () => {
+    const t = new ProgramTimeline();
+    t.switchTo('host');
+    const out = run(t, 'host', [asTag(avcConfig(0, HOST)), ...gop(HOST, 0, 3), asTag(keyframe(120, HOST))]);
+    t.switchTo('mix');
+    out.push(...run(t, 'mix', [asTag(avcConfig(0, MIX)), asTag(keyframe(0, MIX))]));
+    expect(t.onAir).toBe('host');
+    t.remove('host');
+    out.push(...run(t, 'mix', [asTag(interframe(40, MIX))]));
     expect(t.onAir).toBe('mix');
     expect(videoTimes(out)).toEqual([0, 40, 80, 120, 160, 200]);
   });
@@ -235,16 +256,18 @@ describe('ProgramTimeline at a splice that changes the video config (what MSE pl
     expect(video[26].feed).toBe('b');
   });
 
-  it('releases the held frames in order when the switch is called off', () => {
+  it('forgets the held keyframe when the switch is called off, and writes the outgoing feed throughout', () => {
     const t = new ProgramTimeline();
     t.switchTo('host');
-    const out = run(t, 'host', [asTag(avcConfig(0, HOST)), ...gop(HOST, 0, 3)]);
+    const out = run(t, 'host', [asTag(avcConfig(0, HOST)), ...gop(HOST, 0, 3), asTag(keyframe(120, HOST))]);
     t.switchTo('mix');
-    out.push(...run(t, 'host', gop(HOST, 120, 2)));
-    expect(videoTimes(out)).toEqual([0, 40, 80]);
+    out.push(...run(t, 'mix', [asTag(avcConfig(0, MIX)), asTag(keyframe(0, MIX))]));
     t.switchTo('host');
-    out.push(...run(t, 'host', [asTag(interframe(200, HOST))]));
+    out.push(...run(t, 'host', [asTag(interframe(160, HOST)), asTag(interframe(200, HOST))]));
+    out.push(...run(t, 'mix', [asTag(interframe(40, MIX)), asTag(interframe(80, MIX))]));
+    expect(t.onAir).toBe('host');
     expect(videoTimes(out)).toEqual([0, 40, 80, 120, 160, 200]);
+    expect(out.every((tag) => markerOf(tag) !== MIX)).toBe(true);
   });
 });
 

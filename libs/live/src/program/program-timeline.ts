@@ -33,13 +33,17 @@ const MAX_BACKWARD_JUMP_MS = 1000;
  * browser drops non-key frames there (the MSE "need random access point"
  * flag) but keeps a keyframe, and decodes it and what follows with the new
  * feed's SPS/PPS: Chromium then fails with PIPELINE_ERROR_DECODE and the
- * player stops for good. So while a switch is pending, the feed on air's
- * video is held back from each keyframe for this many frames, and if the
- * splice comes first the held frames are dropped; a keyframe written before
- * the switch was asked for makes the splice wait for the next feed's
- * following keyframe (once).
+ * player stops for good. So when the next feed's keyframe comes within this
+ * many frames of the outgoing feed's last keyframe, that keyframe and what
+ * follows it are held while the outgoing feed writes the frames still needed,
+ * then spliced (at most MAX_INCOMING_HELD frames later: an outgoing feed that
+ * stopped cannot hold the switch up). Holding the outgoing feed instead (an
+ * earlier design) delayed each of its keyframes by two frames while a switch
+ * was pending: a 120 ms gap at viewers whenever the wait spanned one.
  */
 const KEYFRAME_HOLD_FRAMES = 2;
+/** Video frames of the next feed held at most (see KEYFRAME_HOLD_FRAMES) before it is spliced regardless. */
+const MAX_INCOMING_HELD = KEYFRAME_HOLD_FRAMES + 1;
 
 const payload = (tag: FlvTag) => tag.raw.subarray(11, tag.raw.length - 4);
 
@@ -52,7 +56,8 @@ const payload = (tag: FlvTag) => tag.raw.subarray(11, tag.raw.length - 4);
  * from before the splice point (or overlapping audio already written) is
  * dropped, and timestamps never go back. When the splice changes the video
  * config, none of the outgoing feed's last two frames is a keyframe, unless
- * that feed stopped right after one (see KEYFRAME_HOLD_FRAMES).
+ * that feed stopped right after one (see KEYFRAME_HOLD_FRAMES); no frame of
+ * either feed is dropped or delayed for it but the next feed's first few.
  * Pure: the program process feeds it and writes what it returns.
  */
 export class ProgramTimeline {
@@ -65,12 +70,10 @@ export class ProgramTimeline {
   #largestJump = 0;
   /** Payload of the last video codec config written. */
   #videoConfig: Buffer | undefined;
-  /** Video of the feed on air held back from its latest keyframe while a switch is pending (on the program timeline). */
-  #held: FlvTag[] = [];
+  /** The pending feed's keyframe and what followed it, waiting for the outgoing feed's frames (see KEYFRAME_HOLD_FRAMES). */
+  #incoming: FlvTag[] = [];
   /** Video frames written since the last keyframe written (0: the last one was a keyframe). */
   #sinceKeyframe = Infinity;
-  /** The pending switch already let one keyframe of its feed pass (see KEYFRAME_HOLD_FRAMES). */
-  #deferred = false;
 
   /**
    * `continueFrom`: the last timestamp a previous program of the channel wrote.
@@ -109,7 +112,7 @@ export class ProgramTimeline {
   switchTo(feed: string): void {
     this.#state(feed);
     const pending = feed === this.#onAir && this.#feeds.get(feed)!.offset !== undefined ? undefined : feed;
-    if (pending !== this.#pending) this.#deferred = false;
+    if (pending !== this.#pending) this.#incoming = [];
     this.#pending = pending;
   }
 
@@ -122,57 +125,58 @@ export class ProgramTimeline {
     if (!state) return;
     state.offset = undefined;
     state.configs.clear();
+    if (this.#pending === feed) this.#incoming = [];
     if (this.#onAir === feed && this.#pending === undefined) this.#pending = feed;
   }
 
   /** The feed is gone. If it was on air the output holds its last frame until another is switched to. */
   remove(feed: string): void {
     this.#feeds.delete(feed);
-    if (this.#pending === feed) this.#pending = undefined;
-    if (this.#onAir === feed) {
-      this.#onAir = undefined;
-      this.#held = [];
+    if (this.#pending === feed) {
+      this.#pending = undefined;
+      this.#incoming = [];
     }
+    if (this.#onAir === feed) this.#onAir = undefined;
   }
 
   push(feed: string, tag: FlvTag): PushResult {
     const state = this.#state(feed);
     if (tag.type === FLV_SCRIPT) return { out: [] };
-    // Held frames go out once no splice is pending any more (the switch was called off).
-    const out = this.#pending === undefined && this.#held.length ? this.#release() : [];
+    const out: FlvTag[] = [];
     if (isCodecConfig(tag)) {
       state.configs.set(tag.type, tag);
       // A config change inside the feed on air (e.g. its encoder restarted) is passed on in place.
       if (feed === this.#onAir && state.offset !== undefined && this.#pending !== feed) {
-        out.push(...this.#release());
         out.push(this.#config(tag, Math.max(this.#lastVideo, this.#lastAudio, 0)));
       }
       return { out };
     }
-    if (feed === this.#pending && isVideoKeyframe(tag) && state.configs.has(FLV_VIDEO)) {
-      if (!this.#keyframeTooRecent(state)) return this.#splice(feed, state, tag, out);
-      this.#deferred = true;
-      return { out };
+    if (feed === this.#pending) {
+      if (this.#incoming.length) {
+        this.#incoming.push(tag);
+        const held = this.#incoming.filter((t) => t.type === FLV_VIDEO).length;
+        // Spliced regardless once the outgoing feed is gone or has had its chance.
+        return held > MAX_INCOMING_HELD || !this.#switchingAway() ? this.#spliceIncoming(out) : { out };
+      }
+      if (isVideoKeyframe(tag) && state.configs.has(FLV_VIDEO)) {
+        if (!this.#keyframeTooRecent(state)) return this.#splice(feed, state, tag, out);
+        this.#incoming.push(tag);
+        return { out };
+      }
     }
     if (feed !== this.#onAir || state.offset === undefined) return { out };
 
     let ts = tag.timestamp + state.offset;
     if (tag.type === FLV_VIDEO) {
-      const last = this.#held.length ? this.#held[this.#held.length - 1].timestamp : this.#lastVideo;
+      const last = this.#lastVideo;
       if (last >= 0 && (ts > last + MAX_FORWARD_JUMP_MS || ts < last - MAX_BACKWARD_JUMP_MS)) {
         // The feed's clock jumped without a restart being announced: hold until its next keyframe.
         this.restart(feed);
         return { out };
       }
-      const placed = withTimestamp(tag, Math.max(ts, last));
-      if (this.#switchingAway() && (isVideoKeyframe(tag) || this.#held.length)) {
-        if (isVideoKeyframe(tag)) out.push(...this.#release());
-        this.#held.push(placed);
-        // The keyframe is far enough back now: nothing held could reach the next feed's decoder.
-        if (this.#held.length > KEYFRAME_HOLD_FRAMES) out.push(...this.#release());
-        return { out };
-      }
-      out.push(this.#video(placed));
+      out.push(this.#video(withTimestamp(tag, Math.max(ts, last))));
+      // The outgoing keyframe is far enough back now: the held next feed goes on air.
+      if (this.#incoming.length && this.#sinceKeyframe >= KEYFRAME_HOLD_FRAMES) return this.#spliceIncoming(out);
       return { out };
     }
     if (tag.type === FLV_AUDIO) {
@@ -185,13 +189,17 @@ export class ProgramTimeline {
     return { out };
   }
 
+  /** Splices the held next feed: its keyframe, then what arrived after it, in order. */
+  #spliceIncoming(out: FlvTag[]): PushResult {
+    const feed = this.#pending!;
+    const [keyframe, ...rest] = this.#incoming;
+    this.#incoming = [];
+    const result = this.#splice(feed, this.#state(feed), keyframe, out);
+    for (const tag of rest) result.out.push(...this.push(feed, tag).out);
+    return result;
+  }
+
   #splice(feed: string, state: FeedState, keyframe: FlvTag, out: FlvTag[]): PushResult {
-    if (this.#held.length) {
-      // Held frames start at a keyframe of the outgoing feed: written before another video config,
-      // MSE players would decode that keyframe with the new feed's parameter sets. Same config: harmless.
-      if (this.#videoConfig?.equals(payload(state.configs.get(FLV_VIDEO)!))) out.push(...this.#release());
-      else this.#held = [];
-    }
     const last = this.#lastVideo >= 0 ? this.#lastVideo : this.#lastAudio;
     const at = last < 0 ? 0 : last + this.#frameGap;
     if (this.#lastVideo >= 0) this.#largestJump = Math.max(this.#largestJump, at - this.#lastVideo);
@@ -200,7 +208,7 @@ export class ProgramTimeline {
     state.audioFrom = this.#lastAudio >= at ? this.#lastAudio + 1 : at;
     this.#onAir = feed;
     this.#pending = undefined;
-    this.#deferred = false;
+    this.#incoming = [];
     this.#lastVideo = at;
     this.#sinceKeyframe = 0;
     // The audio config goes no earlier than audio already written (each track's timestamps never go back).
@@ -212,29 +220,16 @@ export class ProgramTimeline {
   /**
    * The outgoing feed, still on air, wrote a keyframe among its last frames and
    * the next feed brings another video config: splicing now would let MSE
-   * players decode that keyframe with the new parameter sets. Its next frames
-   * push it back (and keyframes from now on are held), so the splice waits for
-   * the next feed's following keyframe, once.
+   * players decode that keyframe with the new parameter sets, so the next
+   * feed's keyframe waits for the outgoing feed's next frames.
    */
   #keyframeTooRecent(next: FeedState): boolean {
-    return (
-      this.#switchingAway() &&
-      !this.#deferred &&
-      this.#sinceKeyframe < KEYFRAME_HOLD_FRAMES &&
-      !this.#videoConfig?.equals(payload(next.configs.get(FLV_VIDEO)!))
-    );
+    return this.#switchingAway() && this.#sinceKeyframe < KEYFRAME_HOLD_FRAMES && !this.#videoConfig?.equals(payload(next.configs.get(FLV_VIDEO)!));
   }
 
   /** A switch to another feed is pending while a feed is on air. */
   #switchingAway(): boolean {
     return this.#pending !== undefined && this.#pending !== this.#onAir && this.#onAir !== undefined;
-  }
-
-  /** Writes the held frames. */
-  #release(): FlvTag[] {
-    const held = this.#held;
-    this.#held = [];
-    return held.map((tag) => this.#video(tag));
   }
 
   /** Accounts for a video frame written (already on the program timeline). */
