@@ -20,6 +20,8 @@ interface ChannelProgramEvents extends Record<string, unknown[]> {
   /** A feed went on air (its first keyframe was spliced in). */
   onAir: [{ feed: string }];
   output: [{ state: OutputState }];
+  /** A tag the program wrote, on its timeline (taps carry the program elsewhere, e.g. into the SFU for WHEP). */
+  tag: [FlvTag];
 }
 
 /** Header of the program's FLV: audio and video present. */
@@ -67,6 +69,11 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
 
   get pid(): number | undefined {
     return this.#output?.pid;
+  }
+
+  /** What a new reader needs first: FLV header, metadata, codec configs and the current GOP; null before the first keyframe. */
+  snapshot(): Buffer | null {
+    return this.#gop.snapshot();
   }
 
   /** Wall-clock ms since the program last wrote a tag. */

@@ -52,6 +52,8 @@ export class ProgramService {
   readonly #lastTimestamps = new Map<string, number>();
   /** Where each channel's last HLS numbering stopped: the next program's playlists go on from there. */
   readonly #hlsResume = new Map<string, HlsResumePoint>();
+  /** Per channel: listeners of every tag its programs write (they outlive any one program). */
+  readonly #taps = new Map<string, Set<(tag: FlvTag) => void>>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
@@ -85,6 +87,26 @@ export class ProgramService {
   /** What the host's push looks like (size, rate, audio), so a mix can match it. */
   hostInfo(channelId: string): SourceInfo {
     return this.#entries.get(channelId)?.program.info(HOST_FEED) ?? {};
+  }
+
+  /**
+   * Calls `listener` with every tag the channel's program writes (on its one
+   * timeline), across programs of the channel coming and going, until the
+   * returned function is called. Does not start a program.
+   */
+  tap(channelId: string, listener: (tag: FlvTag) => void): () => void {
+    let listeners = this.#taps.get(channelId);
+    if (!listeners) this.#taps.set(channelId, (listeners = new Set()));
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.#taps.get(channelId) === listeners) this.#taps.delete(channelId);
+    };
+  }
+
+  /** The channel's program as a new reader needs it first (see ChannelProgram.snapshot); null when it has none. */
+  snapshot(channelId: string): Buffer | null {
+    return this.#entries.get(channelId)?.program.snapshot() ?? null;
   }
 
   /** Opens a feed named `name` into the channel's program (the program starts if needed). */
@@ -153,6 +175,9 @@ export class ProgramService {
       });
     program.on('onAir', report);
     program.on('output', report);
+    program.on('tag', (tag) => {
+      for (const listener of this.#taps.get(channelId) ?? []) listener(tag);
+    });
     return created;
   }
 
