@@ -1,5 +1,7 @@
+import { Browser } from 'playwright-core';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { waitFor } from '../bench/support/processes';
+import { launchChromium } from './support/browser';
 import { probe, publishTestStream, Publisher } from './support/media';
 import { RED, tonePowers, waitForColors } from './support/mix-checks';
 
@@ -30,6 +32,7 @@ function readPlaylist(text: string) {
 describe('HLS and LL-HLS of a channel', () => {
   let gw: RunningGateway;
   let host: Publisher | undefined;
+  let browser: Browser | undefined;
   let hlsUrl: string;
   let publishUrl: string;
   const plainUrl = () => hlsUrl.replace(/index\.m3u8$/, 'plain.m3u8');
@@ -40,6 +43,7 @@ describe('HLS and LL-HLS of a channel', () => {
   }, 60000);
 
   afterAll(async () => {
+    await browser?.close();
     await host?.stop();
     await gw?.stop();
     removeDir(gw.dataDir);
@@ -143,6 +147,89 @@ describe('HLS and LL-HLS of a channel', () => {
     }
     expect(seen.size).toBeGreaterThanOrEqual(7);
   }, 30000);
+
+  it('plays LL-HLS in Chromium with hls.js: red 640x360 with audio, from parts, close to the live edge', async () => {
+    browser = await launchChromium();
+    const page = await browser.newPage();
+    const playlistRequests: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('index.m3u8')) playlistRequests.push(r.url());
+    });
+    await page.goto(`${gw.baseUrl}/healthz`);
+    await page.addScriptTag({ path: require.resolve('hls.js/dist/hls.min.js') });
+    await page.evaluate((url) => {
+      const w = globalThis as any;
+      const video = w.document.createElement('video');
+      video.muted = true;
+      w.document.body.appendChild(video);
+      const hls = new w.Hls({ lowLatencyMode: true });
+      w.codecs = {};
+      w.errors = [];
+      hls.on(w.Hls.Events.BUFFER_CODECS, (_e: unknown, data: Record<string, unknown>) => Object.assign(w.codecs, data));
+      hls.on(w.Hls.Events.ERROR, (_e: unknown, data: { details: string; fatal: boolean }) => w.errors.push(`${data.details}${data.fatal ? ' (fatal)' : ''}`));
+      hls.loadSource(url);
+      hls.attachMedia(video);
+      void video.play();
+      Object.assign(w, { hls, video });
+    }, hlsUrl);
+    const state = () =>
+      page.evaluate(() => {
+        const w = globalThis as any;
+        const { video, hls } = w;
+        let color: number[] | undefined;
+        if (video.videoWidth > 0) {
+          const canvas = w.document.createElement('canvas');
+          canvas.width = 64;
+          canvas.height = 36;
+          const ctx = canvas.getContext('2d');
+          ctx.drawImage(video, 0, 0, 64, 36);
+          const { data } = ctx.getImageData(16, 9, 32, 18);
+          const sum = [0, 0, 0];
+          for (let i = 0; i < data.length; i += 4) for (let c = 0; c < 3; c += 1) sum[c] += data[i + c];
+          color = sum.map((v) => Math.round(v / (data.length / 4)));
+        }
+        return {
+          width: video.videoWidth,
+          height: video.videoHeight,
+          time: video.currentTime,
+          color,
+          latency: hls.latency,
+          parts: hls.levels?.[0]?.details?.partList?.length ?? 0,
+          // A muxed fMP4 init gives one audiovideo source buffer whose codec names both.
+          codecs: Object.values(w.codecs)
+            .map((track: any) => track?.codec)
+            .filter(Boolean)
+            .join(','),
+          errors: w.errors.filter((e: string) => e.includes('fatal')),
+          allErrors: w.errors.slice(-10),
+          readyState: video.readyState,
+          buffered: video.buffered.length ? [video.buffered.start(0), video.buffered.end(video.buffered.length - 1)] : [],
+        };
+      });
+    let last: Awaited<ReturnType<typeof state>> | undefined;
+    let startedAt: number | undefined;
+    // Playing for 2 s of media time (the first picture drawn may still be black).
+    const playing = await waitFor(
+      'hls.js playing',
+      async () => {
+        last = await state();
+        if (last.time > 0) startedAt ??= last.time;
+        return startedAt !== undefined && last.time > startedAt + 2 && last.color ? last : undefined;
+      },
+      30000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last state ${JSON.stringify(last)}; all errors ${JSON.stringify(last && playlistRequests.slice(-5))}`);
+    });
+    expect(playing).toMatchObject({ width: W, height: H, errors: [] });
+    expect(playing.codecs).toMatch(/avc1\.[0-9a-f]{6}/i);
+    expect(playing.codecs).toMatch(/mp4a\.40\.2/);
+    expect(playing.parts).toBeGreaterThan(0);
+    expect(playing.color![0]).toBeGreaterThan(200);
+    expect(playing.color![1] + playing.color![2]).toBeLessThan(80);
+    // hls.js follows the parts with blocking reloads, close to the live edge.
+    expect(playlistRequests.some((u) => /_HLS_msn=\d+&_HLS_part=\d+/.test(u))).toBe(true);
+    expect(playing.latency).toBeLessThan(2.5);
+  }, 60000);
 
   it('drops the channel\'s HLS when its program ends', async () => {
     await host!.stop();
