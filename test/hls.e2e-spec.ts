@@ -1,9 +1,14 @@
-import { Browser } from 'playwright-core';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Browser, Page } from 'playwright-core';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { waitFor } from '../bench/support/processes';
 import { launchChromium } from './support/browser';
 import { probe, publishTestStream, Publisher } from './support/media';
-import { RED, tonePowers, waitForColors } from './support/mix-checks';
+import { colorNear, Rgb } from './support/media-analysis';
+import { BLUE, RED, tonePowers, waitForColors } from './support/mix-checks';
+
+const run = promisify(execFile);
 
 const W = 640;
 const H = 360;
@@ -22,17 +27,88 @@ function readPlaylist(text: string) {
   return { mediaSequence, segments, parts, hint: hint ? { msn: Number(hint[1]), index: Number(hint[2]) } : undefined };
 }
 
+interface PlayerState {
+  width: number;
+  height: number;
+  time: number;
+  color?: Rgb;
+  latency: number;
+  parts: number;
+  codecs: string;
+  fatal: string[];
+  errors: string[];
+}
+
+/** Starts hls.js (low-latency mode) on a muted <video> in the page; its codecs and errors are kept on window. */
+async function startPlayer(page: Page, url: string): Promise<void> {
+  await page.evaluate((playlist) => {
+    const w = globalThis as any;
+    const video = w.document.createElement('video');
+    video.muted = true;
+    w.document.body.appendChild(video);
+    const hls = new w.Hls({ lowLatencyMode: true });
+    w.codecs = {};
+    w.errors = [];
+    hls.on(w.Hls.Events.BUFFER_CODECS, (_e: unknown, data: Record<string, unknown>) => Object.assign(w.codecs, data));
+    hls.on(w.Hls.Events.ERROR, (_e: unknown, data: { details: string; fatal: boolean }) => w.errors.push(`${data.details}${data.fatal ? ' (fatal)' : ''}`));
+    hls.loadSource(playlist);
+    hls.attachMedia(video);
+    void video.play();
+    Object.assign(w, { hls, video });
+  }, url);
+}
+
+/** What the page's player shows now: size, media time, the mean colour of the picture's middle, hls.js's view. */
+function playerState(page: Page): Promise<PlayerState> {
+  return page.evaluate(() => {
+    const w = globalThis as any;
+    const { video, hls } = w;
+    let color: [number, number, number] | undefined;
+    if (video.videoWidth > 0) {
+      const canvas = w.document.createElement('canvas');
+      canvas.width = 64;
+      canvas.height = 36;
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(video, 0, 0, 64, 36);
+      const { data } = ctx.getImageData(16, 9, 32, 18);
+      const sum = [0, 0, 0];
+      for (let i = 0; i < data.length; i += 4) for (let c = 0; c < 3; c += 1) sum[c] += data[i + c];
+      color = sum.map((v) => Math.round(v / (data.length / 4))) as [number, number, number];
+    }
+    return {
+      width: video.videoWidth,
+      height: video.videoHeight,
+      time: video.currentTime,
+      color,
+      latency: hls.latency,
+      parts: hls.levels?.[0]?.details?.partList?.length ?? 0,
+      // A muxed fMP4 init gives one audiovideo source buffer whose codec names both.
+      codecs: Object.values(w.codecs)
+        .map((track: any) => track?.codec)
+        .filter(Boolean)
+        .join(','),
+      fatal: w.errors.filter((e: string) => e.includes('fatal')),
+      errors: w.errors.slice(-10),
+    };
+  });
+}
+
 /**
  * A channel's program as HLS and LL-HLS, served by the gateway: a host pushes
  * red 640x360 with a 440 Hz tone; ffmpeg reads the plain playlist and decodes
  * the right pictures and the tone; the LL-HLS playlist has parts, a blocking
  * reload returns only once the part asked for exists, bad directives are 400,
- * unknown channels a typed 404, and the playlist never goes backwards.
+ * unknown channels a typed 404, and the playlist never goes backwards;
+ * hls.js in Chromium plays it, also when the host's encoder is replaced by one
+ * with other settings (a new init after a discontinuity, as when a mix with
+ * other encoder settings is spliced in).
  */
 describe('HLS and LL-HLS of a channel', () => {
   let gw: RunningGateway;
   let host: Publisher | undefined;
   let browser: Browser | undefined;
+  let page: Page;
+  const playlistRequests: string[] = [];
   let hlsUrl: string;
   let publishUrl: string;
   const plainUrl = () => hlsUrl.replace(/index\.m3u8$/, 'plain.m3u8');
@@ -150,86 +226,87 @@ describe('HLS and LL-HLS of a channel', () => {
 
   it('plays LL-HLS in Chromium with hls.js: red 640x360 with audio, from parts, close to the live edge', async () => {
     browser = await launchChromium();
-    const page = await browser.newPage();
-    const playlistRequests: string[] = [];
+    page = await browser.newPage();
     page.on('request', (r) => {
       if (r.url().includes('index.m3u8')) playlistRequests.push(r.url());
     });
     await page.goto(`${gw.baseUrl}/healthz`);
     await page.addScriptTag({ path: require.resolve('hls.js/dist/hls.min.js') });
-    await page.evaluate((url) => {
-      const w = globalThis as any;
-      const video = w.document.createElement('video');
-      video.muted = true;
-      w.document.body.appendChild(video);
-      const hls = new w.Hls({ lowLatencyMode: true });
-      w.codecs = {};
-      w.errors = [];
-      hls.on(w.Hls.Events.BUFFER_CODECS, (_e: unknown, data: Record<string, unknown>) => Object.assign(w.codecs, data));
-      hls.on(w.Hls.Events.ERROR, (_e: unknown, data: { details: string; fatal: boolean }) => w.errors.push(`${data.details}${data.fatal ? ' (fatal)' : ''}`));
-      hls.loadSource(url);
-      hls.attachMedia(video);
-      void video.play();
-      Object.assign(w, { hls, video });
-    }, hlsUrl);
-    const state = () =>
-      page.evaluate(() => {
-        const w = globalThis as any;
-        const { video, hls } = w;
-        let color: number[] | undefined;
-        if (video.videoWidth > 0) {
-          const canvas = w.document.createElement('canvas');
-          canvas.width = 64;
-          canvas.height = 36;
-          const ctx = canvas.getContext('2d');
-          ctx.drawImage(video, 0, 0, 64, 36);
-          const { data } = ctx.getImageData(16, 9, 32, 18);
-          const sum = [0, 0, 0];
-          for (let i = 0; i < data.length; i += 4) for (let c = 0; c < 3; c += 1) sum[c] += data[i + c];
-          color = sum.map((v) => Math.round(v / (data.length / 4)));
-        }
-        return {
-          width: video.videoWidth,
-          height: video.videoHeight,
-          time: video.currentTime,
-          color,
-          latency: hls.latency,
-          parts: hls.levels?.[0]?.details?.partList?.length ?? 0,
-          // A muxed fMP4 init gives one audiovideo source buffer whose codec names both.
-          codecs: Object.values(w.codecs)
-            .map((track: any) => track?.codec)
-            .filter(Boolean)
-            .join(','),
-          errors: w.errors.filter((e: string) => e.includes('fatal')),
-          allErrors: w.errors.slice(-10),
-          readyState: video.readyState,
-          buffered: video.buffered.length ? [video.buffered.start(0), video.buffered.end(video.buffered.length - 1)] : [],
-        };
-      });
-    let last: Awaited<ReturnType<typeof state>> | undefined;
+    await startPlayer(page, hlsUrl);
+    let last: PlayerState | undefined;
     let startedAt: number | undefined;
     // Playing for 2 s of media time (the first picture drawn may still be black).
     const playing = await waitFor(
       'hls.js playing',
       async () => {
-        last = await state();
+        last = await playerState(page);
         if (last.time > 0) startedAt ??= last.time;
         return startedAt !== undefined && last.time > startedAt + 2 && last.color ? last : undefined;
       },
       30000,
     ).catch((error: Error) => {
-      throw new Error(`${error.message}; last state ${JSON.stringify(last)}; all errors ${JSON.stringify(last && playlistRequests.slice(-5))}`);
+      throw new Error(`${error.message}; last state ${JSON.stringify(last)}`);
     });
-    expect(playing).toMatchObject({ width: W, height: H, errors: [] });
+    expect(playing).toMatchObject({ width: W, height: H, fatal: [] });
     expect(playing.codecs).toMatch(/avc1\.[0-9a-f]{6}/i);
     expect(playing.codecs).toMatch(/mp4a\.40\.2/);
     expect(playing.parts).toBeGreaterThan(0);
-    expect(playing.color![0]).toBeGreaterThan(200);
-    expect(playing.color![1] + playing.color![2]).toBeLessThan(80);
+    expect(colorNear(playing.color!, RED, 60)).toBe(true);
     // hls.js follows the parts with blocking reloads, close to the live edge.
     expect(playlistRequests.some((u) => /_HLS_msn=\d+&_HLS_part=\d+/.test(u))).toBe(true);
     expect(playing.latency).toBeLessThan(2.5);
   }, 60000);
+
+  it('across a switch to another encoder (blue 320x180): a discontinuity with a new init, the playlist never goes back, ffmpeg and hls.js play on', async () => {
+    const polls: { mediaSequence: number; newest: number; discontinuities: number; maps: number }[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const text = await (await get(plainUrl())).text();
+        const p = readPlaylist(text);
+        if (p.segments.length) polls.push({ mediaSequence: p.mediaSequence, newest: p.segments.at(-1)!, discontinuities: text.split('#EXT-X-DISCONTINUITY\n').length - 1, maps: text.split('#EXT-X-MAP').length - 1 });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    // A plain HLS reader that started before the switch and reads on through it.
+    const reader = run('ffmpeg', ['-hide_banner', '-i', plainUrl(), '-t', '14', '-vf', 'showinfo', '-f', 'null', '-'], { timeout: 60000 });
+    await new Promise((r) => setTimeout(r, 3000));
+    await host!.stop();
+    host = publishTestStream(publishUrl, { color: '0x0000ff', toneHz: 880, size: '320x180', counter: true, seconds: 300 });
+
+    let last: PlayerState | undefined;
+    await waitFor(
+      'hls.js showing the new encoder',
+      async () => {
+        last = await playerState(page);
+        return last.width === 320 && last.color && colorNear(last.color, BLUE, 60) ? last : undefined;
+      },
+      30000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last state ${JSON.stringify(last)}`);
+    });
+    expect(last!.fatal).toEqual([]);
+
+    const { stderr } = await reader;
+    const pictures = [...stderr.matchAll(/ s:(\d+x\d+) .*? mean:\[(\d+) (\d+) (\d+)\]/g)].map((m) => ({ size: m[1], u: Number(m[3]), v: Number(m[4]) }));
+    const firstBlue = pictures.findIndex((p) => p.size === '320x180');
+    expect(firstBlue).toBeGreaterThan(10);
+    // Red (V high) at 640x360 before, blue (U high) at 320x180 after, nothing else in between.
+    expect(pictures.slice(0, firstBlue).every((p) => p.size === '640x360' && p.v > 200)).toBe(true);
+    expect(pictures.length - firstBlue).toBeGreaterThan(25);
+    expect(pictures.slice(firstBlue).every((p) => p.size === '320x180' && p.u > 200)).toBe(true);
+
+    await waitFor('the playlist past the switch', async () => (polls.at(-1)?.discontinuities ? true : undefined), 10000);
+    polling = false;
+    await poller;
+    for (let i = 1; i < polls.length; i++) {
+      expect(polls[i].mediaSequence).toBeGreaterThanOrEqual(polls[i - 1].mediaSequence);
+      expect(polls[i].newest).toBeGreaterThanOrEqual(polls[i - 1].newest);
+    }
+    expect(polls.some((p) => p.discontinuities === 1 && p.maps === 2)).toBe(true);
+    const [tone] = await tonePowers(plainUrl(), [880]);
+    expect(tone).toBeGreaterThan(0.5);
+  }, 90000);
 
   it('drops the channel\'s HLS when its program ends', async () => {
     await host!.stop();
