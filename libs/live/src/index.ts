@@ -7,6 +7,8 @@ export * from './channel.service';
 export * from './channels.controller';
 export * from './live-hooks.controller';
 export * from './embedded/embedded-origin';
+export * from './embedded/http-front';
+export * from './origin-admin.controller';
 export * from './external-origin';
 export * from './live.module';
 export * from './program/flv';

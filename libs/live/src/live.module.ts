@@ -7,6 +7,7 @@ import { ChannelService } from './channel.service';
 import { ChannelsController } from './channels.controller';
 import { HlsController } from './hls.controller';
 import { LiveHooksController } from './live-hooks.controller';
+import { OriginAdminController } from './origin-admin.controller';
 import { EmbeddedOrigin } from './embedded/embedded-origin';
 import { ExternalOrigin } from './external-origin';
 import { LIVE_INGEST, LIVE_ORIGIN, LiveOrigin } from './live-origin';
@@ -28,6 +29,8 @@ function createEmbedded(config: ResolvedConfig, playUrlBase: string, loggerName:
     httpPort: live.embeddedHttpPort,
     playUrlBase,
     publishGraceMs: live.publishGraceMs,
+    processes: live.embeddedProcesses,
+    weights: live.embeddedWeights,
     storeDir: join(config.dataDir, 'origin'),
     logger: new Logger(loggerName),
   });
@@ -57,7 +60,7 @@ function createOrigins(config: ResolvedConfig): Origins {
 /** The live system: the origin adapters in use and the channels on them. */
 @Global()
 @Module({
-  controllers: [ChannelsController, LiveHooksController, HlsController],
+  controllers: [ChannelsController, LiveHooksController, HlsController, OriginAdminController],
   providers: [
     { provide: ORIGINS, inject: [GATEWAY_CONFIG], useFactory: createOrigins },
     { provide: LIVE_ORIGIN, inject: [ORIGINS], useFactory: (origins: Origins) => origins.live },
