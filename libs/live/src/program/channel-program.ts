@@ -112,6 +112,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
       this.#gop.add(t);
       this.#output?.write(t);
       this.o.hls?.push(t);
+      this.emit('tag', t);
     }
     if (!this.#output && out.length) this.#startOutput();
     if (switched) {
