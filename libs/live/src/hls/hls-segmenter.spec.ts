@@ -71,6 +71,17 @@ describe('HlsSegmenter', () => {
     expect(segmenter.nextPart).toEqual({ msn: 3, index: 0 });
   });
 
+  it('flush() writes the held frame and completes the open segment (a recording that stops keeps its last frames)', () => {
+    const segmenter = new HlsSegmenter({ segmentTargetMs: 1000, partTargetMs: 300 });
+    feed(segmenter, stream(1.5)); // 38 frames: the last one is held until flush
+    segmenter.flush();
+    const s = segmenter.snapshot();
+    expect(s.open).toBeUndefined();
+    expect(s.segments.map((seg) => seg.durationMs)).toEqual([1000, 520]);
+    segmenter.flush();
+    expect(segmenter.snapshot().segments).toHaveLength(2);
+  });
+
   it('writes each video frame with the gap to the next as its duration, and AAC frames of 1024 samples back to back', () => {
     const segmenter = new HlsSegmenter();
     feed(segmenter, stream(2.2));

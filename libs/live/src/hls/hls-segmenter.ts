@@ -194,6 +194,17 @@ export class HlsSegmenter {
     return this.#open ? { msn: this.#open.msn, index: this.#open.parts.length } : { msn: this.#nextMsn, index: 0 };
   }
 
+  /**
+   * Ends the stream: the held video frame is written (with the previous
+   * frame's duration) and the open segment completes, so a recording that
+   * stops keeps its last frames. Later tags start a new segment.
+   */
+  flush(): void {
+    const pending = this.#pendingVideo;
+    if (pending) this.#finishPendingVideo(pending.dts + this.#lastVideoDuration);
+    this.#closeSegment();
+  }
+
   push(tag: FlvTag): void {
     if (tag.type === FLV_VIDEO) this.#video(tag);
     else if (tag.type === FLV_AUDIO) this.#audio(tag);
