@@ -34,6 +34,7 @@ describe('parseConfig', () => {
     expect(config.cohost).toEqual({ inviteTtlSeconds: 30, maxGuests: 8, graceSeconds: 10 });
     expect(config.conferenceIdleSeconds).toBe(60);
     expect(config.bypassIdleSeconds).toBe(30);
+    expect(config.recordings).toEqual({ minFreeBytes: 500 * 1024 * 1024 });
     expect(config.mixAudioDelayMs).toBe(180);
   });
 
@@ -62,6 +63,13 @@ describe('parseConfig', () => {
     expect(parse({ LIVE_ORIGIN: 'rtmp://127.0.0.1:1935/live', EMBEDDED_RTMP_PORT: '1936' }).live.ingest).toBe('gateway');
     expect(parse({ LIVE_ORIGIN: 'rtmp://127.0.0.1:1935/live', HOST: '10.0.0.5' }).live.ingest).toBe('gateway');
     expect(parse({ LIVE_ORIGIN: 'rtmp://127.0.0.1:1935/live', LIVE_INGEST: 'origin', LIVE_HOOK_SECRET: 'hook-secret-0123456789' }).live.ingest).toBe('origin');
+  });
+
+  it('takes the free space recordings need in MiB, 0 to turn the check off', () => {
+    expect(parse({ RECORDING_MIN_FREE_MB: '64' }).recordings.minFreeBytes).toBe(64 * 1024 * 1024);
+    expect(parse({ RECORDING_MIN_FREE_MB: '0' }).recordings.minFreeBytes).toBe(0);
+    expect(problemsOf({ RECORDING_MIN_FREE_MB: '-1' }).map((p) => p.key)).toEqual(['RECORDING_MIN_FREE_MB']);
+    expect(problemsOf({ RECORDING_MIN_FREE_MB: 'lots' }).map((p) => p.key)).toEqual(['RECORDING_MIN_FREE_MB']);
   });
 
   it('treats empty strings as unset', () => {

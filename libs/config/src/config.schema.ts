@@ -73,6 +73,11 @@ export interface GatewayConfig {
   cohost: { inviteTtlSeconds: number; maxGuests: number; graceSeconds: number };
   conferenceIdleSeconds: number;
   bypassIdleSeconds: number;
+  /** Recordings are written under DATA_DIR/recordings. */
+  recordings: {
+    /** A recording is refused (503 DISK_FULL) when less than this is free there (RECORDING_MIN_FREE_MB). Default 500 MiB. */
+    minFreeBytes: number;
+  };
   /**
    * Token buckets (events per second, burst) per user and per client IP, for REST
    * calls and socket events. A user's rejected calls do not draw on their IP's bucket.
@@ -153,6 +158,7 @@ const envSchema = z.object({
   COHOST_GRACE_SECONDS: seconds.default(10),
   CONFERENCE_IDLE_SECONDS: seconds.default(60),
   BYPASS_IDLE_SECONDS: seconds.default(30),
+  RECORDING_MIN_FREE_MB: z.coerce.number().int().min(0).max(10_000_000).default(500),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 
@@ -282,6 +288,7 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     },
     conferenceIdleSeconds: e.CONFERENCE_IDLE_SECONDS,
     bypassIdleSeconds: e.BYPASS_IDLE_SECONDS,
+    recordings: { minFreeBytes: e.RECORDING_MIN_FREE_MB * 1024 * 1024 },
     rateLimits: {
       restPerUser: { perSecond: e.RATE_LIMIT_REST_PER_SECOND, burst: e.RATE_LIMIT_REST_BURST },
       socketPerUser: { perSecond: e.RATE_LIMIT_SOCKET_PER_SECOND, burst: e.RATE_LIMIT_SOCKET_BURST },
