@@ -69,4 +69,25 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Recordings of channel programs and mix outputs, kept after their channel or task is gone
+    // (no foreign keys): the files on disk outlive them. A row left 'recording' by a crash is
+    // marked 'interrupted' at the next start.
+    version: 4,
+    sql: `
+      CREATE TABLE recordings (
+        id TEXT PRIMARY KEY,
+        channel_id TEXT,
+        mix_task_id TEXT,
+        owner_user_id TEXT,
+        state TEXT NOT NULL,
+        reason TEXT,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        has_mp4 INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX recordings_by_channel ON recordings (channel_id, started_at);
+    `,
+  },
 ];
