@@ -35,7 +35,8 @@ describe('external origin callbacks (bodies as SRS and nginx-rtmp send them), or
     const created = await gw.admin('POST', '/api/v1/channels', { id: 'ext' });
     // The host pushes the channel's source stream; the gateway's program publishes the channel.
     expect(created.body.publishUrl).toMatch(/^rtmp:\/\/127\.0\.0\.1:19350\/live\/ext__host\?key=/);
-    expect(created.body.playUrls).toEqual({ rtmp: 'rtmp://127.0.0.1:19350/live/ext', flv: 'http://127.0.0.1:18080/live/ext.flv' });
+    // HLS is the gateway's own on any origin.
+    expect(created.body.playUrls).toMatchObject({ rtmp: 'rtmp://127.0.0.1:19350/live/ext', flv: 'http://127.0.0.1:18080/live/ext.flv', hls: `${gw.baseUrl}/hls/ext/index.m3u8` });
     const key = new URL(created.body.publishUrl).searchParams.get('key')!;
     const hook = (event: string, body: object, secret = hookSecret) =>
       gw.request('POST', `/api/v1/live/hooks/${event}?secret=${secret}`, { body });

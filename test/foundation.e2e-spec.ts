@@ -102,7 +102,7 @@ describe('foundation (real gateway, real mediasoup workers, real origin, real ff
       const { publishUrl, playUrls } = created.body;
       // The host pushes a private source stream; the gateway's program publishes the channel viewers play.
       expect(publishUrl).toMatch(new RegExp(`^rtmp://127\\.0\\.0\\.1:${gw.rtmpPort}/live/show__host\\?key=[A-Za-z0-9_-]{20,}$`));
-      expect(playUrls).toEqual({ rtmp: `rtmp://127.0.0.1:${gw.rtmpPort}/live/show`, flv: `http://127.0.0.1:${gw.httpPort}/live/show.flv` });
+      expect(playUrls).toMatchObject({ rtmp: `rtmp://127.0.0.1:${gw.rtmpPort}/live/show`, flv: `http://127.0.0.1:${gw.httpPort}/live/show.flv`, hls: `${gw.baseUrl}/hls/show/index.m3u8` });
       const key = new URL(publishUrl).searchParams.get('key')!;
       expect(JSON.stringify(playUrls)).not.toContain(key);
       expect(await gw.admin('POST', '/api/v1/channels', { id: 'show' })).toMatchObject({ status: 409, body: { error: { code: 'CHANNEL_EXISTS' } } });
