@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { benchmark as audiences } from './audiences.bench';
 import { benchmark as bypass } from './bypass.bench';
 import { benchmark as clientmix } from './clientmix.bench';
 import { benchmark as cohost } from './cohost.bench';
@@ -17,7 +18,7 @@ import { benchmark as mix } from './mix.bench';
 import { benchmark as recovery } from './recovery.bench';
 import { Benchmark, targetMet, targetRow } from './support/benchmark';
 
-const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost };
+const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost, audiences };
 
 const root = join(__dirname, '..', '..');
 

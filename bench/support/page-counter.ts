@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Reads the frame counter (frame-counter.ts) off a <video> in a real browser,
  * at each frame the browser presents: requestVideoFrameCallback gives the

@@ -1,25 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { Browser, chromium, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { counterFilters } from '../../bench/support/frame-counter';
 
-/** Debian's Chromium, headless, with fake camera and microphone (never a downloaded browser). */
-export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      ...extraArgs,
-    ],
-  });
-}
+export { launchChromium } from '../../bench/support/chromium';
 
 export interface InboundStats {
   kind: string;
