@@ -31,15 +31,17 @@ const frame = (ts: number, key: boolean, n: number) => asTag(rawTag(FLV_VIDEO, t
 const aacFrame = (ts: number) => asTag(rawTag(FLV_AUDIO, ts, [0xaf, 1, 0x21, 0x00]));
 
 /** `seconds` of 25 fps video (a keyframe every `gop` frames) with 48 kHz AAC interleaved, from program time `fromMs`. */
-function stream(seconds: number, o: { fromMs?: number; gop?: number; configs?: boolean; avcC?: Buffer } = {}): FlvTag[] {
+function stream(seconds: number, o: { fromMs?: number; gop?: number; configs?: boolean; avcC?: Buffer; fps?: number } = {}): FlvTag[] {
   const from = o.fromMs ?? 0;
-  const gop = o.gop ?? 25;
+  const fps = o.fps ?? 25;
+  const gop = o.gop ?? fps;
   const tags: FlvTag[] = o.configs === false ? [] : [videoConfig(from, o.avcC ?? avcC360), audioConfig(from)];
   let audioAt = from;
-  for (let i = 0; i < seconds * 25; i++) {
-    const ts = from + i * 40;
+  for (let i = 0; i < seconds * fps; i++) {
+    // FLV timestamps are whole milliseconds: at 30 fps frames are 33 or 34 ms apart.
+    const ts = from + Math.round((i * 1000) / fps);
     tags.push(frame(ts, i % gop === 0, i));
-    while (audioAt < ts + 40) {
+    while (audioAt < ts + 1000 / fps) {
       tags.push(aacFrame(Math.round(audioAt)));
       audioAt += 1024 / 48;
     }
@@ -80,6 +82,18 @@ describe('HlsSegmenter', () => {
     expect(s.segments.map((seg) => seg.durationMs)).toEqual([1000, 520]);
     segmenter.flush();
     expect(segmenter.snapshot().segments).toHaveLength(2);
+  });
+
+  it.each([15, 30, 50, 60])('at %i fps keeps every part within the part target and all but a segment\'s last at 85%% of it at least', (fps) => {
+    const segmenter = new HlsSegmenter({ partTargetMs: 300 });
+    feed(segmenter, stream(4.1, { fps }));
+    const { segments } = segmenter.snapshot();
+    expect(segments).toHaveLength(4);
+    for (const seg of segments) {
+      expect(seg.parts.every((p) => p.durationMs <= 300)).toBe(true);
+      expect(seg.parts.slice(0, -1).every((p) => p.durationMs >= 255)).toBe(true);
+      expect(seg.durationMs).toBeCloseTo(1000, -1);
+    }
   });
 
   it('writes each video frame with the gap to the next as its duration, and AAC frames of 1024 samples back to back', () => {
