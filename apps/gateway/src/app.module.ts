@@ -10,6 +10,7 @@ import { MixingModule } from '@gw/mixing';
 import { ObservabilityModule } from '@gw/observability';
 import { PersistenceModule } from '@gw/persistence';
 import { SfuModule } from '@gw/sfu';
+import { WhepModule } from '@gw/whep';
 
 /** Wiring only: which modules make up the gateway. */
 @Module({})
@@ -29,6 +30,7 @@ export class AppModule {
         CohostModule,
         PkModule,
         BypassModule,
+        WhepModule,
         ObservabilityModule,
       ],
     };

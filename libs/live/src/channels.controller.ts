@@ -20,10 +20,15 @@ export class ChannelsController {
     @Inject(GATEWAY_CONFIG) private readonly config: ResolvedConfig,
   ) {}
 
-  /** Adds the channel's HLS URL (LL-HLS, served by the gateway's own HTTP: see HlsController) beside the origin's play URLs. */
-  #withHls<T extends { id: string; playUrls: object }>(channel: T): T & { playUrls: { hls: string } } {
-    const hls = `http://${this.config.publicHost}:${this.config.port}/hls/${encodeURIComponent(channel.id)}/index.m3u8`;
-    return { ...channel, playUrls: { ...channel.playUrls, hls } };
+  /**
+   * Adds the play URLs the gateway serves on its own HTTP beside the origin's: HLS (LL-HLS, see
+   * HlsController) and WHEP (libs/whep: POST an SDP offer there with a bearer token).
+   */
+  #withGatewayUrls<T extends { id: string; playUrls: object }>(channel: T): T & { playUrls: { hls: string; whep: string } } {
+    const base = `http://${this.config.publicHost}:${this.config.port}`;
+    const hls = `${base}/hls/${encodeURIComponent(channel.id)}/index.m3u8`;
+    const whep = `${base}/api/v1/whep/${encodeURIComponent(channel.id)}`;
+    return { ...channel, playUrls: { ...channel.playUrls, hls, whep } };
   }
 
   /** Creates a channel. The response is the only place its publish URL (with its key) appears. */
@@ -33,14 +38,14 @@ export class ChannelsController {
   @ApiSecurity('admin')
   @ApiBody({ schema: z.toJSONSchema(createChannelBody) as object })
   create(@Body(new ZodPipe(createChannelBody)) body: z.infer<typeof createChannelBody>) {
-    return this.#withHls(this.channels.create(body));
+    return this.#withGatewayUrls(this.channels.create(body));
   }
 
   @Get()
   @Allow('admin')
   @ApiSecurity('admin')
   list() {
-    return this.channels.list().map((channel) => this.#withHls(channel));
+    return this.channels.list().map((channel) => this.#withGatewayUrls(channel));
   }
 
   /**
@@ -60,6 +65,6 @@ export class ChannelsController {
   @Allow('any')
   @ApiBearerAuth()
   get(@Param('id', new ZodPipe(resourceId)) id: string) {
-    return this.#withHls(this.channels.status(id));
+    return this.#withGatewayUrls(this.channels.status(id));
   }
 }

@@ -56,7 +56,7 @@ function edited(from: RegExp, to: string): string {
 }
 
 describe('parseWhepOffer', () => {
-  it('reads a Chromium recvonly audio+video offer: mids, Opus and constrained-baseline H.264 with their RTX, ICE, DTLS', () => {
+  it('reads a Chromium recvonly audio+video offer: mids, Opus and constrained-baseline H.264 with their payload types, ICE, DTLS', () => {
     const offer = parseWhepOffer(CHROMIUM_RECVONLY_OFFER);
     expect(offer.mids).toEqual({ audio: '0', video: '1' });
     expect(offer.media.map((m) => [m.mid, m.type, m.serves])).toEqual([
@@ -64,8 +64,9 @@ describe('parseWhepOffer', () => {
       ['1', 'video', 'video'],
     ]);
     const codecs = offer.rtpCapabilities.codecs.map((c) => `${c.mimeType}:${c.preferredPayloadType}`);
-    // 42001f (baseline, not constrained), packetization-mode 0 and 4d001f/f4001f are left out.
-    expect(codecs).toEqual(['audio/opus:111', 'video/H264:108', 'video/rtx:109']);
+    // 42001f (baseline, not constrained), packetization-mode 0 and 4d001f/f4001f are left out, and RTX.
+    expect(codecs).toEqual(['audio/opus:111', 'video/H264:108']);
+    expect(offer.payloadTypes).toEqual({ audio: 111, video: 108 });
     const h264 = offer.rtpCapabilities.codecs[1];
     expect(h264.parameters).toEqual({ 'level-asymmetry-allowed': 1, 'packetization-mode': 1, 'profile-level-id': '42e01f' });
     expect(h264.rtcpFeedback).toContainEqual({ type: 'nack', parameter: 'pli' });

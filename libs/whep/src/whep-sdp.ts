@@ -86,7 +86,14 @@ export interface WhepOffer {
   media: OfferedMedia[];
   /** Mids of the m-lines that carry the program's audio and video (audio only when the offer allows Opus). */
   mids: { audio?: string; video: string };
-  /** What the served m-lines accept: consumers are made with these, so their payload types and extension ids are the offer's. */
+  /**
+   * The offer's payload types for the one Opus and the one H.264 the session sends. The player
+   * demultiplexes by the payload types of its own offer, so the consumers must send with these
+   * (mediasoup consumers send with their router's: the SFU delivers through a router whose codecs
+   * have these payload types).
+   */
+  payloadTypes: { audio?: number; video: number };
+  /** What the served m-lines accept (Opus and the chosen H.264, no RTX: its payload type would be the router's). */
   rtpCapabilities: RtpCapabilities;
   ice: { usernameFragment: string; password: string };
   /** The player's DTLS parameters for the transport's connect(): `role` is the player's. */
@@ -164,8 +171,6 @@ export function parseWhepOffer(text: string): WhepOffer {
     (c) => c.mimeType.toLowerCase() === 'video/h264' && Number(c.parameters['packetization-mode']) === 1 && isConstrainedBaseline(String(c.parameters['profile-level-id'] ?? '')),
   );
   if (h264.length === 0) throw new WhepOfferError('the offer allows no constrained-baseline H.264 with packetization-mode 1', 'WHEP_NO_H264');
-  const h264Pts = new Set(h264.map((c) => c.preferredPayloadType));
-  const rtx = videoCodecs.filter((c) => c.mimeType.toLowerCase() === 'video/rtx' && h264Pts.has(Number(c.parameters.apt)));
   media[video.i].serves = 'video';
 
   const audio = session.media.map((m, i) => ({ m, i })).find(({ m }) => m.type === 'audio' && receives(m));
@@ -193,8 +198,9 @@ export function parseWhepOffer(text: string): WhepOffer {
   return {
     media,
     mids: { video: media[video.i].mid, ...(audio && opus.length ? { audio: media[audio.i].mid } : {}) },
+    payloadTypes: { video: h264[0].preferredPayloadType, ...(opus.length ? { audio: opus[0].preferredPayloadType } : {}) },
     rtpCapabilities: {
-      codecs: [...opus, ...h264, ...rtx],
+      codecs: [...opus.slice(0, 1), h264[0]],
       headerExtensions: [...(audio && opus.length ? extensions(audio.m, 'audio') : []), ...extensions(video.m, 'video')],
     },
     ice: { usernameFragment: ufrag, password: pwd },

@@ -1,0 +1,176 @@
+import { LineLogger, startFfmpeg, SupervisedProcess } from '@gw/common';
+import { FLV_SCRIPT, FLV_VIDEO, FlvTag, FlvTagReader, isCodecConfig, isVideoKeyframe, withTimestamp } from '@gw/live';
+import { buildProgramFeedArgs, FeedRtpTarget, fitsRouter } from './program-feed-args';
+
+/** Where the feed gets the program's tags: ProgramService's tap and snapshot. */
+export interface ProgramTaps {
+  tap(channelId: string, listener: (tag: FlvTag) => void): () => void;
+  snapshot(channelId: string): Buffer | null;
+}
+
+export interface ProgramFeedOptions {
+  channelId: string;
+  programs: ProgramTaps;
+  ffmpegPath: string;
+  audio: FeedRtpTarget;
+  video: FeedRtpTarget;
+  logger: LineLogger;
+}
+
+/** Header of an FLV with audio and video (the program's). */
+const FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
+/** Bytes ffmpeg may leave unread on its stdin before the feed skips to the next keyframe. */
+const BACKLOG_LIMIT = 2 * 1024 * 1024;
+/** A feed whose ffmpeg died waits this long before the next keyframe may start another. */
+const RESTART_DELAY_MS = 1000;
+
+/**
+ * A channel's program carried into the SFU: the program's FLV tags, from a
+ * keyframe on, into one supervised ffmpeg that sends Opus + H.264 RTP to a
+ * PlainTransport pair. H.264 that fits the router is passed through;
+ * anything else is transcoded. When the program's codec config changes which
+ * of the two it needs (a co-hosting mix in High profile replacing a baseline
+ * host), ffmpeg is started again in the other mode at the next keyframe, from
+ * the same ports with the same SSRCs, so the producers (and the viewers'
+ * consumers) stay. Owns its ffmpeg; stop() is idempotent.
+ */
+export class ProgramFeed {
+  #metadata: FlvTag | undefined;
+  readonly #configs = new Map<number, FlvTag>();
+  #untap: (() => void) | undefined;
+  #process: SupervisedProcess | undefined;
+  /** True while a process is wanted but the next keyframe has not come (the feed starts at one). */
+  #waitingForKeyframe = true;
+  #copyVideo: boolean | undefined;
+  #notBefore = 0;
+  #starts = 0;
+  #stopped = false;
+
+  constructor(private readonly o: ProgramFeedOptions) {}
+
+  /** The ffmpeg's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#process?.running ? this.#process.pid : undefined;
+  }
+
+  /** Whether the program's H.264 goes through as it is (undefined before the first start). */
+  get passthrough(): boolean | undefined {
+    return this.#copyVideo;
+  }
+
+  /** How many ffmpeg processes this feed started. */
+  get starts(): number {
+    return this.#starts;
+  }
+
+  /** Learns the program's codec configs from its snapshot and listens to its tags; ffmpeg starts at the next keyframe. */
+  start(): void {
+    if (this.#stopped || this.#untap) return;
+    const snapshot = this.o.programs.snapshot(this.o.channelId);
+    if (snapshot) for (const tag of new FlvTagReader().push(snapshot)) this.#remember(tag);
+    this.#untap = this.o.programs.tap(this.o.channelId, (tag) => {
+      try {
+        this.#onTag(tag);
+      } catch (error) {
+        this.o.logger.error(`whep feed ${this.o.channelId}: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#untap?.();
+    const process = this.#process;
+    this.#process = undefined;
+    process?.stdin.end();
+    await process?.stop();
+  }
+
+  #remember(tag: FlvTag): void {
+    if (tag.type === FLV_SCRIPT) this.#metadata = tag;
+    else if (isCodecConfig(tag)) this.#configs.set(tag.type, tag);
+  }
+
+  #onTag(tag: FlvTag): void {
+    if (this.#stopped) return;
+    this.#remember(tag);
+    if (tag.type === FLV_VIDEO && isCodecConfig(tag) && this.#process && fitsRouter(tag.raw) !== this.#copyVideo) {
+      // The next picture needs the other mode: a new ffmpeg from its keyframe.
+      this.o.logger.log(`whep feed ${this.o.channelId}: the program's H.264 now ${fitsRouter(tag.raw) ? 'fits the router' : 'needs transcoding'}; restarting at the next keyframe`);
+      this.#replace();
+    }
+    if (this.#waitingForKeyframe) {
+      const video = this.#configs.get(FLV_VIDEO);
+      if (!isVideoKeyframe(tag) || !video || Date.now() < this.#notBefore) return;
+      this.#spawn(video, tag);
+      return;
+    }
+    const process = this.#process;
+    if (!process) return;
+    if (process.stdin.writableLength > BACKLOG_LIMIT) {
+      this.o.logger.warn(`whep feed ${this.o.channelId}: ffmpeg is not keeping up; skipping to the next keyframe`);
+      this.#replace();
+      return;
+    }
+    process.stdin.write(tag.raw);
+  }
+
+  /** Ends the running ffmpeg; the next keyframe starts a new one. */
+  #replace(): void {
+    const old = this.#process;
+    this.#process = undefined;
+    this.#waitingForKeyframe = true;
+    if (old) {
+      old.stdin.end();
+      void old.stop();
+    }
+  }
+
+  /** A new ffmpeg, fed the FLV header, metadata, codec configs and this keyframe first. */
+  #spawn(videoConfig: FlvTag, keyframe: FlvTag): void {
+    this.#waitingForKeyframe = false;
+    const copyVideo = fitsRouter(videoConfig.raw);
+    this.#copyVideo = copyVideo;
+    this.#starts += 1;
+    const first: Buffer[] = [FLV_HEADER];
+    if (this.#metadata) first.push(withTimestamp(this.#metadata, keyframe.timestamp).raw);
+    for (const config of this.#configs.values()) first.push(withTimestamp(config, keyframe.timestamp).raw);
+    first.push(keyframe.raw);
+    const args = buildProgramFeedArgs({ audio: this.o.audio, video: this.o.video, copyVideo });
+    let spawned: SupervisedProcess | undefined;
+    startFfmpeg({
+      name: `whep:${this.o.channelId}`,
+      ffmpegPath: this.o.ffmpegPath,
+      args,
+      stdin: true,
+      logger: this.o.logger,
+      onSpawn: (p) => {
+        spawned = p;
+        this.#process = p;
+        p.stdin.write(Buffer.concat(first));
+      },
+    }).then(
+      (p) => {
+        if (this.#stopped || this.#process !== p) {
+          void p.stop();
+          return;
+        }
+        this.o.logger.log(`whep feed ${this.o.channelId}: ffmpeg running (pid ${p.pid}), H.264 ${copyVideo ? 'passed through' : 'transcoded'}`);
+        p.once('died', (error) => {
+          if (this.#process !== p || this.#stopped) return;
+          this.o.logger.warn(`whep feed ${this.o.channelId}: ffmpeg died (${error.message}); starting again at a keyframe`);
+          this.#notBefore = Date.now() + RESTART_DELAY_MS;
+          this.#replace();
+        });
+      },
+      (error: Error) => {
+        if (this.#stopped || (spawned && this.#process !== spawned)) return;
+        this.o.logger.error(`whep feed ${this.o.channelId}: ffmpeg failed to start: ${error.message}`);
+        this.#notBefore = Date.now() + RESTART_DELAY_MS;
+        this.#process = undefined;
+        this.#waitingForKeyframe = true;
+      },
+    );
+  }
+}
