@@ -1,33 +1,27 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import type { Server, Socket } from 'socket.io';
+import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import type { Socket } from 'socket.io';
 import { parseInput } from '@gw/common';
-import { channelRoom, principalOf, respond, userRoom } from '@gw/im';
+import { Presence, principalOf, respond } from '@gw/im';
 import { cohostSchemas as s } from './cohost.schemas';
 import { CohostService } from './cohost.service';
 
 /** `cohost:*` events (the contract): thin; validates, calls the co-host manager, acks. */
 @WebSocketGateway()
 export class CohostGateway implements OnGatewayConnection {
-  @WebSocketServer() server!: Server;
-
-  constructor(@Inject(CohostService) private readonly cohost: CohostService) {}
+  constructor(
+    @Inject(CohostService) private readonly cohost: CohostService,
+    @Inject(Presence) presence: Presence,
+  ) {
+    // Offline only when the user's last socket went (Presence asks once for every listener).
+    presence.on('offline', ({ userId }) => this.cohost.userOffline(userId));
+  }
 
   handleConnection(socket: Socket): void {
     const principal = socket.data?.principal;
     if (!principal) return;
-    if (principal.channelId) void socket.join(channelRoom(principal.channelId));
     this.cohost.hostOnline(principal);
     this.cohost.userOnline(principal.userId);
-    socket.once('disconnect', () => {
-      // Offline only when this was the user's last socket.
-      void this.server
-        .in(userRoom(principal.userId))
-        .fetchSockets()
-        .then((sockets) => {
-          if (sockets.length === 0) this.cohost.userOffline(principal.userId);
-        });
-    });
   }
 
   @SubscribeMessage('cohost:invite')

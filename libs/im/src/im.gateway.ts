@@ -5,6 +5,7 @@ import { describeError, PayloadTooLargeError } from '@gw/common';
 import { RateLimits, TokenService } from '@gw/auth';
 import { exceedsJsonBytes, HARD_MESSAGE_BYTES, MAX_EVENT_BYTES } from './message-size';
 import { Notifier, channelRoom, userRoom } from './notifier';
+import { Presence } from './presence';
 
 /**
  * The socket.io server (IM). Authenticates every connection at the handshake
@@ -20,10 +21,12 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
     @Inject(TokenService) private readonly tokens: TokenService,
     @Inject(Notifier) private readonly notifier: Notifier,
     @Inject(RateLimits) private readonly limits: RateLimits,
+    @Inject(Presence) private readonly presence: Presence,
   ) {}
 
   afterInit(server: Server): void {
     this.notifier.attach(server);
+    this.presence.attach(server);
     server.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       try {
@@ -70,7 +73,11 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
       socket.emit('auth:expired', { code: 'TOKEN_EXPIRED', message: 'token expired' });
       socket.disconnect(true);
     }, Math.max(0, Math.min(remaining, 2 ** 31 - 1)));
-    socket.once('disconnect', () => clearTimeout(timer));
+    socket.once('disconnect', () => {
+      clearTimeout(timer);
+      this.presence.disconnected(principal.userId);
+    });
+    this.presence.connected(principal.userId);
     this.#logger.debug(`socket ${socket.id} connected as ${principal.userId} (${principal.role})`);
   }
 }

@@ -5,3 +5,4 @@ export * from './im.gateway';
 export * from './im.module';
 export * from './io-adapter';
 export * from './message-size';
+export * from './presence';

@@ -1,31 +1,20 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import type { Server, Socket } from 'socket.io';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import type { Socket } from 'socket.io';
 import { parseInput } from '@gw/common';
-import { principalOf, respond, userRoom } from '@gw/im';
+import { Presence, principalOf, respond } from '@gw/im';
 import { pkSchemas as s } from './pk.schemas';
 import { PkService } from './pk.service';
 
 /** `pk:*` events: thin; validates, calls the PK service, acks `{ok, …}` or `{ok: false, error: {code, message}}`. */
 @WebSocketGateway()
-export class PkGateway implements OnGatewayConnection {
-  @WebSocketServer() server!: Server;
-
-  constructor(@Inject(PkService) private readonly pk: PkService) {}
-
-  handleConnection(socket: Socket): void {
-    const principal = socket.data?.principal;
-    if (!principal) return;
-    this.pk.userOnline(principal.userId);
-    socket.once('disconnect', () => {
-      // Offline only when this was the user's last socket.
-      void this.server
-        .in(userRoom(principal.userId))
-        .fetchSockets()
-        .then((sockets) => {
-          if (sockets.length === 0) this.pk.userOffline(principal.userId);
-        });
-    });
+export class PkGateway {
+  constructor(
+    @Inject(PkService) private readonly pk: PkService,
+    @Inject(Presence) presence: Presence,
+  ) {
+    presence.on('online', ({ userId }) => this.pk.userOnline(userId));
+    presence.on('offline', ({ userId }) => this.pk.userOffline(userId));
   }
 
   @SubscribeMessage('pk:invite')
