@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { LineLogger, Readiness, SupervisedProcess } from './supervised-process';
 
 export interface FfmpegRunOptions {
@@ -58,4 +59,50 @@ export function describeStream(options: { ffmpegPath: string; args: string[]; ti
       resolve(stderr);
     });
   });
+}
+
+export interface FfmpegJob {
+  /** Resolves once ffmpeg has exited: its code, whether it was cut short, its last stderr lines. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; cutShort: boolean; stderrTail: string[] }>;
+  /** Ends it now (SIGTERM, SIGKILL 2 s later). Idempotent. */
+  cancel(): void;
+}
+
+/**
+ * A one-shot ffmpeg run that ends by itself (a remux, a conversion): bounded by
+ * `timeoutMs`, after which it is ended. Unlike startFfmpeg's long-running
+ * processes, exiting is its success, so an exit is no death. The owner cancels
+ * it on shutdown.
+ */
+export function runFfmpegJob(options: { name: string; ffmpegPath: string; args: string[]; timeoutMs: number; logger: LineLogger }): FfmpegJob {
+  const child = spawn(options.ffmpegPath, options.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const tail: string[] = [];
+  let cutShort = false;
+  let killer: NodeJS.Timeout | undefined;
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+    options.logger.debug(`[${options.name}] ${line}`);
+  });
+  const cancel = () => {
+    if (cutShort || child.exitCode !== null || child.signalCode !== null) return;
+    cutShort = true;
+    child.kill('SIGTERM');
+    killer = setTimeout(() => child.kill('SIGKILL'), 2000);
+  };
+  const timer = setTimeout(cancel, options.timeoutMs);
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; cutShort: boolean; stderrTail: string[] }>((resolve) => {
+    child.once('error', (error) => {
+      if (child.pid === undefined) {
+        clearTimeout(timer);
+        resolve({ code: null, signal: null, cutShort, stderrTail: [error.message] });
+      }
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      resolve({ code, signal, cutShort, stderrTail: [...tail] });
+    });
+  });
+  return { done, cancel };
 }
