@@ -5,7 +5,7 @@ import { CohostModule, PkModule } from '@gw/cohost';
 import { ConferenceModule } from '@gw/conference';
 import { ConfigModule, ResolvedConfig } from '@gw/config';
 import { ImModule } from '@gw/im';
-import { LiveModule } from '@gw/live';
+import { LiveModule, RecordingsModule } from '@gw/live';
 import { MixingModule } from '@gw/mixing';
 import { ObservabilityModule } from '@gw/observability';
 import { PersistenceModule } from '@gw/persistence';
@@ -24,6 +24,7 @@ export class AppModule {
         AuthModule,
         SfuModule,
         LiveModule,
+        RecordingsModule,
         ImModule,
         ConferenceModule,
         MixingModule,

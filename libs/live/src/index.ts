@@ -23,3 +23,4 @@ export * from './hls/hls-segmenter';
 export * from './hls/hls-playlist';
 export * from './hls/hls-channel';
 export * from './hls.controller';
+export * from './recordings';
