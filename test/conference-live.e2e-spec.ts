@@ -35,7 +35,7 @@ describe('conferences that go live by themselves', () => {
     const created = await host('POST', '/conferences', { title: 'Quarterly all hands 季度大会', live: { onDemand: true, layout: { mode: 'grid' } } });
     expect(created).toMatchObject({
       status: 201,
-      body: { id: expect.any(String), title: 'Quarterly all hands 季度大会', live: { channelId: expect.any(String), onDemand: true, playUrls: { flv: expect.stringContaining('.flv'), rtmp: expect.any(String) } } },
+      body: { id: expect.any(String), title: 'Quarterly all hands 季度大会', live: { channelId: expect.any(String), onDemand: true, playUrls: { flv: expect.stringContaining('.flv'), rtmp: expect.any(String), hls: expect.stringMatching(/\/hls\/live-[^/]+\/index\.m3u8$/), whep: expect.stringMatching(/\/api\/v1\/whep\/live-/) } } },
     });
     const { id: conferenceId, live } = created.body;
     expect((await gw.admin('GET', '/api/v1/live-map')).body).toEqual([expect.objectContaining({ conferenceId, channelId: live.channelId, onDemand: true })]);

@@ -1,6 +1,6 @@
 import { ConflictError, LineLogger, NotFoundError, TypedEmitter } from '@gw/common';
 import type { Conference, ConferenceService } from '@gw/conference';
-import type { ChannelService, ProgramService } from '@gw/live';
+import type { ChannelService, PlayUrls, ProgramService } from '@gw/live';
 import type { LayoutSpec, MixingService, MixTask, OutputSettings } from '@gw/mixing';
 import type { SessionRepository } from '@gw/persistence';
 
@@ -109,7 +109,7 @@ export class BypassService extends TypedEmitter<BypassEvents> {
    * to it. The layout has already been validated by the caller. If the
    * mapping cannot be made, the channel is not left behind.
    */
-  goLive(conference: Conference, input: { onDemand: boolean; layout?: LayoutSpec }): { channelId: string; onDemand: boolean; playUrls: Record<string, string> } {
+  goLive(conference: Conference, input: { onDemand: boolean; layout?: LayoutSpec }): { channelId: string; onDemand: boolean; playUrls: PlayUrls } {
     const channel = this.channels.create({ id: `live-${conference.id}`, title: conference.title });
     try {
       this.map(conference.id, { channelId: channel.id, onDemand: input.onDemand, layout: input.layout });
@@ -167,7 +167,7 @@ export class BypassService extends TypedEmitter<BypassEvents> {
   }
 
   /** What viewers may pick from: live-able conferences with their titles and sizes. */
-  directory(): { conferenceId: string; channelId: string; title: string; participants: number; state: LiveMapState; playUrls: { rtmp: string; flv: string } }[] {
+  directory(): { conferenceId: string; channelId: string; title: string; participants: number; state: LiveMapState; playUrls: PlayUrls }[] {
     return [...this.#mappings.values()].map((m) => ({
       conferenceId: m.conferenceId,
       channelId: m.channelId,

@@ -11,7 +11,7 @@ export interface GoLiveRequest {
 export interface GoLiveResult {
   channelId: string;
   onDemand: boolean;
-  playUrls: Record<string, string>;
+  playUrls: { rtmp: string; flv: string; hls?: string; whep?: string };
 }
 
 export class LiveUnavailableError extends ConflictError {

@@ -22,7 +22,15 @@ export interface CreatedChannel {
   id: string;
   title: string;
   publishUrl: string;
-  playUrls: { rtmp: string; flv: string };
+  playUrls: PlayUrls;
+}
+
+/** Where viewers play a channel: the origin's RTMP and HTTP-FLV, and the gateway's own HLS and WHEP. */
+export interface PlayUrls {
+  rtmp: string;
+  flv: string;
+  hls?: string;
+  whep?: string;
 }
 
 export interface ChannelStatus {
@@ -30,7 +38,7 @@ export interface ChannelStatus {
   title: string;
   state: ChannelState;
   source: ChannelSource;
-  playUrls: { rtmp: string; flv: string };
+  playUrls: PlayUrls;
   viewers: number;
   conferenceId?: string;
   mixTaskId?: string;
@@ -77,6 +85,8 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     /** Derives each channel's internal program key; never shown to clients. */
     private readonly programKeySecret: string,
     private readonly logger: LineLogger,
+    /** The gateway's own public HTTP base (HLS, WHEP); absent in unit tests. */
+    private readonly gatewayBase?: string,
   ) {
     super();
     this.live = origins.live;
@@ -166,7 +176,7 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
       title: record.title,
       state,
       source,
-      playUrls: this.live.playUrls(id),
+      playUrls: this.playUrls(id),
       viewers: activity?.viewers.size ?? 0,
       ...(activity?.conferenceId ? { conferenceId: activity.conferenceId } : {}),
       ...(activity?.mixTaskId ? { mixTaskId: activity.mixTaskId } : {}),
@@ -235,12 +245,21 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     return this.ingest.pullUrl(LIVE_APP, hostSourceStream(channelId));
   }
 
+  /** Every URL the channel plays at (the same wherever a channel is shown: channels, the directory, conferences going live). */
+  playUrls(channelId: string): PlayUrls {
+    const origin = this.live.playUrls(channelId);
+    if (!this.gatewayBase) return origin;
+    const id = encodeURIComponent(channelId);
+    // HLS (libs/live HlsController) and WHEP (libs/whep: POST an SDP offer with a bearer token).
+    return { ...origin, hls: `${this.gatewayBase}/hls/${id}/index.m3u8`, whep: `${this.gatewayBase}/api/v1/whep/${id}` };
+  }
+
   #created(record: ChannelRecord): CreatedChannel {
     return {
       id: record.id,
       title: record.title,
       publishUrl: this.ingest.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey),
-      playUrls: this.live.playUrls(record.id),
+      playUrls: this.playUrls(record.id),
     };
   }
 

@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
-import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { HOST_SOURCE_SUFFIX } from './origin-protocol';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { ChannelService } from './channel.service';
@@ -15,21 +14,7 @@ const createChannelBody = z.strictObject({
 @ApiTags('channels')
 @Controller('channels')
 export class ChannelsController {
-  constructor(
-    @Inject(ChannelService) private readonly channels: ChannelService,
-    @Inject(GATEWAY_CONFIG) private readonly config: ResolvedConfig,
-  ) {}
-
-  /**
-   * Adds the play URLs the gateway serves on its own HTTP beside the origin's: HLS (LL-HLS, see
-   * HlsController) and WHEP (libs/whep: POST an SDP offer there with a bearer token).
-   */
-  #withGatewayUrls<T extends { id: string; playUrls: object }>(channel: T): T & { playUrls: { hls: string; whep: string } } {
-    const base = `http://${this.config.publicHost}:${this.config.port}`;
-    const hls = `${base}/hls/${encodeURIComponent(channel.id)}/index.m3u8`;
-    const whep = `${base}/api/v1/whep/${encodeURIComponent(channel.id)}`;
-    return { ...channel, playUrls: { ...channel.playUrls, hls, whep } };
-  }
+  constructor(@Inject(ChannelService) private readonly channels: ChannelService) {}
 
   /** Creates a channel. The response is the only place its publish URL (with its key) appears. */
   @Post()
@@ -38,14 +23,14 @@ export class ChannelsController {
   @ApiSecurity('admin')
   @ApiBody({ schema: z.toJSONSchema(createChannelBody) as object })
   create(@Body(new ZodPipe(createChannelBody)) body: z.infer<typeof createChannelBody>) {
-    return this.#withGatewayUrls(this.channels.create(body));
+    return this.channels.create(body);
   }
 
   @Get()
   @Allow('admin')
   @ApiSecurity('admin')
   list() {
-    return this.channels.list().map((channel) => this.#withGatewayUrls(channel));
+    return this.channels.list();
   }
 
   /**
@@ -65,6 +50,6 @@ export class ChannelsController {
   @Allow('any')
   @ApiBearerAuth()
   get(@Param('id', new ZodPipe(resourceId)) id: string) {
-    return this.#withGatewayUrls(this.channels.status(id));
+    return this.channels.status(id);
   }
 }

@@ -69,7 +69,7 @@ function createOrigins(config: ResolvedConfig): Origins {
       provide: ChannelService,
       inject: [ChannelRepository, ORIGINS, GATEWAY_CONFIG],
       useFactory: (repo: ChannelRepository, origins: Origins, config: ResolvedConfig) =>
-        new ChannelService(repo, origins, config.jwtSecret, new Logger('Channels')),
+        new ChannelService(repo, origins, config.jwtSecret, new Logger('Channels'), `http://${config.publicHost}:${config.port}`),
     },
     {
       provide: ProgramService,
