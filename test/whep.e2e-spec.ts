@@ -1,5 +1,6 @@
 import { Browser, Page } from 'playwright-core';
-import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { Socket } from 'socket.io-client';
+import { ask, connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { isRunning, waitFor } from '../bench/support/processes';
 import { launchChromium } from './support/browser';
 import { publishTestStream, Publisher } from './support/media';
@@ -7,6 +8,8 @@ import { publishTestStream, Publisher } from './support/media';
 declare global {
   interface Window {
     whep?: { pc: RTCPeerConnection; video: HTMLVideoElement; location: string; status: number };
+    /** The web app's viewer page (apps/web/src/pages/viewer.ts). */
+    viewerPlayer?: { video: HTMLVideoElement; errors: string[]; whep?: { peerConnection?: RTCPeerConnection } };
   }
 }
 
@@ -119,7 +122,9 @@ describe('WHEP playback of a channel', () => {
     viewerToken = (await gw.admin('POST', '/api/v1/tokens', { userId: 'fan', role: 'viewer', channelId: 'wh' })).body.token;
     pushes.push(publishTestStream(channel.publishUrl, { color: '0xff0000', toneHz: 440, counter: true, seconds: 300 }));
   });
+  const sockets: Socket[] = [];
   afterAll(async () => {
+    for (const s of sockets) s.close();
     for (const p of pushes) await p.stop();
     await browser?.close();
     await gw?.stop();
@@ -235,7 +240,7 @@ describe('WHEP playback of a channel', () => {
     expect((await gw.request('DELETE', started.location!, { headers: { authorization: `Bearer ${viewerToken}` } })).body.error.code).toBe('WHEP_SESSION_NOT_FOUND');
     // Nobody watches over WHEP any more: after the idle time the room and its ffmpeg are gone.
     await waitFor('room closed', async () => ((await gw.admin('GET', '/api/v1/whep/wh')).body.open === false ? true : undefined), 15000);
-    expect(isRunning(feedPid)).toBe(false);
+    await waitFor('its ffmpeg gone', () => (isRunning(feedPid) ? undefined : true), 3000);
     await page.close();
     process.stdout.write(`WHEP first picture ${firstPictureMs} ms after the POST\n`);
   }, 90000);
@@ -256,6 +261,109 @@ describe('WHEP playback of a channel', () => {
     expect((await gw.admin('GET', '/api/v1/whep/wh')).body.sessions).toHaveLength(1);
     await page.evaluate(() => window.whep!.pc.close());
     await waitFor('session gone', async () => ((await gw.admin('GET', '/api/v1/whep/wh')).body.sessions?.length === 0 ? true : undefined), 15000);
+    await page.close();
+  }, 60000);
+
+  it('plays on the viewer page in low-latency mode, and stops its session when the page leaves', async () => {
+    await waitFor('on air', async () => ((await gw.admin('GET', '/api/v1/channels/wh')).body.source === 'host' ? true : undefined), 20000);
+    const page = await browser.newPage();
+    await page.goto(`${gw.baseUrl}/#/viewer?channel=wh&token=${viewerToken}&mode=whep`);
+    await page.waitForFunction(() => window.viewerPlayer?.whep?.peerConnection?.connectionState === 'connected', undefined, { timeout: 15000 });
+    // grab() reads window.whep: point it at the page's own player.
+    await page.evaluate(() => (window.whep = { pc: window.viewerPlayer!.whep!.peerConnection!, video: window.viewerPlayer!.video, location: '', status: 201 }));
+    await waitFor('red on the viewer page', async () => ((await grab(page))?.color[0] ?? 0) > 180 ? true : undefined, 15000);
+    expect(await page.textContent('#latency-mode')).toMatch(/Standard latency/);
+    expect((await gw.admin('GET', '/api/v1/whep/wh')).body.sessions).toHaveLength(1);
+    // Back to the standard player: the page DELETEs its WHEP session.
+    await page.click('#latency-mode');
+    await waitFor('session deleted', async () => ((await gw.admin('GET', '/api/v1/whep/wh')).body.sessions?.length === 0 ? true : undefined), 10000);
+    await page.close();
+  }, 60000);
+
+  it('keeps the picture going across a co-hosting switch and back (passthrough → transcoded mix → passthrough)', async () => {
+    await waitFor('on air', async () => ((await gw.admin('GET', '/api/v1/channels/wh')).body.source === 'host' ? true : undefined), 20000);
+    const page = await browser.newPage();
+    expect((await playWhep(page, whepUrl, viewerToken)).status).toBe(201);
+    await waitFor('red', async () => ((await grab(page))?.color[0] ?? 0) > 180 ? true : undefined, 15000);
+    // Every 100 ms: what the page shows. A frozen picture shows the same counter band.
+    const samples: { at: number; band: string; color: number[] }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const g = await grab(page);
+        if (g) samples.push({ at: Date.now(), band: g.band, color: g.color });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const longestFreeze = (from: number) => {
+      let longest = 0;
+      let since = from;
+      let last = '';
+      for (const x of samples.filter((x) => x.at >= from)) {
+        if (x.band !== last) {
+          longest = Math.max(longest, x.at - since);
+          since = x.at;
+          last = x.band;
+        }
+      }
+      return Math.max(longest, (samples.at(-1)?.at ?? from) - since);
+    };
+
+    const host = await connectAs(gw, 'anchor', 'host', 'wh');
+    const guest = await connectAs(gw, 'rg', 'viewer', 'wh');
+    sockets.push(host, guest);
+    const switchAt = Date.now();
+    const { invitationId } = await ask(host, 'cohost:invite', { channelId: 'wh', userId: 'rg' });
+    const { conferenceId } = await ask(guest, 'cohost:accept', { invitationId });
+    const rgToken = (await gw.admin('POST', '/api/v1/tokens', { userId: 'rg', role: 'viewer', channelId: 'wh' })).body.token;
+    const ingest = await gw.request('POST', `/api/v1/conferences/${conferenceId}/ingest`, { body: { userId: 'rg' }, headers: { authorization: `Bearer ${rgToken}` } });
+    expect(ingest.status).toBe(201);
+    const blue = publishTestStream(ingest.body.url, { color: '0x0000ff', toneHz: 1000, seconds: 300, counter: true });
+    pushes.push(blue);
+    await waitFor('the mix on air', async () => ((await gw.admin('GET', '/api/v1/channels/wh')).body.source === 'mix' ? true : undefined), 30000);
+    // The mix (x264 High profile) is transcoded: the feed started again in the other mode, same producers.
+    const mixed = await waitFor('the feed transcoding', async () => {
+      const room = (await gw.admin('GET', '/api/v1/whep/wh')).body;
+      return room.feed.passthrough === false && room.feed.pid ? room : undefined;
+    }, 15000);
+    expect(mixed.sessions).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const mixFreeze = longestFreeze(switchAt);
+
+    const endAt = Date.now();
+    expect(await ask(host, 'cohost:end', { channelId: 'wh' })).toMatchObject({ ok: true });
+    await waitFor('host again', async () => ((await gw.admin('GET', '/api/v1/channels/wh')).body.source === 'host' ? true : undefined), 20000);
+    const back = await waitFor('the feed passing through again', async () => {
+      const room = (await gw.admin('GET', '/api/v1/whep/wh')).body;
+      return room.feed.passthrough === true && room.feed.pid ? room : undefined;
+    }, 15000);
+    await waitFor('red again', async () => ((await grab(page))?.color[0] ?? 0) > 180 && ((await grab(page))?.color[2] ?? 255) < 80 ? true : undefined, 15000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    sampling = false;
+    await sampler;
+    const endFreeze = longestFreeze(endAt);
+    await blue.stop();
+    process.stdout.write(`WHEP across co-hosting: longest frozen picture ${mixFreeze} ms into the mix, ${endFreeze} ms back to the host; feed started ${back.feed.starts} times\n`);
+    // The session lived through both switches; the picture froze at most for a restart and a keyframe.
+    expect(back.sessions).toHaveLength(1);
+    expect(back.feed.starts).toBeGreaterThanOrEqual(3);
+    expect(mixFreeze).toBeLessThan(1500);
+    expect(endFreeze).toBeLessThan(1500);
+    await page.close();
+  }, 120000);
+
+  it('ends the sessions and the room when the channel goes off air', async () => {
+    await waitFor('on air', async () => ((await gw.admin('GET', '/api/v1/channels/wh')).body.source === 'host' ? true : undefined), 20000);
+    const page = await browser.newPage();
+    expect((await playWhep(page, whepUrl, viewerToken)).status).toBe(201);
+    await waitFor('playing', async () => ((await grab(page))?.width ? true : undefined), 15000);
+    const feedPid = (await gw.admin('GET', '/api/v1/whep/wh')).body.feed.pid as number;
+    await pushes[0].stop();
+    await waitFor('idle', async () => ((await gw.admin('GET', '/api/v1/channels/wh')).body.state === 'idle' ? true : undefined), 20000);
+    await waitFor('room closed', async () => ((await gw.admin('GET', '/api/v1/whep/wh')).body.open === false ? true : undefined), 10000);
+    await waitFor('its ffmpeg gone', () => (isRunning(feedPid) ? undefined : true), 3000);
+    // The player hears of it (its DTLS was closed).
+    await waitFor('player disconnected', async () => (['disconnected', 'failed', 'closed'].includes(await page.evaluate(() => window.whep!.pc.connectionState)) ? true : undefined), 20000);
     await page.close();
   }, 60000);
 });

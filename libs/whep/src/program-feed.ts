@@ -43,6 +43,13 @@ export class ProgramFeed {
   #waitingForKeyframe = true;
   #copyVideo: boolean | undefined;
   #notBefore = 0;
+  /** Tags for an ffmpeg that is about to start (set from its keyframe until it is spawned). */
+  #queue: Buffer[] | undefined;
+  #queued = 0;
+  /** Resolves once every replaced ffmpeg has exited. */
+  #exiting: Promise<void> = Promise.resolve();
+  /** Bumped by every replacement: a start of an older generation gives up. */
+  #generation = 0;
   #starts = 0;
   #stopped = false;
 
@@ -81,10 +88,8 @@ export class ProgramFeed {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#untap?.();
-    const process = this.#process;
-    this.#process = undefined;
-    process?.stdin.end();
-    await process?.stop();
+    this.#replace();
+    await this.#exiting;
   }
 
   #remember(tag: FlvTag): void {
@@ -95,8 +100,8 @@ export class ProgramFeed {
   #onTag(tag: FlvTag): void {
     if (this.#stopped) return;
     this.#remember(tag);
-    if (tag.type === FLV_VIDEO && isCodecConfig(tag) && this.#process && fitsRouter(tag.raw) !== this.#copyVideo) {
-      // The next picture needs the other mode: a new ffmpeg from its keyframe.
+    if (tag.type === FLV_VIDEO && isCodecConfig(tag) && !this.#waitingForKeyframe && fitsRouter(tag.raw) !== this.#copyVideo) {
+      // The next picture needs the other mode: a new ffmpeg from its keyframe (which follows its config).
       this.o.logger.log(`whep feed ${this.o.channelId}: the program's H.264 now ${fitsRouter(tag.raw) ? 'fits the router' : 'needs transcoding'}; restarting at the next keyframe`);
       this.#replace();
     }
@@ -104,6 +109,13 @@ export class ProgramFeed {
       const video = this.#configs.get(FLV_VIDEO);
       if (!isVideoKeyframe(tag) || !video || Date.now() < this.#notBefore) return;
       this.#spawn(video, tag);
+      return;
+    }
+    if (this.#queue) {
+      // The new ffmpeg is not there yet (the old one still holds the ports): keep the tags for it.
+      this.#queue.push(tag.raw);
+      this.#queued += tag.raw.length;
+      if (this.#queued > BACKLOG_LIMIT) this.#replace();
       return;
     }
     const process = this.#process;
@@ -116,61 +128,78 @@ export class ProgramFeed {
     process.stdin.write(tag.raw);
   }
 
-  /** Ends the running ffmpeg; the next keyframe starts a new one. */
+  /** Ends the running (or starting) ffmpeg; the next keyframe starts a new one once it is gone. */
   #replace(): void {
+    this.#generation += 1;
+    this.#queue = undefined;
+    this.#waitingForKeyframe = true;
     const old = this.#process;
     this.#process = undefined;
-    this.#waitingForKeyframe = true;
     if (old) {
+      // The end of its input ends ffmpeg within milliseconds (blocked on a pipe read, it would sit out
+      // a SIGTERM until the SIGKILL); stop() reaps it, or kills it if it lingers.
       old.stdin.end();
-      void old.stop();
+      const exiting = old.stop().then(() => undefined, () => undefined);
+      this.#exiting = Promise.all([this.#exiting, exiting]).then(() => undefined);
     }
   }
 
-  /** A new ffmpeg, fed the FLV header, metadata, codec configs and this keyframe first. */
+  /**
+   * A new ffmpeg, fed the FLV header, metadata, codec configs and this keyframe
+   * first, then what came meanwhile. It starts once the previous one has exited:
+   * both send from the feed's fixed ports.
+   */
   #spawn(videoConfig: FlvTag, keyframe: FlvTag): void {
     this.#waitingForKeyframe = false;
+    const generation = this.#generation;
     const copyVideo = fitsRouter(videoConfig.raw);
     this.#copyVideo = copyVideo;
     this.#starts += 1;
-    const first: Buffer[] = [FLV_HEADER];
-    if (this.#metadata) first.push(withTimestamp(this.#metadata, keyframe.timestamp).raw);
-    for (const config of this.#configs.values()) first.push(withTimestamp(config, keyframe.timestamp).raw);
-    first.push(keyframe.raw);
+    const queue: Buffer[] = [FLV_HEADER];
+    if (this.#metadata) queue.push(withTimestamp(this.#metadata, keyframe.timestamp).raw);
+    for (const config of this.#configs.values()) queue.push(withTimestamp(config, keyframe.timestamp).raw);
+    queue.push(keyframe.raw);
+    this.#queue = queue;
+    this.#queued = 0;
     const args = buildProgramFeedArgs({ audio: this.o.audio, video: this.o.video, copyVideo });
-    let spawned: SupervisedProcess | undefined;
-    startFfmpeg({
-      name: `whep:${this.o.channelId}`,
-      ffmpegPath: this.o.ffmpegPath,
-      args,
-      stdin: true,
-      logger: this.o.logger,
-      onSpawn: (p) => {
-        spawned = p;
-        this.#process = p;
-        p.stdin.write(Buffer.concat(first));
-      },
-    }).then(
-      (p) => {
-        if (this.#stopped || this.#process !== p) {
-          void p.stop();
-          return;
-        }
-        this.o.logger.log(`whep feed ${this.o.channelId}: ffmpeg running (pid ${p.pid}), H.264 ${copyVideo ? 'passed through' : 'transcoded'}`);
-        p.once('died', (error) => {
-          if (this.#process !== p || this.#stopped) return;
-          this.o.logger.warn(`whep feed ${this.o.channelId}: ffmpeg died (${error.message}); starting again at a keyframe`);
+    const current = () => !this.#stopped && this.#generation === generation;
+    void this.#exiting.then(() => {
+      if (!current()) return;
+      let spawned: SupervisedProcess | undefined;
+      startFfmpeg({
+        name: `whep:${this.o.channelId}`,
+        ffmpegPath: this.o.ffmpegPath,
+        args,
+        stdin: true,
+        logger: this.o.logger,
+        onSpawn: (p) => {
+          spawned = p;
+          if (!current()) return;
+          this.#process = p;
+          p.stdin.write(Buffer.concat(this.#queue ?? queue));
+          this.#queue = undefined;
+        },
+      }).then(
+        (p) => {
+          if (!current() || this.#process !== p) {
+            void p.stop();
+            return;
+          }
+          this.o.logger.log(`whep feed ${this.o.channelId}: ffmpeg running (pid ${p.pid}), H.264 ${copyVideo ? 'passed through' : 'transcoded'}`);
+          p.once('died', (error) => {
+            if (this.#process !== p || this.#stopped) return;
+            this.o.logger.warn(`whep feed ${this.o.channelId}: ffmpeg died (${error.message}); starting again at a keyframe`);
+            this.#notBefore = Date.now() + RESTART_DELAY_MS;
+            this.#replace();
+          });
+        },
+        (error: Error) => {
+          if (!current() || (spawned && this.#process !== spawned)) return;
+          this.o.logger.error(`whep feed ${this.o.channelId}: ffmpeg failed to start: ${error.message}`);
           this.#notBefore = Date.now() + RESTART_DELAY_MS;
           this.#replace();
-        });
-      },
-      (error: Error) => {
-        if (this.#stopped || (spawned && this.#process !== spawned)) return;
-        this.o.logger.error(`whep feed ${this.o.channelId}: ffmpeg failed to start: ${error.message}`);
-        this.#notBefore = Date.now() + RESTART_DELAY_MS;
-        this.#process = undefined;
-        this.#waitingForKeyframe = true;
-      },
-    );
+        },
+      );
+    });
   }
 }

@@ -1,6 +1,7 @@
 import mpegts from 'mpegts.js';
 import { Signalling } from '../lib/signalling';
 import { api, channelParams, Feedback, h } from '../lib/ui';
+import { WhepPlayer } from '../lib/whep-player';
 
 interface ChannelView {
   id: string;
@@ -8,22 +9,26 @@ interface ChannelView {
   state: string;
   source: string;
   viewers: number;
-  playUrls: { flv: string; rtmp: string };
+  playUrls: { flv: string; rtmp: string; whep?: string };
 }
 
 declare global {
   interface Window {
-    viewerPlayer?: { video: HTMLVideoElement; errors: string[] };
+    viewerPlayer?: { video: HTMLVideoElement; errors: string[]; whep?: WhepPlayer };
   }
 }
 
 /**
  * The viewer page: `#/viewer?channel=<id>&token=<viewer token>`. Plays the
  * channel's HTTP-FLV with mpegts.js (the URL never changes, whatever the
- * channel shows), and offers "apply to co-host".
+ * channel shows), and offers "apply to co-host". With `&mode=whep` ("low
+ * latency") it plays the channel over WebRTC instead (WHEP, sub-second).
  */
 export async function renderViewer(root: HTMLElement, params: URLSearchParams): Promise<void> {
   const { channelId, token } = channelParams(params);
+  const lowLatency = params.get('mode') === 'whep';
+  const otherMode = `#/viewer?channel=${encodeURIComponent(channelId)}&token=${encodeURIComponent(token)}${lowLatency ? '' : '&mode=whep'}`;
+  const mode = h('a', { id: 'latency-mode', href: otherMode }, lowLatency ? 'Standard latency (HTTP-FLV)' : 'Low latency (WebRTC)');
   const state = h('span', { class: 'status', id: 'channel-state' }, 'loading…');
   const playback = h('span', { class: 'status', id: 'playback' }, 'not playing');
   const video = h('video', { id: 'player', muted: true, autoplay: true, playsinline: true, controls: true });
@@ -31,7 +36,7 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
   const onMic = h('p', { id: 'on-mic' });
   const log = h('ul', { class: 'feedback', id: 'feedback' });
   root.append(
-    h('section', { class: 'viewer' }, h('h2', {}, `Channel ${channelId}`), h('p', {}, 'State: ', state, ' · ', playback), video, h('p', {}, apply), onMic, h('h3', {}, 'What happened'), log),
+    h('section', { class: 'viewer' }, h('h2', {}, `Channel ${channelId}`), h('p', {}, 'State: ', state, ' · ', playback, ' · ', mode), video, h('p', {}, apply), onMic, h('h3', {}, 'What happened'), log),
   );
   const feedback = new Feedback(log);
   const errors: string[] = [];
@@ -52,7 +57,20 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
   };
   showState(channel);
 
-  if (!mpegts.isSupported()) {
+  if (lowLatency) {
+    if (!channel.playUrls.whep || typeof RTCPeerConnection === 'undefined') {
+      feedback.error('low-latency playback is not available here (no WHEP URL or no WebRTC)');
+    } else {
+      const whep = new WhepPlayer(channel.playUrls.whep, token, video, { onInfo: (t) => feedback.info(t), onError: (t) => (errors.push(t), feedback.error(t)) });
+      window.viewerPlayer.whep = whep;
+      video.addEventListener('playing', () => {
+        playback.textContent = 'playing (low latency)';
+        playback.className = 'status ok';
+      });
+      whep.start();
+      window.addEventListener('hashchange', () => void whep.stop(), { once: true });
+    }
+  } else if (!mpegts.isSupported()) {
     feedback.error('this browser cannot play HTTP-FLV (no Media Source Extensions)');
   } else {
     // A broken stream or a decode error leaves the <video> stuck for good, and an ended one
