@@ -75,10 +75,19 @@ export class RtmpFront {
     let route: FrontRoute | undefined;
     let held: Buffer[] = [];
     let heldBytes = 0;
+    let ended = false;
+    // Either side closing ends the other: gracefully, so what one side said last (a refusal's
+    // onStatus, say) still reaches the other, and for good a moment later.
     const end = () => {
       clearTimeout(timer);
-      client.destroy();
-      upstream?.destroy();
+      if (!ended) {
+        ended = true;
+        for (const socket of [client, upstream]) {
+          if (!socket || socket.destroyed) continue;
+          socket.end();
+          setTimeout(() => socket.destroy(), 2000).unref();
+        }
+      }
       if (route) {
         const r = route;
         route = undefined;
@@ -96,6 +105,7 @@ export class RtmpFront {
     });
 
     const onClientData = (bytes: Buffer) => {
+      if (ended) return;
       if (upstream) {
         held.push(bytes);
         heldBytes += bytes.length;
