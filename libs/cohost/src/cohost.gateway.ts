@@ -27,8 +27,8 @@ export class CohostGateway implements OnGatewayConnection {
   @SubscribeMessage('cohost:invite')
   invite(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(() => {
-      const { channelId, userId } = parseInput(s.invite, body);
-      return this.cohost.invite(principalOf(socket), channelId, userId);
+      const { channelId, userId, record } = parseInput(s.invite, body);
+      return this.cohost.invite(principalOf(socket), channelId, userId, { record });
     });
   }
 

@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationSh
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceService, IngestService } from '@gw/conference';
 import { channelRoom, Notifier } from '@gw/im';
-import { ChannelService, ProgramService } from '@gw/live';
+import { ChannelService, ProgramService, RecordingService } from '@gw/live';
 import { MixingService } from '@gw/mixing';
 import { SessionRepository } from '@gw/persistence';
 import { CohostController } from './cohost.controller';
@@ -16,7 +16,7 @@ import { CohostService } from './cohost.service';
   providers: [
     {
       provide: CohostService,
-      inject: [ChannelService, ConferenceService, MixingService, ProgramService, Notifier, GATEWAY_CONFIG, SessionRepository, IngestService],
+      inject: [ChannelService, ConferenceService, MixingService, ProgramService, Notifier, GATEWAY_CONFIG, SessionRepository, IngestService, RecordingService],
       useFactory: (
         channels: ChannelService,
         conferences: ConferenceService,
@@ -26,6 +26,7 @@ import { CohostService } from './cohost.service';
         config: ResolvedConfig,
         store: SessionRepository,
         ingest: IngestService,
+        recordings: RecordingService,
       ) => {
         channels.on('stateChanged', (e) => notifier.toRoom(channelRoom(e.channelId), 'channel:state', e));
         return new CohostService(channels, conferences, mixing, programs, (userId, event, payload) => notifier.toUser(userId, event, payload), {
@@ -33,6 +34,7 @@ import { CohostService } from './cohost.service';
           logger: new Logger('Cohost'),
           store,
           ingest,
+          recordings,
         });
       },
     },

@@ -5,7 +5,8 @@ import { resourceId } from '@gw/common';
 const invitationId = z.string().regex(/^inv_[A-Za-z0-9_-]{1,32}$/, 'not an invitation id');
 
 export const cohostSchemas = {
-  invite: z.strictObject({ channelId: resourceId, userId: resourceId }),
+  /** `record`: the co-hosting session this invitation starts is recorded (the channel's program) from its start to its end. */
+  invite: z.strictObject({ channelId: resourceId, userId: resourceId, record: z.boolean().optional() }),
   apply: z.strictObject({ channelId: resourceId }),
   accept: z.strictObject({ invitationId }),
   reject: z.strictObject({ invitationId, reason: z.string().max(200).optional() }),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { LineLogger, NotFoundError } from '@gw/common';
 import type { UserPrincipal } from '@gw/auth';
 import { Conference, ConferenceService, IngestService } from '@gw/conference';
-import { ChannelService, hostSourceStream, LIVE_APP, ProgramService } from '@gw/live';
+import { ChannelService, hostSourceStream, LIVE_APP, ProgramService, RecordingService } from '@gw/live';
 import { ClientMixRelay, MixingService, MixTask, OutputSettings } from '@gw/mixing';
 import type { SessionRepository } from '@gw/persistence';
 import { ChannelInPkError, InvitationNotFoundError, NotChannelHostError } from './cohost-errors';
@@ -18,6 +18,8 @@ export interface CohostOptions {
   store?: SessionRepository;
   /** Feeds the host's own push into the conference (absent in unit tests: the host then joins by WebRTC or an ingest URL). */
   ingest?: IngestService;
+  /** Records sessions asked to be recorded (absent in unit tests). */
+  recordings?: Pick<RecordingService, 'startChannel' | 'stop'>;
 }
 
 /**
@@ -41,6 +43,8 @@ interface Session {
   mix?: MixTask;
   /** Client mode: the packager of the host page's composed stream. */
   relay?: ClientMixRelay;
+  /** The recording of the channel this session runs (invited with `record: true`), stopped when it ends. */
+  recordingId?: string;
   unsubscribe: (() => void)[];
 }
 
@@ -76,6 +80,8 @@ export class CohostService {
   readonly #handBacks = new Set<Promise<void>>();
   /** Mix mode chosen by each channel's host (default server). */
   readonly #modes = new Map<string, MixMode>();
+  /** Channels whose next (or running) session is to be recorded: an invitation said `record: true`. */
+  readonly #recordSession = new Set<string>();
 
   constructor(
     private readonly channels: ChannelService,
@@ -99,10 +105,15 @@ export class CohostService {
     this.#cancelGrace(`${principal.channelId}:${principal.userId}`);
   }
 
-  invite(by: UserPrincipal, channelId: string, userId: string): { invitationId: string; expiresAt: string } {
+  invite(by: UserPrincipal, channelId: string, userId: string, o: { record?: boolean } = {}): { invitationId: string; expiresAt: string } {
     const desk = this.#deskForHost(by, channelId);
     this.#assertNotInPk(channelId);
     const invitation = desk.invite(by, userId, Date.now(), this.#id());
+    if (o.record) {
+      this.#recordSession.add(channelId);
+      const session = this.#sessions.get(channelId);
+      if (session && !session.recordingId) this.#startRecording(channelId, session);
+    }
     this.notify(userId, 'cohost:invited', this.#public(invitation));
     return { invitationId: invitation.id, expiresAt: new Date(invitation.expiresAt).toISOString() };
   }
@@ -271,6 +282,7 @@ export class CohostService {
         throw error;
       }
       session = this.#openSession(desk, conference, mode, settings);
+      if (this.#recordSession.has(desk.channelId)) this.#startRecording(desk.channelId, session);
       if (session.mode === 'server') await this.#startServerMix(desk, session);
       this.o.logger.log(`channel ${desk.channelId}: co-hosting started (conference ${conference.id}, ${session.mode} mixing)`);
     }
@@ -483,6 +495,17 @@ export class CohostService {
     if (desk.guests.length === 0) await this.#endSession(desk, 'no guests left');
   }
 
+  /** The session's recording: the channel's program from now until the session ends. A refusal (disk full, already recording) does not stop co-hosting. */
+  #startRecording(channelId: string, session: Session): void {
+    if (!this.o.recordings) return;
+    try {
+      session.recordingId = this.o.recordings.startChannel(channelId).id;
+      this.o.logger.log(`channel ${channelId}: co-hosting session recorded (${session.recordingId})`);
+    } catch (error) {
+      this.o.logger.warn(`channel ${channelId}: the co-hosting session is not recorded: ${(error as Error).message}`);
+    }
+  }
+
   async #endSession(desk: InvitationDesk, reason: string): Promise<void> {
     const session = this.#sessions.get(desk.channelId);
     if (!session) return;
@@ -493,6 +516,11 @@ export class CohostService {
       return;
     }
     this.#unsaved(`end the session of channel ${desk.channelId}`, () => this.o.store?.deleteCohostSession(desk.channelId));
+    this.#recordSession.delete(desk.channelId);
+    if (session.recordingId) {
+      const recordingId = session.recordingId;
+      void this.o.recordings?.stop(recordingId).catch((error) => this.o.logger.warn(`channel ${desk.channelId}: could not stop recording ${recordingId}: ${(error as Error).message}`));
+    }
     const guests = desk.guests;
     const conference = this.conferences.find(session.conferenceId);
     for (const guest of guests) {
