@@ -6,7 +6,8 @@ import { Allow } from '@gw/auth';
 import { layoutSchema } from '@gw/mixing';
 import { BypassService } from './bypass.service';
 
-const mapBody = z.strictObject({ channelId: resourceId, onDemand: z.boolean(), layout: layoutSchema.optional() });
+/** `record`: the channel is recorded from the mapping's start until it is unmapped. */
+const mapBody = z.strictObject({ channelId: resourceId, onDemand: z.boolean(), layout: layoutSchema.optional(), record: z.boolean().optional() });
 
 /** Bypass live: conference ↔ channel mappings, and the viewers' directory of live-able conferences. */
 @ApiTags('bypass live')

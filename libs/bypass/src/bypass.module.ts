@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationSh
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceLivePort, ConferenceService } from '@gw/conference';
 import { channelRoom, Notifier } from '@gw/im';
-import { ChannelService, ProgramService } from '@gw/live';
+import { ChannelService, ProgramService, RecordingService } from '@gw/live';
 import { layoutSchema, MixingService } from '@gw/mixing';
 import { ZodPipe } from '@gw/common';
 import { SessionRepository } from '@gw/persistence';
@@ -16,7 +16,7 @@ import { BypassService } from './bypass.service';
   providers: [
     {
       provide: BypassService,
-      inject: [ChannelService, ProgramService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG, SessionRepository, ConferenceLivePort],
+      inject: [ChannelService, ProgramService, ConferenceService, MixingService, Notifier, GATEWAY_CONFIG, SessionRepository, ConferenceLivePort, RecordingService],
       useFactory: (
         channels: ChannelService,
         programs: ProgramService,
@@ -26,6 +26,7 @@ import { BypassService } from './bypass.service';
         config: ResolvedConfig,
         store: SessionRepository,
         livePort: ConferenceLivePort,
+        recordings: RecordingService,
       ) => {
         const service = new BypassService(channels, programs, conferences, mixing, {
           idleSeconds: config.bypassIdleSeconds,
@@ -35,6 +36,7 @@ import { BypassService } from './bypass.service';
           },
           logger: new Logger('Bypass'),
           store,
+          recordings,
         });
         service.on('changed', (m) => notifier.toRoom(channelRoom(m.channelId), 'live:state', m));
         // POST /conferences {live}: the layout is checked with the mix tasks' own schema (a typed 400 when wrong).

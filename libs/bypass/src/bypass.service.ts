@@ -1,6 +1,6 @@
 import { ConflictError, LineLogger, NotFoundError, TypedEmitter } from '@gw/common';
 import type { Conference, ConferenceService } from '@gw/conference';
-import type { ChannelService, PlayUrls, ProgramService } from '@gw/live';
+import type { ChannelService, PlayUrls, ProgramService, RecordingService } from '@gw/live';
 import type { LayoutSpec, MixingService, MixTask, OutputSettings } from '@gw/mixing';
 import type { SessionRepository } from '@gw/persistence';
 
@@ -13,6 +13,8 @@ export interface LiveMapping {
   layout: LayoutSpec;
   state: LiveMapState;
   mixTaskId?: string;
+  /** The recording of the channel this mapping runs (mapped with `record: true`), stopped when it is unmapped. */
+  recordingId?: string;
 }
 
 /** How long a mapped conference may be empty before its mix stops. */
@@ -41,6 +43,8 @@ export interface BypassOptions {
   logger: LineLogger;
   /** Saves mappings so a restarted gateway restores them (absent in unit tests). */
   store?: SessionRepository;
+  /** Records mappings made with `record: true` (absent in unit tests). */
+  recordings?: Pick<RecordingService, 'startChannel' | 'stop'>;
 }
 
 interface Mapping {
@@ -56,6 +60,7 @@ interface Mapping {
   idleTimer?: NodeJS.Timeout;
   /** Armed when the conference empties; the mix stops if nobody is back when it fires. */
   emptyTimer?: NodeJS.Timeout;
+  recordingId?: string;
   unsubscribe: () => void;
 }
 
@@ -90,7 +95,7 @@ export class BypassService extends TypedEmitter<BypassEvents> {
   }
 
   /** Maps a conference to a channel (replacing its previous mapping). Saved first: a failed save changes nothing. */
-  map(conferenceId: string, input: { channelId: string; onDemand: boolean; layout?: LayoutSpec }): LiveMapping {
+  map(conferenceId: string, input: { channelId: string; onDemand: boolean; layout?: LayoutSpec; record?: boolean }): LiveMapping {
     const conference = this.conferences.get(conferenceId);
     this.channels.status(input.channelId);
     const other = this.#byChannel(input.channelId);
@@ -100,7 +105,16 @@ export class BypassService extends TypedEmitter<BypassEvents> {
     this.o.store?.saveMapping({ conferenceId, channelId: input.channelId, onDemand: input.onDemand, layout, createdAt: Date.now() });
     const previous = this.#mappings.get(conferenceId);
     if (previous) void this.#drop(previous, 'remapped');
-    return this.#attach(conference, { channelId: input.channelId, onDemand: input.onDemand, layout });
+    const view = this.#attach(conference, { channelId: input.channelId, onDemand: input.onDemand, layout });
+    const mapping = this.#mappings.get(conferenceId);
+    if (!input.record || !mapping || !this.o.recordings) return view;
+    // The channel's program from now on (whenever the mix is on air) until the mapping goes. A refusal does not undo the mapping.
+    try {
+      mapping.recordingId = this.o.recordings.startChannel(input.channelId).id;
+    } catch (error) {
+      this.o.logger.warn(`channel ${input.channelId}: the mapping of conference ${conferenceId} is not recorded: ${(error as Error).message}`);
+    }
+    return this.#view(mapping);
   }
 
   /**
@@ -272,6 +286,11 @@ export class BypassService extends TypedEmitter<BypassEvents> {
     clearTimeout(m.idleTimer);
     clearTimeout(m.emptyTimer);
     m.unsubscribe();
+    // At shutdown the recordings module closes it (interrupted).
+    const recordingId = m.recordingId;
+    if (recordingId && reason !== 'shutdown') {
+      void this.o.recordings?.stop(recordingId).catch((error) => this.o.logger.warn(`channel ${m.channelId}: could not stop recording ${recordingId}: ${(error as Error).message}`));
+    }
     await this.#stopMix(m, reason);
     this.o.logger.log(`conference ${m.conferenceId} unmapped from channel ${m.channelId} (${reason})`);
   }
@@ -294,6 +313,7 @@ export class BypassService extends TypedEmitter<BypassEvents> {
       layout: m.layout,
       state: this.#state(m),
       ...(m.mix && !m.mix.ended ? { mixTaskId: m.mix.id } : {}),
+      ...(m.recordingId ? { recordingId: m.recordingId } : {}),
     };
   }
 
