@@ -114,6 +114,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   readonly #volumes = new Map<string, number>();
   readonly #compositor: Compositor;
   readonly #gop = new GopCache();
+  /** In-process readers of the output beside the outputs and the sink (a recording). */
+  readonly #taps = new Set<(tag: FlvTag) => void>();
   readonly #stitcher = new TimelineStitcher();
   #reader = new FlvTagReader();
   readonly #speaker = new SpeakerSelector();
@@ -417,6 +419,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       this.#gop.add(tag);
       if (tag.type === FLV_VIDEO) this.#mediaClock.push({ at: now, ts: tag.timestamp });
       for (const output of this.#outputs.values()) output.write(tag);
+      for (const listener of this.#taps) listener(tag);
       if (this.deps.sink) {
         this.deps.sink.push(tag);
         if (this.#state === 'starting' && isVideoKeyframe(tag)) {
@@ -425,6 +428,17 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         }
       }
     }
+  }
+
+  /** Hears every tag of the mix's output (on its one timeline, across encoder restarts) until the returned function is called. */
+  tap(listener: (tag: FlvTag) => void): () => void {
+    this.#taps.add(listener);
+    return () => this.#taps.delete(listener);
+  }
+
+  /** What a new reader of the output needs first: FLV header, configs and the current GOP; null before the first keyframe. */
+  snapshot(): Buffer | null {
+    return this.#gop.snapshot();
   }
 
   #addOutput(url: string): void {

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post } f
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { resourceId, ZodPipe } from '@gw/common';
+import { RecordingService } from '@gw/live';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { assertConferenceHost, ConferenceService } from '@gw/conference';
 import { MixTask } from './mix-task';
@@ -60,6 +61,8 @@ export const createMixTaskBody = z.strictObject({
   background: z.strictObject({ color: colorSchema.optional(), imageUrl: imageUrl.optional() }).default({}),
   placeholders: z.record(resourceId, z.strictObject({ imageUrl })).optional(),
   overlays: overlaysSchema.optional(),
+  /** Records the task's own output from its start until it ends (GET /recordings/:id; admin or the conference's host). */
+  record: z.boolean().optional(),
 });
 
 export const patchMixTaskBody = z.strictObject({
@@ -80,6 +83,7 @@ export class MixTasksController {
   constructor(
     @Inject(MixingService) private readonly mixing: MixingService,
     @Inject(ConferenceService) private readonly conferences: ConferenceService,
+    @Inject(RecordingService) private readonly recordings: RecordingService,
   ) {}
 
   @Post()
@@ -87,7 +91,8 @@ export class MixTasksController {
   @Allow('admin', 'host')
   @ApiBody({ schema: z.toJSONSchema(createMixTaskBody, { io: 'input' }) as object })
   async create(@CurrentPrincipal() principal: Principal, @Body(new ZodPipe(createMixTaskBody)) body: z.infer<typeof createMixTaskBody>) {
-    assertConferenceHost(principal, body.conferenceId, this.conferences.get(body.conferenceId));
+    const conference = this.conferences.get(body.conferenceId);
+    assertConferenceHost(principal, body.conferenceId, conference);
     const task = await this.mixing.create({
       conferenceId: body.conferenceId,
       outputs: body.outputs.map((o) => o.url),
@@ -98,7 +103,26 @@ export class MixTasksController {
       overlays: body.overlays,
     });
     const { id, state } = task.view();
-    return { id, state };
+    if (!body.record) return { id, state };
+    return { id, state, recordingId: this.#record(task, conference.hostUserId) };
+  }
+
+  /** Records the task's output until it ends; a refusal (disk full) stops the task again, as it asked for what cannot be done. */
+  #record(task: MixTask, hostUserId: string | undefined): string {
+    let recordingId: string;
+    try {
+      recordingId = this.recordings.startSource(task, { mixTaskId: task.id, ownerUserId: hostUserId }).id;
+    } catch (error) {
+      void task.stop('its recording could not start');
+      throw error;
+    }
+    const onState = ({ state }: { state: string }) => {
+      if (state !== 'stopped' && state !== 'failed') return;
+      task.off('state', onState);
+      void this.recordings.stop(recordingId).catch(() => undefined);
+    };
+    task.on('state', onState);
+    return recordingId;
   }
 
   @Get()
