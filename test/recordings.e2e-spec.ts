@@ -82,7 +82,7 @@ describe('recordings', () => {
       for (const s of sockets) s.close();
       for (const p of pushes) await p.stop();
       await gw?.stop();
-      removeDir(gw.dataDir);
+      if (gw) removeDir(gw.dataDir);
     });
 
     it('records the host, then the mix, as one MP4 as long as the time recorded, and lists it', async () => {
@@ -164,6 +164,82 @@ describe('recordings', () => {
       expect((await fetch(view.files.mp4, { headers: { authorization: `Bearer ${hostToken}` } })).status).toBe(200);
       expect((await fetch(view.files.mp4)).status).toBe(401);
       expect((await gw.admin('GET', '/api/v1/recordings/rec_nothere')).body).toMatchObject({ error: { code: 'RECORDING_NOT_FOUND' } });
+    }, 150000);
+  });
+
+  describe('record: true', () => {
+    let gw: RunningGateway;
+    const pushes: Publisher[] = [];
+    const sockets: Socket[] = [];
+    beforeAll(async () => {
+      gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    }, 60000);
+    afterAll(async () => {
+      for (const s of sockets) s.close();
+      for (const p of pushes) await p.stop();
+      await gw?.stop();
+      if (gw) removeDir(gw.dataDir);
+    });
+    const recording = async (id: string) => (await gw.admin('GET', `/api/v1/recordings/${id}`)).body;
+    /** Waits until the recording holds `seconds` of media. */
+    const recorded = (id: string, seconds: number) => waitFor(`${seconds} s recorded`, async () => ((await recording(id)).durationSeconds >= seconds ? true : undefined), 30000);
+    /** Waits until it is done with its MP4, and checks the MP4 is as long as the recording says and shows `color` in MAIN. */
+    async function doneWithMp4(id: string, color: Rgb, file: string): Promise<void> {
+      const view = await waitFor('done with its MP4', async () => {
+        const r = await recording(id);
+        return r.state === 'done' && r.files.mp4 ? r : undefined;
+      }, 30000);
+      const mp4 = await download(gw, view.files.mp4, join(work, file));
+      expect(Math.abs((await durationOf(mp4)) - view.durationSeconds)).toBeLessThanOrEqual(0.3);
+      const [main] = await colorsAtTime(mp4, Math.min(1.5, view.durationSeconds / 2), [MAIN]);
+      if (!colorNear(main, color, 50)) throw new Error(`${file}: ${rgb(main)}, want ${color}`);
+    }
+
+    it('records a co-hosting session, a mix task and a bypass mapping from their start to their end', async () => {
+      const GREEN: Rgb = [0, 255, 0];
+      // A co-hosting session invited with record: true.
+      const duo = (await gw.admin('POST', '/api/v1/channels', { id: 'duo' })).body;
+      pushes.push(publishTestStream(duo.publishUrl, { color: '0xff0000', toneHz: 440, seconds: 120 }));
+      await waitFor('host on air', async () => ((await gw.admin('GET', '/api/v1/channels/duo')).body.source === 'host' ? true : undefined), 20000);
+      const host = await connectAs(gw, 'anchor', 'host', 'duo');
+      const guest = await connectAs(gw, 'guest1', 'viewer', 'duo');
+      sockets.push(host, guest);
+      const { invitationId } = await ask(host, 'cohost:invite', { channelId: 'duo', userId: 'guest1', record: true });
+      const accepted = await ask(guest, 'cohost:accept', { invitationId });
+      expect(accepted).toMatchObject({ ok: true });
+      const [session] = (await gw.admin('GET', '/api/v1/channels/duo/recordings')).body;
+      expect(session).toMatchObject({ channelId: 'duo', state: 'recording' });
+      pushes.push(publishTestStream((await gw.admin('POST', `/api/v1/conferences/${accepted.conferenceId}/ingest`, { userId: 'guest1' })).body.url, { color: '0x0000ff', toneHz: 1000, seconds: 120 }));
+      await recorded(session.id, 3);
+      expect(await ask(host, 'cohost:end', { channelId: 'duo' })).toMatchObject({ ok: true });
+      await doneWithMp4(session.id, RED, 'session.mp4');
+
+      // A meeting: one RTMP speaker, green.
+      const bossToken = (await gw.admin('POST', '/api/v1/tokens', { userId: 'boss', role: 'host' })).body.token;
+      const meeting: string = (await gw.request('POST', '/api/v1/conferences', { body: { title: 'All hands' }, headers: { authorization: `Bearer ${bossToken}` } })).body.id;
+      await gw.admin('POST', `/api/v1/conferences/${meeting}/members`, { userId: 'speaker' });
+      pushes.push(publishTestStream((await gw.admin('POST', `/api/v1/conferences/${meeting}/ingest`, { userId: 'speaker' })).body.url, { color: '0x00ff00', toneHz: 700, seconds: 120 }));
+      await waitFor('speaker in', async () => ((await gw.admin('GET', `/api/v1/conferences/${meeting}`)).body.participants.some((p: { video: boolean }) => p.video) ? true : undefined), 20000);
+
+      // A mix task with record: true records its own output; its conference's host may read it.
+      const out = (await gw.admin('POST', '/api/v1/channels', { id: 'mixout' })).body;
+      const task = await gw.request('POST', '/api/v1/mix-tasks', {
+        body: { conferenceId: meeting, outputs: [{ url: out.publishUrl }], layout: { mode: 'grid' }, video: { width: 640, height: 360, fps: 15, bitrateKbps: 800, gopSeconds: 1 }, record: true },
+        headers: { authorization: `Bearer ${bossToken}` },
+      });
+      expect(task).toMatchObject({ status: 201, body: { id: expect.any(String), recordingId: expect.stringMatching(/^rec_/) } });
+      expect((await gw.request('GET', `/api/v1/recordings/${task.body.recordingId}`, { headers: { authorization: `Bearer ${bossToken}` } })).body).toMatchObject({ channelId: null, mixTaskId: task.body.id, state: 'recording' });
+      await recorded(task.body.recordingId, 3);
+      expect((await gw.admin('DELETE', `/api/v1/mix-tasks/${task.body.id}`)).status).toBe(200);
+      await doneWithMp4(task.body.recordingId, GREEN, 'task.mp4');
+
+      // A bypass mapping with record: true records the channel while it is mapped.
+      await gw.admin('POST', '/api/v1/channels', { id: 'meet' });
+      const mapped = await gw.admin('PUT', `/api/v1/conferences/${meeting}/live`, { channelId: 'meet', onDemand: false, layout: { mode: 'grid' }, record: true });
+      expect(mapped).toMatchObject({ status: 200, body: { channelId: 'meet', recordingId: expect.stringMatching(/^rec_/) } });
+      await recorded(mapped.body.recordingId, 3);
+      expect((await gw.admin('DELETE', `/api/v1/conferences/${meeting}/live`)).status).toBe(200);
+      await doneWithMp4(mapped.body.recordingId, GREEN, 'mapping.mp4');
     }, 150000);
   });
 
