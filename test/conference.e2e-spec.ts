@@ -183,15 +183,16 @@ describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
       await expectSeenAndHeard(alice, 'obs', OBS.color, OBS.toneHz, [ALICE.toneHz, BOB.toneHz]);
       await expectSeenAndHeard(alice, 'bob', BOB.color, BOB.toneHz, [ALICE.toneHz, OBS.toneHz]);
 
-      // Stopping the push removes the participant and its ffmpeg (workers + origin + ffmpeg before).
-      expect(descendantPids(gw.pid).filter(isRunning)).toHaveLength(4);
+      // Stopping the push removes the participant and its ffmpeg (workers + origin processes + ffmpeg before).
+      const base = 2 + (await gw.admin('GET', '/api/v1/admin/origin')).body.processes.length;
+      expect(descendantPids(gw.pid).filter(isRunning)).toHaveLength(base + 1);
       await obs.stop();
       obs = undefined;
       await waitFor('obs gone', async () => {
         const { body } = await gw.admin('GET', `/api/v1/conferences/${id}`);
         return body.participants.some((p: { userId: string }) => p.userId === 'obs') ? undefined : true;
       });
-      await waitFor('ingest ffmpeg ended', () => (descendantPids(gw.pid).filter(isRunning).length === 3 ? true : undefined));
+      await waitFor('ingest ffmpeg ended', () => (descendantPids(gw.pid).filter(isRunning).length === base ? true : undefined));
     } finally {
       await obs?.stop();
     }
@@ -206,8 +207,8 @@ describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
       [0, 0],
       [0, 0],
     ]);
-    // Only the two workers and the origin remain as children.
-    expect(descendantPids(gw.pid).filter(isRunning)).toHaveLength(3);
+    // Only the two workers and the origin's processes (one per core by default) remain as children.
+    expect(descendantPids(gw.pid).filter(isRunning)).toHaveLength(2 + (await gw.admin('GET', '/api/v1/admin/origin')).body.processes.length);
   });
 
   describe('bad requests get typed errors and the server keeps serving', () => {
