@@ -102,6 +102,20 @@ describe('RecordingWriter (real x264/AAC tags, real files, ffmpeg reads them bac
     expect(colorAt(mp4, 4.5)[2]).toBeGreaterThan(200);
   }, 60000);
 
+  it('closes up a jump forward in the timestamps (a source away for a while): one timeline without the wait', async () => {
+    const file = join(dir, 'fragmented.mp4');
+    const writer = new RecordingWriter({ file, name: 'rec', logger: quiet });
+    // Red, then 30 s later (off air meanwhile) the same encoder again.
+    for (const tag of [...red, ...red.map((t) => withTimestamp(t, t.timestamp + 33000))]) writer.push(tag);
+    await writer.close();
+    const idx = index(file);
+    expect(Math.abs(indexedDurationMs(idx) - 6040)).toBeLessThanOrEqual(80);
+    for (let i = 1; i < idx.fragments.length; i++) {
+      const previous = idx.fragments[i - 1];
+      expect(idx.fragments[i].startMs - (previous.startMs + previous.durationMs)).toBeLessThanOrEqual(41);
+    }
+  }, 30000);
+
   it('a torn last fragment (a crash mid-write) is left out; cut back to what is whole, the file plays', async () => {
     const file = join(dir, 'fragmented.mp4');
     const writer = new RecordingWriter({ file, name: 'rec', logger: quiet });

@@ -1,7 +1,7 @@
 import { closeSync, fsync, ftruncateSync, fsyncSync, openSync, write } from 'node:fs';
 import { LineLogger, TypedEmitter } from '@gw/common';
 import { HlsSegmenter } from '../hls/hls-segmenter';
-import { FlvTag, isCodecConfig, isVideoKeyframe, withTimestamp } from '../program/flv';
+import { FLV_SCRIPT, FlvTag, isCodecConfig, isVideoKeyframe, withTimestamp } from '../program/flv';
 
 export interface RecordingWriterOptions {
   /** The fragmented MP4 to write (created, or appended to). */
@@ -16,6 +16,11 @@ export interface RecordingWriterOptions {
   logger: LineLogger;
 }
 
+/** A step forward in the source's timestamps larger than this is a gap, closed up in the recording. */
+const MAX_STEP_MS = 1000;
+/** Where the media after a gap is placed: one frame after the last. */
+const STEP_AFTER_GAP_MS = 40;
+
 interface RecordingWriterEvents extends Record<string, unknown[]> {
   /** Writing failed (disk full, an I/O error); what was written before is whole and kept. Emitted once. */
   failed: [{ reason: string; code?: string }];
@@ -29,7 +34,10 @@ interface RecordingWriterEvents extends Record<string, unknown[]> {
  * where the codec configs change. Writes go one at a time and are flushed
  * every `syncIntervalMs`, so after a crash the file holds whole fragments up
  * to about the last one and plays to there (a torn tail is cut off at the next
- * start, see indexFmp4). Timestamps start at 0 at the first keyframe.
+ * start, see indexFmp4). Timestamps start at 0 at the first keyframe, and a
+ * jump forward of more than a second (the channel off air for a while, an
+ * origin's stale keyframe before the live edge) is closed up: the recording
+ * holds the media, not the waits between it.
  *
  * Writing never throws into the caller (the live program): a failure ends
  * the writer, cuts the file back to its last whole fragment and is reported
@@ -40,6 +48,10 @@ export class RecordingWriter extends TypedEmitter<RecordingWriterEvents> {
   readonly #segmenter: HlsSegmenter;
   #fd: number | undefined;
   #base: number | undefined;
+  /** Gaps taken out of the timeline so far (ms). */
+  #shift = 0;
+  /** Latest media timestamp written (ms), -1 before any. */
+  #last = -1;
   /** Where the segmenter's output has been taken up to. */
   #msn = 0;
   #parts = 0;
@@ -87,7 +99,16 @@ export class RecordingWriter extends TypedEmitter<RecordingWriterEvents> {
         if (isVideoKeyframe(tag)) this.#base = tag.timestamp;
         else if (!isCodecConfig(tag)) return;
       }
-      const ts = Math.max(0, tag.timestamp - (this.#base ?? tag.timestamp));
+      let ts = tag.timestamp - (this.#base ?? tag.timestamp) - this.#shift;
+      if (!isCodecConfig(tag) && tag.type !== FLV_SCRIPT) {
+        // A jump forward (a source that was away, an origin's stale GOP before the live edge) is closed up.
+        if (this.#last >= 0 && ts > this.#last + MAX_STEP_MS) {
+          this.#shift += ts - (this.#last + STEP_AFTER_GAP_MS);
+          ts = this.#last + STEP_AFTER_GAP_MS;
+        }
+        this.#last = Math.max(this.#last, ts);
+      }
+      ts = Math.max(0, ts);
       this.#segmenter.push(ts === tag.timestamp ? tag : withTimestamp(tag, ts));
     } catch (error) {
       this.#fail({ reason: `could not mux the stream: ${(error as Error).message}` });
