@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +32,7 @@ async function durationOf(file: string): Promise<number> {
 /** Seconds of media ffmpeg actually decodes from the file (the last video frame's time), for files without a duration in their header. */
 async function decodedSeconds(file: string): Promise<number> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], { timeout: 60000, maxBuffer: 16 * 1024 * 1024 });
-  const times = stdout.split('\n').map(Number).filter((n) => Number.isFinite(n) && n > 0);
+  const times = stdout.split('\n').filter((l) => l.trim() !== '').map(Number).filter(Number.isFinite);
   return times.length ? Math.max(...times) - Math.min(...times) : 0;
 }
 
@@ -165,6 +165,76 @@ describe('recordings', () => {
       expect((await fetch(view.files.mp4)).status).toBe(401);
       expect((await gw.admin('GET', '/api/v1/recordings/rec_nothere')).body).toMatchObject({ error: { code: 'RECORDING_NOT_FOUND' } });
     }, 150000);
+  });
+
+  describe('through an encoder restart and an origin restart', () => {
+    let gw: RunningGateway;
+    const pushes: Publisher[] = [];
+    const sockets: Socket[] = [];
+    beforeAll(async () => {
+      gw = await startGateway({ env: { MIX_RTP_MIN_PORT: String(51000 + Math.floor(Math.random() * 40) * 100), MIX_RTP_MAX_PORT: '59999' } });
+    }, 60000);
+    afterAll(async () => {
+      for (const s of sockets) s.close();
+      for (const p of pushes) await p.stop();
+      await gw?.stop();
+      if (gw) removeDir(gw.dataDir);
+    });
+
+    it('goes on as one recording, its timeline without a break', async () => {
+      const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'tough' })).body;
+      const hostPush = () => pushes.push(publishTestStream(channel.publishUrl, { color: '0xff0000', toneHz: 440, seconds: 120 }));
+      hostPush();
+      await waitFor('host on air', async () => ((await gw.admin('GET', '/api/v1/channels/tough')).body.source === 'host' ? true : undefined), 20000);
+      const { id } = (await gw.admin('POST', '/api/v1/channels/tough/recordings')).body;
+      const t0 = Date.now();
+      const marks: Record<string, string> = {};
+      const host = await connectAs(gw, 'anchor', 'host', 'tough');
+      const guest = await connectAs(gw, 'guest1', 'viewer', 'tough');
+      sockets.push(host, guest);
+      const { invitationId } = await ask(host, 'cohost:invite', { channelId: 'tough', userId: 'guest1' });
+      const { conferenceId } = await ask(guest, 'cohost:accept', { invitationId });
+      const guestPush = async () =>
+        pushes.push(publishTestStream((await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: 'guest1' })).body.url, { color: '0x0000ff', toneHz: 1000, seconds: 120 }));
+      await guestPush();
+      await waitForColors(channel.playUrls.flv, W, H, [{ region: GUEST_WINDOW, color: BLUE }], 40000);
+
+      // The mix's encoder dies and is restarted by its task.
+      const mixTaskId = (await gw.admin('GET', '/api/v1/channels/tough')).body.mixTaskId;
+      const before = (await gw.admin('GET', `/api/v1/mix-tasks/${mixTaskId}`)).body;
+      process.kill(before.processes.encoder, 'SIGKILL');
+      marks.encoder = ((Date.now() - t0) / 1000).toFixed(2);
+      await waitFor('encoder restarted', async () => ((await gw.admin('GET', `/api/v1/mix-tasks/${mixTaskId}`)).body.stats.encoderRestarts >= 1 ? true : undefined), 15000);
+      await sleep(2000);
+
+      // The origin dies and is restarted; the pushes come back as OBS's would.
+      const origin = descendantPids(gw.pid).find((pid) => isRunning(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('origin-process'))!;
+      process.kill(origin, 'SIGKILL');
+      marks.origin = ((Date.now() - t0) / 1000).toFixed(2);
+      for (const p of pushes.splice(0)) await p.stop();
+      await sleep(1000);
+      hostPush();
+      await guestPush();
+      await waitForColors(channel.playUrls.flv, W, H, [{ region: MAIN, color: RED }, { region: GUEST_WINDOW, color: BLUE }], 40000);
+      await sleep(2000);
+
+      expect((await gw.admin('GET', `/api/v1/recordings/${id}`)).body.state).toBe('recording');
+      const view = (await gw.admin('DELETE', `/api/v1/recordings/${id}`)).body;
+      expect(view).toMatchObject({ state: 'done', files: { mp4: expect.any(String) } });
+      expect((await gw.admin('GET', '/api/v1/channels/tough/recordings')).body).toHaveLength(1);
+      const mp4 = await download(gw, view.files.mp4, join(work, 'tough.mp4'));
+      // Every picture decodes, one timeline: no step between frames over a second.
+      const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', mp4], { timeout: 60000, maxBuffer: 16 * 1024 * 1024 });
+      // (ffprobe puts a blank line after a frame with side data, e.g. a new encoder session's SEI.)
+      const times = stdout.split('\n').filter((l) => l.trim() !== '').map(Number).filter(Number.isFinite);
+      const steps = times.slice(1).map((t, i) => t - times[i]);
+      const gaps = steps.flatMap((d, i) => (d > 0.2 ? [`${times[i].toFixed(2)}+${d.toFixed(2)}`] : []));
+      if (Math.max(...steps) >= 1) throw new Error(`gaps: ${gaps.join(', ')} (encoder killed at ${marks.encoder} s, origin at ${marks.origin} s of wall time)`);
+      expect(Math.min(...steps)).toBeGreaterThan(0);
+      expect(Math.abs(times.at(-1)! - times[0] - view.durationSeconds)).toBeLessThanOrEqual(0.5);
+      const [main, window] = await colorsAtTime(mp4, view.durationSeconds - 1, [MAIN, GUEST_WINDOW]);
+      if (!colorNear(main, RED, 50) || !colorNear(window, BLUE, 50)) throw new Error(`end of the recording: main ${rgb(main)}, guest window ${rgb(window)}`);
+    }, 180000);
   });
 
   describe('record: true', () => {
