@@ -343,7 +343,16 @@ describe('WHEP playback of a channel', () => {
     await sampler;
     const endFreeze = longestFreeze(endAt);
     await blue.stop();
-    process.stdout.write(`WHEP across co-hosting: longest frozen picture ${mixFreeze} ms into the mix, ${endFreeze} ms back to the host; feed started ${back.feed.starts} times\n`);
+    // Each new ffmpeg's RTP continues the last one's numbering (RtpRelay): the player saw no jump, so nothing it took for lost.
+    const received = await page.evaluate(async () => {
+      let lost = -1;
+      (await window.whep!.pc.getStats()).forEach((x: { type: string; kind?: string; packetsLost?: number }) => {
+        if (x.type === 'inbound-rtp' && x.kind === 'video') lost = x.packetsLost ?? -1;
+      });
+      return { lost };
+    });
+    process.stdout.write(`WHEP across co-hosting: longest frozen picture ${mixFreeze} ms into the mix, ${endFreeze} ms back to the host; feed started ${back.feed.starts} times; video packets lost at the player ${received.lost}\n`);
+    expect(received.lost).toBe(0);
     // The session lived through both switches; the picture froze at most for a restart and a keyframe.
     expect(back.sessions).toHaveLength(1);
     expect(back.feed.starts).toBeGreaterThanOrEqual(3);

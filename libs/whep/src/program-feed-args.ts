@@ -13,14 +13,10 @@
 import { isConstrainedBaseline } from './whep-sdp';
 
 export interface FeedRtpTarget {
-  /** The PlainTransport's RTP and RTCP ports (mediasoup listens there). */
+  /** Where ffmpeg sends RTP and RTCP: the PlainTransport's ports, or (in ProgramFeed) its RtpRelay's. */
   port: number;
   rtcpPort: number;
-  /**
-   * ffmpeg's own RTP and RTCP ports. Fixed for the feed's life: the transports
-   * learn their peer from the first packet (comedia), so a restarted ffmpeg
-   * must send from the same ports to be heard.
-   */
+  /** ffmpeg's own RTP and RTCP ports (one ffmpeg at a time sends from them). */
   localPort: number;
   localRtcpPort: number;
   payloadType: number;

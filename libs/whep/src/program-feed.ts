@@ -1,6 +1,7 @@
 import { LineLogger, startFfmpeg, SupervisedProcess } from '@gw/common';
 import { FLV_SCRIPT, FLV_VIDEO, FlvTag, FlvTagReader, isCodecConfig, isVideoKeyframe, withTimestamp } from '@gw/live';
-import { buildProgramFeedArgs, FeedRtpTarget, fitsRouter } from './program-feed-args';
+import { buildProgramFeedArgs, FEED_CODECS, FeedRtpTarget, fitsRouter } from './program-feed-args';
+import { RtpRelay } from './rtp-relay';
 
 /** Where the feed gets the program's tags: ProgramService's tap and snapshot. */
 export interface ProgramTaps {
@@ -32,7 +33,10 @@ const RESTART_DELAY_MS = 1000;
  * of the two it needs (a co-hosting mix in High profile replacing a baseline
  * host), ffmpeg is started again in the other mode at the next keyframe, from
  * the same ports with the same SSRCs, so the producers (and the viewers'
- * consumers) stay. Owns its ffmpeg; stop() is idempotent.
+ * consumers) stay. Its RTP goes through an RtpRelay per stream, which makes
+ * the new ffmpeg's sequence numbers and timestamps continue the old one's
+ * (players froze for seconds on the jump). Owns its ffmpeg and relays;
+ * stop() is idempotent.
  */
 export class ProgramFeed {
   #metadata: FlvTag | undefined;
@@ -52,6 +56,7 @@ export class ProgramFeed {
   #generation = 0;
   #starts = 0;
   #stopped = false;
+  #relays: { audio: RtpRelay; video: RtpRelay } | undefined;
 
   constructor(private readonly o: ProgramFeedOptions) {}
 
@@ -70,9 +75,16 @@ export class ProgramFeed {
     return this.#starts;
   }
 
-  /** Learns the program's codec configs from its snapshot and listens to its tags; ffmpeg starts at the next keyframe. */
-  start(): void {
-    if (this.#stopped || this.#untap) return;
+  /** Opens the relays, learns the program's codec configs from its snapshot and listens to its tags; ffmpeg starts at the next keyframe. */
+  async start(): Promise<void> {
+    if (this.#stopped || this.#untap || this.#relays) return;
+    const audio = await RtpRelay.open(this.o.audio, FEED_CODECS.audio.clockRate);
+    const video = await RtpRelay.open(this.o.video, FEED_CODECS.video.clockRate).catch((error: Error) => {
+      audio.close();
+      throw error;
+    });
+    this.#relays = { audio, video };
+    if (this.#stopped) return this.#closeRelays();
     const snapshot = this.o.programs.snapshot(this.o.channelId);
     if (snapshot) for (const tag of new FlvTagReader().push(snapshot)) this.#remember(tag);
     this.#untap = this.o.programs.tap(this.o.channelId, (tag) => {
@@ -90,6 +102,12 @@ export class ProgramFeed {
     this.#untap?.();
     this.#replace();
     await this.#exiting;
+    this.#closeRelays();
+  }
+
+  #closeRelays(): void {
+    this.#relays?.audio.close();
+    this.#relays?.video.close();
   }
 
   #remember(tag: FlvTag): void {
@@ -161,10 +179,16 @@ export class ProgramFeed {
     queue.push(keyframe.raw);
     this.#queue = queue;
     this.#queued = 0;
-    const args = buildProgramFeedArgs({ audio: this.o.audio, video: this.o.video, copyVideo });
+    const relays = this.#relays!;
+    // ffmpeg sends to the relays, which send on to the transports.
+    const viaRelay = (target: FeedRtpTarget, relay: RtpRelay): FeedRtpTarget => ({ ...target, port: relay.rtpPort, rtcpPort: relay.rtcpPort });
+    const args = buildProgramFeedArgs({ audio: viaRelay(this.o.audio, relays.audio), video: viaRelay(this.o.video, relays.video), copyVideo });
     const current = () => !this.#stopped && this.#generation === generation;
     void this.#exiting.then(() => {
       if (!current()) return;
+      // The previous ffmpeg has exited: the next packets are this one's.
+      relays.audio.newGeneration();
+      relays.video.newGeneration();
       let spawned: SupervisedProcess | undefined;
       startFfmpeg({
         name: `whep:${this.o.channelId}`,

@@ -90,7 +90,7 @@ export class ViewingRoom extends TypedEmitter<ViewingRoomEvents> {
       }
       if (room.#closed) throw new Error('closed while starting');
       room.#feed = new ProgramFeed({ channelId: o.channelId, programs: o.programs, ffmpegPath: o.ffmpegPath, audio: targets.audio, video: targets.video, logger: o.logger });
-      room.#feed.start();
+      await room.#feed.start();
     } catch (error) {
       room.close('failed to start');
       throw error;
