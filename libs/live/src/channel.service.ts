@@ -5,6 +5,9 @@ import { ChannelActivity, ChannelSource, ChannelState, deriveChannelStatus } fro
 import { LiveOrigin } from './live-origin';
 import { channelOfStream, hostSourceStream, LIVE_APP, PublishKeyTable, streamKey } from './origin-protocol';
 
+/** An HLS player that has not asked for a playlist for this long has left (players reload every part or segment). */
+const HLS_VIEWER_IDLE_MS = 6000;
+
 export class ChannelNotFoundError extends NotFoundError {
   constructor(id: string) {
     super(`channel ${id} not found`, 'CHANNEL_NOT_FOUND');
@@ -76,6 +79,8 @@ interface LiveActivity {
  */
 export class ChannelService extends TypedEmitter<ChannelEvents> {
   readonly #activity = new Map<string, LiveActivity>();
+  /** `${channelId}\n${sessionId}` → when that HLS player counts as gone (see hlsRequest). */
+  readonly #hlsViewers = new Map<string, NodeJS.Timeout>();
   private readonly live: LiveOrigin;
   private readonly ingest: LiveOrigin;
 
@@ -304,6 +309,26 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
       changed = before !== viewers;
     });
     if (changed) this.emit('viewersChanged', { channelId, viewers });
+  }
+
+  /**
+   * An HLS player asked for a playlist of the channel. HLS has no connection
+   * to count, so a player (`key`: its address and agent) is a viewer from its
+   * first playlist request until HLS_VIEWER_IDLE_MS pass without one: it
+   * counts like any player (an on-demand bypass starts its mix for it).
+   */
+  hlsRequest(channelId: string, key: string): void {
+    if (!this.repository.find(channelId)) return;
+    const sessionId = `hls:${key}`;
+    const timerKey = `${channelId}\n${sessionId}`;
+    clearTimeout(this.#hlsViewers.get(timerKey));
+    const timer = setTimeout(() => {
+      this.#hlsViewers.delete(timerKey);
+      this.#viewer(channelId, sessionId, false);
+    }, HLS_VIEWER_IDLE_MS);
+    timer.unref();
+    this.#hlsViewers.set(timerKey, timer);
+    this.#viewer(channelId, sessionId, true);
   }
 
   /** Players of the channel right now. */

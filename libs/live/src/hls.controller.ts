@@ -1,6 +1,6 @@
-import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { NotFoundError, resourceId, UnavailableError, ValidationError, ZodPipe } from '@gw/common';
 import { ChannelNotFoundError, ChannelService } from './channel.service';
 import { HlsChannel } from './hls/hls-channel';
@@ -24,6 +24,13 @@ const directive = (value: string | undefined, name: string): number | undefined 
  * `master.m3u8` the multivariant playlist naming codecs and resolution. Under
  * `/hls`, outside `/api/v1`.
  */
+/**
+ * How long a playlist request waits for a channel to come on air and cut its
+ * first segment (an on-demand bypass mix takes about two seconds to show
+ * everyone, its first segment one more).
+ */
+const HLS_START_WAIT_MS = 8000;
+
 @ApiExcludeController()
 @Controller('hls')
 export class HlsController {
@@ -37,9 +44,10 @@ export class HlsController {
     @Param('channelId', new ZodPipe(resourceId)) channelId: string,
     @Query('_HLS_msn') msnParam: string | undefined,
     @Query('_HLS_part') partParam: string | undefined,
+    @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const hls = await this.#playable(channelId);
+    const hls = await this.#playable(channelId, req);
     const decision = hls.reloadDecision(directive(msnParam, '_HLS_msn'), directive(partParam, '_HLS_part'));
     if (decision.kind === 'bad') throw new ValidationError(decision.reason, 'HLS_BAD_DIRECTIVE');
     if (decision.kind === 'wait' && !(await hls.waitFor(decision.until, hls.holdMs))) {
@@ -49,14 +57,14 @@ export class HlsController {
   }
 
   @Get(':channelId/plain.m3u8')
-  async plain(@Param('channelId', new ZodPipe(resourceId)) channelId: string, @Res() res: Response): Promise<void> {
-    const hls = await this.#playable(channelId);
+  async plain(@Param('channelId', new ZodPipe(resourceId)) channelId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const hls = await this.#playable(channelId, req);
     this.#send(res, PLAYLIST, 'no-cache', this.#text(channelId, hls.playlist(false)));
   }
 
   @Get(':channelId/master.m3u8')
-  async multivariant(@Param('channelId', new ZodPipe(resourceId)) channelId: string, @Res() res: Response): Promise<void> {
-    const hls = await this.#playable(channelId);
+  async multivariant(@Param('channelId', new ZodPipe(resourceId)) channelId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const hls = await this.#playable(channelId, req);
     this.#send(res, PLAYLIST, 'no-cache', this.#text(channelId, hls.multivariant('index.m3u8')));
   }
 
@@ -85,10 +93,22 @@ export class HlsController {
     return hls;
   }
 
-  /** As #hls, once it has a first segment (a program that just started is waited for, up to the hold time). */
-  async #playable(channelId: string): Promise<HlsChannel> {
+  /**
+   * As #hls, once it has a first segment. The player asking counts as a
+   * viewer (ChannelService.hlsRequest), so an on-demand channel starts its
+   * mix for it: a channel coming on air is waited for (HLS_START_WAIT_MS),
+   * and a program that just started, up to the hold time.
+   */
+  async #playable(channelId: string, req: Request): Promise<HlsChannel> {
+    if (!this.channels.exists(channelId)) throw new ChannelNotFoundError(channelId);
+    this.channels.hlsRequest(channelId, `${req.ip ?? req.socket.remoteAddress ?? '?'} ${req.headers['user-agent'] ?? ''}`);
+    const starting = !this.programs.hls(channelId);
+    const deadline = Date.now() + HLS_START_WAIT_MS;
+    while (!this.programs.hls(channelId) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     const hls = this.#hls(channelId);
-    if (!hls.ready && !(await hls.waitFor(() => hls.ready, hls.holdMs))) {
+    // A program that came on air for this request gets the rest of the start wait for its first segment.
+    const readyWithin = starting ? Math.max(hls.holdMs, deadline - Date.now()) : hls.holdMs;
+    if (!hls.ready && !(await hls.waitFor(() => hls.ready, readyWithin))) {
       throw new UnavailableError(`channel ${channelId} has no HLS segment yet`, 'HLS_NOT_READY');
     }
     return hls;
