@@ -33,12 +33,34 @@ export interface RunningGateway {
 
 let portBase = 42000 + Math.floor(Math.random() * 40) * 100;
 
+export interface StartGatewayOptions {
+  /** Extra or overriding environment variables. */
+  env?: Record<string, string>;
+  /** Data dir; default a fresh temporary one. */
+  dataDir?: string;
+  /** HTTP port; default a free one. */
+  port?: number;
+  /**
+   * Address the gateway binds (HOST), announces and listens for RTC on
+   * (PUBLIC_HOST, RTC_LISTEN_IP unless `env` sets them), and where baseUrl
+   * points. Default 127.0.0.1.
+   */
+  host?: string;
+  /**
+   * A command the gateway is started through, which must exec its arguments
+   * (so the pid stays the gateway's), e.g. `['ip', 'netns', 'exec', ns]` to run it
+   * in a network namespace (test/support/netns.ts). Default none.
+   */
+  wrapper?: string[];
+}
+
 /**
- * Starts the built gateway (dist/) as a real process on loopback, with its own
- * data dir, free ports and a private RTC port range. Resolves once it printed
- * "gateway ready".
+ * Starts the built gateway (dist/) as a real process on loopback (or on
+ * `host`, through `wrapper`), with its own data dir, free ports and a private
+ * RTC port range. Resolves once it printed "gateway ready".
  */
-export async function startGateway(options: { env?: Record<string, string>; dataDir?: string; port?: number } = {}): Promise<RunningGateway> {
+export async function startGateway(options: StartGatewayOptions = {}): Promise<RunningGateway> {
+  const host = options.host ?? '127.0.0.1';
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gw-e2e-'));
   const [port, rtmpPort, httpPort] = [options.port ?? (await freePort()), await freePort(), await freePort()];
   const rtcMin = portBase;
@@ -46,7 +68,8 @@ export async function startGateway(options: { env?: Record<string, string>; data
   const adminKey = 'e2e-admin-key-0123456789';
   const env: Record<string, string> = {
     PORT: String(port),
-    HOST: '127.0.0.1',
+    HOST: host,
+    ...(options.host ? { PUBLIC_HOST: host, RTC_LISTEN_IP: host } : {}),
     EMBEDDED_RTMP_PORT: String(rtmpPort),
     EMBEDDED_HTTP_PORT: String(httpPort),
     RTC_MIN_PORT: String(rtcMin),
@@ -57,7 +80,8 @@ export async function startGateway(options: { env?: Record<string, string>; data
     LOG_LEVEL: 'log',
     ...options.env,
   };
-  const child = spawn(process.execPath, [MAIN], {
+  const [command, ...args] = [...(options.wrapper ?? []), process.execPath, MAIN];
+  const child = spawn(command, args, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -67,7 +91,7 @@ export async function startGateway(options: { env?: Record<string, string>; data
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const baseUrl = `http://127.0.0.1:${env.PORT}`;
+  const baseUrl = `http://${host}:${env.PORT}`;
   await Promise.race([
     waitFor('gateway ready', () => (output.includes('gateway ready') ? true : undefined), 30000),
     exited.then(({ code }) => {
