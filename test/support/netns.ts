@@ -321,7 +321,7 @@ export class TestNetwork {
     this.#assertOpen();
     const gateway = await startGateway({ ...options, host: this.internet.address, wrapper: ['ip', 'netns', 'exec', this.internet.name] });
     this.#gateways.add(gateway);
-    void gateway.child.once('exit', () => this.#gateways.delete(gateway));
+    gateway.child.once('exit', () => this.#gateways.delete(gateway));
     return gateway;
   }
 
@@ -487,7 +487,7 @@ ${outward.map((rule) => `    ${rule}`).join('\n')}
 `;
 }
 
-/** Our namespaces and host links on this machine now (for assertions), with the pid that made each. */
+/** Our namespaces and host links on this machine now, any run's (for assertions; names carry the pid that made them). */
 export function leftovers(): { namespaces: string[]; hostLinks: string[] } {
   return { namespaces: listNamespaces().filter((ns) => ns.startsWith(NAMESPACE_PREFIX)), hostLinks: listHostLinks() };
 }
@@ -669,7 +669,10 @@ function hookExit(): void {
   const destroyAll = () => {
     for (const destroy of [...live.values()]) destroy();
   };
-  process.once('exit', destroyAll);
+  process.once('exit', () => {
+    destroyAll();
+    rmSync(processWorkDir(), { recursive: true, force: true });
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const onSignal = () => {
       destroyAll();
