@@ -2,10 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { GatewayConfig, parseConfig } from './config.schema';
+import { ConfigError, ConfigProblem, GatewayConfig, parseConfig } from './config.schema';
 
 /** A config whose secrets are all resolved (nothing optional left to fill in). */
 export type ResolvedConfig = GatewayConfig & { jwtSecret: string };
+
+/** The TLS files of the embedded TURN server must be readable before it starts. */
+function checkReadable(config: GatewayConfig): void {
+  if (config.turn.mode !== 'embedded' || !config.turn.tls) return;
+  const problems: ConfigProblem[] = [];
+  for (const [key, file] of [['TURN_TLS_CERT', config.turn.tls.certFile], ['TURN_TLS_KEY', config.turn.tls.keyFile]] as const) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      problems.push({ key, message: `cannot read ${file}` });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
 
 /**
  * The only reader of process.env. Validates it, makes DATA_DIR absolute, and
@@ -20,12 +34,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ResolvedConfig
   });
   config.dataDir = resolve(config.dataDir);
   if (!env.FFMPEG_PATH) config.ffmpegPath = resolveFfmpeg(env.PATH ?? '');
+  checkReadable(config);
   mkdirSync(config.dataDir, { recursive: true });
-  return { ...config, jwtSecret: config.jwtSecret ?? persistedJwtSecret(config.dataDir) };
+  // The embedded TURN server's static auth secret: TURN_SECRET, else one per data dir.
+  if (config.turn.mode === 'embedded') config.turn.secret ??= persistedSecret(config.dataDir, 'turn-secret');
+  return { ...config, jwtSecret: config.jwtSecret ?? persistedSecret(config.dataDir, 'jwt-secret') };
 }
 
-function persistedJwtSecret(dataDir: string): string {
-  const file = join(dataDir, 'jwt-secret');
+/** A random secret kept in DATA_DIR/<name> (created once, mode 0600), so it survives restarts. */
+function persistedSecret(dataDir: string, name: string): string {
+  const file = join(dataDir, name);
   if (existsSync(file)) {
     const secret = readFileSync(file, 'utf8').trim();
     if (secret.length >= 32) return secret;

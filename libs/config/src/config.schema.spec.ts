@@ -107,3 +107,36 @@ describe('parseConfig', () => {
     expect(JSON.stringify(problems)).not.toMatch(/short-secret-value|tiny/);
   });
 });
+
+describe('parseConfig: TURN', () => {
+  it('embeds coturn on 3478 by default, announced like the SFU', () => {
+    expect(parse({}).turn).toEqual({ mode: 'embedded', port: 3478, tls: undefined, listenIp: '127.0.0.1', announcedHost: '127.0.0.1', secret: undefined, ttlSeconds: 3600, p2pTimeoutMs: 2500 });
+    expect(parse({ PUBLIC_HOST: 'gw.example.test' }).turn).toMatchObject({ announcedHost: 'gw.example.test' });
+    expect(parse({ PUBLIC_HOST: 'gw.example.test', RTC_ANNOUNCED_IP: '203.0.113.7' }).turn).toMatchObject({ announcedHost: '203.0.113.7' });
+    expect(parse({ TURN_TLS_CERT: '/c.pem', TURN_TLS_KEY: '/k.pem' }).turn).toMatchObject({ tls: { port: 5349, certFile: '/c.pem', keyFile: '/k.pem' } });
+  });
+
+  it('turns off, or points at an external TURN server', () => {
+    expect(parse({ TURN: 'off' }).turn).toEqual({ mode: 'off', ttlSeconds: 3600, p2pTimeoutMs: 2500 });
+    expect(parse({ TURN_URLS: 'stun:turn.example.test, turn:turn.example.test:3478?transport=udp,turns:turn.example.test:443?transport=tcp', TURN_SECRET: 's'.repeat(20), TURN_TTL_SECONDS: '600' }).turn).toEqual({
+      mode: 'external',
+      urls: ['stun:turn.example.test', 'turn:turn.example.test:3478?transport=udp', 'turns:turn.example.test:443?transport=tcp'],
+      secret: 's'.repeat(20),
+      ttlSeconds: 600,
+      p2pTimeoutMs: 2500,
+    });
+  });
+
+  it('names every bad TURN key, never echoing the secret', () => {
+    const problems = problemsOf({ TURN: 'maybe', TURN_PORT: '80', TURN_TTL_SECONDS: '0', P2P_TIMEOUT_MS: 'x' });
+    expect(problems.map((p) => p.key).sort()).toEqual(['P2P_TIMEOUT_MS', 'TURN', 'TURN_PORT', 'TURN_TTL_SECONDS']);
+    expect(problemsOf({ TURN_URLS: 'http://nope' }).map((p) => p.key).sort()).toEqual(['TURN_SECRET', 'TURN_URLS']);
+    expect(problemsOf({ TURN_URLS: 'turn:a.test', TURN_SECRET: 'x'.repeat(20), TURN: 'embedded' }).map((p) => p.key)).toEqual(['TURN']);
+    expect(problemsOf({ TURN_TLS_CERT: '/c.pem' }).map((p) => p.key)).toEqual(['TURN_TLS_KEY']);
+    expect(problemsOf({ TURN_PORT: '3000' })).toEqual([{ key: 'TURN_PORT', message: 'must differ from PORT (3000)' }]);
+    expect(problemsOf({ TURN_PORT: '40010' }).map((p) => p.key)).toEqual(['TURN_PORT']);
+    const secret = problemsOf({ TURN_SECRET: 'short secret' });
+    expect(secret.map((p) => p.key)).toEqual(['TURN_SECRET', 'TURN_SECRET']);
+    expect(JSON.stringify(secret)).not.toContain('short secret');
+  });
+});

@@ -88,7 +88,35 @@ export interface GatewayConfig {
     perIp: { perSecond: number; burst: number };
   };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  turn: TurnConfig;
 }
+
+/**
+ * STUN/TURN for WebRTC clients (the connectivity ladder's last rung). `embedded`
+ * (default): the gateway supervises coturn's turnserver itself; `external`
+ * (TURN_URLS set): clients get those URLs with credentials signed by TURN_SECRET;
+ * `off` (TURN=off, no TURN_URLS): no ICE servers at all.
+ */
+export type TurnConfig =
+  | {
+      mode: 'embedded';
+      /** TURN_PORT, UDP and TCP. Default 3478. */
+      port: number;
+      /** TLS listener (TURN_TLS_PORT, default 5349), only with TURN_TLS_CERT and TURN_TLS_KEY. */
+      tls?: { port: number; certFile: string; keyFile: string };
+      /** Interface coturn listens and relays on: RTC_LISTEN_IP. */
+      listenIp: string;
+      /** Host put into the turn:/stun: URLs: RTC_ANNOUNCED_IP, else PUBLIC_HOST. */
+      announcedHost: string;
+      /** TURN_SECRET; unset: random per data dir, persisted in DATA_DIR/turn-secret. */
+      secret?: string;
+      /** TURN_TTL_SECONDS: credentials' lifetime, never past the asking token's. Default 3600. */
+      ttlSeconds: number;
+      /** P2P_TIMEOUT_MS: how long clients try a direct path before the SFU. Default 2500. */
+      p2pTimeoutMs: number;
+    }
+  | { mode: 'external'; urls: string[]; secret: string; ttlSeconds: number; p2pTimeoutMs: number }
+  | { mode: 'off'; ttlSeconds: number; p2pTimeoutMs: number };
 
 /** One bad key, with a message that never echoes a secret's value. */
 export interface ConfigProblem {
@@ -103,7 +131,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_KEYS = new Set(['ADMIN_API_KEY', 'JWT_SECRET', 'LIVE_HOOK_SECRET']);
+const SECRET_KEYS = new Set(['ADMIN_API_KEY', 'JWT_SECRET', 'LIVE_HOOK_SECRET', 'TURN_SECRET']);
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -160,7 +188,19 @@ const envSchema = z.object({
   BYPASS_IDLE_SECONDS: seconds.default(30),
   RECORDING_MIN_FREE_MB: z.coerce.number().int().min(0).max(10_000_000).default(500),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  TURN: z.enum(['embedded', 'off']).optional(),
+  TURN_PORT: z.coerce.number().int().min(1024).max(65535).default(3478),
+  TURN_TLS_PORT: z.coerce.number().int().min(1024).max(65535).default(5349),
+  TURN_TLS_CERT: z.string().min(1).optional(),
+  TURN_TLS_KEY: z.string().min(1).optional(),
+  TURN_URLS: z.string().optional(),
+  TURN_SECRET: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  TURN_TTL_SECONDS: seconds.default(3600),
+  P2P_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2500),
 });
+
+/** One ICE server URL of TURN_URLS: `stun:`, `turn:` or `turns:` host[:port], with an optional transport. */
+const ICE_URL = /^(stun|turns?):(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/;
 
 export interface ConfigInputs {
   env: Record<string, string | undefined>;
@@ -237,6 +277,34 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
       problems.push({ key: 'MIX_OUTPUT_ALLOW', message: `"${prefix}" is not an rtmp:// or rtmps:// prefix` });
     }
   }
+  const turnUrls = (e.TURN_URLS ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const url of turnUrls) {
+    if (!ICE_URL.test(url)) problems.push({ key: 'TURN_URLS', message: `"${url}" is not a stun:, turn: or turns: URL (host[:port][?transport=udp|tcp])` });
+  }
+  if (turnUrls.length && !e.TURN_SECRET) problems.push({ key: 'TURN_SECRET', message: "is required with TURN_URLS (the external TURN server's static auth secret)" });
+  if (turnUrls.length && e.TURN === 'embedded') problems.push({ key: 'TURN', message: '"embedded" conflicts with TURN_URLS (an external TURN server); leave TURN unset' });
+  const turnEmbedded = !turnUrls.length && e.TURN !== 'off';
+  if ((e.TURN_TLS_CERT === undefined) !== (e.TURN_TLS_KEY === undefined)) {
+    problems.push({ key: e.TURN_TLS_CERT === undefined ? 'TURN_TLS_CERT' : 'TURN_TLS_KEY', message: 'TURN_TLS_CERT and TURN_TLS_KEY go together' });
+  }
+  if (turnEmbedded) {
+    const tcpPorts = [['PORT', e.PORT]] as [string, number][];
+    if (runsEmbedded) tcpPorts.push(['EMBEDDED_RTMP_PORT', e.EMBEDDED_RTMP_PORT], ['EMBEDDED_HTTP_PORT', e.EMBEDDED_HTTP_PORT]);
+    const turnPorts = [['TURN_PORT', e.TURN_PORT]] as [string, number][];
+    if (e.TURN_TLS_CERT) turnPorts.push(['TURN_TLS_PORT', e.TURN_TLS_PORT]);
+    for (const [key, value] of turnPorts) {
+      const clash = tcpPorts.find(([, p]) => p === value);
+      if (clash) problems.push({ key, message: `must differ from ${clash[0]} (${value})` });
+    }
+    if (e.TURN_TLS_CERT && e.TURN_TLS_PORT === e.TURN_PORT) problems.push({ key: 'TURN_TLS_PORT', message: 'must differ from TURN_PORT' });
+    const inRange = (p: number, min: number, max: number) => p >= min && p <= max;
+    for (const [key, value] of turnPorts) {
+      if (inRange(value, e.RTC_MIN_PORT, e.RTC_MAX_PORT)) problems.push({ key, message: `lies in the SFU's port range (RTC_MIN_PORT-RTC_MAX_PORT)` });
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const rtmpBase = embedded
@@ -295,6 +363,20 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
       perIp: { perSecond: e.RATE_LIMIT_IP_PER_SECOND, burst: e.RATE_LIMIT_IP_BURST },
     },
     logLevel: e.LOG_LEVEL,
+    turn: turnUrls.length
+      ? { mode: 'external', urls: turnUrls, secret: e.TURN_SECRET!, ttlSeconds: e.TURN_TTL_SECONDS, p2pTimeoutMs: e.P2P_TIMEOUT_MS }
+      : turnEmbedded
+        ? {
+            mode: 'embedded',
+            port: e.TURN_PORT,
+            tls: e.TURN_TLS_CERT && e.TURN_TLS_KEY ? { port: e.TURN_TLS_PORT, certFile: e.TURN_TLS_CERT, keyFile: e.TURN_TLS_KEY } : undefined,
+            listenIp: e.RTC_LISTEN_IP,
+            announcedHost: e.RTC_ANNOUNCED_IP ?? e.PUBLIC_HOST,
+            secret: e.TURN_SECRET,
+            ttlSeconds: e.TURN_TTL_SECONDS,
+            p2pTimeoutMs: e.P2P_TIMEOUT_MS,
+          }
+        : { mode: 'off', ttlSeconds: e.TURN_TTL_SECONDS, p2pTimeoutMs: e.P2P_TIMEOUT_MS },
   };
 }
 
