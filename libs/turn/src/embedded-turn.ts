@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { LineLogger, ProcessStartError, SupervisedProcess, TypedEmitter } from '@gw/common';
@@ -35,7 +36,7 @@ interface EmbeddedTurnEvents extends Record<string, unknown[]> {
   down: [{ reason: string }];
 }
 
-/** Lines of a turnserver that cannot have its listening port. */
+/** Lines of a turnserver that cannot have its listening port (another address family, a race with our own check). */
 const BIND_FAILURE = /cannot bind|errno=98|address already in use|Cannot create .*listener/i;
 const WILDCARDS = new Set(['0.0.0.0', '::']);
 const SESSIONS_FRESH_MS = 500;
@@ -49,6 +50,28 @@ function freeLoopbackPort(): Promise<number> {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
+  });
+}
+
+/**
+ * Whether nobody holds `port` on `ip` for this protocol. coturn binds with
+ * SO_REUSEPORT, so a second turnserver on a taken port would start and share it
+ * (each with its own secret: half the allocations would fail); we refuse instead.
+ */
+function portFree(ip: string, port: number, protocol: 'udp' | 'tcp'): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (protocol === 'udp') {
+      const socket = createSocket(ip.includes(':') ? 'udp6' : 'udp4');
+      socket.once('error', () => {
+        socket.close();
+        resolve(false);
+      });
+      socket.bind(port, ip, () => socket.close(() => resolve(true)));
+    } else {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, ip, () => server.close(() => resolve(true)));
+    }
   });
 }
 
@@ -116,25 +139,39 @@ export class EmbeddedTurnServer extends TypedEmitter<EmbeddedTurnEvents> {
     await this.#process?.stop();
   }
 
-  /** The session whose relayed transport is `ip:port`, if this server holds one (read from its CLI, briefly cached). */
+  /**
+   * The session whose relayed transport is `ip:port`, if this server holds one,
+   * read from its CLI. Listings are shared for SESSIONS_FRESH_MS; a miss in a
+   * shared one is asked again, as the allocation may be newer than the listing.
+   */
   async relaySession(ip: string, port: number): Promise<TurnSession | undefined> {
-    const cli = this.#cli;
-    if (!cli || !this.running) return undefined;
-    const now = Date.now();
-    if (!this.#sessions || now - this.#sessions.at > SESSIONS_FRESH_MS) {
-      this.#sessions = { at: now, list: listTurnSessions(cli.port, cli.password) };
+    const wanted = `${ip}:${port}`;
+    const cached = this.#sessions && Date.now() - this.#sessions.at <= SESSIONS_FRESH_MS ? this.#sessions.list : undefined;
+    if (cached) {
+      const hit = (await cached.catch(() => [] as TurnSession[])).find((s) => s.relayAddress === wanted);
+      if (hit) return hit;
     }
-    const sessions = await this.#sessions.list.catch((error: Error) => {
+    return (await this.#listSessions()).find((s) => s.relayAddress === wanted);
+  }
+
+  async #listSessions(): Promise<TurnSession[]> {
+    const cli = this.#cli;
+    if (!cli || !this.running) return [];
+    const list = listTurnSessions(cli.port, cli.password);
+    this.#sessions = { at: Date.now(), list };
+    return list.catch((error: Error) => {
       this.#options.logger.warn(`TURN sessions unreadable: ${error.message}`);
-      this.#sessions = undefined;
       return [] as TurnSession[];
     });
-    const wanted = `${ip}:${port}`;
-    return sessions.find((s) => s.relayAddress === wanted);
   }
 
   async #spawn(): Promise<void> {
     const o = this.#options;
+    const busy: string[] = [];
+    if (!(await portFree(o.listenIp, o.port, 'udp'))) busy.push(`udp ${o.port}`);
+    if (!(await portFree(o.listenIp, o.port, 'tcp'))) busy.push(`tcp ${o.port}`);
+    if (o.tls && !(await portFree(o.listenIp, o.tls.port, 'tcp'))) busy.push(`tcp ${o.tls.port}`);
+    if (busy.length) throw new TurnStartError(`${o.listenIp}: ${busy.join(', ')} already in use (TURN_PORT / TURN_TLS_PORT)`);
     const dir = join(o.dataDir, 'turn');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const cli = { port: await freeLoopbackPort(), password: randomBytes(18).toString('base64url') };
@@ -183,11 +220,10 @@ export class EmbeddedTurnServer extends TypedEmitter<EmbeddedTurnEvents> {
         tcp: answers.tcp || (await stunAnswers(probeHost, o.port, 'tcp', 300)),
       };
     }
-    // A bind failure after the probes succeeded means another server answered on our port.
     if (bindFailure || !proc.running || !(answers.udp && answers.tcp)) {
       await proc.stop();
       const reason = bindFailure
-        ? `port ${o.port} is taken (${bindFailure})`
+        ? `cannot listen (${bindFailure})`
         : !proc.running
           ? 'it exited while starting'
           : `no STUN answer on ${probeHost}:${o.port} (${answers.udp ? '' : 'udp '}${answers.tcp ? '' : 'tcp'})`;
