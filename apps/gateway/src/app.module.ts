@@ -10,6 +10,7 @@ import { MixingModule } from '@gw/mixing';
 import { ObservabilityModule } from '@gw/observability';
 import { PersistenceModule } from '@gw/persistence';
 import { SfuModule } from '@gw/sfu';
+import { TurnModule } from '@gw/turn';
 import { WhepModule } from '@gw/whep';
 
 /** Wiring only: which modules make up the gateway. */
@@ -23,6 +24,7 @@ export class AppModule {
         PersistenceModule,
         AuthModule,
         SfuModule,
+        TurnModule,
         LiveModule,
         RecordingsModule,
         ImModule,

@@ -77,11 +77,19 @@ async function bootstrap(): Promise<void> {
     live.origin.kind === 'embedded'
       ? `embedded (rtmp :${live.embeddedRtmpPort}, http-flv :${live.embeddedHttpPort})`
       : `${live.origin.rtmpBase} (RTMP ingest: ${live.ingest === 'gateway' ? `the gateway's own, rtmp :${live.embeddedRtmpPort}` : 'the origin'})`;
+  const turn = config.turn;
+  const ice =
+    turn.mode === 'embedded'
+      ? `embedded coturn (udp+tcp :${turn.port}${turn.tls ? `, tls :${turn.tls.port}` : ''})`
+      : turn.mode === 'external'
+        ? `external (${turn.urls.join(', ')})`
+        : 'off (no STUN/TURN servers handed out)';
   const lines = [
     `gateway ready on ${base}`,
     `  web app     ${base}/`,
     `  REST API    ${base}/api/v1   (OpenAPI: ${base}/api/docs)`,
     `  live origin ${origin}`,
+    `  turn        ${ice}`,
     `  channels    ${app.get(ChannelService).list().length} stored in ${config.dataDir}`,
     config.adminApiKeyGenerated ? `  admin key   ${config.adminApiKey}   (random for this run; set ADMIN_API_KEY to fix it)` : '  admin key   from ADMIN_API_KEY',
   ];

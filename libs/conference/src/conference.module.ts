@@ -3,6 +3,7 @@ import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { LIVE_INGEST, LiveOrigin } from '@gw/live';
 import { ConferenceRepository } from '@gw/persistence';
 import { WorkerPool } from '@gw/sfu';
+import { TurnService } from '@gw/turn';
 import { ConferenceLivePort } from './conference-live';
 import { ConferenceService } from './conference.service';
 import { ConferencesController } from './conferences.controller';
@@ -16,10 +17,14 @@ import { MediaGateway } from './media.gateway';
   providers: [
     {
       provide: ConferenceService,
-      inject: [WorkerPool, GATEWAY_CONFIG, ConferenceRepository],
-      useFactory: (pool: WorkerPool, config: ResolvedConfig, store: ConferenceRepository) =>
+      inject: [WorkerPool, GATEWAY_CONFIG, ConferenceRepository, TurnService],
+      useFactory: (pool: WorkerPool, config: ResolvedConfig, store: ConferenceRepository, turn: TurnService) =>
         new ConferenceService(pool, {
-          rtc: { listenIp: config.rtc.listenIp, announcedIp: config.rtc.announcedIp },
+          rtc: {
+            listenIp: config.rtc.listenIp,
+            announcedIp: config.rtc.announcedIp,
+            relayedClientProtocol: (ip, port) => turn.relayedClientProtocol(ip, port),
+          },
           idleSeconds: config.conferenceIdleSeconds,
           logger: new Logger('Conference'),
           store,

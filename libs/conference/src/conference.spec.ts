@@ -98,4 +98,19 @@ describe('Conference on real mediasoup workers', () => {
     expect(pool.slots.map((s) => s.load)).toEqual([0, 0]);
     conference.close('done');
   });
+
+  it("shows a participant's path once reported, and not after it left", async () => {
+    const conference = await Conference.create({ id: 'path', title: 't', pool, rtc: { listenIp: '127.0.0.1' } });
+    conference.admit('alice');
+    await conference.join('alice', 'webrtc');
+    expect(conference.snapshot().participants[0]).not.toHaveProperty('path');
+    conference.reportPath('alice', 'turn-tcp');
+    expect(conference.snapshot().participants[0]).toMatchObject({ userId: 'alice', path: 'turn-tcp', pathSource: 'client' });
+    const participant = conference.participant('alice')!;
+    conference.leave('alice', 'left');
+    participant.setPath('sfu-udp', 'server');
+    expect(participant.path).toEqual({ path: 'turn-tcp', source: 'client' });
+    expect(() => conference.reportPath('alice', 'p2p')).toThrow(expect.objectContaining({ code: 'NOT_JOINED' }));
+    conference.close('test');
+  });
 });

@@ -1,6 +1,7 @@
 import type { types } from 'mediasoup';
 import { TypedEmitter } from '@gw/common';
 import { ROUTER_MEDIA_CODECS, WorkerPool } from '@gw/sfu';
+import { MediaPath, pathOfTuple, TurnClientProtocol } from '@gw/turn';
 import {
   CannotConsumeError,
   ConferenceClosedError,
@@ -14,6 +15,11 @@ import { Participant, ParticipantVia } from './participant';
 export interface RtcOptions {
   listenIp: string;
   announcedIp?: string;
+  /**
+   * Whether a remote address the SFU sees is a relay of the embedded TURN server,
+   * and over what the client reached it. Unset: no embedded TURN (tuples count as direct).
+   */
+  relayedClientProtocol?: (ip: string, port: number) => Promise<TurnClientProtocol | undefined>;
 }
 
 export interface ConferenceEvents extends Record<string, unknown[]> {
@@ -55,7 +61,17 @@ export interface ConferenceSnapshot {
   hostUserId?: string;
   createdAt: number;
   /** `via` is how the participant's media arrives at the gateway; a relayed one also names the conference it is relayed from. */
-  participants: { userId: string; audio: boolean; video: boolean; via: 'webrtc' | 'rtmp'; transcoded?: boolean; relayedFrom?: string }[];
+  /** `path` (WebRTC, once known): the ladder rung, `pathSource` who saw it (`client`: its `media:path` report; `server`: the SFU's selected ICE tuple). */
+  participants: {
+    userId: string;
+    audio: boolean;
+    video: boolean;
+    via: 'webrtc' | 'rtmp';
+    transcoded?: boolean;
+    relayedFrom?: string;
+    path?: MediaPath;
+    pathSource?: 'client' | 'server';
+  }[];
   members: string[];
   /** Worker slots hosting this conference's routers. */
   workerSlots: number[];
@@ -183,7 +199,21 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       appData: { userId, direction },
     });
     this.#adopt(participant, transport);
+    transport.on('iceselectedtuplechange', (tuple) => void this.#tupleSelected(participant, tuple));
     return transport;
+  }
+
+  /** The client's own account of its path (`media:path`). */
+  reportPath(userId: string, path: MediaPath): void {
+    this.#present(userId).setPath(path, 'client');
+  }
+
+  /** The SFU's view of a participant's path: the selected tuple, relayed or direct. */
+  async #tupleSelected(participant: Participant, tuple: types.TransportTuple): Promise<void> {
+    if (tuple.remoteIp === undefined || tuple.remotePort === undefined) return;
+    const lookup = this.rtc.relayedClientProtocol;
+    const relayed = lookup ? await lookup(tuple.remoteIp, tuple.remotePort).catch(() => undefined) : undefined;
+    participant.setPath(pathOfTuple({ remoteIp: tuple.remoteIp, remotePort: tuple.remotePort, protocol: tuple.protocol }, relayed), 'server');
   }
 
   /** A PlainTransport for RTP from a local process (RTMP ingest, mixers). */
@@ -482,6 +512,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         via: p.via === 'relay' ? (p.relayOf?.via ?? 'webrtc') : p.via,
         ...(p.via === 'rtmp' && p.transcoded !== undefined ? { transcoded: p.transcoded } : {}),
         ...(p.relayOf ? { relayedFrom: p.relayOf.conferenceId } : {}),
+        ...(p.path ? { path: p.path.path, pathSource: p.path.source } : {}),
       })),
       members: [...this.members],
       workerSlots: [...this.#routers.keys()],

@@ -4,6 +4,7 @@ import type { types } from 'mediasoup';
 import type { Socket } from 'socket.io';
 import { parseInput } from '@gw/common';
 import { conferenceRoom, Notifier, principalOf, respond } from '@gw/im';
+import { TurnService } from '@gw/turn';
 import { Conference } from './conference';
 import { ConferenceService } from './conference.service';
 import { NotJoinedError } from './errors';
@@ -27,6 +28,7 @@ export class MediaGateway {
   constructor(
     @Inject(ConferenceService) private readonly conferences: ConferenceService,
     @Inject(Notifier) private readonly notifier: Notifier,
+    @Inject(TurnService) private readonly turn: TurnService,
   ) {
     conferences.on('created', (conference) => this.#relay(conference));
   }
@@ -35,7 +37,7 @@ export class MediaGateway {
   join(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(async () => {
       const { conferenceId } = parseInput(s.join, body);
-      const { userId } = principalOf(socket);
+      const { userId, expiresAt } = principalOf(socket);
       const conference = this.conferences.get(conferenceId);
       this.#leave(socket, 'switched conference');
       const participant = await conference.join(userId, 'webrtc');
@@ -52,6 +54,8 @@ export class MediaGateway {
         rtpCapabilities: conference.rtpCapabilities,
         participants: conference.snapshot().participants,
         producers: conference.producersExcept(userId),
+        // STUN/TURN for this socket's transports, as GET /ice-servers gives them.
+        ...this.turn.iceServers({ userId, tokenExpiresAtMs: expiresAt }),
       };
     });
   }
@@ -138,6 +142,18 @@ export class MediaGateway {
       const { producerId } = parseInput(s.closeProducer, body);
       const { conference, participant } = this.#media(socket);
       conference.closeProducer(participant.userId, producerId);
+      return {};
+    });
+  }
+
+  /** The client's selected candidate pair, as a ladder rung (shown as the participant's `path`). */
+  @SubscribeMessage('media:path')
+  path(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const input = parseInput(s.path, body);
+      const { conference, participant } = this.#media(socket);
+      if (conference.id !== input.conferenceId) throw new NotJoinedError();
+      conference.reportPath(participant.userId, input.path);
       return {};
     });
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resourceId } from '@gw/common';
+import { MEDIA_PATHS } from '@gw/turn';
 
 /**
  * Payloads of the `media:*` socket events (docs/signalling.md). Nested
@@ -29,4 +30,5 @@ export const mediaSchemas = {
   resumeConsumer: z.strictObject({ consumerId: id }),
   closeProducer: z.strictObject({ producerId: id }),
   leave: z.strictObject({}).optional(),
+  path: z.strictObject({ conferenceId: resourceId, path: z.enum(MEDIA_PATHS) }),
 };

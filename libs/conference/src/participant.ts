@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import type { MediaPath } from '@gw/turn';
 
 /** How a participant's media arrives: a browser, an RTMP push, or relayed from another conference of this gateway. */
 export type ParticipantVia = 'webrtc' | 'rtmp' | 'relay';
@@ -17,6 +18,7 @@ export class Participant {
   /** Relayed participants: the conference they are relayed from, and how they are there. */
   relayOf: { conferenceId: string; via: 'webrtc' | 'rtmp' } | undefined;
   #closed = false;
+  #path: { path: MediaPath; source: 'client' | 'server' } | undefined;
 
   constructor(
     readonly userId: string,
@@ -28,6 +30,19 @@ export class Participant {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * The ladder rung its media takes (WebRTC participants): the latest of the
+   * client's report (`media:path`, which alone can tell `p2p`, and an external
+   * TURN) and the SFU's own view of its selected ICE tuple. Unknown until either.
+   */
+  get path(): { path: MediaPath; source: 'client' | 'server' } | undefined {
+    return this.#path;
+  }
+
+  setPath(path: MediaPath, source: 'client' | 'server'): void {
+    if (!this.#closed) this.#path = { path, source };
   }
 
   hasKind(kind: types.MediaKind): boolean {

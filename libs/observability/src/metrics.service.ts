@@ -2,12 +2,13 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { SupervisedProcess } from '@gw/common';
 import { ChannelService, LiveOrigin } from '@gw/live';
 import { WorkerPool } from '@gw/sfu';
+import { countByPath, MediaPath } from '@gw/turn';
 
 /** What the producer byte counters read: each conference's participants and their mediasoup producers. */
 export interface ProducerSource {
   list(): {
     id: string;
-    participants: { userId: string; producers: Map<string, { id: string; kind: string; closed: boolean; getStats(): Promise<{ byteCount: number }[]> }> }[];
+    participants: { userId: string; path?: { path: MediaPath }; producers: Map<string, { id: string; kind: string; closed: boolean; getStats(): Promise<{ byteCount: number }[]> }> }[];
   }[];
 }
 
@@ -76,6 +77,17 @@ export class MetricsService {
       },
     });
     if (conferences) {
+      // Extension: the connectivity ladder, how many participants' media takes each rung right now.
+      new Gauge({
+        name: 'gateway_participants_by_path',
+        help: 'WebRTC participants by the ladder rung their media takes (p2p, sfu-udp, sfu-tcp, turn-udp, turn-tcp, turn-tls)',
+        labelNames: ['path'],
+        registers,
+        collect() {
+          const paths = conferences.list().flatMap((c) => c.participants.map((p) => p.path?.path));
+          for (const [path, count] of Object.entries(countByPath(paths))) this.set({ path }, count);
+        },
+      });
       // Extension: a producer object exists as soon as a participant is set up again
       // (after a worker died, say), before any RTP arrives; this counter shows media
       // actually flowing in. It only grows for a producer; a new producer (new id)
