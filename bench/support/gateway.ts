@@ -78,6 +78,9 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     ADMIN_API_KEY: adminKey,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'log',
+    // The embedded TURN server would take the fixed TURN_PORT (3478) in every gateway a run starts;
+    // specs that need it (turn.e2e-spec.ts) turn it on with a free port of their own.
+    TURN: 'off',
     ...options.env,
   };
   const [command, ...args] = [...(options.wrapper ?? []), process.execPath, MAIN];

@@ -1,4 +1,5 @@
 import { Device, types } from 'mediasoup-client';
+import { MediaPath, sfuPathFromStats } from './media-path';
 import { Signalling, SignallingError } from './signalling';
 
 export interface RemoteParticipant {
@@ -29,6 +30,10 @@ export class ConferenceClient {
   rejoins = 0;
   /** How many ICE restarts this client made (its network path broke for long enough that ICE failed). */
   iceRestarts = 0;
+  /** The ladder rung of the latest transport that connected (also told to the gateway, `media:path`). */
+  path?: MediaPath;
+  /** STUN/TURN servers from the join ack (fresh credentials at every join). */
+  #iceServers: RTCIceServer[] = [];
   readonly #listeners = new Set<Listener>();
   #local?: MediaStream;
   #joined = false;
@@ -79,7 +84,9 @@ export class ConferenceClient {
       rtpCapabilities: types.RtpCapabilities;
       participants: { userId: string; via: string }[];
       producers: { userId: string; producerId: string }[];
+      iceServers?: RTCIceServer[];
     }>('media:join', { conferenceId });
+    this.#iceServers = joined.iceServers ?? [];
     this.conferenceId = conferenceId;
     this.userId = joined.userId;
     this.#local = local;
@@ -169,7 +176,14 @@ export class ConferenceClient {
 
   async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
     const params = await this.signalling.request<types.TransportOptions>('media:createTransport', { direction });
-    const options = { id: params.id, iceParameters: params.iceParameters, iceCandidates: params.iceCandidates, dtlsParameters: params.dtlsParameters };
+    const options = {
+      id: params.id,
+      iceParameters: params.iceParameters,
+      iceCandidates: params.iceCandidates,
+      dtlsParameters: params.dtlsParameters,
+      // TURN lets a client that cannot reach the SFU directly (UDP and TCP blocked but for the TURN port) still connect.
+      iceServers: this.#iceServers,
+    };
     // The SFU's candidates stay readable on the transport (diagnostics, and tests that cut its paths).
     const appData = { iceCandidates: params.iceCandidates };
     const transport = direction === 'send' ? this.device.createSendTransport({ ...options, appData }) : this.device.createRecvTransport({ ...options, appData });
@@ -177,6 +191,9 @@ export class ConferenceClient {
       this.signalling.request('media:connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
     });
     this.#restartIceOnFailure(transport);
+    transport.on('connectionstatechange', (state) => {
+      if (state === 'connected') void this.#reportPath(transport);
+    });
     if (direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         this.signalling
@@ -227,6 +244,19 @@ export class ConferenceClient {
       if (state === 'failed') void restart();
       else if (state === 'closed') clearTimeout(retry);
     });
+  }
+
+  /** Tells the gateway which rung a transport that just connected uses (its selected candidate pair). */
+  async #reportPath(transport: types.Transport): Promise<void> {
+    try {
+      const path = sfuPathFromStats(await transport.getStats());
+      if (!path || transport.closed || !this.conferenceId) return;
+      this.path = path;
+      await this.signalling.request('media:path', { conferenceId: this.conferenceId, path });
+      this.#changed();
+    } catch (error) {
+      console.warn(`could not report the media path: ${(error as Error).message}`);
+    }
   }
 
   async #consume(producerId: string, userId: string): Promise<void> {
