@@ -110,7 +110,7 @@ describe('parseConfig', () => {
 
 describe('parseConfig: TURN', () => {
   it('embeds coturn on 3478 by default, announced like the SFU', () => {
-    expect(parse({}).turn).toEqual({ mode: 'embedded', port: 3478, tls: undefined, listenIp: '127.0.0.1', announcedHost: '127.0.0.1', secret: undefined, ttlSeconds: 3600, p2pTimeoutMs: 2500 });
+    expect(parse({}).turn).toEqual({ mode: 'embedded', port: 3478, tls: undefined, listenIp: '127.0.0.1', relayPorts: { min: 49152, max: 49999 }, announcedHost: '127.0.0.1', secret: undefined, ttlSeconds: 3600, p2pTimeoutMs: 2500 });
     expect(parse({ PUBLIC_HOST: 'gw.example.test' }).turn).toMatchObject({ announcedHost: 'gw.example.test' });
     expect(parse({ PUBLIC_HOST: 'gw.example.test', RTC_ANNOUNCED_IP: '203.0.113.7' }).turn).toMatchObject({ announcedHost: '203.0.113.7' });
     expect(parse({ TURN_TLS_CERT: '/c.pem', TURN_TLS_KEY: '/k.pem' }).turn).toMatchObject({ tls: { port: 5349, certFile: '/c.pem', keyFile: '/k.pem' } });
@@ -135,6 +135,10 @@ describe('parseConfig: TURN', () => {
     expect(problemsOf({ TURN_TLS_CERT: '/c.pem' }).map((p) => p.key)).toEqual(['TURN_TLS_KEY']);
     expect(problemsOf({ TURN_PORT: '3000' })).toEqual([{ key: 'TURN_PORT', message: 'must differ from PORT (3000)' }]);
     expect(problemsOf({ TURN_PORT: '40010' }).map((p) => p.key)).toEqual(['TURN_PORT']);
+    expect(problemsOf({ TURN_PORT: '49160' }).map((p) => p.key)).toEqual(['TURN_PORT']);
+    expect(problemsOf({ TURN_RELAY_MIN_PORT: '50500', TURN_RELAY_MAX_PORT: '51500' })[0].message).toMatch(/mixer/);
+    expect(problemsOf({ TURN_RELAY_MIN_PORT: '40500' })[0].message).toMatch(/SFU/);
+    expect(problemsOf({ TURN_RELAY_MIN_PORT: '49999', TURN_RELAY_MAX_PORT: '49152' }).map((p) => p.key)).toEqual(['TURN_RELAY_MIN_PORT']);
     const secret = problemsOf({ TURN_SECRET: 'short secret' });
     expect(secret.map((p) => p.key)).toEqual(['TURN_SECRET', 'TURN_SECRET']);
     expect(JSON.stringify(secret)).not.toContain('short secret');

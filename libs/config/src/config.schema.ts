@@ -108,6 +108,8 @@ export type TurnConfig =
       listenIp: string;
       /** Host put into the turn:/stun: URLs: RTC_ANNOUNCED_IP, else PUBLIC_HOST. */
       announcedHost: string;
+      /** UDP ports relays are allocated on (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT). Default 49152-49999, clear of the SFU's and the mixer's ranges. */
+      relayPorts: { min: number; max: number };
       /** TURN_SECRET; unset: random per data dir, persisted in DATA_DIR/turn-secret. */
       secret?: string;
       /** TURN_TTL_SECONDS: credentials' lifetime, never past the asking token's. Default 3600. */
@@ -193,6 +195,8 @@ const envSchema = z.object({
   TURN_TLS_PORT: z.coerce.number().int().min(1024).max(65535).default(5349),
   TURN_TLS_CERT: z.string().min(1).optional(),
   TURN_TLS_KEY: z.string().min(1).optional(),
+  TURN_RELAY_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(49152),
+  TURN_RELAY_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(49999),
   TURN_URLS: z.string().optional(),
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
   TURN_TTL_SECONDS: seconds.default(3600),
@@ -304,6 +308,12 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     for (const [key, value] of turnPorts) {
       if (inRange(value, e.RTC_MIN_PORT, e.RTC_MAX_PORT)) problems.push({ key, message: `lies in the SFU's port range (RTC_MIN_PORT-RTC_MAX_PORT)` });
     }
+    const [relayMin, relayMax] = [e.TURN_RELAY_MIN_PORT, e.TURN_RELAY_MAX_PORT];
+    const overlaps = (min: number, max: number) => relayMin <= max && min <= relayMax;
+    if (relayMin > relayMax) problems.push({ key: 'TURN_RELAY_MIN_PORT', message: `must not exceed TURN_RELAY_MAX_PORT (${relayMax})` });
+    else if (overlaps(e.RTC_MIN_PORT, e.RTC_MAX_PORT)) problems.push({ key: 'TURN_RELAY_MIN_PORT', message: "the relay port range overlaps the SFU's (RTC_MIN_PORT-RTC_MAX_PORT)" });
+    else if (overlaps(e.MIX_RTP_MIN_PORT, e.MIX_RTP_MAX_PORT)) problems.push({ key: 'TURN_RELAY_MIN_PORT', message: "the relay port range overlaps the mixer's (MIX_RTP_MIN_PORT-MIX_RTP_MAX_PORT)" });
+    else if (turnPorts.some(([, p]) => inRange(p, relayMin, relayMax))) problems.push({ key: 'TURN_PORT', message: 'lies in the relay port range (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT)' });
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -371,6 +381,7 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
             port: e.TURN_PORT,
             tls: e.TURN_TLS_CERT && e.TURN_TLS_KEY ? { port: e.TURN_TLS_PORT, certFile: e.TURN_TLS_CERT, keyFile: e.TURN_TLS_KEY } : undefined,
             listenIp: e.RTC_LISTEN_IP,
+            relayPorts: { min: e.TURN_RELAY_MIN_PORT, max: e.TURN_RELAY_MAX_PORT },
             announcedHost: e.RTC_ANNOUNCED_IP ?? e.PUBLIC_HOST,
             secret: e.TURN_SECRET,
             ttlSeconds: e.TURN_TTL_SECONDS,

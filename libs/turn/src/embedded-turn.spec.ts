@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -110,6 +113,8 @@ describe('EmbeddedTurnServer (real coturn turnserver, real Chromium)', () => {
     expect(gathered.relay.length).toBeGreaterThan(0);
     const relay = gathered.relay[0];
     expect(relay.address).toBe('127.0.0.1');
+    expect(relay.port).toBeGreaterThanOrEqual(49152);
+    expect(relay.port).toBeLessThanOrEqual(49999);
     // Chromium fills relayProtocol only sometimes; coturn's own account is the one that counts.
     expect([transport, null, undefined]).toContain(relay.relayProtocol);
     // The allocation outlives the closed peer connection for a while (coturn keeps it until its lifetime or a refresh of 0).
@@ -167,5 +172,36 @@ describe('EmbeddedTurnServer (real coturn turnserver, real Chromium)', () => {
     expect(descendantPids(process.pid).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('turnserver'))).toEqual([]);
     expect(await stunAnswers('127.0.0.1', port, 'udp')).toBe(false);
     await waitFor('port released', async () => ((await stunAnswers('127.0.0.1', port, 'tcp')) ? undefined : true), 3000);
+  });
+
+  it('listens for TLS on its TLS port with the given certificate (STUN over TLS answers)', async () => {
+    const certFile = join(dataDir, 'cert.pem');
+    const keyFile = join(dataDir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const [plain, tls] = [await freeTurnPort(), await freeTurnPort()];
+    const secure = new EmbeddedTurnServer({ listenIp: '127.0.0.1', port: plain, tls: { port: tls, certFile, keyFile }, secret: SECRET, allowedPeerIps: ['127.0.0.1'], dataDir: join(dataDir, 'tls'), logger: quiet });
+    try {
+      await secure.start();
+      pids.add(secure.pid!);
+      const transactionId = randomBytes(12);
+      const request = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42]), transactionId]);
+      const answer = await new Promise<{ subject: string; response: Buffer }>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: tls, rejectUnauthorized: false }, () => socket.write(request));
+        const timer = setTimeout(() => (socket.destroy(), reject(new Error('no STUN answer over TLS'))), 3000);
+        socket.once('error', (e) => (clearTimeout(timer), reject(e)));
+        socket.once('data', (data: Buffer) => {
+          clearTimeout(timer);
+          const subject = String(socket.getPeerCertificate().subject?.CN);
+          socket.destroy();
+          resolve({ subject, response: data });
+        });
+      });
+      expect(answer.subject).toBe('127.0.0.1');
+      expect(answer.response.readUInt16BE(0)).toBe(0x0101);
+      expect(answer.response.subarray(8, 20).equals(transactionId)).toBe(true);
+    } finally {
+      await secure.stop();
+    }
+    expect(secure.running).toBe(false);
   });
 });

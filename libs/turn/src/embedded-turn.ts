@@ -13,6 +13,8 @@ import { turnServerArgs, turnServerConfig, TurnServerSettings } from './turnserv
 export interface EmbeddedTurnOptions {
   listenIp: string;
   port: number;
+  /** UDP ports for relays. Default 49152-49999. */
+  relayPorts?: { min: number; max: number };
   tls?: { port: number; certFile: string; keyFile: string };
   externalIp?: string;
   secret: string;
@@ -178,6 +180,7 @@ export class EmbeddedTurnServer extends TypedEmitter<EmbeddedTurnEvents> {
     const settings: TurnServerSettings = {
       listenIp: o.listenIp,
       port: o.port,
+      relayPorts: o.relayPorts ?? { min: 49152, max: 49999 },
       tls: o.tls,
       externalIp: o.externalIp,
       secret: o.secret,

@@ -21,6 +21,7 @@ import { TurnService } from './turn.service';
             ? new EmbeddedTurnServer({
                 listenIp: turn.listenIp,
                 port: turn.port,
+                relayPorts: turn.relayPorts,
                 tls: turn.tls,
                 externalIp: announced && announced !== turn.listenIp && sfuPeerIps(announced, undefined).length ? announced : undefined,
                 secret: turn.secret!,

@@ -5,6 +5,7 @@ import { sfuPeerIps, turnServerArgs, turnServerConfig } from './turnserver-confi
 const base = {
   listenIp: '127.0.0.1',
   port: 3478,
+  relayPorts: { min: 49152, max: 49999 },
   secret: 's3cret-s3cret-s3cret',
   realm: 'cohost-gateway',
   allowedPeerIps: ['127.0.0.1'],
@@ -19,6 +20,8 @@ describe('turnserver config', () => {
       'listening-ip=127.0.0.1',
       'relay-ip=127.0.0.1',
       'listening-port=3478',
+      'min-port=49152',
+      'max-port=49999',
       'no-tls',
       'no-dtls',
       'use-auth-secret',
@@ -51,7 +54,7 @@ describe('turnserver config', () => {
       externalIp: '203.0.113.7',
       allowedPeerIps: ['203.0.113.7'],
     });
-    expect(lines.slice(0, 6)).toEqual(['listening-port=3478', 'tls-listening-port=5349', 'cert=/tls/c.pem', 'pkey=/tls/k.pem', 'no-tlsv1', 'no-tlsv1_1']);
+    expect(lines.slice(0, 8)).toEqual(['listening-port=3478', 'min-port=49152', 'max-port=49999', 'tls-listening-port=5349', 'cert=/tls/c.pem', 'pkey=/tls/k.pem', 'no-tlsv1', 'no-tlsv1_1']);
     expect(lines).toContain('external-ip=203.0.113.7');
     expect(lines).toContain('allowed-peer-ip=203.0.113.7');
     expect(lines).not.toContain('no-tls');

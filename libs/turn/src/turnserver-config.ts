@@ -4,6 +4,8 @@ export interface TurnServerSettings {
   listenIp: string;
   /** UDP and TCP (TURN_PORT). */
   port: number;
+  /** UDP ports relays are allocated on. */
+  relayPorts: { min: number; max: number };
   tls?: { port: number; certFile: string; keyFile: string };
   /** Public address written into relayed candidates, when it differs from the listening one (RTC_ANNOUNCED_IP). */
   externalIp?: string;
@@ -34,7 +36,7 @@ const isIpv4 = (ip: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
 export function turnServerConfig(s: TurnServerSettings): string[] {
   const lines: string[] = [];
   if (!WILDCARDS.has(s.listenIp)) lines.push(`listening-ip=${s.listenIp}`, `relay-ip=${s.listenIp}`);
-  lines.push(`listening-port=${s.port}`);
+  lines.push(`listening-port=${s.port}`, `min-port=${s.relayPorts.min}`, `max-port=${s.relayPorts.max}`);
   if (s.tls) lines.push(`tls-listening-port=${s.tls.port}`, `cert=${s.tls.certFile}`, `pkey=${s.tls.keyFile}`, 'no-tlsv1', 'no-tlsv1_1');
   else lines.push('no-tls');
   lines.push('no-dtls');
