@@ -3,8 +3,9 @@
 # Sourced by start.sh and test.sh (so the MEDIASOUP_WORKER_BIN it exports reaches
 # them), or run on its own: `bash scripts/setup.sh [start|test]`.
 #
-#  1. Debian packages: ffmpeg and the worker's shared libraries always; Chromium
-#     for the test suite; the C++ build packages only when the worker must be built.
+#  1. Debian packages: ffmpeg, coturn (the embedded TURN server) and the worker's
+#     shared libraries always; Chromium for the test suite; the C++ build packages
+#     only when the worker must be built.
 #  2. npm ci, only when package-lock.json changed since the last install.
 #  3. The mediasoup worker, built from the npm package's sources against Debian's
 #     libraries (scripts/build-mediasoup-worker.sh explains why) and cached outside
@@ -18,7 +19,8 @@ cd "$setup_root"
 
 say() { echo "[setup] $*"; }
 
-RUNTIME_PACKAGES=(ffmpeg fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
+# coturn: the gateway runs its `turnserver` itself (libs/turn), never the package's service.
+RUNTIME_PACKAGES=(ffmpeg coturn fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
 # Tests drive Chromium and nginx-rtmp, and stall a participant's packets with nftables (the fault tests also mount a tmpfs).
 TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils nftables)
 # Benchmarks also run an external origin (nginx-rtmp) and read RTMP line-buffered (stdbuf).
@@ -51,7 +53,18 @@ ensure_packages() {
 packages=("${RUNTIME_PACKAGES[@]}")
 [ "$setup_mode" = test ] && packages+=("${TEST_PACKAGES[@]}")
 [ "$setup_mode" = bench ] && packages+=("${BENCH_PACKAGES[@]}")
+coturn_was_missing=$(missing_packages coturn)
 ensure_packages "${packages[@]}"
+# Debian enables coturn's own service on install; it would hold TURN_PORT (3478) with
+# /etc/turnserver.conf. The gateway supervises its own turnserver with its own config,
+# so a coturn this setup installed does not run as a service (one installed before is
+# left as the operator set it up).
+if [ -n "$coturn_was_missing" ] && [ -d /run/systemd/system ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo -n)
+  say "disabling the coturn package's own service (the gateway runs its own turnserver)"
+  "${sudo_cmd[@]}" systemctl disable --now coturn.service >/dev/null 2>&1 || true
+fi
 
 # 2. npm packages. mediasoup's postinstall must not run (it downloads); npm 11
 # honours package.json's allowScripts, and for older npm MEDIASOUP_WORKER_BIN
