@@ -99,6 +99,7 @@ describe('permission matrix', () => {
     { method: 'GET', path: () => '/api/v1/directory', body: () => undefined, allowed: ALL_USERS(200) },
     { method: 'DELETE', path: () => `/api/v1/conferences/${conf()}/live`, body: () => undefined, allowed: { admin: 200 } },
     { method: 'GET', path: () => '/api/v1/admin/sfu', body: () => undefined, allowed: { admin: 200 } },
+    { method: 'GET', path: () => '/api/v1/ice-servers', body: () => undefined, allowed: ALL_USERS(200) },
     // Destructive ones last, refused roles first; each allowed call ends a resource of its own.
     { method: 'DELETE', path: () => `/api/v1/mix-tasks/${mixTaskId}`, body: () => undefined, allowed: { admin: 200, ownHost: 200 }, fresh: freshMixTask },
   ];
