@@ -55,4 +55,26 @@ describe('MetricsService producer bytes', () => {
     list = [];
     expect((await metrics.render()).body).not.toContain('producer="p"');
   });
+
+  it('counts participants on each rung of the ladder, every rung present', async () => {
+    let list: ReturnType<ProducerSource['list']> = [
+      {
+        id: 'c1',
+        participants: [
+          { userId: 'a', path: { path: 'turn-udp' }, producers: new Map() },
+          { userId: 'b', path: { path: 'sfu-udp' }, producers: new Map() },
+          { userId: 'rtmp', producers: new Map() },
+        ],
+      },
+      { id: 'c2', participants: [{ userId: 'c', path: { path: 'turn-udp' }, producers: new Map() }] },
+    ];
+    const metrics = new MetricsService(pool, channels, origin, { list: () => list });
+    const body = (await metrics.render()).body;
+    expect(body).toContain('gateway_participants_by_path{path="turn-udp"} 2');
+    expect(body).toContain('gateway_participants_by_path{path="sfu-udp"} 1');
+    expect(body).toContain('gateway_participants_by_path{path="p2p"} 0');
+    expect(body).toContain('gateway_participants_by_path{path="turn-tls"} 0');
+    list = [];
+    expect((await metrics.render()).body).toContain('gateway_participants_by_path{path="turn-udp"} 0');
+  });
 });
