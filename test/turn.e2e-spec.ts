@@ -126,9 +126,9 @@ describe('TURN: ICE servers and relayed participants (real coturn, Chromium, med
    * Opens the conference page in its own Chromium (its own fake camera colour),
    * allowed only relay candidates through the TURN URL of `transport`. With
    * `dropReports` the page's own `media:path` reports never reach the gateway,
-   * so what it shows is the SFU's view alone.
+   * so what it shows is the SFU's view alone; otherwise they are recorded in `reports`.
    */
-  async function openRelayedPage(conferenceId: string, userId: string, color: string, transport: 'udp' | 'tcp', dropReports: boolean): Promise<Page> {
+  async function openRelayedPage(conferenceId: string, userId: string, color: string, transport: 'udp' | 'tcp', dropReports: boolean, reports: string[] = []): Promise<Page> {
     const camera = join(media, `${userId}.y4m`);
     execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:size=640x360:rate=25`, '-t', '2', '-pix_fmt', 'yuv420p', camera]);
     const browser = await launchChromium([`--use-file-for-fake-video-capture=${camera}`]);
@@ -147,15 +147,16 @@ describe('TURN: ICE servers and relayed participants (real coturn, Chromium, med
       }
       window.RTCPeerConnection = RelayOnly as typeof RTCPeerConnection;
     }, transport);
-    if (dropReports) {
-      await page.routeWebSocket(/socket\.io/, (ws) => {
-        const server = ws.connectToServer();
-        ws.onMessage((message) => {
-          if (typeof message === 'string' && message.includes('"media:path"')) return;
-          server.send(message);
-        });
+    await page.routeWebSocket(/socket\.io/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (typeof message === 'string' && message.includes('"media:path"')) {
+          if (dropReports) return;
+          reports.push(message);
+        }
+        server.send(message);
       });
-    }
+    });
     const consoleLines: string[] = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(userId)}`);
@@ -193,7 +194,8 @@ describe('TURN: ICE servers and relayed participants (real coturn, Chromium, med
 
     // Alice: TURN over UDP, her page's reports dropped (the SFU's view); Bob: TURN over TCP, reporting.
     const alice = await openRelayedPage(id, 'alice', '0x0000ff', 'udp', true);
-    const bob = await openRelayedPage(id, 'bob', '0x00ff00', 'tcp', false);
+    const bobReports: string[] = [];
+    const bob = await openRelayedPage(id, 'bob', '0x00ff00', 'tcp', false, bobReports);
 
     // Each decodes the other's video, so media went both ways through the relay.
     for (const [page, from] of [[alice, 'bob'], [bob, 'alice']] as const) {
@@ -210,16 +212,23 @@ describe('TURN: ICE servers and relayed participants (real coturn, Chromium, med
     expect(await localCandidateTypes(alice)).toEqual([expect.objectContaining({ type: 'relay' }), expect.objectContaining({ type: 'relay' })]);
     expect(await localCandidateTypes(bob)).toEqual([expect.objectContaining({ type: 'relay' }), expect.objectContaining({ type: 'relay' })]);
 
+    let seen: unknown;
     const participants = await waitFor('both paths known', async () => {
       const { body } = await gw.admin('GET', `/api/v1/conferences/${id}`);
+      seen = body.participants;
       const byUser = Object.fromEntries(body.participants.map((p: { userId: string }) => [p.userId, p]));
-      return byUser.alice?.path && byUser.bob?.pathSource === 'client' ? byUser : undefined;
-    }, 15000);
+      return byUser.alice?.path && byUser.bob?.path && bobReports.length > 0 ? byUser : undefined;
+    }, 15000).catch((error: Error) => {
+      throw new Error(`${error.message}; participants ${JSON.stringify(seen)}`);
+    });
     // Alice's path is what the SFU tells from her selected tuple (a relay of our coturn, whose session says UDP).
     expect(participants.alice).toMatchObject({ path: 'turn-udp', pathSource: 'server' });
-    // Bob's is his page's own report, from its selected candidate pair.
-    expect(participants.bob).toMatchObject({ path: 'turn-tcp', pathSource: 'client' });
+    // Bob's page reported its own rung from its selected candidate pair; the gateway shows the latest of that
+    // and its own view of his tuples (Chromium may switch to another relayed pair later), which agree.
     expect(await bob.evaluate(() => window.conferenceClient!.path)).toBe('turn-tcp');
+    expect(bobReports.every((m) => m.includes('"path":"turn-tcp"'))).toBe(true);
+    expect(participants.bob).toMatchObject({ path: 'turn-tcp' });
+    expect(['client', 'server']).toContain(participants.bob.pathSource);
 
     const metrics = await gw.request('GET', '/metrics');
     expect(metrics.body).toMatch(/^gateway_participants_by_path\{path="turn-udp"\} 1$/m);

@@ -107,6 +107,12 @@ describe('Conference on real mediasoup workers', () => {
     conference.reportPath('alice', 'turn-tcp');
     expect(conference.snapshot().participants[0]).toMatchObject({ userId: 'alice', path: 'turn-tcp', pathSource: 'client' });
     const participant = conference.participant('alice')!;
+    // An observation that started before the report (a tuple lookup finishing late) does not replace it.
+    participant.setPath('sfu-udp', 'server', performance.now() - 1000);
+    expect(participant.path).toEqual({ path: 'turn-tcp', source: 'client' });
+    participant.setPath('turn-udp', 'server');
+    expect(conference.snapshot().participants[0]).toMatchObject({ path: 'turn-udp', pathSource: 'server' });
+    conference.reportPath('alice', 'turn-tcp');
     conference.leave('alice', 'left');
     participant.setPath('sfu-udp', 'server');
     expect(participant.path).toEqual({ path: 'turn-tcp', source: 'client' });

@@ -211,9 +211,10 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   /** The SFU's view of a participant's path: the selected tuple, relayed or direct. */
   async #tupleSelected(participant: Participant, tuple: types.TransportTuple): Promise<void> {
     if (tuple.remoteIp === undefined || tuple.remotePort === undefined) return;
+    const observedAt = performance.now();
     const lookup = this.rtc.relayedClientProtocol;
     const relayed = lookup ? await lookup(tuple.remoteIp, tuple.remotePort).catch(() => undefined) : undefined;
-    participant.setPath(pathOfTuple({ remoteIp: tuple.remoteIp, remotePort: tuple.remotePort, protocol: tuple.protocol }, relayed), 'server');
+    participant.setPath(pathOfTuple({ remoteIp: tuple.remoteIp, remotePort: tuple.remotePort, protocol: tuple.protocol }, relayed), 'server', observedAt);
   }
 
   /** A PlainTransport for RTP from a local process (RTMP ingest, mixers). */

@@ -19,6 +19,8 @@ export class Participant {
   relayOf: { conferenceId: string; via: 'webrtc' | 'rtmp' } | undefined;
   #closed = false;
   #path: { path: MediaPath; source: 'client' | 'server' } | undefined;
+  /** When the shown path was observed (performance.now()): a slower, older observation never replaces a newer one. */
+  #pathObservedAt = -Infinity;
 
   constructor(
     readonly userId: string,
@@ -41,8 +43,11 @@ export class Participant {
     return this.#path;
   }
 
-  setPath(path: MediaPath, source: 'client' | 'server'): void {
-    if (!this.#closed) this.#path = { path, source };
+  /** `observedAt`: when it was seen (the SFU's tuple lookups finish later than they start). */
+  setPath(path: MediaPath, source: 'client' | 'server', observedAt = performance.now()): void {
+    if (this.#closed || observedAt < this.#pathObservedAt) return;
+    this.#path = { path, source };
+    this.#pathObservedAt = observedAt;
   }
 
   hasKind(kind: types.MediaKind): boolean {

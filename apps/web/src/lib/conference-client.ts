@@ -246,11 +246,19 @@ export class ConferenceClient {
     });
   }
 
-  /** Tells the gateway which rung a transport that just connected uses (its selected candidate pair). */
+  /**
+   * Tells the gateway which rung a transport that just connected uses (its
+   * selected candidate pair; read again a few times if the stats do not name it yet).
+   */
   async #reportPath(transport: types.Transport): Promise<void> {
     try {
-      const path = sfuPathFromStats(await transport.getStats());
-      if (!path || transport.closed || !this.conferenceId) return;
+      let path: MediaPath | undefined;
+      for (let attempt = 0; attempt < 5 && !path; attempt += 1) {
+        if (attempt) await new Promise((resolve) => setTimeout(resolve, 500));
+        if (transport.closed || transport.connectionState !== 'connected') return;
+        path = sfuPathFromStats(await transport.getStats());
+      }
+      if (!path || !this.conferenceId) return;
       this.path = path;
       await this.signalling.request('media:path', { conferenceId: this.conferenceId, path });
       this.#changed();
