@@ -138,7 +138,7 @@ describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
 
   async function openPage(conferenceId: string, userId: 'alice' | 'bob'): Promise<Page> {
     const page = await browsers[userId]!.newPage();
-    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(userId)}`);
+    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(userId)}&p2p=off`); // the SFU path (test/ladder covers the direct one)
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 });
     return page;
   }
@@ -252,12 +252,17 @@ describe('conferences with real Chromium, mediasoup and ffmpeg', () => {
           ['media:closeProducer', {}],
           ['media:restartIce', { transportId: 'nope' }],
           ['media:restartIce', { transportId: 7 }],
+          ['p2p:signal', { conferenceId: id, toUserId: 'carol2', description: { type: 'pranswer', sdp: 'v=0' } }],
+          ['p2p:signal', { conferenceId: id, toUserId: 'carol2', candidate: { candidate: 'x'.repeat(5000) } }],
         ];
         for (const [event, payload] of bad) {
           const ack = await carol.emitWithAck(event, payload);
           expect(ack).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^(VALIDATION_FAILED|TRANSPORT_NOT_FOUND|CONSUMER_NOT_FOUND)$/) } });
         }
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        // A direct path only between the two participants of a conference that allows one (carol is alone here).
+        expect(await carol.emitWithAck('p2p:signal', { conferenceId: id, toUserId: 'carol2', candidate: null })).toMatchObject({ ok: false, error: { code: 'P2P_NOT_ALLOWED' } });
+        expect(await other.emitWithAck('p2p:signal', { conferenceId: id, toUserId: 'carol', candidate: null })).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
 
         // ICE restart: new credentials for the caller's own transport; nothing for a socket not in the conference.
         const created = await carol.emitWithAck('media:createTransport', { direction: 'send' });
@@ -323,7 +328,7 @@ describe('placement over workers (forced tiny per-worker limit)', () => {
 
       const token = (await gw.admin('POST', '/api/v1/tokens', { userId: 'watcher', role: 'guest' })).body.token;
       const page = await browser.newPage();
-      await page.goto(`${gw.baseUrl}/#/conference?id=${id}&token=${token}`);
+      await page.goto(`${gw.baseUrl}/#/conference?id=${id}&token=${token}&p2p=off`);
       await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 });
       await expectFlowing(page, 'obs');
       await page.screenshot({ path: join(SHOTS, 'conference-piped.png') });

@@ -131,7 +131,7 @@ describe('hostile input (property-based, fast-check)', () => {
         expect.objectContaining({ channelId: 'fuzz', guests: [], invitations: [expect.objectContaining({ kind: 'invite', state: 'pending' }), expect.objectContaining({ kind: 'apply', state: 'pending' })] }),
       ]);
       const events = ['cohost:invite', 'cohost:apply', 'cohost:accept', 'cohost:reject', 'cohost:cancel', 'cohost:kick', 'cohost:leave', 'cohost:end', 'cohost:mode',
-        'media:join', 'media:createTransport', 'media:connectTransport', 'media:produce', 'media:consume', 'media:resumeConsumer', 'media:closeProducer', 'media:restartIce'];
+        'media:join', 'media:createTransport', 'media:connectTransport', 'media:produce', 'media:consume', 'media:resumeConsumer', 'media:closeProducer', 'media:restartIce', 'media:path', 'p2p:signal'];
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...events), hostile, fc.boolean(), async (event, payload, asViewer) => {
           cases += 1;

@@ -159,7 +159,7 @@ describe('TURN: ICE servers and relayed participants (real coturn, Chromium, med
     });
     const consoleLines: string[] = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(userId)}`);
+    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(userId)}&p2p=off`); // the SFU rungs are under test, not the direct path
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 }).catch(async (error: Error) => {
       const status = await page.evaluate(() => document.querySelector('#status')?.textContent);
       throw new Error(`${userId} did not join (${status}): ${error.message}\n${consoleLines.join('\n')}`);

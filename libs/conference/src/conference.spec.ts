@@ -119,4 +119,37 @@ describe('Conference on real mediasoup workers', () => {
     expect(() => conference.reportPath('alice', 'p2p')).toThrow(expect.objectContaining({ code: 'NOT_JOINED' }));
     conference.close('test');
   });
+
+  it('allows a direct path with exactly two WebRTC participants and no server mix holding their media', async () => {
+    const conference = await Conference.create({ id: 'p2p', title: 't', pool, rtc: { listenIp: '127.0.0.1' } });
+    const changes: boolean[] = [];
+    conference.on('p2pChanged', ({ allowed }) => changes.push(allowed));
+    for (const userId of ['alice', 'bob', 'carol', 'obs']) conference.admit(userId);
+    await conference.join('alice', 'webrtc');
+    expect(conference.p2pAllowed).toBe(false);
+    await conference.join('bob', 'webrtc');
+    expect(conference.p2pAllowed).toBe(true);
+    // A server mix needs their media: no direct path while it holds.
+    const release = conference.holdServerMedia();
+    expect(conference.p2pAllowed).toBe(false);
+    release();
+    release();
+    expect(conference.p2pAllowed).toBe(true);
+    // A third participant, or an RTMP one, needs the SFU too.
+    await conference.join('carol', 'webrtc');
+    expect(conference.p2pAllowed).toBe(false);
+    conference.leave('carol', 'left');
+    expect(conference.p2pAllowed).toBe(true);
+    conference.leave('bob', 'left');
+    await conference.join('obs', 'rtmp');
+    expect(conference.p2pAllowed).toBe(false);
+    expect(changes).toEqual([true, false, true, false, true, false]);
+    // Peers' paths: a client's p2p report is not replaced by the SFU's view of a transport that still connects.
+    conference.leave('obs', 'left');
+    await conference.join('bob', 'webrtc');
+    conference.reportPath('bob', 'p2p');
+    conference.participant('bob')!.setPath('sfu-udp', 'server');
+    expect(conference.participant('bob')!.path).toEqual({ path: 'p2p', source: 'client' });
+    conference.close('test');
+  });
 });

@@ -36,6 +36,8 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   /** The conference has a router again after losing all of them with a worker. */
   rebuilt: [{ workerSlots: number[] }];
   closed: [{ reason: string }];
+  /** Whether the two participants may send to each other directly (see p2pAllowed) changed. */
+  p2pChanged: [{ allowed: boolean; userIds: string[] }];
 }
 
 /** Where a conference's members are saved (the database; absent in unit tests). */
@@ -88,6 +90,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly members = new Set<string>();
   readonly #routers = new Map<number, types.Router>();
   readonly #participants = new Map<string, Participant>();
+  /** Server-side mixes of this conference that need its participants' media (see holdServerMedia). */
+  #serverMediaHolds = 0;
+  #p2pAllowed = false;
   /** producerId → its owner, for lookups and for piping from the right router. */
   readonly #producers = new Map<string, { participant: Participant; producer: types.Producer }>();
   /** Transports of services (mixers), not of participants; closed with the conference. */
@@ -159,6 +164,41 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.members.add(userId);
   }
 
+  /**
+   * Whether the participants may send their media to each other directly
+   * (the connectivity ladder's first rung, docs/signalling.md): exactly two,
+   * both WebRTC, and nothing on the server (a mix) needs their media. A
+   * host's composed program (client-side mixing) still goes to the server.
+   */
+  get p2pAllowed(): boolean {
+    return this.#p2pAllowed;
+  }
+
+  /**
+   * A server-side mix that needs the participants' media: while one holds,
+   * the conference allows no direct path (its members send to the SFU).
+   * Returns the release (idempotent).
+   */
+  holdServerMedia(): () => void {
+    this.#serverMediaHolds += 1;
+    this.#p2pCheck();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#serverMediaHolds -= 1;
+      this.#p2pCheck();
+    };
+  }
+
+  #p2pCheck(): void {
+    const present = [...this.#participants.values()];
+    const allowed = !this.#closed && this.#serverMediaHolds === 0 && present.length === 2 && present.every((p) => p.via === 'webrtc');
+    if (allowed === this.#p2pAllowed) return;
+    this.#p2pAllowed = allowed;
+    this.emit('p2pChanged', { allowed, userIds: present.map((p) => p.userId) });
+  }
+
   isMember(userId: string): boolean {
     return this.members.has(userId);
   }
@@ -176,6 +216,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     const participant = new Participant(userId, via, router);
     this.#participants.set(userId, participant);
     this.emit('participantJoined', { userId, via });
+    this.#p2pCheck();
     return participant;
   }
 
@@ -186,6 +227,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     for (const producerId of participant.producers.keys()) this.#producers.delete(producerId);
     participant.close();
     this.emit('participantLeft', { userId, reason });
+    this.#p2pCheck();
   }
 
   async createWebRtcTransport(userId: string, direction: 'send' | 'recv'): Promise<types.WebRtcTransport> {

@@ -67,3 +67,10 @@ export class IngestFailedError extends GatewayError {
     super('INGEST_FAILED', message, 502);
   }
 }
+
+/** A direct (P2P) path was asked for where the conference allows none, or to someone who is not the other participant. */
+export class P2pNotAllowedError extends ConflictError {
+  constructor(reason: string) {
+    super(`no direct path: ${reason}`, 'P2P_NOT_ALLOWED');
+  }
+}

@@ -7,7 +7,7 @@ import { conferenceRoom, Notifier, principalOf, respond } from '@gw/im';
 import { TurnService } from '@gw/turn';
 import { Conference } from './conference';
 import { ConferenceService } from './conference.service';
-import { NotJoinedError } from './errors';
+import { NotJoinedError, P2pNotAllowedError } from './errors';
 import { mediaSchemas as s } from './media.schemas';
 import { Participant } from './participant';
 
@@ -56,6 +56,8 @@ export class MediaGateway {
         producers: conference.producersExcept(userId),
         // STUN/TURN for this socket's transports, as GET /ice-servers gives them.
         ...this.turn.iceServers({ userId, tokenExpiresAtMs: expiresAt }),
+        // Whether to try a direct path to the other participant first (p2p:*), and for how long.
+        p2p: { allowed: conference.p2pAllowed, timeoutMs: this.turn.p2pTimeoutMs },
       };
     });
   }
@@ -158,6 +160,26 @@ export class MediaGateway {
     });
   }
 
+  /**
+   * The direct path's signalling (`p2p:signal`): an SDP offer or answer, or an
+   * ICE candidate, for the conference's other participant, passed on to them
+   * as `p2p:signal {conferenceId, fromUserId, …}`. Only while the conference
+   * allows a direct path (P2P_NOT_ALLOWED otherwise).
+   */
+  @SubscribeMessage('p2p:signal')
+  p2pSignal(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const input = parseInput(s.p2pSignal, body);
+      const { conference, participant } = this.#media(socket);
+      if (conference.id !== input.conferenceId) throw new NotJoinedError();
+      if (!conference.p2pAllowed) throw new P2pNotAllowedError('this conference needs everyone on the SFU now');
+      const peer = conference.participant(input.toUserId);
+      if (!peer || peer.userId === participant.userId) throw new P2pNotAllowedError(`${input.toUserId} is not the other participant`);
+      this.notifier.toUser(peer.userId, 'p2p:signal', { conferenceId: conference.id, fromUserId: participant.userId, description: input.description, candidate: input.candidate });
+      return {};
+    });
+  }
+
   @SubscribeMessage('media:leave')
   leave(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(() => {
@@ -202,5 +224,6 @@ export class MediaGateway {
       for (const { userId } of webrtc) this.notifier.toUser(userId, 'media:rejoin', { conferenceId, reason: 'worker died' });
     });
     conference.once('closed', ({ reason }) => this.notifier.toRoom(room, 'media:conferenceEnded', { conferenceId, reason }));
+    conference.on('p2pChanged', ({ allowed, userIds }) => this.notifier.toRoom(room, 'p2p:allowed', { conferenceId, allowed, userIds }));
   }
 }

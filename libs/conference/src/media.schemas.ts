@@ -30,5 +30,11 @@ export const mediaSchemas = {
   resumeConsumer: z.strictObject({ consumerId: id }),
   closeProducer: z.strictObject({ producerId: id }),
   leave: z.strictObject({}).optional(),
+  p2pSignal: z.strictObject({
+    conferenceId: resourceId,
+    toUserId: z.string().min(1).max(64),
+    description: z.strictObject({ type: z.enum(['offer', 'answer']), sdp: z.string().min(1).max(32768) }).optional(),
+    candidate: z.looseObject({ candidate: z.string().max(1024) }).nullable().optional(),
+  }),
   path: z.strictObject({ conferenceId: resourceId, path: z.enum(MEDIA_PATHS) }),
 };

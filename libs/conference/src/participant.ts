@@ -46,6 +46,9 @@ export class Participant {
   /** `observedAt`: when it was seen (the SFU's tuple lookups finish later than they start). */
   setPath(path: MediaPath, source: 'client' | 'server', observedAt = performance.now()): void {
     if (this.#closed || observedAt < this.#pathObservedAt) return;
+    // A direct path is only known to the client: an SFU transport that still connects (a composed
+    // program, an idle receive transport) does not make the participant's media go through the SFU.
+    if (source === 'server' && this.#path?.path === 'p2p' && this.#path.source === 'client') return;
     this.#path = { path, source };
     this.#pathObservedAt = observedAt;
   }

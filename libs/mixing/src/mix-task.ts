@@ -374,6 +374,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     const onClosed = () => void this.stop('conference ended');
     conference.once('closed', onClosed);
     this.#unsubscribe.push(() => conference.off('closed', onClosed));
+    // The mix needs everyone's media on the SFU: no direct paths between its participants while it runs.
+    this.#unsubscribe.push(conference.holdServerMedia());
 
     this.#compositor.setPictureSource(() => this.#pictures());
     this.#compositor.on('session', ({ restarted, pid }) => {

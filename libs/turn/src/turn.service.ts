@@ -39,6 +39,11 @@ export class TurnService {
     }
   }
 
+  /** P2P_TIMEOUT_MS: how long clients try a direct path before the SFU. */
+  get p2pTimeoutMs(): number {
+    return this.config.p2pTimeoutMs;
+  }
+
   iceServers({ userId, tokenExpiresAtMs }: IceServersRequest): IceServersView {
     if (!this.#secret || !this.#urls.length) return iceServersView([], undefined);
     const credentials = turnCredentials({ secret: this.#secret, userId, ttlSeconds: this.config.ttlSeconds, tokenExpiresAtMs, nowMs: this.now() });

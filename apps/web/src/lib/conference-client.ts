@@ -1,5 +1,6 @@
 import { Device, types } from 'mediasoup-client';
 import { MediaPath, sfuPathFromStats } from './media-path';
+import { P2pLink, P2pSignal } from './p2p-link';
 import { Signalling, SignallingError } from './signalling';
 
 export interface RemoteParticipant {
@@ -12,6 +13,13 @@ type Listener = () => void;
 
 /** The least time between two ICE restarts of one transport. */
 const ICE_RESTART_SPACING_MS = 2000;
+/** A direct path that stays disconnected this long is given up for the SFU. */
+const P2P_DROP_MS = 2000;
+
+export interface ConferenceClientOptions {
+  /** Try a direct path to the other participant first when the conference allows it (default true). */
+  p2p?: boolean;
+}
 
 /**
  * A participant's side of a conference: joins over `media:*` signalling, sends
@@ -34,6 +42,16 @@ export class ConferenceClient {
   path?: MediaPath;
   /** STUN/TURN servers from the join ack (fresh credentials at every join). */
   #iceServers: RTCIceServer[] = [];
+  /** The direct path to the other participant while one is tried or up. */
+  p2p?: P2pLink;
+  /** How many direct paths connected, and how many were given up for the SFU. */
+  p2pConnects = 0;
+  p2pFallbacks = 0;
+  #p2pTimeoutMs = 2500;
+  /** Signals that came before the join's ack. */
+  #earlySignals: P2pSignal[] = [];
+  /** Whether the local tracks are sent to the SFU (not while a direct path carries them). */
+  #sfuProducing = false;
   readonly #listeners = new Set<Listener>();
   #local?: MediaStream;
   #joined = false;
@@ -42,11 +60,25 @@ export class ConferenceClient {
   #rejoining?: Promise<void>;
   #composite?: { stream: MediaStream; producers: types.Producer[] };
 
-  constructor(readonly signalling: Signalling) {
+  constructor(
+    readonly signalling: Signalling,
+    readonly options: ConferenceClientOptions = {},
+  ) {
+    signalling.on<P2pSignal>('p2p:signal', (e) => {
+      if (e.conferenceId !== this.conferenceId || !this.userId) this.#earlySignals.push(e);
+      else void this.#onP2pSignal(e);
+    });
+    signalling.on<{ conferenceId: string; allowed: boolean; userIds: string[] }>('p2p:allowed', (e) => {
+      if (e.conferenceId !== this.conferenceId || !this.userId) return;
+      if (!e.allowed) return void this.#leaveP2p('the conference needs the SFU');
+      const peer = e.userIds.find((u) => u !== this.userId);
+      if (peer) void this.#tryP2p(peer);
+    });
     signalling.on<{ userId: string; producerId: string }>('media:newProducer', (e) => {
       if (e.userId === this.userId) return;
-      // Joining, before the receive transport exists: consume it once it does.
-      if (!this.recvTransport) this.#early.set(e.producerId, e.userId);
+      // Joining, before the receive transport exists: consume it once it does. From the peer of a direct
+      // path being tried or up: only if that path is given up (#leaveP2p).
+      if (!this.recvTransport || this.#directPeer() === e.userId) this.#early.set(e.producerId, e.userId);
       else void this.#consume(e.producerId, e.userId);
     });
     signalling.on<{ producerId: string }>('media:producerClosed', (e) => this.#early.delete(e.producerId));
@@ -85,8 +117,10 @@ export class ConferenceClient {
       participants: { userId: string; via: string }[];
       producers: { userId: string; producerId: string }[];
       iceServers?: RTCIceServer[];
+      p2p?: { allowed: boolean; timeoutMs: number };
     }>('media:join', { conferenceId });
     this.#iceServers = joined.iceServers ?? [];
+    this.#p2pTimeoutMs = joined.p2p?.timeoutMs ?? 2500;
     this.conferenceId = conferenceId;
     this.userId = joined.userId;
     this.#local = local;
@@ -94,17 +128,17 @@ export class ConferenceClient {
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
     for (const p of joined.participants) if (p.userId !== this.userId) this.#remote(p.userId, p.via);
     this.recvTransport = await this.#createTransport('recv');
-    if (local) {
-      this.sendTransport = await this.#createTransport('send');
-      for (const track of local.getTracks()) {
-        // stopTracks: false, so a rejoin (after a worker died) can send the same tracks again; the page stops them when it leaves.
-        const producer = await this.sendTransport.produce({ track, stopTracks: false });
-        this.producers.set(producer.id, producer);
-      }
-    }
+    // The ladder's first rung: with one other WebRTC participant and no server mix, a direct path first.
+    const others = joined.participants.filter((p) => p.userId !== this.userId);
+    // The peer may have offered before our ack came back.
+    for (const signal of this.#earlySignals.splice(0)) if (signal.conferenceId === conferenceId) void this.#onP2pSignal(signal);
+    const direct = joined.p2p?.allowed && others.length === 1 ? await this.#tryP2p(others[0].userId) : false;
+    if (local && !direct) await this.#produceLocal();
     const toConsume = new Map<string, string>(joined.producers.map((p) => [p.producerId, p.userId]));
     for (const [producerId, userId] of this.#early) toConsume.set(producerId, userId);
     this.#early.clear();
+    // The peer's media comes over the direct path: its SFU producers (withdrawn soon) are not consumed.
+    if (direct) for (const [producerId, userId] of toConsume) if (userId === this.#directPeer()) toConsume.delete(producerId);
     for (const [producerId, userId] of toConsume) {
       // One that closed meanwhile is not worth failing the join for.
       await this.#consume(producerId, userId).catch((error: Error) => console.warn(`cannot receive ${userId}: ${error.message}`));
@@ -141,6 +175,116 @@ export class ConferenceClient {
     return producers;
   }
 
+  /** Sends the local tracks to the SFU (the ladder's second rung), unless they already go. */
+  async #produceLocal(): Promise<void> {
+    const local = this.#local;
+    if (!local || this.#sfuProducing) return;
+    this.#sfuProducing = true;
+    this.sendTransport ??= await this.#createTransport('send');
+    for (const track of local.getTracks()) {
+      // stopTracks: false, so a rejoin (after a worker died) can send the same tracks again; the page stops them when it leaves.
+      const producer = await this.sendTransport.produce({ track, stopTracks: false });
+      this.producers.set(producer.id, producer);
+    }
+  }
+
+  /** Stops sending the local tracks to the SFU (a direct path carries them now). */
+  #withdrawLocal(): void {
+    if (!this.#sfuProducing) return;
+    this.#sfuProducing = false;
+    for (const producer of this.producers.values()) {
+      producer.close();
+      void this.signalling.request('media:closeProducer', { producerId: producer.id }).catch(() => undefined);
+    }
+    this.producers.clear();
+  }
+
+  /**
+   * Tries the direct path to `peerId` for P2P_TIMEOUT_MS (the join's
+   * `p2p.timeoutMs`). Connected: the peer's media comes through it, ours
+   * leaves the SFU, the path is `p2p`. Not: the attempt is closed and the
+   * SFU path stays (or starts). A direct path that later drops for
+   * P2P_DROP_MS, or that the conference stops allowing, falls back the same way.
+   */
+  async #tryP2p(peerId: string): Promise<boolean> {
+    if (this.options.p2p === false || !this.conferenceId || !this.userId) return false;
+    if (this.p2p && !this.p2p.closed) return this.p2p.peerId === peerId ? this.p2p.whenConnected(this.#p2pTimeoutMs) : false;
+    const link = this.#newLink(peerId);
+    await link.start().catch(() => link.close());
+    const ok = await link.whenConnected(this.#p2pTimeoutMs);
+    if (!ok || this.p2p !== link) {
+      if (this.p2p === link) this.#leaveP2p('no direct path in time');
+      return false;
+    }
+    return true;
+  }
+
+  #newLink(peerId: string): P2pLink {
+    const link = new P2pLink(this.signalling, this.conferenceId!, this.userId!, peerId, this.#iceServers, this.#local);
+    this.p2p = link;
+    let dropTimer: ReturnType<typeof setTimeout> | undefined;
+    link.pc.addEventListener('connectionstatechange', () => {
+      const state = link.pc.connectionState;
+      if (state === 'connected') {
+        clearTimeout(dropTimer);
+        dropTimer = undefined;
+        if (this.path === 'p2p') return;
+        this.p2pConnects += 1;
+        for (const track of link.remote.getTracks()) this.#remote(peerId).stream.addTrack(track);
+        this.#withdrawLocal();
+        this.path = 'p2p';
+        void this.signalling.request('media:path', { conferenceId: link.conferenceId, path: 'p2p' }).catch(() => undefined);
+        this.#changed();
+      } else if (state === 'failed') this.#leaveP2p('the direct path failed');
+      else if (state === 'disconnected') dropTimer ??= setTimeout(() => this.#leaveP2p('the direct path dropped'), P2P_DROP_MS);
+    });
+    link.pc.addEventListener('track', (e) => {
+      if (link.connected) this.#remote(peerId).stream.addTrack(e.track);
+    });
+    return link;
+  }
+
+  async #onP2pSignal(signal: P2pSignal): Promise<void> {
+    if (this.options.p2p === false || !signal.fromUserId) return;
+    if (!this.p2p || this.p2p.closed || this.p2p.peerId !== signal.fromUserId) {
+      // The peer offers first (it has the smaller id): answer it, and give it the same time to connect.
+      if (signal.description?.type !== 'offer') return;
+      this.p2p?.close();
+      const link = this.#newLink(signal.fromUserId);
+      void link.whenConnected(this.#p2pTimeoutMs).then((ok) => {
+        if (!ok && this.p2p === link) this.#leaveP2p('no direct path in time');
+      });
+    }
+    await this.p2p!.onSignal(signal).catch((error: Error) => console.warn(`direct path: ${error.message}`));
+  }
+
+  /** The peer of the direct path being tried or up. */
+  #directPeer(): string | undefined {
+    return this.p2p && !this.p2p.closed ? this.p2p.peerId : undefined;
+  }
+
+  /** Closes the direct path (if any) and makes sure the local tracks go to the SFU again. */
+  #leaveP2p(why: string): void {
+    const link = this.p2p;
+    if (!link) return;
+    this.p2p = undefined;
+    const wasUp = this.path === 'p2p';
+    link.close();
+    const remote = this.remotes.get(link.peerId);
+    for (const track of link.remote.getTracks()) remote?.stream.removeTrack(track);
+    if (wasUp) this.path = undefined;
+    this.p2pFallbacks += 1;
+    console.info(`direct path to ${link.peerId} closed (${why}); using the SFU`);
+    if (this.#joined) void this.#produceLocal().catch((error: Error) => console.warn(`cannot send to the SFU: ${error.message}`));
+    // What the peer sent to the SFU meanwhile is received from there now.
+    for (const [producerId, userId] of [...this.#early]) {
+      if (userId !== link.peerId || !this.recvTransport) continue;
+      this.#early.delete(producerId);
+      void this.#consume(producerId, userId).catch((error: Error) => console.warn(`cannot receive ${userId}: ${error.message}`));
+    }
+    this.#changed();
+  }
+
   /** Drops every transport (the router they lived on is gone) and joins again with the same tracks. */
   #rejoin(): Promise<void> {
     this.#rejoining ??= this.#doRejoin()
@@ -158,6 +302,9 @@ export class ConferenceClient {
     this.producers.clear();
     this.consumers.clear();
     this.remotes.clear();
+    this.#sfuProducing = false;
+    this.p2p?.close();
+    this.p2p = undefined;
     this.#changed();
     await this.join(conferenceId, this.#local);
     if (this.#composite) this.#composite.producers = await this.#produceComposite(this.#composite.stream);
@@ -167,6 +314,8 @@ export class ConferenceClient {
 
   async leave(): Promise<void> {
     this.#joined = false;
+    this.p2p?.close();
+    this.p2p = undefined;
     await this.signalling.request('media:leave', {});
     this.sendTransport?.close();
     this.recvTransport?.close();
@@ -258,7 +407,8 @@ export class ConferenceClient {
         if (transport.closed || transport.connectionState !== 'connected') return;
         path = sfuPathFromStats(await transport.getStats());
       }
-      if (!path || !this.conferenceId) return;
+      // A direct path carries this participant's media: the SFU transport (a composed program) does not name the rung.
+      if (!path || !this.conferenceId || this.p2p?.connected) return;
       this.path = path;
       await this.signalling.request('media:path', { conferenceId: this.conferenceId, path });
       this.#changed();

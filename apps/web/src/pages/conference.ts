@@ -29,7 +29,8 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
   const people = root.querySelector<HTMLUListElement>('#people')!;
   const leave = root.querySelector<HTMLButtonElement>('#leave')!;
 
-  const client = new ConferenceClient(new Signalling(token));
+  // `p2p=off`: straight to the SFU (no direct path first).
+  const client = new ConferenceClient(new Signalling(token), { p2p: params.get('p2p') !== 'off' });
   window.conferenceClient = client;
   let local: MediaStream | undefined;
 

@@ -1,0 +1,210 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { removeDir, RunningGateway } from '../bench/support/gateway';
+import { waitFor } from '../bench/support/processes';
+import { colorNear, Rgb, tonePower } from './support/media-analysis';
+import { Client, RouterSpec, TestNetwork } from './support/netns';
+
+/**
+ * The connectivity ladder (seed 003) on simulated networks (test/support/netns.ts):
+ * the built gateway, its SFU and its embedded coturn in an "internet" namespace;
+ * two Chromium conference pages, each in a client namespace behind a router of
+ * its own kind. Each pair must settle on the rung its network allows, and the
+ * media must be each other's (colour decoded from the received picture, tone
+ * from the received audio):
+ *  (a) both behind endpoint-independent NATs → a direct path (`p2p`), and the
+ *      server carries none of their media;
+ *  (b) both behind symmetric NATs → no direct path within P2P_TIMEOUT_MS, the
+ *      SFU over UDP (`sfu-udp`);
+ *  (c) one behind a firewall that lets only TCP to the TURN port (and the
+ *      gateway's HTTP port, for the page and signalling) out → `turn-tcp`.
+ * Needs root (as CI has), iproute2, nftables and Debian's coturn.
+ */
+
+const PEOPLE = {
+  alice: { color: [0, 0, 255] as Rgb, hex: '0x0000ff', toneHz: 440 },
+  bob: { color: [0, 255, 0] as Rgb, hex: '0x00ff00', toneHz: 1000 },
+};
+type Person = keyof typeof PEOPLE;
+
+/** The mean colour of the picture `page` receives from `userId`, from the remote stream whichever path it came by. */
+async function receivedColor(page: Page, userId: string): Promise<Rgb | undefined> {
+  return page.evaluate(async (user) => {
+    const stream = window.conferenceClient!.remotes.get(user)?.stream;
+    const track = stream?.getVideoTracks()[0];
+    if (!track || track.readyState !== 'live') return undefined;
+    const video = document.createElement('video');
+    video.muted = true;
+    video.srcObject = new MediaStream([track]);
+    await video.play().catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (!video.videoWidth) return undefined;
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 36;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(video, 0, 0, 64, 36);
+    const data = ctx.getImageData(0, 0, 64, 36).data;
+    video.srcObject = null;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < data.length; i += 4) for (let c = 0; c < 3; c += 1) sum[c] += data[i + c];
+    return sum.map((v) => v / (data.length / 4)) as Rgb;
+  }, userId);
+}
+
+/** About 0.7 s of the audio `page` receives from `userId` (WebAudio), with its sample rate. */
+async function receivedAudio(page: Page, userId: string): Promise<{ sampleRate: number; samples: Float32Array } | undefined> {
+  const got = await page.evaluate(async (user) => {
+    const track = window.conferenceClient!.remotes.get(user)?.stream.getAudioTracks()[0];
+    if (!track) return undefined;
+    const context = new AudioContext();
+    await context.resume();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 32768;
+    context.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    await new Promise((resolve) => setTimeout(resolve, Math.ceil((analyser.fftSize / context.sampleRate) * 1000) + 300));
+    const data = new Float32Array(analyser.fftSize);
+    analyser.getFloatTimeDomainData(data);
+    const rate = context.sampleRate;
+    await context.close();
+    return { sampleRate: rate, samples: Array.from(data) };
+  }, userId);
+  return got && { sampleRate: got.sampleRate, samples: Float32Array.from(got.samples) };
+}
+
+/** Waits until `page` shows `from`'s colour and plays `from`'s tone, 20x above the other person's. */
+async function expectSeenAndHeard(page: Page, from: Person, other: Person): Promise<void> {
+  let lastColor: Rgb | undefined;
+  await waitFor(`${from}'s picture`, async () => {
+    lastColor = await receivedColor(page, from);
+    return lastColor && colorNear(lastColor, PEOPLE[from].color, 60) ? true : undefined;
+  }, 20000).catch((error: Error) => {
+    throw new Error(`${error.message}; last colour ${JSON.stringify(lastColor?.map(Math.round))}`);
+  });
+  await waitFor(`${from}'s ${PEOPLE[from].toneHz} Hz tone`, async () => {
+    const audio = await receivedAudio(page, from);
+    if (!audio) return undefined;
+    const wanted = tonePower(audio.samples, audio.sampleRate, PEOPLE[from].toneHz);
+    const unwanted = tonePower(audio.samples, audio.sampleRate, PEOPLE[other].toneHz);
+    const rms = Math.sqrt(audio.samples.reduce((a, x) => a + x * x, 0) / audio.samples.length);
+    return rms > 0.003 && wanted > 20 * unwanted ? true : undefined;
+  }, 20000);
+}
+
+describe('the connectivity ladder on simulated networks', () => {
+  let net: TestNetwork;
+  let gw: RunningGateway;
+  let media = '';
+  const browsers: Browser[] = [];
+
+  beforeAll(async () => {
+    media = mkdtempSync(join(tmpdir(), 'ladder-media-'));
+    for (const [name, p] of Object.entries(PEOPLE)) {
+      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${p.hex}:size=640x360:rate=25`, '-t', '2', '-pix_fmt', 'yuv420p', join(media, `${name}.y4m`)]);
+      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${p.toneHz}:sample_rate=48000`, '-t', '4', join(media, `${name}.wav`)]);
+    }
+    net = await TestNetwork.create();
+    gw = await net.startGateway({ env: { TURN: 'embedded', P2P_TIMEOUT_MS: '2500', CONFERENCE_IDLE_SECONDS: '120' } });
+  }, 60000);
+
+  afterAll(async () => {
+    for (const b of browsers) await b.close().catch(() => undefined);
+    await net?.destroy();
+    if (gw) removeDir(gw.dataDir);
+    if (media) removeDir(media);
+  });
+
+  const token = async (userId: string) => (await gw.admin('POST', '/api/v1/tokens', { userId, role: 'guest' })).body.token as string;
+
+  async function openPage(client: Client, conferenceId: string, who: Person): Promise<Page> {
+    // The page is served over plain HTTP from a non-loopback address: let it count as secure (camera, WebRTC), as HTTPS would in production.
+    const browser = await net.launchChromium(client, [`--unsafely-treat-insecure-origin-as-secure=${gw.baseUrl}`, `--use-file-for-fake-video-capture=${join(media, `${who}.y4m`)}`, `--use-file-for-fake-audio-capture=${join(media, `${who}.wav`)}`]);
+    browsers.push(browser);
+    const page = await browser.newPage();
+    const lines: string[] = [];
+    page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) lines.push(`${r.status()} ${r.url()}`);
+    });
+    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(who)}`);
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 30000 }).catch(async (error: Error) => {
+      const status = await page
+        .evaluate(() => {
+          const c = window.conferenceClient;
+          return JSON.stringify({ status: document.querySelector('#status')?.textContent, socket: c?.signalling.socket.connected, conferenceId: c?.conferenceId, userId: c?.userId, send: c?.sendTransport?.connectionState, recv: c?.recvTransport?.connectionState, producers: c?.producers.size, url: location.href });
+        })
+        .catch((e: Error) => e.message);
+      throw new Error(`${who} did not join (${status}): ${error.message}\n${lines.join('\n')}`);
+    });
+    return page;
+  }
+
+  /** The two in one conference, each behind its own router; resolves once both report a path. */
+  async function pair(tag: string, routers: Record<Person, RouterSpec>) {
+    const id = (await gw.admin('POST', '/api/v1/conferences', { title: `ladder ${tag}` })).body.id as string;
+    for (const userId of Object.keys(PEOPLE)) await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId });
+    const clients = { alice: net.addClient(`${tag}a`, routers.alice), bob: net.addClient(`${tag}b`, routers.bob) };
+    const pages = { alice: await openPage(clients.alice, id, 'alice'), bob: await openPage(clients.bob, id, 'bob') };
+    const paths = await waitFor(
+      'both paths',
+      async () => {
+        const participants = (await gw.admin('GET', `/api/v1/conferences/${id}`)).body.participants as { userId: string; path?: string; audio: boolean; video: boolean }[];
+        return participants.length === 2 && participants.every((p) => p.path) ? participants : undefined;
+      },
+      40000,
+    );
+    return { id, pages, paths };
+  }
+
+  async function pagePath(page: Page): Promise<{ path?: string; p2pConnects: number; p2pFallbacks: number }> {
+    return page.evaluate(() => {
+      const c = window.conferenceClient!;
+      return { path: c.path, p2pConnects: c.p2pConnects, p2pFallbacks: c.p2pFallbacks };
+    });
+  }
+
+  it('(a) behind endpoint-independent NATs: a direct path, and no media through the server', async () => {
+    const { id, pages, paths } = await pair('e', { alice: { kind: 'eim' }, bob: { kind: 'eim' } });
+    expect(paths.map((p) => p.path)).toEqual(['p2p', 'p2p']);
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    for (const page of Object.values(pages)) expect(await pagePath(page)).toMatchObject({ path: 'p2p', p2pConnects: 1, p2pFallbacks: 0 });
+    // Neither sends anything to the SFU: no producers in the conference.
+    const view = (await gw.admin('GET', `/api/v1/conferences/${id}`)).body;
+    expect(view.participants.map((p: { audio: boolean; video: boolean }) => [p.audio, p.video])).toEqual([
+      [false, false],
+      [false, false],
+    ]);
+    expect((await gw.request('GET', '/metrics')).body).toMatch(/^gateway_participants_by_path\{path="p2p"\} 2$/m);
+    for (const page of Object.values(pages)) await page.close();
+  }, 120000);
+
+  it('(b) behind symmetric NATs: no direct path in time, the SFU over UDP', async () => {
+    const { pages, paths } = await pair('s', { alice: { kind: 'symmetric' }, bob: { kind: 'symmetric' } });
+    expect(paths.map((p) => p.path)).toEqual(['sfu-udp', 'sfu-udp']);
+    expect(paths.map((p) => [p.audio, p.video])).toEqual([
+      [true, true],
+      [true, true],
+    ]);
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    for (const page of Object.values(pages)) expect(await pagePath(page)).toMatchObject({ path: 'sfu-udp', p2pConnects: 0, p2pFallbacks: 1 });
+    for (const page of Object.values(pages)) await page.close();
+  }, 120000);
+
+  it('(c) behind a firewall that lets only TCP to the TURN port out: TURN over TCP', async () => {
+    const turnPort = Number(gw.env.TURN_PORT ?? 3478);
+    const { pages, paths } = await pair('f', { alice: { kind: 'firewall', allowTcpPorts: [turnPort, Number(gw.env.PORT)] }, bob: { kind: 'eim' } });
+    const byUser = Object.fromEntries(paths.map((p) => [p.userId, p.path]));
+    expect(byUser.alice).toBe('turn-tcp');
+    expect(byUser.bob).toBe('sfu-udp');
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    expect(await pagePath(pages.alice)).toMatchObject({ path: 'turn-tcp', p2pConnects: 0 });
+    for (const page of Object.values(pages)) await page.close();
+  }, 150000);
+});
