@@ -132,7 +132,9 @@ describe('recordings', () => {
       const wall = (stoppedAt - startedAt) / 1000;
       const mp4 = await download(gw, view.files.mp4, join(work, 'switch.mp4'));
       const duration = await durationOf(mp4);
-      expect(Math.abs(duration - wall)).toBeLessThanOrEqual(1.0);
+      // The recording starts at the program's next keyframe (a 1 s GOP here) and ends with the last
+      // whole picture before the stop; the wall clock also holds the REST calls' own time.
+      expect(Math.abs(duration - wall)).toBeLessThanOrEqual(1.5);
       expect(Math.abs(view.durationSeconds - duration)).toBeLessThanOrEqual(0.3);
 
       // The host alone at the start (red where the guest window will be), the mix at the end; the host's tone all along, the guest's later.
