@@ -173,6 +173,8 @@ describe('the connectivity ladder on simulated networks', () => {
     await expectSeenAndHeard(pages.alice, 'bob', 'alice');
     await expectSeenAndHeard(pages.bob, 'alice', 'bob');
     for (const page of Object.values(pages)) expect(await pagePath(page)).toMatchObject({ path: 'p2p', p2pConnects: 1, p2pFallbacks: 0 });
+    // The page shows the rung on the participant's own line.
+    expect(await pages.alice.textContent('#people li')).toBe('alice (you) · p2p');
     // Neither sends anything to the SFU: no producers in the conference.
     const view = (await gw.admin('GET', `/api/v1/conferences/${id}`)).body;
     expect(view.participants.map((p: { audio: boolean; video: boolean }) => [p.audio, p.video])).toEqual([
@@ -205,6 +207,7 @@ describe('the connectivity ladder on simulated networks', () => {
     await expectSeenAndHeard(pages.alice, 'bob', 'alice');
     await expectSeenAndHeard(pages.bob, 'alice', 'bob');
     expect(await pagePath(pages.alice)).toMatchObject({ path: 'turn-tcp', p2pConnects: 0 });
+    expect(await pages.alice.textContent('#people li')).toBe('alice (you) · turn-tcp');
     for (const page of Object.values(pages)) await page.close();
   }, 150000);
 });

@@ -32,7 +32,8 @@ export function mountConferenceView(client: ConferenceClient, tiles: HTMLElement
       if (video.srcObject !== stream) video.srcObject = stream;
     }
     people.replaceChildren(
-      ...[client.userId ? `${client.userId} (you)` : undefined, ...[...client.remotes.values()].map((r) => `${r.userId} · ${r.via}`)]
+      // Your own line names the ladder rung your media takes (p2p, sfu-udp, …, turn-tls) once known.
+      ...[client.userId ? `${client.userId} (you)${client.path ? ` · ${client.path}` : ''}` : undefined, ...[...client.remotes.values()].map((r) => `${r.userId} · ${r.via}`)]
         .filter((x): x is string => Boolean(x))
         .map((text) => Object.assign(document.createElement('li'), { textContent: text })),
     );
