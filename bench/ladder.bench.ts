@@ -158,11 +158,14 @@ class LadderRig {
     for (const b of this.browsers.splice(0)) await b.close().catch(() => undefined);
   }
 
-  /** Bytes to and from the server's address by kind (the internet namespace counts them), read and reset. */
+  /**
+   * Bytes to and from the server's address so far, by kind (the internet
+   * namespace counts them). Callers take differences: `nft reset counters`
+   * resets named counters only, not the rules' own.
+   */
   async serverBytes(): Promise<Record<string, number>> {
     const ns = this.net.internet.name;
     const out = (await this.net.run(ns, 'nft', ['-j', 'list', 'table', 'inet', 'ladderbench'])).stdout;
-    await this.net.run(ns, 'nft', ['reset', 'counters', 'table', 'inet', 'ladderbench']);
     const parsed = JSON.parse(out) as { nftables: { rule?: { comment?: string; expr: { counter?: { bytes: number } }[] } }[] };
     const by: Record<string, number> = {};
     for (const x of parsed.nftables) if (x.rule) by[x.rule.comment ?? '?'] = (by[x.rule.comment ?? '?'] ?? 0) + x.rule.expr.reduce((m, e) => m + (e.counter?.bytes ?? 0), 0);
@@ -210,10 +213,11 @@ async function ladderBench(): Promise<Record<string, unknown>> {
     for (const [label, p2p] of [['p2p', true], ['sfu', false]] as const) {
       const s = await rig.session(rungs.p2p, p2p);
       await new Promise((r) => setTimeout(r, 3000));
-      await rig.serverBytes();
+      const before = await rig.serverBytes();
       const from = Date.now();
       await new Promise((r) => setTimeout(r, SECONDS * 1000));
-      const by = await rig.serverBytes();
+      const after = await rig.serverBytes();
+      const by = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
       const seconds = (Date.now() - from) / 1000;
       const perMinute = (n: number | undefined) => Math.round(((n ?? 0) / seconds) * 60);
       const producing = ((await rig.gw.admin('GET', `/api/v1/conferences/${s.conferenceId}`)).body.participants as { userId: string; audio: boolean; video: boolean }[])
