@@ -183,7 +183,10 @@ describe('HLS and LL-HLS of a channel', () => {
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        const text = await (await get(plainUrl())).text();
+        // A failed poll (the gateway busy, or gone once a failed test tears it down) is skipped, not thrown out of the loop.
+        const text = await get(plainUrl())
+          .then((r) => r.text())
+          .catch(() => '');
         const p = readPlaylist(text);
         if (p.segments.length) polls.push({ mediaSequence: p.mediaSequence, newest: p.segments.at(-1)!, discontinuities: text.split('#EXT-X-DISCONTINUITY\n').length - 1, maps: text.split('#EXT-X-MAP').length - 1 });
         await new Promise((r) => setTimeout(r, 250));
@@ -217,7 +220,8 @@ describe('HLS and LL-HLS of a channel', () => {
     expect(pictures.length - firstBlue).toBeGreaterThan(25);
     expect(pictures.slice(firstBlue).every((p) => p.size === '320x180' && p.u > 200)).toBe(true);
 
-    await waitFor('the playlist past the switch', async () => (polls.at(-1)?.discontinuities ? true : undefined), 10000);
+    // The discontinuity may have left the live window again by now (the reader took 14 s): any poll that held it.
+    await waitFor('the playlist past the switch', async () => (polls.some((p) => p.discontinuities) ? true : undefined), 10000);
     polling = false;
     await poller;
     for (let i = 1; i < polls.length; i++) {

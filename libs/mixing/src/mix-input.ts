@@ -3,6 +3,7 @@ import { LineLogger, SupervisedProcess } from '@gw/common';
 import type { Conference } from '@gw/conference';
 import { buildDecoderArgs, buildSdp } from './ffmpeg-args';
 import type { Fit } from './layout';
+import { PcmFrames } from './pcm-frames';
 import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTrack, serviceTrackProducers } from './service-tracks';
 import { UdpPortAllocator } from './udp-ports';
 import { PerSecond } from './per-second';
@@ -43,6 +44,9 @@ export interface MixInputOptions {
  * changes, only the decoder restarts; the consumers stay, and a keyframe is
  * requested until the new decoder shows a picture.
  */
+/** How long past its probe a decoder may take to show a first picture while its video arrives (a GOP or two). */
+const BLIND_GRACE_MS = 3000;
+
 export class MixInput {
   readonly #tracks: ServiceTrack[] = [];
   #decoder: SupervisedProcess | undefined;
@@ -51,6 +55,7 @@ export class MixInput {
   #generation = 0;
   #keyframeTimer: NodeJS.Timeout | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
+  #blindTimer: NodeJS.Timeout | undefined;
   #lastFrameAt = 0;
   /** Decoders that died before showing a picture since the last one did (each waits longer; see #probeMs). */
   #blindDeaths = 0;
@@ -133,6 +138,7 @@ export class MixInput {
     this.#stopped = true;
     clearInterval(this.#keyframeTimer);
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#blindTimer);
     closeServiceTracks(this.#tracks, this.o.ports);
     await this.#decoder?.stop();
   }
@@ -171,14 +177,47 @@ export class MixInput {
     this.#decoder = decoder;
     this.#pictureThisDecoder = false;
     if (video) this.#readFrames(decoder, video.width, video.height);
-    if (audio) decoder.pipe(0).on('data', (pcm: Buffer) => this.o.onAudio(pcm));
+    if (audio) {
+      // Whole sample frames only: this decoder's output may end mid-frame when it is replaced (see PcmFrames).
+      const frames = new PcmFrames(2 * audio.channels);
+      decoder.pipe(0).on('data', (pcm: Buffer) => {
+        const whole = frames.push(pcm);
+        if (whole) this.o.onAudio(whole);
+      });
+    }
     decoder.once('died', () => {
       if (this.#stopped || this.#decoder !== decoder) return;
       this.#decoder = undefined;
+      clearTimeout(this.#blindTimer);
       if (video && !this.#pictureThisDecoder) this.#blindDeaths += 1;
       this.#restartTimer = setTimeout(() => void this.#startDecoder().catch((e: Error) => this.o.logger.error(e.message)), 200);
     });
     this.#askForKeyframes();
+    if (video) void this.#watchBlind(decoder);
+  }
+
+  /**
+   * A decoder that lives but shows no picture while its video RTP arrives
+   * (an RTMP participant's cell stayed empty for a whole E2E run now and
+   * then: 1 run in 4 of a mix of two RTMP participants) is started again
+   * as a blind death, with a longer probe. A sender that sends no video (a
+   * camera turned off) is left alone.
+   */
+  async #watchBlind(decoder: SupervisedProcess): Promise<void> {
+    const video = this.#tracks.find((t) => t.kind === 'video');
+    if (!video) return;
+    const bytes = async () => ((await video.consumer.getStats().catch(() => [])) as { byteCount?: number }[]).reduce((n, s) => n + (s.byteCount ?? 0), 0);
+    const startBytes = await bytes();
+    clearTimeout(this.#blindTimer);
+    if (this.#stopped || this.#decoder !== decoder) return;
+    this.#blindTimer = setTimeout(async () => {
+      if (this.#stopped || this.#decoder !== decoder || this.#pictureThisDecoder) return;
+      if ((await bytes()) <= startBytes) return void this.#watchBlind(decoder);
+      if (this.#stopped || this.#decoder !== decoder || this.#pictureThisDecoder) return;
+      this.#blindDeaths += 1;
+      this.o.logger.warn(`mix ${this.o.taskId}: the decoder of ${this.o.userId} showed no picture while its video arrived; starting it again`);
+      await this.#restartDecoder('no picture').catch((e: Error) => this.o.logger.error(e.message));
+    }, this.#probeMs() + BLIND_GRACE_MS);
   }
 
   /**
