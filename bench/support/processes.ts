@@ -39,15 +39,26 @@ export function isRunning(pid: number): boolean {
 }
 
 /** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+/**
+ * A TCP port free now on loopback, below 42000: the kernel's ephemeral range
+ * (32768-60999 here) overlaps the ranges test gateways hand to mediasoup
+ * (RTC_MIN_PORT from 42000), TURN relays (49152-49999) and the mixer
+ * (MIX_RTP_MIN_PORT from 50000), and a gateway once failed to listen
+ * (EADDRINUSE) on an HTTP port inside its own RTC range.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
     });
-  });
+    if (port < 42000) return port;
+  }
+  throw new Error('no free port below 42000');
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws after timeoutMs. */

@@ -38,6 +38,8 @@ export class IngestService {
   readonly #points = new Map<string, IngestPoint>();
   readonly #sessions = new Map<string, IngestSession>();
   readonly #starting = new Map<string, Promise<void>>();
+  /** `${conferenceId}\n${userId}` of each session being started, by key (see #startSession). */
+  readonly #startingFor = new Map<string, string>();
   /**
    * By `attached:<app>/<stream>@<conferenceId>`, the key its session runs under: one stream may feed
    * several conferences at once (a co-hosting host in a PK is in both), each by its own session.
@@ -178,6 +180,13 @@ export class IngestService {
     const conference = this.conferences.find(conferenceId);
     if (!conference) return;
     await this.#stopSession(key, 'replaced by a new push');
+    // Another source of the same user in this conference (the host's own push fed in, and now its
+    // ingest URL, or the other way round) ends before this one joins: two sessions setting up the same
+    // user at once raced, and the host's cell could stay empty (1 run in 4 of the co-hosting E2E).
+    const others = new Set([...this.#sessions.entries()].filter(([k, s]) => k !== key && s.conference === conference && s.userId === userId).map(([k]) => k));
+    for (const k of this.#starting.keys()) if (k !== key && this.#startingFor.get(k) === `${conferenceId}\n${userId}`) others.add(k);
+    for (const k of others) await this.#stopSession(k, 'replaced by a newer source');
+    this.#startingFor.set(key, `${conferenceId}\n${userId}`);
     const starting = IngestSession.start({
       conference,
       userId,
@@ -203,6 +212,7 @@ export class IngestService {
     this.#starting.set(key, starting);
     await starting;
     this.#starting.delete(key);
+    this.#startingFor.delete(key);
   }
 
   /**
