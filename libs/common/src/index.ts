@@ -7,3 +7,4 @@ export * from './zod-body.pipe';
 export * from './ids';
 export * from './ffmpeg-process';
 export * from './rate-limiter';
+export * from './free-port';

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { LineLogger, ProcessStartError, SupervisedProcess, TypedEmitter } from '@gw/common';
+import { freeLoopbackPort, LineLogger, ProcessStartError, SupervisedProcess, TypedEmitter } from '@gw/common';
 import { TurnSession } from './cli-sessions';
 import { TurnStartError } from './errors';
 import { stunAnswers } from './stun-probe';
@@ -43,17 +43,6 @@ const BIND_FAILURE = /cannot bind|errno=98|address already in use|Cannot create 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
 const SESSIONS_FRESH_MS = 500;
 
-/** A free TCP port on loopback (for coturn's admin CLI). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * Whether nobody holds `port` on `ip` for this protocol. coturn binds with

@@ -1,6 +1,5 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { LineLogger, SupervisedProcess, TypedEmitter } from '@gw/common';
+import { freeLoopbackPort, LineLogger, SupervisedProcess, TypedEmitter } from '@gw/common';
 import { GatewayToOrigin, OriginToGateway, PublishKeyTable, StreamRef } from '../origin-protocol';
 
 /** A publish or play the process reported and has not reported the end of. */
@@ -40,17 +39,6 @@ interface OriginSlotEvents extends Record<string, unknown[]> {
   down: [{ reason: string; sessions: Map<string, OriginSession> }];
 }
 
-/** A free TCP port on loopback, for a process that must not be reachable from outside. */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * One node-media-server process of the embedded origin (origin-process.ts),
