@@ -29,4 +29,5 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true } }] },
   moduleNameMapper: pathsToModuleNameMapper(compilerOptions.paths, { prefix: '<rootDir>/' }),
   testTimeout: 60000,
+  setupFilesAfterEnv: ['<rootDir>/test/support/jest-retry.ts'],
 };

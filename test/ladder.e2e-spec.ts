@@ -29,6 +29,9 @@ const PEOPLE = {
   bob: { color: [0, 255, 0] as Rgb, hex: '0x00ff00', toneHz: 1000 },
 };
 type Person = keyof typeof PEOPLE;
+/** How long both paths (and what each sends to the SFU) must stay unchanged to count as settled: past the P2P timeout, plus the withdrawal of SFU producers. */
+const P2P_TIMEOUT_MS = 2500;
+const SETTLE_MS = P2P_TIMEOUT_MS + 2000;
 
 /** The mean colour of the picture `page` receives from `userId`, from the remote stream whichever path it came by. */
 async function receivedColor(page: Page, userId: string): Promise<Rgb | undefined> {
@@ -107,7 +110,7 @@ describe('the connectivity ladder on simulated networks', () => {
       execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${p.toneHz}:sample_rate=48000`, '-t', '4', join(media, `${name}.wav`)]);
     }
     net = await TestNetwork.create();
-    gw = await net.startGateway({ env: { TURN: 'embedded', P2P_TIMEOUT_MS: '2500', CONFERENCE_IDLE_SECONDS: '120' } });
+    gw = await net.startGateway({ env: { TURN: 'embedded', P2P_TIMEOUT_MS: String(P2P_TIMEOUT_MS), CONFERENCE_IDLE_SECONDS: '120' } });
   }, 60000);
 
   afterAll(async () => {
@@ -143,19 +146,30 @@ describe('the connectivity ladder on simulated networks', () => {
     return page;
   }
 
-  /** The two in one conference, each behind its own router; resolves once both report a path. */
+  /**
+   * The two in one conference, each behind its own router; resolves once both
+   * report a path and neither path has changed for SETTLE_MS. Settled, not
+   * first: the first to join is alone and reports the SFU's rung until the
+   * second's direct path reaches it (a CI run read alice's `sfu-udp` of that
+   * moment in (a)).
+   */
   async function pair(tag: string, routers: Record<Person, RouterSpec>) {
     const id = (await gw.admin('POST', '/api/v1/conferences', { title: `ladder ${tag}` })).body.id as string;
     for (const userId of Object.keys(PEOPLE)) await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId });
     const clients = { alice: net.addClient(`${tag}a`, routers.alice), bob: net.addClient(`${tag}b`, routers.bob) };
     const pages = { alice: await openPage(clients.alice, id, 'alice'), bob: await openPage(clients.bob, id, 'bob') };
+    let seen = '';
+    let since = 0;
     const paths = await waitFor(
-      'both paths',
+      'both paths, settled',
       async () => {
         const participants = (await gw.admin('GET', `/api/v1/conferences/${id}`)).body.participants as { userId: string; path?: string; audio: boolean; video: boolean }[];
-        return participants.length === 2 && participants.every((p) => p.path) ? participants : undefined;
+        if (participants.length !== 2 || !participants.every((p) => p.path)) return undefined;
+        const now = JSON.stringify(participants.map((p) => [p.userId, p.path, p.audio, p.video]));
+        if (now !== seen) [seen, since] = [now, Date.now()];
+        return Date.now() - since >= SETTLE_MS ? participants : undefined;
       },
-      40000,
+      45000,
     );
     return { id, pages, paths };
   }
