@@ -38,28 +38,39 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-/** A TCP port free on loopback right now. */
+/** Ports tests hand out: below the kernel's ephemeral range, above well-known services. */
+const TEST_PORT_MIN = 20000;
+const TEST_PORT_MAX = 32767;
+
 /**
- * A TCP port free now on loopback, below 42000: the kernel's ephemeral range
- * (32768-60999 here) overlaps the ranges test gateways hand to mediasoup
- * (RTC_MIN_PORT from 42000), TURN relays (49152-49999) and the mixer
- * (MIX_RTP_MIN_PORT from 50000), and a gateway once failed to listen
- * (EADDRINUSE) on an HTTP port inside its own RTC range.
+ * A TCP port free now on loopback, outside the kernel's ephemeral range
+ * (32768-60999). A port the kernel itself picked (listen on 0) is an
+ * ephemeral one, so between our pick and the gateway's listen the same port
+ * could be taken as the source port of any outgoing connection (the gateway
+ * connecting to its origin processes, coturn's CLI, Redis): a CI run's
+ * gateway failed with EADDRINUSE on its HTTP port that way. The ephemeral
+ * range also overlaps the ranges test gateways hand to mediasoup (from
+ * 42000), TURN relays (49152-49999) and the mixer (from 50000). So: a random
+ * port below it, checked free by binding it.
  */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
+    const port = TEST_PORT_MIN + Math.floor(Math.random() * (TEST_PORT_MAX - TEST_PORT_MIN + 1));
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
       const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    if (port < 42000) return port;
+    if (free) {
+      // Not handed out twice in one process, even when the first taker has not listened yet.
+      taken.add(port);
+      return port;
+    }
   }
-  throw new Error('no free port below 42000');
+  throw new Error(`no free port in ${TEST_PORT_MIN}-${TEST_PORT_MAX}`);
 }
+const taken = new Set<number>();
 
 /** Polls `check` until it returns a value other than undefined, or throws after timeoutMs. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10000): Promise<T> {
