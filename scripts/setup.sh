@@ -21,8 +21,9 @@ say() { echo "[setup] $*"; }
 
 # coturn: the gateway runs its `turnserver` itself (libs/turn), never the package's service.
 RUNTIME_PACKAGES=(ffmpeg coturn fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
-# Tests drive Chromium and nginx-rtmp, and stall a participant's packets with nftables (the fault tests also mount a tmpfs).
-TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils nftables)
+# Tests drive Chromium and nginx-rtmp, and stall a participant's packets with nftables (the fault tests also mount a tmpfs);
+# the cluster tests run their own redis-server.
+TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils nftables redis-server)
 # Benchmarks also run an external origin (nginx-rtmp) and read RTMP line-buffered (stdbuf).
 BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils chromium)
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
@@ -54,6 +55,7 @@ packages=("${RUNTIME_PACKAGES[@]}")
 [ "$setup_mode" = test ] && packages+=("${TEST_PACKAGES[@]}")
 [ "$setup_mode" = bench ] && packages+=("${BENCH_PACKAGES[@]}")
 coturn_was_missing=$(missing_packages coturn)
+redis_was_missing=$(missing_packages redis-server)
 ensure_packages "${packages[@]}"
 # Debian enables coturn's own service on install; it would hold TURN_PORT (3478) with
 # /etc/turnserver.conf. The gateway supervises its own turnserver with its own config,
@@ -64,6 +66,13 @@ if [ -n "$coturn_was_missing" ] && [ -d /run/systemd/system ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo -n)
   say "disabling the coturn package's own service (the gateway runs its own turnserver)"
   "${sudo_cmd[@]}" systemctl disable --now coturn.service >/dev/null 2>&1 || true
+fi
+# Likewise Debian's redis-server service, when this setup installed it for the tests (they start their own, on free ports).
+if [ "$setup_mode" = test ] && [ -n "$redis_was_missing" ] && [ -d /run/systemd/system ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo -n)
+  say "disabling the redis-server package's own service (the tests run their own)"
+  "${sudo_cmd[@]}" systemctl disable --now redis-server.service >/dev/null 2>&1 || true
 fi
 
 # 2. npm packages. mediasoup's postinstall must not run (it downloads); npm 11

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@gw/auth';
+import { ClusterModule } from '@gw/cluster';
 import { BypassModule } from '@gw/bypass';
 import { CohostModule, PkModule } from '@gw/cohost';
 import { ConferenceModule } from '@gw/conference';
@@ -34,6 +35,7 @@ export class AppModule {
         PkModule,
         BypassModule,
         WhepModule,
+        ClusterModule,
         ObservabilityModule,
       ],
     };

@@ -5,7 +5,8 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { HttpErrorFilter, SupervisedProcess } from '@gw/common';
+import { CLUSTER_REDIS, ClusterModule, ClusterRedis, NodeRegistry } from '@gw/cluster';
+import { HttpErrorFilter, redactUrl, SupervisedProcess } from '@gw/common';
 import { ConfigError, loadConfig, ResolvedConfig } from '@gw/config';
 import { ImIoAdapter } from '@gw/im';
 import { ChannelService } from '@gw/live';
@@ -31,7 +32,8 @@ async function bootstrap(): Promise<void> {
     logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
   });
   // socket.io as Nest's adapter does it, with plain listeners instead of an rxjs pipeline per event per socket.
-  app.useWebSocketAdapter(new ImIoAdapter(app));
+  // In cluster mode (REDIS_URL) its rooms and broadcasts span every node (socket.io's Redis streams adapter).
+  app.useWebSocketAdapter(new ImIoAdapter(app, ClusterModule.socketAdapter(app.get<ClusterRedis | null>(CLUSTER_REDIS))));
   // Shutdown: the modules' hooks end what they own (app.close()), then any child still on its way
   // out is waited for (SIGKILL after its stop timeout), so no process outlives the gateway.
   let closing = false;
@@ -90,6 +92,7 @@ async function bootstrap(): Promise<void> {
     `  REST API    ${base}/api/v1   (OpenAPI: ${base}/api/docs)`,
     `  live origin ${origin}`,
     `  turn        ${ice}`,
+    config.cluster ? `  cluster     node ${app.get(NodeRegistry).nodeId} on ${redactUrl(config.cluster.redisUrl)}` : '  cluster     off (one node; set REDIS_URL to join a cluster)',
     `  channels    ${app.get(ChannelService).list().length} stored in ${config.dataDir}`,
     config.adminApiKeyGenerated ? `  admin key   ${config.adminApiKey}   (random for this run; set ADMIN_API_KEY to fix it)` : '  admin key   from ADMIN_API_KEY',
   ];

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, ConfigProblem, GatewayConfig, parseConfig } from './config.schema';
 
@@ -31,6 +31,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ResolvedConfig
     env,
     cpuCount: availableParallelism(),
     randomKey: () => randomBytes(18).toString('base64url'),
+    hostname: hostname(),
   });
   config.dataDir = resolve(config.dataDir);
   if (!env.FFMPEG_PATH) config.ffmpegPath = resolveFfmpeg(env.PATH ?? '');

@@ -143,4 +143,32 @@ describe('parseConfig: TURN', () => {
     expect(secret.map((p) => p.key)).toEqual(['TURN_SECRET', 'TURN_SECRET']);
     expect(JSON.stringify(secret)).not.toContain('short secret');
   });
+
+  describe('cluster mode', () => {
+    const secrets = { JWT_SECRET: 'j'.repeat(40), ADMIN_API_KEY: 'a'.repeat(20) };
+
+    it('is off without REDIS_URL, and on with it, naming the node after the host and port by default', () => {
+      expect(parse({}).cluster).toBeUndefined();
+      const config = parseConfig({ env: { REDIS_URL: 'redis://10.0.0.5:6379', PORT: '3100', PUBLIC_HOST: 'gw1.example.test', ...secrets }, cpuCount: 4, randomKey: () => 'k', hostname: 'box 1' });
+      expect(config.cluster).toEqual({ redisUrl: 'redis://10.0.0.5:6379', nodeId: 'box-1:3100', address: 'http://gw1.example.test:3100', cpuBudget: 3.2 });
+      expect(parse({ REDIS_URL: 'rediss://u:p@r.test:6380/2', NODE_ID: 'n1', NODE_ADDRESS: 'http://10.1.0.2:3000', NODE_CPU_BUDGET: '1.5', ...secrets }).cluster).toEqual({
+        redisUrl: 'rediss://u:p@r.test:6380/2',
+        nodeId: 'n1',
+        address: 'http://10.1.0.2:3000',
+        cpuBudget: 1.5,
+      });
+    });
+
+    it('needs the secrets every node must share, and rejects node settings without it', () => {
+      expect(problemsOf({ REDIS_URL: 'redis://r.test:6379' }).map((p) => p.key).sort()).toEqual(['ADMIN_API_KEY', 'JWT_SECRET']);
+      expect(problemsOf({ NODE_ID: 'n1', NODE_CPU_BUDGET: '2' }).map((p) => p.key).sort()).toEqual(['NODE_CPU_BUDGET', 'NODE_ID']);
+      expect(problemsOf({ REDIS_URL: 'redis://r.test', NODE_ID: 'bad id!', NODE_ADDRESS: 'ftp://x', ...secrets }).map((p) => p.key).sort()).toEqual(['NODE_ADDRESS', 'NODE_ID']);
+    });
+
+    it('never echoes a bad REDIS_URL, which may hold a password', () => {
+      const problems = problemsOf({ REDIS_URL: 'http://user:hunter2-secret@r.test', ...secrets });
+      expect(problems.map((p) => p.key)).toEqual(['REDIS_URL']);
+      expect(JSON.stringify(problems)).not.toContain('hunter2');
+    });
+  });
 });

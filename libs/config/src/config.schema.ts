@@ -89,6 +89,22 @@ export interface GatewayConfig {
   };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   turn: TurnConfig;
+  /**
+   * Cluster mode (REDIS_URL set): nodes sharing a Redis, JWT_SECRET and
+   * ADMIN_API_KEY are one cluster. Unset: one node on its own, as before.
+   */
+  cluster?: ClusterConfig;
+}
+
+export interface ClusterConfig {
+  /** REDIS_URL: `redis://[user:password@]host:port[/db]` (or `rediss://`). */
+  redisUrl: string;
+  /** NODE_ID: this node's name in the cluster. Default: host name + ':' + PORT. */
+  nodeId: string;
+  /** NODE_ADDRESS: where clients and other nodes reach this node's HTTP port. Default http://PUBLIC_HOST:PORT. */
+  address: string;
+  /** NODE_CPU_BUDGET: cores this node offers to media work. Default: its cores × 0.8. */
+  cpuBudget: number;
 }
 
 /**
@@ -133,7 +149,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_KEYS = new Set(['ADMIN_API_KEY', 'JWT_SECRET', 'LIVE_HOOK_SECRET', 'TURN_SECRET']);
+const SECRET_KEYS = new Set(['ADMIN_API_KEY', 'JWT_SECRET', 'LIVE_HOOK_SECRET', 'TURN_SECRET', 'REDIS_URL']);
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -201,6 +217,10 @@ const envSchema = z.object({
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
   TURN_TTL_SECONDS: seconds.default(3600),
   P2P_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2500),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s/]+(\/\d{1,2})?$/, 'must be redis://[user:password@]host:port[/db] or rediss://…').optional(),
+  NODE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ : -').optional(),
+  NODE_ADDRESS: z.string().regex(/^https?:\/\/[^\s/]+$/, 'must be http(s)://host:port').optional(),
+  NODE_CPU_BUDGET: z.coerce.number().positive().max(1024).optional(),
 });
 
 /** One ICE server URL of TURN_URLS: `stun:`, `turn:` or `turns:` host[:port], with an optional transport. */
@@ -211,13 +231,15 @@ export interface ConfigInputs {
   cpuCount: number;
   /** Supplies the admin key when none is configured. */
   randomKey: () => string;
+  /** The machine's host name, for the default NODE_ID. */
+  hostname?: string;
 }
 
 /**
  * Parses and cross-checks the environment. Throws ConfigError naming every bad
  * key at once. Empty strings count as unset, as shells often export `X=`.
  */
-export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): GatewayConfig {
+export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: ConfigInputs): GatewayConfig {
   const cleaned = Object.fromEntries(
     Object.keys(envSchema.shape)
       .map((key) => [key, env[key]])
@@ -315,6 +337,15 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
     else if (overlaps(e.MIX_RTP_MIN_PORT, e.MIX_RTP_MAX_PORT)) problems.push({ key: 'TURN_RELAY_MIN_PORT', message: "the relay port range overlaps the mixer's (MIX_RTP_MIN_PORT-MIX_RTP_MAX_PORT)" });
     else if (turnPorts.some(([, p]) => inRange(p, relayMin, relayMax))) problems.push({ key: 'TURN_PORT', message: 'lies in the relay port range (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT)' });
   }
+  if (e.REDIS_URL) {
+    // Every node of a cluster must accept the others' tokens and admin key: neither may be random per node.
+    if (!e.JWT_SECRET) problems.push({ key: 'JWT_SECRET', message: 'is required with REDIS_URL (every node of the cluster signs and checks tokens with it)' });
+    if (!e.ADMIN_API_KEY) problems.push({ key: 'ADMIN_API_KEY', message: 'is required with REDIS_URL (every node of the cluster accepts it)' });
+  } else {
+    for (const key of ['NODE_ID', 'NODE_ADDRESS', 'NODE_CPU_BUDGET'] as const) {
+      if (e[key] !== undefined) problems.push({ key, message: 'only applies with REDIS_URL (cluster mode)' });
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const rtmpBase = embedded
@@ -388,6 +419,14 @@ export function parseConfig({ env, cpuCount, randomKey }: ConfigInputs): Gateway
             p2pTimeoutMs: e.P2P_TIMEOUT_MS,
           }
         : { mode: 'off', ttlSeconds: e.TURN_TTL_SECONDS, p2pTimeoutMs: e.P2P_TIMEOUT_MS },
+    cluster: e.REDIS_URL
+      ? {
+          redisUrl: e.REDIS_URL,
+          nodeId: e.NODE_ID ?? `${hostname}:${e.PORT}`.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 64),
+          address: e.NODE_ADDRESS ?? `http://${e.PUBLIC_HOST}:${e.PORT}`,
+          cpuBudget: e.NODE_CPU_BUDGET ?? Math.round(Math.max(1, cpuCount) * 0.8 * 100) / 100,
+        }
+      : undefined,
   };
 }
 

@@ -25,6 +25,24 @@ type AdapterSocket = Parameters<IoAdapter['bindMessageHandlers']>[0];
  * operator chain ran for every socket request.
  */
 export class ImIoAdapter extends IoAdapter {
+  /**
+   * `clusterAdapter`: socket.io's adapter factory for the cluster (the Redis
+   * streams adapter), so that rooms and broadcasts span every node; without
+   * it socket.io's in-memory adapter serves this node alone.
+   */
+  constructor(
+    app?: ConstructorParameters<typeof IoAdapter>[0],
+    private readonly clusterAdapter?: unknown,
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: object): unknown {
+    const server = super.createIOServer(port, options) as { adapter: (factory: unknown) => unknown };
+    if (this.clusterAdapter) server.adapter(this.clusterAdapter);
+    return server;
+  }
+
   override bindMessageHandlers(socket: AdapterSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     for (const { message, callback, isAckHandledManually } of handlers) {
       socket.on(message as string, (...args: unknown[]) => {
