@@ -122,7 +122,7 @@ describe('the connectivity ladder on simulated networks', () => {
 
   const token = async (userId: string) => (await gw.admin('POST', '/api/v1/tokens', { userId, role: 'guest' })).body.token as string;
 
-  async function openPage(client: Client, conferenceId: string, who: Person): Promise<Page> {
+  async function openPage(client: Client, conferenceId: string, who: Person, query = ''): Promise<Page> {
     // The page is served over plain HTTP from a non-loopback address: let it count as secure (camera, WebRTC), as HTTPS would in production.
     const browser = await net.launchChromium(client, [`--unsafely-treat-insecure-origin-as-secure=${gw.baseUrl}`, `--use-file-for-fake-video-capture=${join(media, `${who}.y4m`)}`, `--use-file-for-fake-audio-capture=${join(media, `${who}.wav`)}`]);
     browsers.push(browser);
@@ -133,7 +133,7 @@ describe('the connectivity ladder on simulated networks', () => {
     page.on('response', (r) => {
       if (r.status() >= 400) lines.push(`${r.status()} ${r.url()}`);
     });
-    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(who)}`);
+    await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${await token(who)}${query}`);
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 30000 }).catch(async (error: Error) => {
       const status = await page
         .evaluate(() => {
@@ -153,11 +153,11 @@ describe('the connectivity ladder on simulated networks', () => {
    * second's direct path reaches it (a CI run read alice's `sfu-udp` of that
    * moment in (a)).
    */
-  async function pair(tag: string, routers: Record<Person, RouterSpec>) {
+  async function pair(tag: string, routers: Record<Person, RouterSpec>, query = '') {
     const id = (await gw.admin('POST', '/api/v1/conferences', { title: `ladder ${tag}` })).body.id as string;
     for (const userId of Object.keys(PEOPLE)) await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId });
     const clients = { alice: net.addClient(`${tag}a`, routers.alice), bob: net.addClient(`${tag}b`, routers.bob) };
-    const pages = { alice: await openPage(clients.alice, id, 'alice'), bob: await openPage(clients.bob, id, 'bob') };
+    const pages = { alice: await openPage(clients.alice, id, 'alice', query), bob: await openPage(clients.bob, id, 'bob', query) };
     let seen = '';
     let since = 0;
     const paths = await waitFor(
@@ -171,13 +171,29 @@ describe('the connectivity ladder on simulated networks', () => {
       },
       45000,
     );
-    return { id, pages, paths };
+    return { id, pages, paths, clients };
   }
 
-  async function pagePath(page: Page): Promise<{ path?: string; p2pConnects: number; p2pFallbacks: number }> {
+  /** Waits until the conference lists the two on `want` (by user), e.g. after a path broke or healed. */
+  async function pathsBecome(id: string, want: Record<Person, string>, timeoutMs: number): Promise<void> {
+    let last = '';
+    await waitFor(
+      `paths ${JSON.stringify(want)}`,
+      async () => {
+        const participants = (await gw.admin('GET', `/api/v1/conferences/${id}`)).body.participants as { userId: Person; path?: string }[];
+        last = JSON.stringify(participants.map((p) => [p.userId, p.path]));
+        return participants.length === 2 && participants.every((p) => p.path === want[p.userId]) ? true : undefined;
+      },
+      timeoutMs,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last ${last}`);
+    });
+  }
+
+  async function pagePath(page: Page): Promise<{ path?: string; p2pConnects: number; p2pFallbacks: number; p2pRetries: number }> {
     return page.evaluate(() => {
       const c = window.conferenceClient!;
-      return { path: c.path, p2pConnects: c.p2pConnects, p2pFallbacks: c.p2pFallbacks };
+      return { path: c.path, p2pConnects: c.p2pConnects, p2pFallbacks: c.p2pFallbacks, p2pRetries: c.p2pRetries };
     });
   }
 
@@ -198,6 +214,63 @@ describe('the connectivity ladder on simulated networks', () => {
     expect((await gw.request('GET', '/metrics')).body).toMatch(/^gateway_participants_by_path\{path="p2p"\} 2$/m);
     for (const page of Object.values(pages)) await page.close();
   }, 120000);
+
+  it('(d) a direct path that breaks falls back to the SFU without anyone doing anything, and moves back up once it heals', async () => {
+    const { id, pages, paths, clients } = await pair('r', { alice: { kind: 'eim' }, bob: { kind: 'eim' } });
+    expect(paths.map((p) => p.path)).toEqual(['p2p', 'p2p']);
+    // Cut the two routers off from each other (the SFU stays reachable): the direct path drops.
+    net.cut(clients.alice, [clients.bob.router.wanAddress]);
+    const cutAt = Date.now();
+    await pathsBecome(id, { alice: 'sfu-udp', bob: 'sfu-udp' }, 40000);
+    process.stdout.write(`ladder: direct path cut, both on the SFU ${Date.now() - cutAt} ms later\n`);
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    for (const page of Object.values(pages)) expect(await pagePath(page)).toMatchObject({ path: 'sfu-udp', p2pConnects: 1, p2pFallbacks: 1 });
+    // Heal it: the offering side (alice) tries again after its back-off, and both move back up.
+    net.uncut(clients.alice);
+    const healedAt = Date.now();
+    await pathsBecome(id, { alice: 'p2p', bob: 'p2p' }, 60000);
+    process.stdout.write(`ladder: direct path healed, both back on p2p ${Date.now() - healedAt} ms later\n`);
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    const alice = await pagePath(pages.alice);
+    expect(alice).toMatchObject({ path: 'p2p', p2pConnects: 2, p2pFallbacks: 1 });
+    expect(alice.p2pRetries).toBeGreaterThanOrEqual(1);
+    expect(await pagePath(pages.bob)).toMatchObject({ path: 'p2p', p2pConnects: 2, p2pFallbacks: 1 });
+    // Back on the direct path, neither sends to the SFU any more.
+    await waitFor('no producers in the conference', async () => {
+      const view = (await gw.admin('GET', `/api/v1/conferences/${id}`)).body;
+      return view.participants.every((p: { audio: boolean; video: boolean }) => !p.audio && !p.video) ? true : undefined;
+    }, 10000);
+    for (const page of Object.values(pages)) await page.close();
+  }, 200000);
+
+  it('(e) an SFU path that loses UDP to the SFU moves down to TURN by itself, and back up once UDP returns', async () => {
+    const turnPort = Number(gw.env.TURN_PORT ?? 3478);
+    // No direct path here (p2p=off): both use the SFU.
+    const { id, pages, clients } = await pair('u', { alice: { kind: 'eim' }, bob: { kind: 'eim' } }, '&p2p=off');
+    await pathsBecome(id, { alice: 'sfu-udp', bob: 'sfu-udp' }, 20000);
+    // Everything from alice to the gateway's address is dropped but the TURN port and signalling.
+    net.cut(clients.alice, [net.internet.address], { exceptUdpPorts: [turnPort], exceptTcpPorts: [turnPort, Number(gw.env.PORT)] });
+    const cutAt = Date.now();
+    await pathsBecome(id, { alice: 'turn-udp', bob: 'sfu-udp' }, 60000);
+    process.stdout.write(`ladder: UDP to the SFU cut, alice on turn-udp ${Date.now() - cutAt} ms later\n`);
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    net.uncut(clients.alice);
+    const healedAt = Date.now();
+    await pathsBecome(id, { alice: 'sfu-udp', bob: 'sfu-udp' }, 90000);
+    // The page says so too (its own transport's selected pair, not only the SFU's tuple).
+    await waitFor("alice's page back on sfu-udp", async () => ((await pagePath(pages.alice)).path === 'sfu-udp' ? true : undefined), 90000).catch(async (error: Error) => {
+      const history = await pages.alice.evaluate(() => window.conferenceClient!.pathHistory);
+      throw new Error(`${error.message}; alice's rungs ${history.map((h) => `${h.path}@${h.at - cutAt}`).join(', ')}`);
+    });
+    const history = await pages.alice.evaluate(() => window.conferenceClient!.pathHistory);
+    process.stdout.write(`ladder: UDP to the SFU back, alice on sfu-udp ${Date.now() - healedAt} ms later; alice's rungs: ${history.map((h) => `${h.path}@${h.at - cutAt}`).join(', ')} (ms from the cut)\n`);
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    for (const page of Object.values(pages)) await page.close();
+  }, 240000);
 
   it('(b) behind symmetric NATs: no direct path in time, the SFU over UDP', async () => {
     const { pages, paths } = await pair('s', { alice: { kind: 'symmetric' }, bob: { kind: 'symmetric' } });

@@ -33,6 +33,8 @@ const HOST_LINK_PREFIX = 'gwn-';
 const ROUTER_TABLE = 'gwnet';
 /** The nftables table that drops packets for `shape({ lossPercent })` when the kernel has no netem. */
 const SHAPE_TABLE = 'gwnetshape';
+/** nftables table (in a client's router) that cuts the client off from chosen addresses (`cut`). */
+const CUT_TABLE = 'gwnetcut';
 const MAX_CLIENTS = 99;
 
 export type NetnsErrorCode = 'COMMAND_FAILED' | 'NO_FREE_BLOCK' | 'NETEM_UNAVAILABLE' | 'DESTROYED' | 'BAD_NAME' | 'TOO_MANY_CLIENTS';
@@ -390,6 +392,44 @@ export class TestNetwork {
     tryCommand('tc', ['-n', client.namespace, 'qdisc', 'del', 'dev', 'eth0', 'root']);
     tryCommand('tc', ['-n', client.router.namespace, 'qdisc', 'del', 'dev', 'lan0', 'root']);
     tryCommand('ip', ['netns', 'exec', client.router.namespace, 'nft', 'delete', 'table', 'ip', SHAPE_TABLE]);
+  }
+
+  /**
+   * Cuts `client` off from `addresses` (both directions, every protocol), in
+   * its router's forward path: e.g. from another client's router (its direct
+   * path to that peer) or from the gateway's address but for some ports
+   * (`exceptUdpPorts`, e.g. the TURN port; `exceptTcpPorts`, e.g. signalling). Replaces an earlier cut of the
+   * client; `uncut` removes it (as does destroy).
+   */
+  cut(client: Client, addresses: string[], options: { protocol?: 'udp' | 'tcp'; exceptUdpPorts?: number[]; exceptTcpPorts?: number[] } = {}): void {
+    this.#assertOpen();
+    this.uncut(client);
+    for (const a of addresses) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new NetnsError('BAD_NAME', `not an IPv4 address: ${a}`);
+    const set = `{ ${addresses.join(', ')} }`;
+    const proto = options.protocol ? `meta l4proto ${options.protocol} ` : '';
+    const rules: string[] = [];
+    for (const [l4, ports] of [['udp', options.exceptUdpPorts], ['tcp', options.exceptTcpPorts]] as const) {
+      if (!ports?.length) continue;
+      const list = `{ ${ports.map((p) => String(Math.trunc(p))).join(', ')} }`;
+      rules.push(`ip daddr ${set} ${l4} dport ${list} accept`, `ip saddr ${set} ${l4} sport ${list} accept`);
+    }
+    rules.push(`ip daddr ${set} ${proto}drop`, `ip saddr ${set} ${proto}drop`);
+    command(
+      'ip',
+      ['netns', 'exec', client.router.namespace, 'nft', '-f', '-'],
+      `table ip ${CUT_TABLE} {
+  chain forward {
+    type filter hook forward priority filter - 20; policy accept;
+${rules.map((r) => `    ${r}`).join('\n')}
+  }
+}
+`,
+    );
+  }
+
+  /** Removes `client`'s cut; nothing if it has none. */
+  uncut(client: Client): void {
+    tryCommand('ip', ['netns', 'exec', client.router.namespace, 'nft', 'delete', 'table', 'ip', CUT_TABLE]);
   }
 
   /** The namespaces this network holds right now (for assertions). */

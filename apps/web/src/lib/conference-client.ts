@@ -15,6 +15,15 @@ type Listener = () => void;
 const ICE_RESTART_SPACING_MS = 2000;
 /** A direct path that stays disconnected this long is given up for the SFU. */
 const P2P_DROP_MS = 2000;
+/**
+ * After falling back to the SFU, the offering side tries the direct path again
+ * (the ladder moves back up when it can): first after this long, then twice as
+ * long after each failed try, up to P2P_RETRY_MAX_MS.
+ */
+const P2P_RETRY_FIRST_MS = 5000;
+const P2P_RETRY_MAX_MS = 60000;
+/** How often the SFU transport's selected candidate pair is read again, so a path that moved (to TURN, or back) is told. */
+const PATH_CHECK_MS = 3000;
 
 export interface ConferenceClientOptions {
   /** Try a direct path to the other participant first when the conference allows it (default true). */
@@ -38,15 +47,39 @@ export class ConferenceClient {
   rejoins = 0;
   /** How many ICE restarts this client made (its network path broke for long enough that ICE failed). */
   iceRestarts = 0;
-  /** The ladder rung of the latest transport that connected (also told to the gateway, `media:path`). */
-  path?: MediaPath;
+  /** The ladder rung in use (also told to the gateway, `media:path`). */
+  get path(): MediaPath | undefined {
+    return this.#path;
+  }
+  set path(path: MediaPath | undefined) {
+    if (path === this.#path) return;
+    this.#path = path;
+    this.pathHistory.push({ at: Date.now(), path });
+    if (this.pathHistory.length > 50) this.pathHistory.shift();
+  }
+  #path?: MediaPath;
+  /** The rungs this client went through, with when (the last 50; diagnostics and tests). */
+  readonly pathHistory: { at: number; path?: MediaPath }[] = [];
   /** STUN/TURN servers from the join ack (fresh credentials at every join). */
   #iceServers: RTCIceServer[] = [];
   /** The direct path to the other participant while one is tried or up. */
   p2p?: P2pLink;
-  /** How many direct paths connected, and how many were given up for the SFU. */
+  /**
+   * How many direct paths connected; how many times the client fell back to
+   * the SFU for want of one (the first try failing, or a path that was up
+   * dropping; failed tries to move back up are not counted again); and how
+   * many tries to move back up it made.
+   */
   p2pConnects = 0;
   p2pFallbacks = 0;
+  p2pRetries = 0;
+  /** Whether the conference allows a direct path now (the join's `p2p.allowed`, then `p2p:allowed`). */
+  #p2pAllowed = false;
+  /** On the SFU since a fallback (not counted again until a direct path connects). */
+  #fellBack = false;
+  #retryTimer?: ReturnType<typeof setTimeout>;
+  #retryDelayMs = P2P_RETRY_FIRST_MS;
+  #pathTimer?: ReturnType<typeof setInterval>;
   #p2pTimeoutMs = 2500;
   /** Signals that came before the join's ack. */
   #earlySignals: P2pSignal[] = [];
@@ -70,7 +103,11 @@ export class ConferenceClient {
     });
     signalling.on<{ conferenceId: string; allowed: boolean; userIds: string[] }>('p2p:allowed', (e) => {
       if (e.conferenceId !== this.conferenceId || !this.userId) return;
-      if (!e.allowed) return void this.#leaveP2p('the conference needs the SFU');
+      this.#p2pAllowed = e.allowed;
+      if (!e.allowed) {
+        this.#cancelRetry();
+        return void this.#leaveP2p('the conference needs the SFU');
+      }
       const peer = e.userIds.find((u) => u !== this.userId);
       if (peer) void this.#tryP2p(peer);
     });
@@ -121,6 +158,8 @@ export class ConferenceClient {
     }>('media:join', { conferenceId });
     this.#iceServers = joined.iceServers ?? [];
     this.#p2pTimeoutMs = joined.p2p?.timeoutMs ?? 2500;
+    this.#p2pAllowed = !!joined.p2p?.allowed;
+    this.#watchPath();
     this.conferenceId = conferenceId;
     this.userId = joined.userId;
     this.#local = local;
@@ -208,6 +247,7 @@ export class ConferenceClient {
    */
   async #tryP2p(peerId: string): Promise<boolean> {
     if (this.options.p2p === false || !this.conferenceId || !this.userId) return false;
+    this.#cancelRetry();
     if (this.p2p && !this.p2p.closed) return this.p2p.peerId === peerId ? this.p2p.whenConnected(this.#p2pTimeoutMs) : false;
     const link = this.#newLink(peerId);
     await link.start().catch(() => link.close());
@@ -228,6 +268,9 @@ export class ConferenceClient {
       if (state === 'connected') {
         clearTimeout(dropTimer);
         dropTimer = undefined;
+        this.#cancelRetry();
+        this.#fellBack = false;
+        this.#retryDelayMs = P2P_RETRY_FIRST_MS;
         if (this.path === 'p2p') return;
         this.p2pConnects += 1;
         for (const track of link.remote.getTracks()) this.#remote(peerId).stream.addTrack(track);
@@ -258,6 +301,53 @@ export class ConferenceClient {
     await this.p2p!.onSignal(signal).catch((error: Error) => console.warn(`direct path: ${error.message}`));
   }
 
+  /**
+   * The ladder moves back up: the offering side (the answerer answers any
+   * offer) tries the direct path again after a back-off, while the conference
+   * allows one and the peer is still there.
+   */
+  #scheduleRetry(peerId: string): void {
+    this.#cancelRetry();
+    if (this.options.p2p === false || !this.#joined || !this.#p2pAllowed || !this.userId || !(this.userId < peerId)) return;
+    const delay = this.#retryDelayMs;
+    this.#retryDelayMs = Math.min(delay * 2, P2P_RETRY_MAX_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (!this.#joined || !this.#p2pAllowed || !this.remotes.has(peerId) || (this.p2p && !this.p2p.closed)) return;
+      this.p2pRetries += 1;
+      void this.#tryP2p(peerId);
+    }, delay);
+  }
+
+  #cancelRetry(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  /**
+   * Reads the SFU path's selected candidate pair every PATH_CHECK_MS, so a
+   * path that moved by itself (ICE switched to a TURN relay when the direct
+   * one broke, or back when it healed) is told to the gateway and the page.
+   */
+  #watchPath(): void {
+    if (this.#pathTimer) return;
+    this.#pathTimer = setInterval(() => {
+      if (!this.#joined || this.p2p?.connected) return;
+      const transport = [this.sendTransport, this.recvTransport].find((t) => t && !t.closed && t.connectionState === 'connected');
+      if (!transport) return;
+      void transport
+        .getStats()
+        .then((stats) => {
+          const path = sfuPathFromStats(stats);
+          if (!path || path === this.path || this.p2p?.connected || !this.conferenceId) return;
+          this.path = path;
+          this.#changed();
+          return this.signalling.request('media:path', { conferenceId: this.conferenceId, path });
+        })
+        .catch(() => undefined);
+    }, PATH_CHECK_MS);
+  }
+
   /** The peer of the direct path being tried or up. */
   #directPeer(): string | undefined {
     return this.p2p && !this.p2p.closed ? this.p2p.peerId : undefined;
@@ -273,9 +363,13 @@ export class ConferenceClient {
     const remote = this.remotes.get(link.peerId);
     for (const track of link.remote.getTracks()) remote?.stream.removeTrack(track);
     if (wasUp) this.path = undefined;
-    this.p2pFallbacks += 1;
+    if (wasUp || !this.#fellBack) this.p2pFallbacks += 1;
+    this.#fellBack = true;
     console.info(`direct path to ${link.peerId} closed (${why}); using the SFU`);
     if (this.#joined) void this.#produceLocal().catch((error: Error) => console.warn(`cannot send to the SFU: ${error.message}`));
+    // A transport that connected while the direct path was up did not name the rung: it does now.
+    if (wasUp) for (const t of [this.sendTransport, this.recvTransport]) if (t && t.connectionState === 'connected') void this.#reportPath(t);
+    this.#scheduleRetry(link.peerId);
     // What the peer sent to the SFU meanwhile is received from there now.
     for (const [producerId, userId] of [...this.#early]) {
       if (userId !== link.peerId || !this.recvTransport) continue;
@@ -303,6 +397,7 @@ export class ConferenceClient {
     this.consumers.clear();
     this.remotes.clear();
     this.#sfuProducing = false;
+    this.#cancelRetry();
     this.p2p?.close();
     this.p2p = undefined;
     this.#changed();
@@ -314,6 +409,9 @@ export class ConferenceClient {
 
   async leave(): Promise<void> {
     this.#joined = false;
+    this.#cancelRetry();
+    clearInterval(this.#pathTimer);
+    this.#pathTimer = undefined;
     this.p2p?.close();
     this.p2p = undefined;
     await this.signalling.request('media:leave', {});
