@@ -109,8 +109,12 @@ describe('the connectivity ladder on simulated networks', () => {
       execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${p.hex}:size=640x360:rate=25`, '-t', '2', '-pix_fmt', 'yuv420p', join(media, `${name}.y4m`)]);
       execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${p.toneHz}:sample_rate=48000`, '-t', '4', join(media, `${name}.wav`)]);
     }
+    // TURN over TLS with a self-signed certificate for the gateway's address (made here, removed with the media dir).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=ladder-turn', '-keyout', join(media, 'turn.key'), '-out', join(media, 'turn.crt')], { stdio: 'ignore' });
     net = await TestNetwork.create();
-    gw = await net.startGateway({ env: { TURN: 'embedded', P2P_TIMEOUT_MS: String(P2P_TIMEOUT_MS), CONFERENCE_IDLE_SECONDS: '120' } });
+    gw = await net.startGateway({
+      env: { TURN: 'embedded', TURN_TLS_CERT: join(media, 'turn.crt'), TURN_TLS_KEY: join(media, 'turn.key'), P2P_TIMEOUT_MS: String(P2P_TIMEOUT_MS), CONFERENCE_IDLE_SECONDS: '120' },
+    });
   }, 60000);
 
   afterAll(async () => {
@@ -122,9 +126,9 @@ describe('the connectivity ladder on simulated networks', () => {
 
   const token = async (userId: string) => (await gw.admin('POST', '/api/v1/tokens', { userId, role: 'guest' })).body.token as string;
 
-  async function openPage(client: Client, conferenceId: string, who: Person, query = ''): Promise<Page> {
+  async function openPage(client: Client, conferenceId: string, who: Person, query = '', extraArgs: string[] = []): Promise<Page> {
     // The page is served over plain HTTP from a non-loopback address: let it count as secure (camera, WebRTC), as HTTPS would in production.
-    const browser = await net.launchChromium(client, [`--unsafely-treat-insecure-origin-as-secure=${gw.baseUrl}`, `--use-file-for-fake-video-capture=${join(media, `${who}.y4m`)}`, `--use-file-for-fake-audio-capture=${join(media, `${who}.wav`)}`]);
+    const browser = await net.launchChromium(client, [...extraArgs, `--unsafely-treat-insecure-origin-as-secure=${gw.baseUrl}`, `--use-file-for-fake-video-capture=${join(media, `${who}.y4m`)}`, `--use-file-for-fake-audio-capture=${join(media, `${who}.wav`)}`]);
     browsers.push(browser);
     const page = await browser.newPage();
     const lines: string[] = [];
@@ -153,11 +157,11 @@ describe('the connectivity ladder on simulated networks', () => {
    * second's direct path reaches it (a CI run read alice's `sfu-udp` of that
    * moment in (a)).
    */
-  async function pair(tag: string, routers: Record<Person, RouterSpec>, query = '') {
+  async function pair(tag: string, routers: Record<Person, RouterSpec>, query = '', args: Partial<Record<Person, string[]>> = {}) {
     const id = (await gw.admin('POST', '/api/v1/conferences', { title: `ladder ${tag}` })).body.id as string;
     for (const userId of Object.keys(PEOPLE)) await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId });
     const clients = { alice: net.addClient(`${tag}a`, routers.alice), bob: net.addClient(`${tag}b`, routers.bob) };
-    const pages = { alice: await openPage(clients.alice, id, 'alice', query), bob: await openPage(clients.bob, id, 'bob', query) };
+    const pages = { alice: await openPage(clients.alice, id, 'alice', query, args.alice), bob: await openPage(clients.bob, id, 'bob', query, args.bob) };
     let seen = '';
     let since = 0;
     const paths = await waitFor(
@@ -244,6 +248,20 @@ describe('the connectivity ladder on simulated networks', () => {
     }, 10000);
     for (const page of Object.values(pages)) await page.close();
   }, 200000);
+
+  it('(f) behind a firewall that lets only TCP to the TURN TLS port out: TURN over TLS', async () => {
+    const tlsPort = Number(gw.env.TURN_TLS_PORT ?? 5349);
+    // The certificate is self-signed for no name (a deployment's names its TURN host): alice's Chromium
+    // trusts that one key (its SPKI hash), nothing else. Chromium checks TURN servers' certificates: without it no relay is made.
+    const spki = execFileSync('sh', ['-c', `openssl x509 -in '${join(media, 'turn.crt')}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`]).toString().trim();
+    const { pages, paths } = await pair('t', { alice: { kind: 'firewall', allowTcpPorts: [tlsPort, Number(gw.env.PORT)] }, bob: { kind: 'eim' } }, '', { alice: [`--ignore-certificate-errors-spki-list=${spki}`] });
+    const byUser = Object.fromEntries(paths.map((p) => [p.userId, p.path]));
+    expect(byUser).toEqual({ alice: 'turn-tls', bob: 'sfu-udp' });
+    await expectSeenAndHeard(pages.alice, 'bob', 'alice');
+    await expectSeenAndHeard(pages.bob, 'alice', 'bob');
+    expect(await pagePath(pages.alice)).toMatchObject({ path: 'turn-tls', p2pConnects: 0 });
+    for (const page of Object.values(pages)) await page.close();
+  }, 150000);
 
   it('(e) an SFU path that loses UDP to the SFU moves down to TURN by itself, and back up once UDP returns', async () => {
     const turnPort = Number(gw.env.TURN_PORT ?? 3478);
