@@ -81,6 +81,9 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     // The embedded TURN server would take the fixed TURN_PORT (3478) in every gateway a run starts;
     // specs that need it (turn.e2e-spec.ts) turn it on with a free port of their own.
     TURN: 'off',
+    // Mix admission (NODE_CPU_BUDGET, default cores × 0.8) would refuse the many mixes some specs and
+    // benches run on purpose, past what one machine sustains; the admission tests set a real budget.
+    NODE_CPU_BUDGET: '64',
     ...options.env,
   };
   const [command, ...args] = [...(options.wrapper ?? []), process.execPath, MAIN];

@@ -1,6 +1,5 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { availableParallelism } from 'node:os';
 import { ConferenceService } from '@gw/conference';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { MixingService } from '@gw/mixing';
@@ -38,8 +37,8 @@ export const CLUSTER_REDIS = Symbol('CLUSTER_REDIS');
       useFactory: (config: ResolvedConfig, redis: ClusterRedis | null, conferences: ConferenceService, mixing: MixingService) =>
         NodeRegistry.forConfig(
           config.cluster,
-          { id: `local:${config.port}`, address: `http://${config.publicHost}:${config.port}`, cpuBudget: Math.round(availableParallelism() * 0.8 * 100) / 100 },
-          { conferences: () => conferences.list().length, mixTasks: () => mixing.list().filter((t) => !t.ended).length },
+          { id: `local:${config.port}`, address: `http://${config.publicHost}:${config.port}`, cpuBudget: config.cpuBudget },
+          { conferences: () => conferences.list().length, mixTasks: () => mixing.list().filter((t) => !t.ended).length, cpuReserved: () => mixing.capacity().reserved },
           redis ?? undefined,
           new Logger('Cluster'),
         ),

@@ -1,6 +1,6 @@
 import { forgottenNodes, GONE_AFTER_MS, nodeState, redisTimeMs, viewNodes } from './node-liveness';
 
-const report = (id: string, extra: object = {}) => JSON.stringify({ id, address: `http://${id}:3000`, cpuBudget: 1.6, cpuUsed: 0.25, conferences: 2, mixTasks: 1, ...extra });
+const report = (id: string, extra: object = {}) => JSON.stringify({ id, address: `http://${id}:3000`, cpuBudget: 1.6, cpuUsed: 0.25, cpuReserved: 0.4, conferences: 2, mixTasks: 1, ...extra });
 
 describe('node liveness', () => {
   it('a node is up until it has been silent for more than 5 s, and gone at once when it stopped', () => {
@@ -17,7 +17,7 @@ describe('node liveness', () => {
       ['b', 'gone', 6000],
       ['d', 'up', 200],
     ]);
-    expect(views[2]).toEqual({ id: 'd', address: 'http://d:3000', state: 'up', cpuBudget: 1.6, cpuUsed: 0.25, conferences: 2, mixTasks: 1, lastSeen: new Date(now - 200).toISOString(), silentForMs: 200 });
+    expect(views[2]).toEqual({ id: 'd', address: 'http://d:3000', state: 'up', cpuBudget: 1.6, cpuUsed: 0.25, cpuReserved: 0.4, conferences: 2, mixTasks: 1, lastSeen: new Date(now - 200).toISOString(), silentForMs: 200 });
     // A report without its heartbeat time is not listed (it would have no state).
     expect(viewNodes({ x: report('x') }, {}, now)).toEqual([]);
   });

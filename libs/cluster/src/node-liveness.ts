@@ -13,6 +13,8 @@ export interface NodeReport {
   cpuBudget: number;
   /** Cores its process tree (gateway, workers, ffmpeg, origin) used over the last heartbeat interval. */
   cpuUsed: number;
+  /** Cores the mixes running here were admitted for (mix-cost.ts). */
+  cpuReserved: number;
   conferences: number;
   mixTasks: number;
   /** Set by a node that stopped cleanly: it is gone at once, not after the timeout. */
@@ -55,6 +57,7 @@ export function viewNodes(reports: Record<string, string>, seen: Record<string, 
       state: nodeState(lastSeen, nowMs, report.stopped, goneAfterMs),
       cpuBudget: report.cpuBudget,
       cpuUsed: report.cpuUsed,
+      cpuReserved: report.cpuReserved ?? 0,
       conferences: report.conferences,
       mixTasks: report.mixTasks,
       lastSeen: new Date(lastSeen).toISOString(),

@@ -19,6 +19,7 @@ return now`;
 
 export interface NodeLoad {
   conferences: () => number;
+  cpuReserved: () => number;
   mixTasks: () => number;
 }
 
@@ -72,6 +73,7 @@ export class NodeRegistry {
       address: this.self.address,
       cpuBudget: this.self.cpuBudget,
       cpuUsed: this.#lastCpu,
+      cpuReserved: this.load.cpuReserved(),
       conferences: this.load.conferences(),
       mixTasks: this.load.mixTasks(),
       ...(stopped ? { stopped: true } : {}),

@@ -17,7 +17,7 @@ export class NodesController {
     try {
       return await this.registry.list();
     } catch (error) {
-      throw new UnavailableError('CLUSTER_UNAVAILABLE', `the cluster's Redis does not answer: ${(error as Error).message}`);
+      throw new UnavailableError(`the cluster's Redis does not answer: ${(error as Error).message}`, 'CLUSTER_UNAVAILABLE');
     }
   }
 }

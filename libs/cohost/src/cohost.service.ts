@@ -129,6 +129,10 @@ export class CohostService {
   async accept(by: UserPrincipal, invitationId: string): Promise<{ conferenceId: string }> {
     const desk = this.#deskOf(invitationId);
     this.#assertNotInPk(desk.channelId);
+    // The first guest starts a server mix: refuse the accept (MIX_CAPACITY, nothing changes) when this node cannot hold it.
+    if (!this.#sessions.has(desk.channelId) && (this.#modes.get(desk.channelId) ?? 'server') === 'server') {
+      this.mixing.assertCapacity(this.mixing.costOf(cohostMixSettings(this.programs.hostInfo(desk.channelId)), 2));
+    }
     const invitation = desk.accept(invitationId, by, Date.now());
     this.#tellBoth(invitation, 'cohost:accepted');
     try {

@@ -161,7 +161,10 @@ describe('parseConfig: TURN', () => {
 
     it('needs the secrets every node must share, and rejects node settings without it', () => {
       expect(problemsOf({ REDIS_URL: 'redis://r.test:6379' }).map((p) => p.key).sort()).toEqual(['ADMIN_API_KEY', 'JWT_SECRET']);
-      expect(problemsOf({ NODE_ID: 'n1', NODE_CPU_BUDGET: '2' }).map((p) => p.key).sort()).toEqual(['NODE_CPU_BUDGET', 'NODE_ID']);
+      expect(problemsOf({ NODE_ID: 'n1', NODE_ADDRESS: 'http://a.test:1' }).map((p) => p.key).sort()).toEqual(['NODE_ADDRESS', 'NODE_ID']);
+      // The CPU budget (mix admission) applies to a node on its own too.
+      expect(parse({}).cpuBudget).toBe(1.6);
+      expect(parse({ NODE_CPU_BUDGET: '3.5' }).cpuBudget).toBe(3.5);
       expect(problemsOf({ REDIS_URL: 'redis://r.test', NODE_ID: 'bad id!', NODE_ADDRESS: 'ftp://x', ...secrets }).map((p) => p.key).sort()).toEqual(['NODE_ADDRESS', 'NODE_ID']);
     });
 

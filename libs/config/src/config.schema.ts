@@ -89,6 +89,8 @@ export interface GatewayConfig {
   };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   turn: TurnConfig;
+  /** Cores this node offers to media work (NODE_CPU_BUDGET, default its cores × 0.8): mixes are admitted against it. */
+  cpuBudget: number;
   /**
    * Cluster mode (REDIS_URL set): nodes sharing a Redis, JWT_SECRET and
    * ADMIN_API_KEY are one cluster. Unset: one node on its own, as before.
@@ -342,7 +344,7 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
     if (!e.JWT_SECRET) problems.push({ key: 'JWT_SECRET', message: 'is required with REDIS_URL (every node of the cluster signs and checks tokens with it)' });
     if (!e.ADMIN_API_KEY) problems.push({ key: 'ADMIN_API_KEY', message: 'is required with REDIS_URL (every node of the cluster accepts it)' });
   } else {
-    for (const key of ['NODE_ID', 'NODE_ADDRESS', 'NODE_CPU_BUDGET'] as const) {
+    for (const key of ['NODE_ID', 'NODE_ADDRESS'] as const) {
       if (e[key] !== undefined) problems.push({ key, message: 'only applies with REDIS_URL (cluster mode)' });
     }
   }
@@ -419,6 +421,7 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
             p2pTimeoutMs: e.P2P_TIMEOUT_MS,
           }
         : { mode: 'off', ttlSeconds: e.TURN_TTL_SECONDS, p2pTimeoutMs: e.P2P_TIMEOUT_MS },
+    cpuBudget: e.NODE_CPU_BUDGET ?? Math.round(Math.max(1, cpuCount) * 0.8 * 100) / 100,
     cluster: e.REDIS_URL
       ? {
           redisUrl: e.REDIS_URL,

@@ -14,3 +14,4 @@ export * from './mix-task';
 export * from './mixing.service';
 export * from './mix-tasks.controller';
 export * from './mixing.module';
+export * from './mix-cost';

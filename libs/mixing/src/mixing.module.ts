@@ -17,6 +17,7 @@ import { MixingService } from './mixing.service';
       useFactory: (conferences: ConferenceService, config: ResolvedConfig, notifier: Notifier, origin: LiveOrigin) => {
         const service = new MixingService(conferences, {
           ffmpegPath: config.ffmpegPath,
+          cpuBudget: config.cpuBudget,
           outputAllow: config.mixOutputAllow,
           // Outputs to the live origin pass its publish hooks with the gateway's own key.
           publishUrl: (url) => origin.ownPublishUrl(url),

@@ -1,7 +1,8 @@
-import { LineLogger, newId, NotFoundError, redactText, TypedEmitter } from '@gw/common';
+import { LineLogger, newId, NotFoundError, redactText, TypedEmitter, UnavailableError } from '@gw/common';
 import { ConferenceService } from '@gw/conference';
 import { ClientMixRelay } from './client-mix-relay';
 import { OutputSettings } from './ffmpeg-args';
+import { admits, mixCost } from './mix-cost';
 import { MixSink, MixTask, MixTaskPatch, MixTaskSpec, MixTaskState } from './mix-task';
 import { StillRenderer } from './stills';
 import { UdpPortAllocator } from './udp-ports';
@@ -12,7 +13,16 @@ export class MixTaskNotFoundError extends NotFoundError {
   }
 }
 
+/** 503: the node's CPU budget cannot hold another mix of this cost (docs/cluster.md, "Mix admission"). */
+export class MixCapacityError extends UnavailableError {
+  constructor(cost: number, reserved: number, budget: number) {
+    super(`no CPU for another mix here: it costs ${cost} cores, ${reserved.toFixed(2)} of the ${budget} budgeted are taken by running mixes`, 'MIX_CAPACITY');
+  }
+}
+
 export interface MixingServiceOptions {
+  /** Cores mixes may take on this node (NODE_CPU_BUDGET, default its cores × 0.8); see mix-cost.ts. */
+  cpuBudget?: number;
   ffmpegPath: string;
   outputAllow: string[];
   /** The URL an output is published to (e.g. signed for the origin's hooks); the task shows the one it was given. Default: as given. */
@@ -46,6 +56,8 @@ const KEEP_ENDED_MS = 10 * 60 * 1000;
  */
 export class MixingService extends TypedEmitter<MixingEvents> {
   readonly #tasks = new Map<string, MixTask>();
+  /** Each task's admitted cost (cores), from its creation until it is forgotten. */
+  readonly #costs = new Map<string, number>();
   readonly #ports: UdpPortAllocator;
   readonly #relays = new Set<ClientMixRelay>();
   readonly #stills: StillRenderer;
@@ -84,26 +96,64 @@ export class MixingService extends TypedEmitter<MixingEvents> {
     await relay.stop();
   }
 
-  /** Starts a mix task; `sink` receives the mix in-process (a channel's program) besides its RTMP outputs. */
+  /** What a mix of these settings showing these many participants costs here (cores), see mix-cost.ts. */
+  costOf(settings: OutputSettings, participants: number): number {
+    return mixCost({ width: settings.video.width, height: settings.video.height, fps: settings.video.fps, participants });
+  }
+
+  /** Cores taken by the mixes running here, and the budget. */
+  capacity(): { budget: number; reserved: number } {
+    let reserved = 0;
+    // A task still starting (not in #tasks yet) counts: it holds its room.
+    for (const [id, cost] of this.#costs) if (!this.#tasks.get(id)?.ended) reserved += cost;
+    return { budget: this.o.cpuBudget ?? Infinity, reserved: Math.round(reserved * 1000) / 1000 };
+  }
+
+  /** Throws MIX_CAPACITY unless a mix of `cost` fits the budget now. */
+  assertCapacity(cost: number): void {
+    const { budget, reserved } = this.capacity();
+    if (!admits(budget, reserved, cost)) throw new MixCapacityError(cost, reserved, budget);
+  }
+
+  /**
+   * Starts a mix task; `sink` receives the mix in-process (a channel's program)
+   * besides its RTMP outputs. Refused with MIX_CAPACITY when the node's CPU
+   * budget cannot hold it.
+   */
   async create(spec: MixTaskSpec, sink?: MixSink): Promise<MixTask> {
     const conference = this.conferences.get(spec.conferenceId);
+    const cost = this.costOf(spec.settings, spec.participants?.length ?? conference.participantCount);
+    this.assertCapacity(cost);
     const id = newId('mix');
-    const task = await MixTask.start(id, spec, {
-      conference,
-      sink,
-      ffmpegPath: this.o.ffmpegPath,
-      ports: this.#ports,
-      stills: this.#stills,
-      outputAllow: this.o.outputAllow,
-      publishUrl: this.o.publishUrl,
-      audioDelayMs: this.o.audioDelayMs,
-      logger: this.o.logger,
-    });
+    // Reserved before the (asynchronous) start, so two creates racing cannot both take the last room.
+    this.#costs.set(id, cost);
+    let task: MixTask;
+    try {
+      task = await MixTask.start(id, spec, {
+        conference,
+        sink,
+        ffmpegPath: this.o.ffmpegPath,
+        ports: this.#ports,
+        stills: this.#stills,
+        outputAllow: this.o.outputAllow,
+        publishUrl: this.o.publishUrl,
+        audioDelayMs: this.o.audioDelayMs,
+        logger: this.o.logger,
+      });
+    } catch (error) {
+      this.#costs.delete(id);
+      throw error;
+    }
     this.#tasks.set(id, task);
     this.#announce({ taskId: id, conferenceId: spec.conferenceId, state: task.state });
     task.on('state', (change) => {
       this.#announce(change);
-      if (change.state === 'stopped' || change.state === 'failed') setTimeout(() => this.#tasks.delete(id), KEEP_ENDED_MS).unref();
+      if (change.state === 'stopped' || change.state === 'failed') {
+        setTimeout(() => {
+          this.#tasks.delete(id);
+          this.#costs.delete(id);
+        }, KEEP_ENDED_MS).unref();
+      }
     });
     return task;
   }
