@@ -1,5 +1,4 @@
 import type { Socket } from 'socket.io-client';
-import { availableParallelism } from 'node:os';
 import { ask, connectAs, nextEvent, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { waitFor } from '../bench/support/processes';
 import { TestRedis } from '../bench/support/redis';
@@ -19,6 +18,7 @@ interface NodeView {
   state: 'up' | 'gone';
   cpuBudget: number;
   cpuUsed: number;
+  cpuReserved: number;
   conferences: number;
   mixTasks: number;
   lastSeen: string;
@@ -39,7 +39,7 @@ describe('gateway nodes on one Redis', () => {
 
   beforeAll(async () => {
     redis = await TestRedis.start();
-    const shared = { REDIS_URL: redis.url, JWT_SECRET: 'cluster-e2e-jwt-secret-0123456789abcdef', SFU_WORKERS: '1', EMBEDDED_ORIGIN_PROCESSES: '1' };
+    const shared = { REDIS_URL: redis.url, JWT_SECRET: 'cluster-e2e-jwt-secret-0123456789abcdef', SFU_WORKERS: '1', EMBEDDED_ORIGIN_PROCESSES: '1', NODE_CPU_BUDGET: '1.5' };
     for (const id of ['n1', 'n2', 'n3']) nodes.push(await startGateway({ env: { ...shared, NODE_ID: id } }));
   }, 90000);
 
@@ -62,7 +62,8 @@ describe('gateway nodes on one Redis', () => {
     }, 10000);
     expect(views.map((n) => [n.id, n.state, n.address])).toEqual(nodes.map((gw, i) => [`n${i + 1}`, 'up', gw.baseUrl]));
     for (const n of views) {
-      expect(n.cpuBudget).toBeCloseTo(Math.round(availableParallelism() * 0.8 * 100) / 100);
+      expect(n.cpuBudget).toBe(1.5);
+      expect(n.cpuReserved).toBe(0);
       expect(n.cpuUsed).toBeGreaterThanOrEqual(0);
       expect(n.silentForMs).toBeLessThan(3000);
     }
@@ -106,6 +107,57 @@ describe('gateway nodes on one Redis', () => {
       return v && v.length === 3 && v.every((n) => n.state === 'up' && n.silentForMs < 2000) ? true : undefined;
     }, 15000);
     expect(n1.child.exitCode).toBeNull();
+  }, 60000);
+
+  it("a guest on another node answers the host's invitation there: accept, a race with the host's cancel (one winner), apply, reject, leave", async () => {
+    const [n1, n2, n3] = nodes;
+    expect((await n1.admin('POST', '/api/v1/channels', { id: 'stage', title: 'Stage' })).status).toBe(201);
+    const host = await connectAs(n1, 'boss', 'host', 'stage');
+    const guest = await connectAs(n2, 'amy', 'viewer');
+    const other = await connectAs(n2, 'ben', 'viewer');
+    const fan = await connectAs(n3, 'cat', 'viewer');
+    sockets.push(host, guest, other, fan);
+
+    // Accept on n2 of an invitation held by n1.
+    const invitedSeen = nextEvent(guest, 'cohost:invited');
+    const invited = await ask(host, 'cohost:invite', { channelId: 'stage', userId: 'amy' });
+    await invitedSeen;
+    const startedAtHost = nextEvent(host, 'cohost:started');
+    const startedAtGuest = nextEvent(guest, 'cohost:started');
+    const accepted = await ask(guest, 'cohost:accept', { invitationId: invited.invitationId });
+    expect(accepted).toMatchObject({ ok: true, conferenceId: expect.any(String) });
+    expect(await startedAtHost).toEqual({ channelId: 'stage', conferenceId: accepted.conferenceId });
+    expect(await startedAtGuest).toEqual({ channelId: 'stage', conferenceId: accepted.conferenceId });
+    expect((await n1.admin('GET', '/api/v1/channels/stage')).body).toMatchObject({ state: 'cohosting', conferenceId: accepted.conferenceId });
+    // A refusal on the holding node comes back typed.
+    expect(await ask(guest, 'cohost:accept', { invitationId: invited.invitationId })).toMatchObject({ ok: false, error: { code: 'INVITATION_ACCEPTED' } });
+    // Nobody holds this one: the local answer stands.
+    expect(await ask(guest, 'cohost:accept', { invitationId: 'inv_nowhere' })).toMatchObject({ ok: false, error: { code: 'INVITATION_NOT_FOUND' } });
+
+    // The guest's accept on n2 races the host's cancel on n1: exactly one wins, n1 decides.
+    const second = await ask(host, 'cohost:invite', { channelId: 'stage', userId: 'ben' });
+    expect(second.ok).toBe(true);
+    const [accept, cancel] = await Promise.all([ask(other, 'cohost:accept', { invitationId: second.invitationId }), ask(host, 'cohost:cancel', { invitationId: second.invitationId })]);
+    expect([accept.ok, cancel.ok].filter(Boolean)).toHaveLength(1);
+    process.stdout.write(`cluster: accept on n2 vs cancel on n1: ${accept.ok ? 'accept' : 'cancel'} won\n`);
+    const desk = ((await n1.admin('GET', '/api/v1/cohost/desks')).body as { channelId: string; guests: string[]; invitations: { invitationId: string; state: string }[] }[]).find((d) => d.channelId === 'stage')!;
+    expect(desk.invitations.find((i) => i.invitationId === second.invitationId)?.state).toBe(accept.ok ? 'accepted' : 'cancelled');
+    expect(desk.guests.includes('ben')).toBe(accept.ok);
+
+    // A viewer on n3 applies to the channel held by n1; the host rejects; the viewer hears it on n3.
+    const appliedSeen = nextEvent(host, 'cohost:applied');
+    const applied = await ask(fan, 'cohost:apply', { channelId: 'stage' });
+    expect(applied).toMatchObject({ ok: true, invitationId: expect.stringMatching(/^inv_/) });
+    expect(await appliedSeen).toMatchObject({ invitationId: applied.invitationId, from: 'cat' });
+    const rejectedSeen = nextEvent(fan, 'cohost:rejected');
+    expect(await ask(host, 'cohost:reject', { invitationId: applied.invitationId })).toEqual({ ok: true });
+    expect(await rejectedSeen).toMatchObject({ invitationId: applied.invitationId });
+
+    // The guest leaves from n2.
+    const leftSeen = nextEvent(host, 'cohost:left');
+    expect(await ask(guest, 'cohost:leave', { channelId: 'stage' })).toEqual({ ok: true });
+    expect(await leftSeen).toMatchObject({ channelId: 'stage', userId: 'amy' });
+    expect(n2.output()).not.toMatch(/forwarded cohost\.\w+: .*Error/);
   }, 60000);
 
   it('a node stopped is gone at once; a node killed is gone 5 s after its last heartbeat', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CLUSTER_REDIS, ClusterModule, ClusterRedis, NodeRegistry } from '@gw/cluster';
 import { HttpErrorFilter, redactUrl, SupervisedProcess } from '@gw/common';
 import { ConfigError, loadConfig, ResolvedConfig } from '@gw/config';
-import { ImIoAdapter } from '@gw/im';
+import { ImIoAdapter, NodeRpc } from '@gw/im';
 import { ChannelService } from '@gw/live';
 import { AppModule } from './app.module';
 
@@ -34,6 +34,8 @@ async function bootstrap(): Promise<void> {
   // socket.io as Nest's adapter does it, with plain listeners instead of an rxjs pipeline per event per socket.
   // In cluster mode (REDIS_URL) its rooms and broadcasts span every node (socket.io's Redis streams adapter).
   app.useWebSocketAdapter(new ImIoAdapter(app, ClusterModule.socketAdapter(app.get<ClusterRedis | null>(CLUSTER_REDIS))));
+  // Requests about an invitation or a hosted channel on another node run there (NodeRpc).
+  if (config.cluster) app.get(NodeRpc).enable();
   // Shutdown: the modules' hooks end what they own (app.close()), then any child still on its way
   // out is waited for (SIGKILL after its stop timeout), so no process outlives the gateway.
   let closing = false;

@@ -118,6 +118,17 @@ export class CohostService {
     return { invitationId: invitation.id, expiresAt: new Date(invitation.expiresAt).toISOString() };
   }
 
+  /** Whether this node holds the invitation (cluster mode forwards requests about it to the node that does). */
+  hasInvitation(invitationId: string): boolean {
+    for (const desk of this.#desks.values()) if (desk.has(invitationId)) return true;
+    return false;
+  }
+
+  /** Whether this node holds the channel's desk (its host is connected here). */
+  hostsChannel(channelId: string): boolean {
+    return this.#desks.has(channelId);
+  }
+
   apply(by: UserPrincipal, channelId: string): { invitationId: string } {
     const desk = this.#desk(channelId);
     this.#assertNotInPk(channelId);

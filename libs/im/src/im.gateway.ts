@@ -4,6 +4,7 @@ import type { Server, Socket } from 'socket.io';
 import { describeError, PayloadTooLargeError } from '@gw/common';
 import { RateLimits, TokenService } from '@gw/auth';
 import { exceedsJsonBytes, HARD_MESSAGE_BYTES, MAX_EVENT_BYTES } from './message-size';
+import { NodeRpc } from './node-rpc';
 import { Notifier, channelRoom, userRoom } from './notifier';
 import { Presence } from './presence';
 
@@ -22,11 +23,13 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
     @Inject(Notifier) private readonly notifier: Notifier,
     @Inject(RateLimits) private readonly limits: RateLimits,
     @Inject(Presence) private readonly presence: Presence,
+    @Inject(NodeRpc) private readonly rpc: NodeRpc,
   ) {}
 
   afterInit(server: Server): void {
     this.notifier.attach(server);
     this.presence.attach(server);
+    this.rpc.attach(server);
     server.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       try {

@@ -6,3 +6,4 @@ export * from './im.module';
 export * from './io-adapter';
 export * from './message-size';
 export * from './presence';
+export * from './node-rpc';
