@@ -27,7 +27,7 @@ import { connectWithToken, RunningGateway, startGateway } from './support/gatewa
 import { waitFor } from './support/processes';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const HIGH_LIMITS = {
+export const HIGH_LIMITS = {
   RATE_LIMIT_SOCKET_PER_SECOND: '100000', RATE_LIMIT_SOCKET_BURST: '100000', RATE_LIMIT_REST_PER_SECOND: '100000', RATE_LIMIT_REST_BURST: '100000',
   RATE_LIMIT_IP_PER_SECOND: '1000000', RATE_LIMIT_IP_BURST: '1000000',
 };
@@ -59,21 +59,35 @@ async function metrics(gw: RunningGateway): Promise<Record<string, number>> {
   };
 }
 
-async function socketScale(): Promise<Record<string, unknown>> {
+/** Where each socket of the signalling load connects (one gateway, or the nodes of a cluster). */
+export interface LoadPlacement {
+  /** The node holding host i's channel (its desk lives where its host is connected). */
+  host: (i: number) => RunningGateway;
+  guest: (i: number) => RunningGateway;
+  idle: (i: number) => RunningGateway;
+}
+
+/**
+ * The signalling load: BENCH_LOAD_SOCKETS (2,000) sockets, 100 hosts (client
+ * mixing: no server mix) running BENCH_LOAD_CYCLES invite → accept → end
+ * cycles with their own guest at once, the rest idle. Returns the invite →
+ * `cohost:invited` round trips and the error rate. Sockets are closed at the
+ * end; the gateways are the caller's.
+ */
+export async function signallingLoad(placement: LoadPlacement): Promise<Record<string, any>> {
   const HOSTS = 100;
   const TOTAL = Number(process.env.BENCH_LOAD_SOCKETS ?? 2000);
   const CYCLES = Number(process.env.BENCH_LOAD_CYCLES ?? 5);
-  const gw = await startGateway({ env: { LOG_LEVEL: 'warn', ...HIGH_LIMITS } });
   const sockets: Socket[] = [];
   try {
-    await inBatches([...Array(HOSTS).keys()], 20, (i) => gw.admin('POST', '/api/v1/channels', { id: `load${i}` }));
-    const hostTokens = await inBatches([...Array(HOSTS).keys()], 50, (i) => tokenFor(gw, `host${i}`, 'host', `load${i}`));
-    const guestTokens = await inBatches([...Array(HOSTS).keys()], 50, (i) => tokenFor(gw, `guest${i}`, 'viewer', `load${i}`));
-    const idleTokens = await inBatches([...Array(TOTAL - 2 * HOSTS).keys()], 50, (i) => tokenFor(gw, `idle${i}`, 'viewer', `load${i % HOSTS}`));
+    await inBatches([...Array(HOSTS).keys()], 20, (i) => placement.host(i).admin('POST', '/api/v1/channels', { id: `load${i}` }));
+    const hostTokens = await inBatches([...Array(HOSTS).keys()], 50, (i) => tokenFor(placement.host(i), `host${i}`, 'host', `load${i}`));
+    const guestTokens = await inBatches([...Array(HOSTS).keys()], 50, (i) => tokenFor(placement.guest(i), `guest${i}`, 'viewer', `load${i}`));
+    const idleTokens = await inBatches([...Array(TOTAL - 2 * HOSTS).keys()], 50, (i) => tokenFor(placement.idle(i), `idle${i}`, 'viewer', `load${i % HOSTS}`));
     const connectStarted = Date.now();
-    const hosts = await inBatches(hostTokens, 50, (t) => connect(gw, t));
-    const guests = await inBatches(guestTokens, 50, (t) => connect(gw, t));
-    const idle = await inBatches(idleTokens, 100, (t) => connect(gw, t));
+    const hosts = await inBatches([...hostTokens.keys()], 50, (i) => connect(placement.host(i), hostTokens[i]));
+    const guests = await inBatches([...guestTokens.keys()], 50, (i) => connect(placement.guest(i), guestTokens[i]));
+    const idle = await inBatches([...idleTokens.keys()], 100, (i) => connect(placement.idle(i), idleTokens[i]));
     sockets.push(...hosts, ...guests, ...idle);
     const connectMs = Date.now() - connectStarted;
     for (let i = 0; i < HOSTS; i += 1) await hosts[i].emitWithAck('cohost:mode', { channelId: `load${i}`, mixMode: 'client' });
@@ -81,7 +95,6 @@ async function socketScale(): Promise<Record<string, unknown>> {
     const rtts: number[] = [];
     let errors = 0;
     let calls = 0;
-    const before = await metrics(gw);
     const cycle = async (i: number) => {
       const host = hosts[i];
       const guest = guests[i];
@@ -107,7 +120,6 @@ async function socketScale(): Promise<Record<string, unknown>> {
     };
     const started = Date.now();
     await Promise.all([...Array(HOSTS).keys()].map(cycle));
-    const after = await metrics(gw);
     return {
       sockets: sockets.filter((s) => s.connected).length,
       connectMs,
@@ -118,10 +130,19 @@ async function socketScale(): Promise<Record<string, unknown>> {
       inviteToInvitedMs: { p50: percentile(rtts, 50), p99: percentile(rtts, 99), max: Math.max(...rtts), samples: rtts.length },
       errorRate: calls ? errors / calls : 0,
       errors,
-      gateway: { before, after },
     };
   } finally {
     for (const s of sockets) s.close();
+  }
+}
+
+async function socketScale(): Promise<Record<string, unknown>> {
+  const gw = await startGateway({ env: { LOG_LEVEL: 'warn', ...HIGH_LIMITS } });
+  try {
+    const before = await metrics(gw);
+    const result = await signallingLoad({ host: () => gw, guest: () => gw, idle: () => gw });
+    return { ...result, gateway: { before, after: await metrics(gw) } };
+  } finally {
     await gw.stop().catch((error: Error) => process.stderr.write(`${error.message}\n`));
     rmSync(gw.dataDir, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { benchmark as audiences } from './audiences.bench';
 import { benchmark as bypass } from './bypass.bench';
 import { benchmark as clientmix } from './clientmix.bench';
+import { benchmark as cluster } from './cluster.bench';
 import { benchmark as cohost } from './cohost.bench';
 import { benchmark as ladder } from './ladder.bench';
 import { benchmark as load } from './load.bench';
@@ -19,7 +20,7 @@ import { benchmark as mix } from './mix.bench';
 import { benchmark as recovery } from './recovery.bench';
 import { Benchmark, targetMet, targetRow } from './support/benchmark';
 
-const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost, audiences, ladder };
+const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost, audiences, ladder, cluster };
 
 const root = join(__dirname, '..', '..');
 

@@ -24,8 +24,8 @@ RUNTIME_PACKAGES=(ffmpeg coturn fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 
 # Tests drive Chromium and nginx-rtmp, and stall a participant's packets with nftables (the fault tests also mount a tmpfs);
 # the cluster tests run their own redis-server.
 TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils nftables redis-server)
-# Benchmarks also run an external origin (nginx-rtmp) and read RTMP line-buffered (stdbuf).
-BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils chromium)
+# Benchmarks also run an external origin (nginx-rtmp), read RTMP line-buffered (stdbuf) and run a cluster on redis-server.
+BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils chromium redis-server)
 BUILD_PACKAGES=(meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 
 missing_packages() {
@@ -67,8 +67,8 @@ if [ -n "$coturn_was_missing" ] && [ -d /run/systemd/system ]; then
   say "disabling the coturn package's own service (the gateway runs its own turnserver)"
   "${sudo_cmd[@]}" systemctl disable --now coturn.service >/dev/null 2>&1 || true
 fi
-# Likewise Debian's redis-server service, when this setup installed it for the tests (they start their own, on free ports).
-if [ "$setup_mode" = test ] && [ -n "$redis_was_missing" ] && [ -d /run/systemd/system ]; then
+# Likewise Debian's redis-server service, when this setup installed it for the tests or benches (they start their own, on free ports).
+if [ "$setup_mode" != start ] && [ -n "$redis_was_missing" ] && [ -d /run/systemd/system ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo -n)
   say "disabling the redis-server package's own service (the tests run their own)"
