@@ -1,6 +1,9 @@
 import type { Socket } from 'socket.io-client';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ask, connectAs, nextEvent, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
-import { waitFor } from '../bench/support/processes';
+import { freePort, waitFor } from '../bench/support/processes';
 import { TestRedis } from '../bench/support/redis';
 
 /**
@@ -52,6 +55,19 @@ describe('gateway nodes on one Redis', () => {
     await redis?.stop();
     if (redis) removeDir(redis.dir);
   });
+
+  it('a node that cannot reach REDIS_URL does not start, and says why (the password never shown)', async () => {
+    const closed = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'gw-e2e-'));
+    const started = startGateway({ dataDir, env: { REDIS_URL: `redis://user:hunter2-secret@127.0.0.1:${closed}`, JWT_SECRET: 'cluster-e2e-jwt-secret-0123456789abcdef', SFU_WORKERS: '1', EMBEDDED_ORIGIN_PROCESSES: '1' } });
+    const error = await started.then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toMatch(/cannot reach REDIS_URL redis:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+/);
+    expect(error?.message).not.toContain('hunter2');
+    removeDir(dataDir);
+  }, 30000);
 
   it('every node lists every node, up, with its address, CPU budget and load', async () => {
     const [n1, n2] = nodes;

@@ -98,12 +98,11 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const baseUrl = `http://${host}:${env.PORT}`;
-  await Promise.race([
-    waitFor('gateway ready', () => (output.includes('gateway ready') ? true : undefined), 30000),
-    exited.then(({ code }) => {
-      throw new Error(`gateway exited (${code}) before ready:\n${output}`);
-    }),
-  ]);
+  // Ready, or exited (polling stops then too, so a failed start leaves no timer behind).
+  let gone: { code: number | null } | undefined;
+  void exited.then((result) => (gone = result));
+  await waitFor('gateway ready', () => (output.includes('gateway ready') || gone ? true : undefined), 30000);
+  if (gone) throw new Error(`gateway exited (${gone.code}) before ready:\n${output}`);
 
   const request: RunningGateway['request'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
