@@ -5,7 +5,7 @@ import { buildDecoderArgs, buildSdp } from './ffmpeg-args';
 import type { Fit } from './layout';
 import { PcmFrames } from './pcm-frames';
 import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTrack, serviceTrackProducers } from './service-tracks';
-import { UdpPortAllocator } from './udp-ports';
+import { pairFree, UdpPortAllocator } from './udp-ports';
 import { PerSecond } from './per-second';
 import { i420Size, YuvFrame } from './yuv-frame';
 
@@ -190,10 +190,32 @@ export class MixInput {
       this.#decoder = undefined;
       clearTimeout(this.#blindTimer);
       if (video && !this.#pictureThisDecoder) this.#blindDeaths += 1;
-      this.#restartTimer = setTimeout(() => void this.#startDecoder().catch((e: Error) => this.o.logger.error(e.message)), 200);
+      this.#restartTimer = setTimeout(() => void this.#afterDeath().catch((e: Error) => this.o.logger.error(e.message)), 200);
     });
     this.#askForKeyframes();
     if (video) void this.#watchBlind(decoder);
+  }
+
+  /**
+   * A decoder died: start it again, unless another process took its ports
+   * meanwhile (the ports are in the kernel's ephemeral range, and any
+   * process's outgoing UDP socket, an ingest ffmpeg's say, can be given one
+   * between the decoder's exit and its restart): then no decoder could ever
+   * bind them again, and the participant's cell stayed empty for good (seen
+   * once in a bypass E2E, 31 s without a picture). Its consumers are closed
+   * instead, so the mix consumes it again on fresh ports (onLost).
+   */
+  async #afterDeath(): Promise<void> {
+    if (this.#stopped || this.#decoder) return;
+    const taken = [];
+    for (const track of this.#tracks) if (!(await pairFree(track.port))) taken.push(track.port);
+    if (this.#stopped || this.#decoder) return;
+    if (taken.length) {
+      this.o.logger.warn(`mix ${this.o.taskId}: the decoder ports ${taken.join(', ')} of ${this.o.userId} are held by another process; consuming it again on new ports`);
+      for (const track of this.#tracks) track.consumer.close();
+      return;
+    }
+    await this.#startDecoder();
   }
 
   /**

@@ -36,6 +36,11 @@ export class UdpPortAllocator {
   }
 }
 
+/** Whether both ports of a pair can be bound on loopback right now (nobody else holds them). */
+export async function pairFree(port: number): Promise<boolean> {
+  return (await canBind(port)) && (await canBind(port + 1));
+}
+
 function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
