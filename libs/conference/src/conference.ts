@@ -11,6 +11,7 @@ import {
   NotJoinedError,
 } from './errors';
 import { Participant, ParticipantVia } from './participant';
+import { ClientReport, Quality, QUALITY_SAMPLE_MS } from './quality';
 
 export interface RtcOptions {
   listenIp: string;
@@ -38,6 +39,8 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   closed: [{ reason: string }];
   /** Whether the two participants may send to each other directly (see p2pAllowed) changed. */
   p2pChanged: [{ allowed: boolean; userIds: string[] }];
+  /** A participant's uplink quality moved by 5 points or more (quality.ts). */
+  quality: [{ userId: string; quality: Quality }];
 }
 
 /** Where a conference's members are saved (the database; absent in unit tests). */
@@ -104,6 +107,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   /** Set while the conference is being moved to a healthy worker after losing its last router. */
   #rebuilding: Promise<void> | undefined;
   #closed = false;
+  #qualityTimer: NodeJS.Timeout | undefined;
+  #sampling = false;
 
   private constructor(
     readonly id: string,
@@ -116,6 +121,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   ) {
     super();
     if (hostUserId) this.members.add(hostUserId);
+    this.#watchQuality();
   }
 
   static async create(options: ConferenceCreateOptions): Promise<Conference> {
@@ -556,6 +562,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         ...(p.via === 'rtmp' && p.transcoded !== undefined ? { transcoded: p.transcoded } : {}),
         ...(p.relayOf ? { relayedFrom: p.relayOf.conferenceId } : {}),
         ...(p.path ? { path: p.path.path, pathSource: p.path.source } : {}),
+        ...(p.quality.current ? { quality: p.quality.current } : {}),
       })),
       members: [...this.members],
       workerSlots: [...this.#routers.keys()],
@@ -577,8 +584,51 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     );
   }
 
+  /**
+   * Samples every participant's producers (the ones it sends: not relayed,
+   * not a composed program) for its quality score, every QUALITY_SAMPLE_MS
+   * while the conference is open; a score that moved is emitted (`quality`).
+   */
+  #watchQuality(): void {
+    if (this.#qualityTimer) return;
+    this.#qualityTimer = setInterval(() => void this.#sampleQuality(), QUALITY_SAMPLE_MS);
+    this.#qualityTimer.unref();
+  }
+
+  async #sampleQuality(): Promise<void> {
+    if (this.#sampling || this.#closed) return;
+    this.#sampling = true;
+    try {
+      for (const participant of this.#participants.values()) {
+        if (participant.via === 'relay' || participant.closed) continue;
+        const producers = [...participant.producers.values()].filter((p) => !p.closed && p.appData.composite !== true && p.appData.relayOf === undefined);
+        if (!producers.length) continue;
+        const counters = { packets: 0, lost: 0, bitrate: 0, jitterMs: 0 };
+        for (const producer of producers) {
+          const clockRate = producer.rtpParameters.codecs[0]?.clockRate ?? 90000;
+          for (const s of await producer.getStats().catch(() => [])) {
+            counters.packets += s.packetCount;
+            counters.lost += s.packetsLost;
+            counters.bitrate += s.bitrate;
+            counters.jitterMs = Math.max(counters.jitterMs, (s.jitter / clockRate) * 1000);
+          }
+        }
+        const changed = participant.quality.sample(counters);
+        if (changed && !this.#closed && !participant.closed) this.emit('quality', { userId: participant.userId, quality: changed });
+      }
+    } finally {
+      this.#sampling = false;
+    }
+  }
+
+  /** A client's account of its own uplink (`media:stats`), folded into its quality score. */
+  reportStats(userId: string, report: ClientReport): void {
+    this.#present(userId).quality.client = report;
+  }
+
   close(reason: string): void {
     if (this.#closed) return;
+    clearInterval(this.#qualityTimer);
     for (const userId of [...this.#participants.keys()]) this.leave(userId, reason);
     this.#closed = true;
     for (const transport of [...this.#serviceTransports]) transport.close();

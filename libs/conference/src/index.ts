@@ -10,3 +10,4 @@ export * from './ingest/ingest.service';
 export * from './media.gateway';
 export * from './conferences.controller';
 export * from './conference.module';
+export * from './quality';

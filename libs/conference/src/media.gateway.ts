@@ -160,6 +160,18 @@ export class MediaGateway {
     });
   }
 
+  /** The client's account of its own uplink (RTT, available bitrate, frame rate), folded into its quality score. */
+  @SubscribeMessage('media:stats')
+  stats(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const { conferenceId, ...report } = parseInput(s.stats, body);
+      const { conference, participant } = this.#media(socket);
+      if (conference.id !== conferenceId) throw new NotJoinedError();
+      conference.reportStats(participant.userId, report);
+      return {};
+    });
+  }
+
   /**
    * The direct path's signalling (`p2p:signal`): an SDP offer or answer, or an
    * ICE candidate, for the conference's other participant, passed on to them
@@ -218,6 +230,8 @@ export class MediaGateway {
     conference.on('newProducer', (e) => this.notifier.toRoom(room, 'media:newProducer', { conferenceId, ...e }));
     conference.on('producerClosed', (e) => this.notifier.toRoom(room, 'media:producerClosed', { conferenceId, ...e }));
     conference.on('consumerClosed', (e) => this.notifier.toUser(e.userId, 'media:consumerClosed', { conferenceId, ...e }));
+    // Everyone's network, for the conference's host (seed 000's quality score).
+    conference.on('quality', (e) => conference.hostUserId && this.notifier.toUser(conference.hostUserId, 'media:quality', { conferenceId, ...e }));
     conference.on('routerLost', ({ lost }) => {
       const webrtc = lost.filter((p) => p.via === 'webrtc');
       this.#logger.warn(`conference ${conferenceId}: router lost with its worker; ${webrtc.length} WebRTC participants asked to rejoin`);

@@ -37,4 +37,11 @@ export const mediaSchemas = {
     candidate: z.looseObject({ candidate: z.string().max(1024) }).nullable().optional(),
   }),
   path: z.strictObject({ conferenceId: resourceId, path: z.enum(MEDIA_PATHS) }),
+  stats: z.strictObject({
+    conferenceId: resourceId,
+    rttMs: z.number().min(0).max(60000).optional(),
+    availableKbps: z.number().min(0).max(1_000_000).optional(),
+    fps: z.number().min(0).max(240).optional(),
+    targetFps: z.number().min(0).max(240).optional(),
+  }),
 };

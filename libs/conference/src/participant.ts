@@ -1,5 +1,6 @@
 import type { types } from 'mediasoup';
 import type { MediaPath } from '@gw/turn';
+import { QualityTracker } from './quality';
 
 /** How a participant's media arrives: a browser, an RTMP push, or relayed from another conference of this gateway. */
 export type ParticipantVia = 'webrtc' | 'rtmp' | 'relay';
@@ -17,6 +18,8 @@ export class Participant {
   transcoded: boolean | undefined;
   /** Relayed participants: the conference they are relayed from, and how they are there. */
   relayOf: { conferenceId: string; via: 'webrtc' | 'rtmp' } | undefined;
+  /** Its uplink's quality score (quality.ts), from its producers' stats and its client's reports. */
+  readonly quality = new QualityTracker();
   #closed = false;
   #path: { path: MediaPath; source: 'client' | 'server' } | undefined;
   /** When the shown path was observed (performance.now()): a slower, older observation never replaces a newer one. */

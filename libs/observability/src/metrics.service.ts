@@ -8,7 +8,7 @@ import { countByPath, MediaPath } from '@gw/turn';
 export interface ProducerSource {
   list(): {
     id: string;
-    participants: { userId: string; path?: { path: MediaPath }; producers: Map<string, { id: string; kind: string; closed: boolean; getStats(): Promise<{ byteCount: number }[]> }> }[];
+    participants: { userId: string; path?: { path: MediaPath }; quality?: { current?: { score: number } }; producers: Map<string, { id: string; kind: string; closed: boolean; getStats(): Promise<{ byteCount: number }[]> }> }[];
   }[];
 }
 
@@ -116,6 +116,22 @@ export class MetricsService {
             }
           }
           await Promise.all(reads);
+        },
+      });
+      // Extension: each sender's uplink quality score (0-100; libs/conference/src/quality.ts).
+      new Gauge({
+        name: 'gateway_participant_quality_score',
+        help: "Each participant's uplink quality score, 0-100 (loss, RTT, jitter, frame rate, bandwidth headroom), by conference and user",
+        labelNames: ['conference', 'user'],
+        registers,
+        collect() {
+          this.reset();
+          for (const conference of conferences.list()) {
+            for (const participant of conference.participants) {
+              const quality = participant.quality?.current;
+              if (quality) this.set({ conference: conference.id, user: participant.userId }, quality.score);
+            }
+          }
         },
       });
     }

@@ -24,6 +24,18 @@ const P2P_RETRY_FIRST_MS = 5000;
 const P2P_RETRY_MAX_MS = 60000;
 /** How often the SFU transport's selected candidate pair is read again, so a path that moved (to TURN, or back) is told. */
 const PATH_CHECK_MS = 3000;
+/** How often the client tells the gateway about its uplink (`media:stats`: RTT, available bitrate, frame rate). */
+const STATS_REPORT_MS = 2000;
+
+/** A participant's uplink quality as the gateway scores it (`media:quality`, sent to the conference's host). */
+export interface ParticipantQuality {
+  score: number;
+  lossPct: number;
+  rttMs?: number;
+  kbps: number;
+  fps?: number;
+  jitterMs: number;
+}
 
 export interface ConferenceClientOptions {
   /** Try a direct path to the other participant first when the conference allows it (default true). */
@@ -80,6 +92,9 @@ export class ConferenceClient {
   #retryTimer?: ReturnType<typeof setTimeout>;
   #retryDelayMs = P2P_RETRY_FIRST_MS;
   #pathTimer?: ReturnType<typeof setInterval>;
+  #statsTimer?: ReturnType<typeof setInterval>;
+  /** Everyone's uplink quality (the host of the conference is told; others see nothing here). */
+  readonly qualities = new Map<string, ParticipantQuality>();
   #p2pTimeoutMs = 2500;
   /** Signals that came before the join's ack. */
   #earlySignals: P2pSignal[] = [];
@@ -110,6 +125,11 @@ export class ConferenceClient {
       }
       const peer = e.userIds.find((u) => u !== this.userId);
       if (peer) void this.#tryP2p(peer);
+    });
+    signalling.on<{ conferenceId: string; userId: string; quality: ParticipantQuality }>('media:quality', (e) => {
+      if (e.conferenceId !== this.conferenceId) return;
+      this.qualities.set(e.userId, e.quality);
+      this.#changed();
     });
     signalling.on<{ userId: string; producerId: string }>('media:newProducer', (e) => {
       if (e.userId === this.userId) return;
@@ -160,6 +180,7 @@ export class ConferenceClient {
     this.#p2pTimeoutMs = joined.p2p?.timeoutMs ?? 2500;
     this.#p2pAllowed = !!joined.p2p?.allowed;
     this.#watchPath();
+    this.#reportStats();
     this.conferenceId = conferenceId;
     this.userId = joined.userId;
     this.#local = local;
@@ -348,6 +369,37 @@ export class ConferenceClient {
     }, PATH_CHECK_MS);
   }
 
+  /**
+   * Tells the gateway every STATS_REPORT_MS what only the sender knows of its
+   * uplink (the selected pair's RTT, the congestion controller's available
+   * outgoing bitrate, the frame rate sent against the camera's), for its
+   * quality score. Only while it sends to the SFU.
+   */
+  #reportStats(): void {
+    if (this.#statsTimer) return;
+    this.#statsTimer = setInterval(() => {
+      const transport = this.sendTransport;
+      if (!this.#joined || !this.conferenceId || !transport || transport.closed || transport.connectionState !== 'connected' || !this.#sfuProducing) return;
+      const conferenceId = this.conferenceId;
+      void transport
+        .getStats()
+        .then((stats) => {
+          const report: { conferenceId: string; rttMs?: number; availableKbps?: number; fps?: number; targetFps?: number } = { conferenceId };
+          stats.forEach((s: Record<string, any>) => {
+            if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+              if (typeof s.currentRoundTripTime === 'number') report.rttMs = Math.round(s.currentRoundTripTime * 1000);
+              if (typeof s.availableOutgoingBitrate === 'number') report.availableKbps = Math.round(s.availableOutgoingBitrate / 1000);
+            }
+            if (s.type === 'outbound-rtp' && s.kind === 'video' && typeof s.framesPerSecond === 'number') report.fps = s.framesPerSecond;
+          });
+          const frameRate = this.#local?.getVideoTracks()[0]?.getSettings().frameRate;
+          if (report.fps !== undefined && frameRate) report.targetFps = Math.round(frameRate);
+          return this.signalling.request('media:stats', report);
+        })
+        .catch(() => undefined);
+    }, STATS_REPORT_MS);
+  }
+
   /** The peer of the direct path being tried or up. */
   #directPeer(): string | undefined {
     return this.p2p && !this.p2p.closed ? this.p2p.peerId : undefined;
@@ -412,6 +464,8 @@ export class ConferenceClient {
     this.#cancelRetry();
     clearInterval(this.#pathTimer);
     this.#pathTimer = undefined;
+    clearInterval(this.#statsTimer);
+    this.#statsTimer = undefined;
     this.p2p?.close();
     this.p2p = undefined;
     await this.signalling.request('media:leave', {});

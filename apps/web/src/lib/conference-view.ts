@@ -33,7 +33,7 @@ export function mountConferenceView(client: ConferenceClient, tiles: HTMLElement
     }
     people.replaceChildren(
       // Your own line names the ladder rung your media takes (p2p, sfu-udp, …, turn-tls) once known.
-      ...[client.userId ? `${client.userId} (you)${client.path ? ` · ${client.path}` : ''}` : undefined, ...[...client.remotes.values()].map((r) => `${r.userId} · ${r.via}`)]
+      ...[client.userId ? `${client.userId} (you)${client.path ? ` · ${client.path}` : ''}` : undefined, ...[...client.remotes.values()].map((r) => `${r.userId} · ${r.via}${qualityOf(client, r.userId)}`)]
         .filter((x): x is string => Boolean(x))
         .map((text) => Object.assign(document.createElement('li'), { textContent: text })),
     );
@@ -41,4 +41,10 @@ export function mountConferenceView(client: ConferenceClient, tiles: HTMLElement
   client.onChange(render);
   render();
   return render;
+}
+
+/** `· network 87 (loss 2.5 %)` on a participant's line, when the gateway told this client (the conference's host) their score. */
+function qualityOf(client: ConferenceClient, userId: string): string {
+  const q = client.qualities.get(userId);
+  return q ? ` · network ${q.score}${q.lossPct >= 1 ? ` (loss ${q.lossPct} %)` : ''}` : '';
 }
