@@ -8,4 +8,3 @@ export * from './ids';
 export * from './ffmpeg-process';
 export * from './rate-limiter';
 export * from './free-port';
-export * from './quality-score';

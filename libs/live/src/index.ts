@@ -24,4 +24,3 @@ export * from './hls/hls-playlist';
 export * from './hls/hls-channel';
 export * from './hls.controller';
 export * from './recordings';
-export * from './program/uplink-meter';
