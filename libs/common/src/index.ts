@@ -8,3 +8,4 @@ export * from './ids';
 export * from './ffmpeg-process';
 export * from './rate-limiter';
 export * from './free-port';
+export * from './quality-score';

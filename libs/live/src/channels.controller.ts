@@ -5,6 +5,7 @@ import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
 import { HOST_SOURCE_SUFFIX } from './origin-protocol';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { ChannelService } from './channel.service';
+import { ProgramService } from './program/program.service';
 
 const createChannelBody = z.strictObject({
   id: resourceId.refine((id) => !id.endsWith(HOST_SOURCE_SUFFIX), `must not end with ${HOST_SOURCE_SUFFIX} (reserved for the host's source stream)`).optional(),
@@ -14,7 +15,10 @@ const createChannelBody = z.strictObject({
 @ApiTags('channels')
 @Controller('channels')
 export class ChannelsController {
-  constructor(@Inject(ChannelService) private readonly channels: ChannelService) {}
+  constructor(
+    @Inject(ChannelService) private readonly channels: ChannelService,
+    @Inject(ProgramService) private readonly programs: ProgramService,
+  ) {}
 
   /** Creates a channel. The response is the only place its publish URL (with its key) appears. */
   @Post()
@@ -50,6 +54,9 @@ export class ChannelsController {
   @Allow('any')
   @ApiBearerAuth()
   get(@Param('id', new ZodPipe(resourceId)) id: string) {
-    return this.channels.status(id);
+    const status = this.channels.status(id);
+    // Extension: while the host pushes, the quality of its uplink as the push arrives (uplink-meter.ts).
+    const hostUplink = this.programs.hostUplink(id);
+    return hostUplink ? { ...status, hostUplink } : status;
   }
 }

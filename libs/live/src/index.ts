@@ -24,3 +24,4 @@ export * from './hls/hls-playlist';
 export * from './hls/hls-channel';
 export * from './hls.controller';
 export * from './recordings';
+export * from './program/uplink-meter';

@@ -4,6 +4,11 @@ import { ChannelService, LiveOrigin } from '@gw/live';
 import { WorkerPool } from '@gw/sfu';
 import { countByPath, MediaPath } from '@gw/turn';
 
+/** Where the hosts' uplink scores come from (the channel programs). */
+export interface UplinkSource {
+  hostUplinks(): { channelId: string; quality: { score: number } }[];
+}
+
 /** What the producer byte counters read: each conference's participants and their mediasoup producers. */
 export interface ProducerSource {
   list(): {
@@ -20,8 +25,21 @@ export interface ProducerSource {
 export class MetricsService {
   readonly registry = new Registry();
 
-  constructor(pool: WorkerPool, channels: ChannelService, origin: LiveOrigin, conferences?: ProducerSource) {
+  constructor(pool: WorkerPool, channels: ChannelService, origin: LiveOrigin, conferences?: ProducerSource, uplinks?: UplinkSource) {
     const registers = [this.registry];
+    if (uplinks) {
+      // Extension: the score of each pushing host's uplink, as its push arrives (libs/live/src/program/uplink-meter.ts).
+      new Gauge({
+        name: 'gateway_host_uplink_quality_score',
+        help: "Each pushing host's uplink quality score, 0-100 (frame rate against the push's own, arrival jitter, stalls), by channel",
+        labelNames: ['channel'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { channelId, quality } of uplinks.hostUplinks()) this.set({ channel: channelId }, quality.score);
+        },
+      });
+    }
     // Process figures (heap, RSS, event-loop lag, active handles) for leak and soak checks.
     collectDefaultMetrics({ register: this.registry });
     new Gauge({

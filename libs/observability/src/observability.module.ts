@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConferenceService } from '@gw/conference';
-import { ChannelService, LIVE_ORIGIN, LiveOrigin } from '@gw/live';
+import { ChannelService, LIVE_ORIGIN, LiveOrigin, ProgramService } from '@gw/live';
 import { WorkerPool } from '@gw/sfu';
 import { HealthController } from './health.controller';
 import { MetricsService } from './metrics.service';
@@ -10,9 +10,9 @@ import { MetricsService } from './metrics.service';
   providers: [
     {
       provide: MetricsService,
-      inject: [WorkerPool, ChannelService, LIVE_ORIGIN, ConferenceService],
-      useFactory: (pool: WorkerPool, channels: ChannelService, origin: LiveOrigin, conferences: ConferenceService) =>
-        new MetricsService(pool, channels, origin, conferences),
+      inject: [WorkerPool, ChannelService, LIVE_ORIGIN, ConferenceService, ProgramService],
+      useFactory: (pool: WorkerPool, channels: ChannelService, origin: LiveOrigin, conferences: ConferenceService, programs: ProgramService) =>
+        new MetricsService(pool, channels, origin, conferences, programs),
     },
   ],
 })

@@ -1,8 +1,9 @@
 import { LineLogger, TypedEmitter } from '@gw/common';
-import { FLV_SCRIPT, FlvTag, GopCache, isCodecConfig } from './flv';
+import { FLV_SCRIPT, FLV_VIDEO, FlvTag, GopCache, isCodecConfig } from './flv';
 import { aacConfigInfo, metadataNumber, SourceInfo } from './flv-info';
 import { ProgramTimeline } from './program-timeline';
 import { OutputState, RtmpOutput } from './rtmp-output';
+import { UplinkMeter, UplinkQuality } from './uplink-meter';
 
 export interface ChannelProgramOptions {
   channelId: string;
@@ -22,6 +23,8 @@ interface ChannelProgramEvents extends Record<string, unknown[]> {
   output: [{ state: OutputState }];
   /** A tag the program wrote, on its timeline (taps carry the program elsewhere, e.g. into the SFU for WHEP). */
   tag: [FlvTag];
+  /** A feed's arrival quality (its uplink, for a host's push) moved by 5 points or more. */
+  uplink: [{ feed: string; quality: UplinkQuality }];
 }
 
 /** Header of the program's FLV: audio and video present. */
@@ -39,6 +42,8 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
   readonly #gop = new GopCache();
   readonly #lastTagAt = new Map<string, number>();
   readonly #info = new Map<string, SourceInfo>();
+  /** Each feed's arrival quality (a host's push: its uplink). */
+  readonly #meters = new Map<string, UplinkMeter>();
   readonly #waiters = new Set<{ feed: string; done: (onAir: boolean) => void }>();
   #output: RtmpOutput | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -104,8 +109,13 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
 
   push(feed: string, tag: FlvTag): void {
     if (this.#stopped) return;
-    this.#lastTagAt.set(feed, Date.now());
+    const now = Date.now();
+    this.#lastTagAt.set(feed, now);
     if (tag.type === FLV_SCRIPT || isCodecConfig(tag)) this.#learn(feed, tag);
+    let meter = this.#meters.get(feed);
+    if (!meter) this.#meters.set(feed, (meter = new UplinkMeter(this.#info.get(feed)?.fps)));
+    const moved = meter.tag(now, tag.timestamp, tag.raw.length, tag.type === FLV_VIDEO);
+    if (moved) this.emit('uplink', { feed, quality: moved });
     const { out, switched } = this.#timeline.push(feed, tag);
     if (out.length) this.#lastOutAt = Date.now();
     for (const t of out) {
@@ -125,12 +135,19 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
   /** The feed's source started a new session: it is spliced again at its next keyframe. */
   restart(feed: string): void {
     this.#timeline.restart(feed);
+    this.#meters.get(feed)?.restart();
+  }
+
+  /** A feed's arrival quality as of its last full window (undefined before one). */
+  uplink(feed: string): UplinkQuality | undefined {
+    return this.#meters.get(feed)?.current;
   }
 
   remove(feed: string): void {
     this.#timeline.remove(feed);
     this.#lastTagAt.delete(feed);
     this.#info.delete(feed);
+    this.#meters.delete(feed);
     for (const waiter of [...this.#waiters]) if (waiter.feed === feed) waiter.done(false);
   }
 
@@ -192,6 +209,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
       info.width = metadataNumber(tag, 'width') ?? info.width;
       info.height = metadataNumber(tag, 'height') ?? info.height;
       info.fps = metadataNumber(tag, 'framerate') ?? info.fps;
+      this.#meters.get(feed)?.setTargetFps(info.fps);
     } else {
       Object.assign(info, aacConfigInfo(tag));
     }

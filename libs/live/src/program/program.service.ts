@@ -6,6 +6,7 @@ import { ChannelProgram } from './channel-program';
 import { FlvTag } from './flv';
 import { SourceInfo } from './flv-info';
 import { SourcePuller } from './source-puller';
+import { UplinkQuality } from './uplink-meter';
 
 export interface ProgramServiceOptions {
   ffmpegPath: string;
@@ -87,6 +88,21 @@ export class ProgramService {
   /** What the host's push looks like (size, rate, audio), so a mix can match it. */
   hostInfo(channelId: string): SourceInfo {
     return this.#entries.get(channelId)?.program.info(HOST_FEED) ?? {};
+  }
+
+  /** The quality of the host's push as it arrives (its uplink's score; uplink-meter.ts), while it pushes. */
+  hostUplink(channelId: string): UplinkQuality | undefined {
+    return this.#entries.get(channelId)?.program.uplink(HOST_FEED);
+  }
+
+  /** Channels whose host pushes now, with their uplink's quality (for /metrics). */
+  hostUplinks(): { channelId: string; quality: UplinkQuality }[] {
+    const out: { channelId: string; quality: UplinkQuality }[] = [];
+    for (const [channelId, entry] of this.#entries) {
+      const quality = entry.program.uplink(HOST_FEED);
+      if (quality) out.push({ channelId, quality });
+    }
+    return out;
   }
 
   /**
