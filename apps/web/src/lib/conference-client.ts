@@ -230,7 +230,8 @@ export class ConferenceClient {
     const h264 = this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/h264');
     for (const track of stream.getTracks()) {
       const codec = track.kind === 'video' ? h264 : undefined;
-      producers.push(await this.sendTransport.produce({ track, stopTracks: false, appData: { composite: true }, ...(codec ? { codec } : {}) }));
+      const options = track.kind === 'audio' ? { codecOptions: { opusFec: true } } : {};
+      producers.push(await this.sendTransport.produce({ track, stopTracks: false, appData: { composite: true }, ...options, ...(codec ? { codec } : {}) }));
     }
     return producers;
   }
@@ -243,7 +244,9 @@ export class ConferenceClient {
     this.sendTransport ??= await this.#createTransport('send');
     for (const track of local.getTracks()) {
       // stopTracks: false, so a rejoin (after a worker died) can send the same tracks again; the page stops them when it leaves.
-      const producer = await this.sendTransport.produce({ track, stopTracks: false });
+      // Opus in-band FEC (issue 17): each packet carries a coarse copy of the one before, so a single lost
+      // packet is rebuilt by the receiver (the mixer's decoder included) instead of concealed.
+      const producer = await this.sendTransport.produce({ track, stopTracks: false, ...(track.kind === 'audio' ? { codecOptions: { opusFec: true } } : {}) });
       this.producers.set(producer.id, producer);
     }
   }
