@@ -136,7 +136,11 @@ describe('PK: gateway restart restores a running PK', () => {
     for (const [name, probe] of [['rpa', probeA], ['rpb', probeB]] as const) {
       const withoutHost = probe.frames.filter((f) => !f.showing.includes('alone') && !f.showing.includes('left'));
       expect({ name, frames: probe.frames.length, withoutHost: withoutHost.length }).toMatchObject({ withoutHost: 0 });
-      expect(probe.frames.length).toBeGreaterThan(50);
+      // Not vacuous: the probe saw the restored PK and then the host alone (how many pictures a loaded
+      // machine's reader decodes in that window varies: a CI run got 33 in all, so no fixed total).
+      const pk = probe.frames.filter((f) => f.showing.includes('left')).length;
+      const alone = probe.frames.filter((f) => f.showing.includes('alone')).length;
+      expect({ name, pk: pk >= 5, alone: alone >= 5 }).toEqual({ name, pk: true, alone: true });
     }
     await waitFor('conference gone', async () => ((await gw.admin('GET', `/api/v1/conferences/${accept.conferenceId}`)).status === 404 ? true : undefined), 20000);
   }, 240000);
