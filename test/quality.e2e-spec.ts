@@ -49,14 +49,18 @@ describe("every sender's quality score", () => {
     return page;
   }
 
+  let attempt = 0;
   it('scores a sender on a lossy uplink well below a clean one, and tells the host', async () => {
+    // Jest retries a failed E2E once: a retry gets its own clients (names are single-use) and closes the last try's pages.
+    attempt += 1;
+    for (const b of browsers.splice(0)) await b.close().catch(() => undefined);
     // Alice hosts: she creates the conference with her own token.
     const created = await gw.request('POST', '/api/v1/conferences', { body: { title: 'quality' }, headers: { authorization: `Bearer ${await token('alice', 'host')}` } });
     const id = created.body.id as string;
     expect(created.body.hostUserId).toBe('alice');
     await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId: 'bob' });
-    const alice = net.addClient('qa', { kind: 'eim' });
-    const bob = net.addClient('qb', { kind: 'eim' });
+    const alice = net.addClient(`qa${attempt}`, { kind: 'eim' });
+    const bob = net.addClient(`qb${attempt}`, { kind: 'eim' });
     net.shape(bob, { lossPercent: 15 });
     const pages = { alice: await openPage(alice, id, 'alice'), bob: await openPage(bob, id, 'bob') };
 
