@@ -230,8 +230,7 @@ export class ConferenceClient {
     const h264 = this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/h264');
     for (const track of stream.getTracks()) {
       const codec = track.kind === 'video' ? h264 : undefined;
-      const options = track.kind === 'audio' ? { codecOptions: { opusFec: true } } : {};
-      producers.push(await this.sendTransport.produce({ track, stopTracks: false, appData: { composite: true }, ...options, ...(codec ? { codec } : {}) }));
+      producers.push(await this.sendTransport.produce({ ...produceOptions(track), appData: { composite: true }, ...(codec ? { codec } : {}) }));
     }
     return producers;
   }
@@ -243,10 +242,7 @@ export class ConferenceClient {
     this.#sfuProducing = true;
     this.sendTransport ??= await this.#createTransport('send');
     for (const track of local.getTracks()) {
-      // stopTracks: false, so a rejoin (after a worker died) can send the same tracks again; the page stops them when it leaves.
-      // Opus in-band FEC (issue 17): each packet carries a coarse copy of the one before, so a single lost
-      // packet is rebuilt by the receiver (the mixer's decoder included) instead of concealed.
-      const producer = await this.sendTransport.produce({ track, stopTracks: false, ...(track.kind === 'audio' ? { codecOptions: { opusFec: true } } : {}) });
+      const producer = await this.sendTransport.produce(produceOptions(track));
       this.producers.set(producer.id, producer);
     }
   }
@@ -607,4 +603,14 @@ export class ConferenceClient {
   #changed(): void {
     for (const listener of this.#listeners) listener();
   }
+}
+
+/**
+ * What every producer of this page sends a track with. stopTracks: false, so a rejoin (after a worker died)
+ * can send the same tracks again; the page stops them when it leaves. Audio carries Opus in-band FEC
+ * (issue 17): each packet holds a coarse copy of the one before, so a single lost packet is rebuilt by
+ * the receiver (the mixer's decoder included) instead of concealed.
+ */
+function produceOptions(track: MediaStreamTrack): types.ProducerOptions {
+  return { track, stopTracks: false, ...(track.kind === 'audio' ? { codecOptions: { opusFec: true } } : {}) };
 }
