@@ -1,7 +1,7 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceService, IngestService } from '@gw/conference';
-import { channelRoom, Notifier } from '@gw/im';
+import { channelHostRoom, channelRoom, Notifier } from '@gw/im';
 import { ChannelService, ProgramService, RecordingService } from '@gw/live';
 import { MixingService } from '@gw/mixing';
 import { SessionRepository } from '@gw/persistence';
@@ -29,6 +29,8 @@ import { CohostService } from './cohost.service';
         recordings: RecordingService,
       ) => {
         channels.on('stateChanged', (e) => notifier.toRoom(channelRoom(e.channelId), 'channel:state', e));
+        // Extension (issue 17): the host hears its own uplink's score as its push arrives.
+        programs.on('hostUplink', (e) => notifier.toRoom(channelHostRoom(e.channelId), 'channel:uplink', e));
         return new CohostService(channels, conferences, mixing, programs, (userId, event, payload) => notifier.toUser(userId, event, payload), {
           ...config.cohost,
           logger: new Logger('Cohost'),

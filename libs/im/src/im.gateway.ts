@@ -5,7 +5,7 @@ import { describeError, PayloadTooLargeError } from '@gw/common';
 import { RateLimits, TokenService } from '@gw/auth';
 import { exceedsJsonBytes, HARD_MESSAGE_BYTES, MAX_EVENT_BYTES } from './message-size';
 import { NodeRpc } from './node-rpc';
-import { Notifier, channelRoom, userRoom } from './notifier';
+import { Notifier, channelHostRoom, channelRoom, userRoom } from './notifier';
 import { Presence } from './presence';
 
 /**
@@ -71,6 +71,7 @@ export class ImGateway implements OnGatewayInit, OnGatewayConnection {
     });
     // Tokens scoped to a channel (its host, its viewers) hear the channel's state changes.
     if (principal.channelId) void socket.join(channelRoom(principal.channelId));
+    if (principal.channelId && principal.role === 'host') void socket.join(channelHostRoom(principal.channelId));
     const remaining = principal.expiresAt - Date.now();
     const timer = setTimeout(() => {
       socket.emit('auth:expired', { code: 'TOKEN_EXPIRED', message: 'token expired' });

@@ -1,9 +1,11 @@
 import type { Server } from 'socket.io';
 
-/** Socket.IO rooms: one per user (every socket of that user), one per conference, one per channel. */
+/** Socket.IO rooms: one per user (every socket of that user), one per conference, one per channel and one for its host. */
 export const userRoom = (userId: string) => `user:${userId}`;
 export const conferenceRoom = (conferenceId: string) => `conf:${conferenceId}`;
 export const channelRoom = (channelId: string) => `channel:${channelId}`;
+/** The sockets of a channel's host (tokens of role host scoped to it): what only the host should hear. */
+export const channelHostRoom = (channelId: string) => `channel-host:${channelId}`;
 
 /**
  * IM delivery: sends server → client events to users and rooms. The socket.io

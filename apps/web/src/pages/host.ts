@@ -40,6 +40,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   const { channelId, token } = channelParams(params);
   const channelState = h('span', { class: 'status', id: 'channel-state' }, 'loading…');
   const viewers = h('span', { id: 'viewers' }, '0');
+  const uplink = h('span', { id: 'uplink' }, 'not pushing');
   const inviteInput = h('input', { id: 'invite-user', placeholder: 'user id' });
   const inviteButton = h('button', { id: 'invite' }, 'Invite on mic');
   const applications = h('ul', { id: 'applications' });
@@ -60,7 +61,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   root.append(
     h('section', { class: 'host' },
       h('h2', {}, `Host of ${channelId}`),
-      h('p', {}, 'Channel: ', channelState, ' · viewers: ', viewers),
+      h('p', {}, 'Channel: ', channelState, ' · viewers: ', viewers, ' · your uplink: ', uplink),
       h('p', {}, inviteInput, ' ', inviteButton),
       h('h3', {}, 'Applications'), applications,
       h('h3', {}, 'Invitations'), invitations,
@@ -213,6 +214,12 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
     if (s.channelId !== channelId) return;
     feedback.info(`channel is ${s.state}, showing ${s.source}`);
     void refresh();
+  });
+  // Extension (issue 17): the score of this host's own push as the gateway receives it.
+  signalling.on<{ channelId: string; quality: { score: number; fps: number; kbps: number; longestGapMs: number } }>('channel:uplink', (u) => {
+    if (u.channelId !== channelId) return;
+    const q = u.quality;
+    uplink.textContent = `network ${q.score} (${q.fps} fps, ${q.kbps} kbps, longest stall ${q.longestGapMs} ms)`;
   });
   signalling.on<{ taskId: string; state: string; reason?: string }>('mix:state', (m) => {
     feedback.info(`mix ${m.state}${m.reason ? ` (${m.reason})` : ''}`);

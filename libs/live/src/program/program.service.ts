@@ -1,4 +1,4 @@
-import { ConflictError, LineLogger } from '@gw/common';
+import { ConflictError, LineLogger, TypedEmitter } from '@gw/common';
 import { ChannelService } from '../channel.service';
 import { HlsChannel } from '../hls/hls-channel';
 import { HlsResumePoint } from '../hls/hls-segmenter';
@@ -35,6 +35,11 @@ interface Entry {
   feeds: Set<string>;
 }
 
+interface ProgramServiceEvents extends Record<string, unknown[]> {
+  /** The score of a channel's host push (its uplink) moved by 5 points or more. */
+  hostUplink: [{ channelId: string; quality: UplinkQuality }];
+}
+
 const HOST_FEED = 'host';
 /** The origin reports a publish as it begins (a callback before the stream is playable): pull a moment later. */
 const PULL_DELAY_MS = 300;
@@ -47,7 +52,7 @@ const PULL_DELAY_MS = 300;
  * jumps, whatever the origin. A program with nothing to show for
  * `idleGraceMs` goes off air.
  */
-export class ProgramService {
+export class ProgramService extends TypedEmitter<ProgramServiceEvents> {
   readonly #entries = new Map<string, Entry>();
   /** Where each channel's last program ended on its timeline: the next one continues from there. */
   readonly #lastTimestamps = new Map<string, number>();
@@ -62,6 +67,7 @@ export class ProgramService {
     private readonly channels: ChannelService,
     private readonly o: ProgramServiceOptions,
   ) {
+    super();
     channels.on('hostSource', ({ channelId, publishing }) => (publishing ? this.#hostUp(channelId) : this.#hostDown(channelId)));
     this.#sweeper = setInterval(() => this.#sweep(), 500);
     this.#sweeper.unref();
@@ -194,6 +200,7 @@ export class ProgramService {
     program.on('tag', (tag) => {
       for (const listener of this.#taps.get(channelId) ?? []) listener(tag);
     });
+    program.on('uplink', ({ feed, quality }) => feed === HOST_FEED && this.emit('hostUplink', { channelId, quality }));
     return created;
   }
 
