@@ -24,7 +24,7 @@ import { connectAs, RunningGateway, startGateway } from './support/gateway';
 import { colorNear, Rgb } from './support/media-analysis';
 import { MixCell, sameRects, tilesFor } from './support/mix-tiles';
 import { startNginx } from './support/nginx';
-import { PictureProbe, ProbeFrame } from './support/picture-probe';
+import { PictureProbe, ProbeFrame, RateStats } from './support/picture-probe';
 import { cpuSecondsOf, freePort, waitFor } from './support/processes';
 import { pushCounted, stopChild } from './support/sources';
 import { FlvWatcher, RtmpWatcher } from './support/viewer';
@@ -69,6 +69,8 @@ interface SwitchFigures {
   framesOffTargetAfter: number;
   /** Largest wall-clock gap between distinct pictures in the window (ms). */
   maxDistinctGapMs: number;
+  /** Where the largest gap was and what arrived inside it (picture-probe.ts). */
+  worstGap: RateStats['worstGap'];
   distinctPerSecond: number;
   frames: number;
   /**
@@ -119,6 +121,7 @@ function switchFigures(probe: PictureProbe, watcher: FlvWatcher | RtmpWatcher, f
     framesLackingHost: window.filter((f) => !f.showing.includes(HOST)).length,
     framesOffTargetAfter: target ? after.filter((f) => look(f) !== target).length : 0,
     maxDistinctGapMs: rate.maxDistinctGapMs,
+    worstGap: rate.worstGap,
     distinctPerSecond: rate.distinctPerSecond,
     frames: rate.frames,
     connectionKept: tags.connectionKept && (probe.endedAt === undefined || probe.endedAt > to),
@@ -210,6 +213,7 @@ function summarise(runs: RunResult[]) {
       timelines: xs.map((x) => x.timeline),
       maxDistinctGapMs: Math.max(...xs.map((x) => x.maxDistinctGapMs)),
       gapsMs: xs.map((x) => x.maxDistinctGapMs),
+      worstGaps: xs.map((x) => x.worstGap),
       distinctPerSecond: xs.map((x) => x.distinctPerSecond),
       connectionKept: xs.every((x) => x.connectionKept),
       maxTsStepMs: Math.max(...xs.map((x) => x.maxTsStepMs)),
@@ -317,7 +321,7 @@ export const benchmark: Benchmark = {
     '(computed with computeLayout and checked against the mix task\'s REST layout.cells): "full" shows both; "host alone" shows the host with its own red where the window goes; anything else is "neither". ' +
     'Accept → guest visible = accept call to the arrival of the first full picture; frames neither = pictures that arrived in between that are neither host alone nor full; frames lacking the host = pictures in the window (accept … kick−1 s) without the host\'s picture. ' +
     'Switch-out: the same from the kick to the first host-alone picture, window kick … +3 s after the channel\'s source is the host again. Baseline = the 3 s before accept. ' +
-    'Gap = largest wall-clock gap between distinct pictures (a counter moved) by arrival, window edges included. A second viewer on the same URL parses tags (HTTP-FLV in Node; RTMP by ffprobe) only for the timestamp figures: ' +
+    'Gap = largest wall-clock gap between distinct pictures (a counter moved) by arrival, window edges included; "at" is where the worst one began (ms into the window) and "repeats" the pictures that arrived inside it showing no new frame (0: nothing arrived, a stall on the way; more: the mix repeated its picture). A second viewer on the same URL parses tags (HTTP-FLV in Node; RTMP by ffprobe) only for the timestamp figures: ' +
     'step = largest difference between consecutive video timestamps, backward = most negative; connection kept = neither viewer\'s connection ended. ' +
     'Earlier results timed accept → the mix\'s codec config (which shows placeholders before any participant is decoded) and gaps between any two frames. ' +
     'Passthrough: the host\'s push (640x360@25, x264 baseline) read from the embedded origin by the shipped ingest arguments twice at once, H.264 passed through and transcoded, RTP out to unbound UDP ports; CPU of each over BENCH_PASSTHROUGH_SECONDS (default 15).',
@@ -327,7 +331,7 @@ export const benchmark: Benchmark = {
       const ms = (v: number) => (Number.isFinite(v) ? `${v} ms` : 'not reached');
       const runsOf = (t: { runsMs: (number | null)[] }) => t.runsMs.map((v) => (v === null ? '—' : v)).join(', ');
       const gaps = (s: any) =>
-        `distinct-picture gap max ${s.maxDistinctGapMs} ms (runs ${s.gapsMs.join(', ')}), ${s.distinctPerSecond.join(' / ')} distinct/s, connection kept: ${s.connectionKept ? 'yes' : 'NO'}, ts step max ${s.maxTsStepMs} ms, backward ${s.maxBackwardMs} ms`;
+        `distinct-picture gap max ${s.maxDistinctGapMs} ms (runs ${s.gapsMs.join(', ')}; at ${s.worstGaps.map((g: RateStats['worstGap']) => `${g.atMs} ms, ${g.repeats} repeats`).join(' / ')}), ${s.distinctPerSecond.join(' / ')} distinct/s, connection kept: ${s.connectionKept ? 'yes' : 'NO'}, ts step max ${s.maxTsStepMs} ms, backward ${s.maxBackwardMs} ms`;
       return [
         `| ${o}: accept → first picture at the viewer showing host and guest | median ${ms(x.switchIn.toTargetMs.medianMs)}, max ${ms(x.switchIn.toTargetMs.maxMs)} (runs ${runsOf(x.switchIn.toTargetMs)}) | target <= 1500 ms |`,
         `| ${o}: switch-in, pictures neither host alone nor full mix (accept → first full) | max ${x.switchIn.framesNeither.max} (runs ${x.switchIn.framesNeither.runs.join(', ')}) | goal 0 |`,

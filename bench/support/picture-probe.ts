@@ -58,6 +58,11 @@ export interface RateStats {
   minDistinctInASecond: number;
   /** Largest wall-clock gap between two distinct pictures (ms), the window's edges included. */
   maxDistinctGapMs: number;
+  /**
+   * Where that gap was (ms from the window's start), how many pictures arrived inside it (repeats: the
+   * source showed the same picture again; none: nothing arrived), and the counters on either side.
+   */
+  worstGap: { atMs: number; repeats: number; before?: Record<string, number | undefined>; after?: Record<string, number | undefined> };
 }
 
 export interface ProbeOptions {
@@ -321,18 +326,27 @@ export class PictureProbe {
       if (bucket < seconds) perSecond[bucket] += 1;
     }
     let maxGap = 0;
-    let previous = from;
+    let previous: ProbeFrame | undefined;
+    let worst: { before?: ProbeFrame; after?: ProbeFrame } = {};
     for (const f of distinct) {
-      maxGap = Math.max(maxGap, f.at - previous);
-      previous = f.at;
+      if (f.at - (previous?.at ?? from) > maxGap) [maxGap, worst] = [f.at - (previous?.at ?? from), { before: previous, after: f }];
+      previous = f;
     }
-    maxGap = Math.max(maxGap, to - previous);
+    if (to - (previous?.at ?? from) > maxGap) [maxGap, worst] = [to - (previous?.at ?? from), { before: previous }];
+    const gapStart = worst.before?.at ?? from;
+    const gapEnd = worst.after?.at ?? to;
     return {
       frames: window.length,
       distinct: distinct.length,
       distinctPerSecond: Math.round((distinct.length / ((to - from) / 1000)) * 100) / 100,
       minDistinctInASecond: Math.min(...perSecond),
       maxDistinctGapMs: maxGap,
+      worstGap: {
+        atMs: gapStart - from,
+        repeats: window.filter((f) => f.at > gapStart && f.at < gapEnd).length,
+        ...(worst.before ? { before: worst.before.counters } : {}),
+        ...(worst.after ? { after: worst.after.counters } : {}),
+      },
     };
   }
 
