@@ -81,6 +81,8 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     // The embedded TURN server would take the fixed TURN_PORT (3478) in every gateway a run starts;
     // specs that need it (turn.e2e-spec.ts) turn it on with a free port of their own.
     TURN: 'off',
+    // Likewise the SRT ingest's fixed SRT_PORT (10080): srt.e2e-spec.ts gives it a free one.
+    SRT_PORT: '0',
     // Mix admission (NODE_CPU_BUDGET, default cores × 0.8) would refuse the many mixes some specs and
     // benches run on purpose, past what one machine sustains; the admission tests set a real budget.
     NODE_CPU_BUDGET: '64',

@@ -36,7 +36,8 @@ export function publishTestStream(
     ...vf,
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(fps), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '96k',
-    '-f', 'flv', url,
+    // An srt:// URL (the SRT ingest) carries MPEG-TS, as SRT encoders send; everything else is RTMP.
+    '-f', url.startsWith('srt://') ? 'mpegts' : 'flv', url,
   ];
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

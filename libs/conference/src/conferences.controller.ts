@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { resourceId, ZodPipe } from '@gw/common';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
+import { SrtService } from '@gw/live';
 import { Conference } from './conference';
 import { ConferenceLivePort } from './conference-live';
 import { ConferenceService } from './conference.service';
@@ -28,6 +29,7 @@ export class ConferencesController {
     @Inject(ConferenceService) private readonly conferences: ConferenceService,
     @Inject(IngestService) private readonly ingest: IngestService,
     @Inject(ConferenceLivePort) private readonly live: ConferenceLivePort,
+    @Inject(SrtService) private readonly srt: SrtService,
   ) {}
 
   @Post()
@@ -89,7 +91,7 @@ export class ConferencesController {
   }
 
   /**
-   * An RTMP push URL that makes the member a participant while the push lasts.
+   * An RTMP push URL (and `srt`, the same over SRT) that makes the member a participant while the push lasts.
    * Any token: membership decides (see ingestAccess), so an accepted co-host with
    * a viewer token may ingest as themself; an admin or the conference's host
    * asking for a user admits them.
@@ -101,7 +103,11 @@ export class ConferencesController {
   createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(userBody)) body: z.infer<typeof userBody>) {
     const conference = this.conferences.get(id);
     if (ingestAccess(principal, conference, body.userId) === 'admit') conference.admit(body.userId);
-    return { url: this.ingest.urlFor(id, body.userId) };
+    const url = this.ingest.urlFor(id, body.userId);
+    // Extension: the same point over SRT (libs/live/src/srt), when the gateway takes SRT.
+    const { app, stream, key } = this.ingest.pointFor(id, body.userId);
+    const srt = this.srt.publishUrl(app, stream, key);
+    return { url, ...(srt ? { srt } : {}) };
   }
 
   #view(conference: Conference) {

@@ -175,3 +175,22 @@ describe('parseConfig: TURN', () => {
     });
   });
 });
+
+describe('parseConfig: SRT', () => {
+  it('listens for SRT on 10080 by default, and not at all with SRT_PORT=0', () => {
+    expect(parse({}).srt).toEqual({ port: 10080, latencyMs: 120 });
+    expect(parse({ SRT_PORT: '9000', SRT_LATENCY_MS: '400' }).srt).toEqual({ port: 9000, latencyMs: 400 });
+    expect(parse({ SRT_PORT: '0' }).srt).toBeUndefined();
+  });
+
+  it('keeps SRT_PORT off the UDP ports others use', () => {
+    expect(problemsOf({ SRT_PORT: '40010' })[0]).toMatchObject({ key: 'SRT_PORT', message: expect.stringMatching(/SFU/) });
+    expect(problemsOf({ SRT_PORT: '3478' })[0]).toMatchObject({ key: 'SRT_PORT', message: expect.stringMatching(/TURN_PORT/) });
+    expect(problemsOf({ SRT_PORT: '49200' })[0]).toMatchObject({ key: 'SRT_PORT', message: expect.stringMatching(/relay/) });
+    // A TCP port's number is free for UDP; TURN off frees its ports.
+    expect(parse({ SRT_PORT: '3000' }).srt?.port).toBe(3000);
+    expect(parse({ SRT_PORT: '3478', TURN: 'off' }).srt?.port).toBe(3478);
+    expect(problemsOf({ SRT_PORT: '80' }).map((p) => p.key)).toEqual(['SRT_PORT']);
+    expect(problemsOf({ SRT_LATENCY_MS: '5' }).map((p) => p.key)).toEqual(['SRT_LATENCY_MS']);
+  });
+});

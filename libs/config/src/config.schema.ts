@@ -89,6 +89,12 @@ export interface GatewayConfig {
   };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   turn: TurnConfig;
+  /**
+   * SRT ingest (SRT_PORT, UDP; default 10080, 0 turns it off): hosts and RTMP-less
+   * encoders push MPEG-TS over SRT, routed by stream id (libs/live/src/srt).
+   * SRT_LATENCY_MS (default 120) is the receive latency the gateway asks for.
+   */
+  srt?: { port: number; latencyMs: number };
   /** Cores this node offers to media work (NODE_CPU_BUDGET, default its cores × 0.8): mixes are admitted against it. */
   cpuBudget: number;
   /**
@@ -219,6 +225,8 @@ const envSchema = z.object({
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
   TURN_TTL_SECONDS: seconds.default(3600),
   P2P_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2500),
+  SRT_PORT: z.union([z.literal('0').transform(() => 0), z.coerce.number().int().min(1024).max(65535)]).default(10080),
+  SRT_LATENCY_MS: z.coerce.number().int().min(20).max(8000).default(120),
   REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s/]+(\/\d{1,2})?$/, 'must be redis://[user:password@]host:port[/db] or rediss://…').optional(),
   NODE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ : -').optional(),
   NODE_ADDRESS: z.string().regex(/^https?:\/\/[^\s/]+$/, 'must be http(s)://host:port').optional(),
@@ -339,6 +347,14 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
     else if (overlaps(e.MIX_RTP_MIN_PORT, e.MIX_RTP_MAX_PORT)) problems.push({ key: 'TURN_RELAY_MIN_PORT', message: "the relay port range overlaps the mixer's (MIX_RTP_MIN_PORT-MIX_RTP_MAX_PORT)" });
     else if (turnPorts.some(([, p]) => inRange(p, relayMin, relayMax))) problems.push({ key: 'TURN_PORT', message: 'lies in the relay port range (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT)' });
   }
+  if (e.SRT_PORT) {
+    // SRT is UDP: it may share a number with a TCP port, not with the UDP ranges or TURN.
+    const within = (min: number, max: number) => e.SRT_PORT >= min && e.SRT_PORT <= max;
+    if (within(e.RTC_MIN_PORT, e.RTC_MAX_PORT)) problems.push({ key: 'SRT_PORT', message: "lies in the SFU's port range (RTC_MIN_PORT-RTC_MAX_PORT)" });
+    else if (within(e.MIX_RTP_MIN_PORT, e.MIX_RTP_MAX_PORT)) problems.push({ key: 'SRT_PORT', message: "lies in the mixer's port range (MIX_RTP_MIN_PORT-MIX_RTP_MAX_PORT)" });
+    else if (turnEmbedded && e.SRT_PORT === e.TURN_PORT) problems.push({ key: 'SRT_PORT', message: `must differ from TURN_PORT (${e.TURN_PORT})` });
+    else if (turnEmbedded && within(e.TURN_RELAY_MIN_PORT, e.TURN_RELAY_MAX_PORT)) problems.push({ key: 'SRT_PORT', message: 'lies in the TURN relay port range (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT)' });
+  }
   if (e.REDIS_URL) {
     // Every node of a cluster must accept the others' tokens and admin key: neither may be random per node.
     if (!e.JWT_SECRET) problems.push({ key: 'JWT_SECRET', message: 'is required with REDIS_URL (every node of the cluster signs and checks tokens with it)' });
@@ -421,6 +437,7 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
             p2pTimeoutMs: e.P2P_TIMEOUT_MS,
           }
         : { mode: 'off', ttlSeconds: e.TURN_TTL_SECONDS, p2pTimeoutMs: e.P2P_TIMEOUT_MS },
+    srt: e.SRT_PORT ? { port: e.SRT_PORT, latencyMs: e.SRT_LATENCY_MS } : undefined,
     cpuBudget: e.NODE_CPU_BUDGET ?? Math.round(Math.max(1, cpuCount) * 0.8 * 100) / 100,
     cluster: e.REDIS_URL
       ? {

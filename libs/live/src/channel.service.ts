@@ -3,7 +3,7 @@ import { ConflictError, LineLogger, newId, newSecret, NotFoundError, TypedEmitte
 import { ChannelRecord, ChannelRepository } from '@gw/persistence';
 import { ChannelActivity, ChannelSource, ChannelState, deriveChannelStatus } from './channel-status';
 import { LiveOrigin } from './live-origin';
-import { channelOfStream, hostSourceStream, LIVE_APP, PublishKeyTable, streamKey } from './origin-protocol';
+import { channelOfStream, hostSourceStream, LIVE_APP, PublishKeyTable, StreamApp, streamKey } from './origin-protocol';
 
 /** An HLS player that has not asked for a playlist for this long has left (players reload every part or segment). */
 const HLS_VIEWER_IDLE_MS = 6000;
@@ -26,6 +26,8 @@ export interface CreatedChannel {
   title: string;
   publishUrl: string;
   playUrls: PlayUrls;
+  /** Every way the host may push: `rtmp` (the publishUrl), `srt` (srt://…?streamid=…, when SRT_PORT is on). */
+  ingest: { rtmp: string; srt?: string };
 }
 
 /** Where viewers play a channel: the origin's RTMP and HTTP-FLV, and the gateway's own HLS and WHEP. */
@@ -92,6 +94,8 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     private readonly logger: LineLogger,
     /** The gateway's own public HTTP base (HLS, WHEP); absent in unit tests. */
     private readonly gatewayBase?: string,
+    /** The SRT ingest, for the channels' `ingest.srt` URLs; absent (or off): none. */
+    private readonly srt?: { publishUrl(app: StreamApp, stream: string, key: string): string | undefined },
   ) {
     super();
     this.live = origins.live;
@@ -158,13 +162,14 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   }
 
   /** A new publish key; the old one is refused from now on and its push ended. */
-  rotateKey(id: string): { id: string; publishUrl: string } {
+  rotateKey(id: string): { id: string; publishUrl: string; ingest: CreatedChannel['ingest'] } {
     this.#record(id);
     if (!this.repository.updatePublishKey(id, newSecret())) throw new ChannelNotFoundError(id);
     this.#pushKeys();
     this.ingest.kickPublisher(LIVE_APP, hostSourceStream(id));
     this.logger.log(`channel ${id}: publish key rotated`);
-    return { id, publishUrl: this.#created(this.#record(id)).publishUrl };
+    const { publishUrl, ingest } = this.#created(this.#record(id));
+    return { id, publishUrl, ingest };
   }
 
   /** The channel's URLs, including the publish URL (for its owner only). */
@@ -260,12 +265,20 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   }
 
   #created(record: ChannelRecord): CreatedChannel {
+    const publishUrl = this.ingest.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey);
+    const srt = this.srt?.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey);
     return {
       id: record.id,
       title: record.title,
-      publishUrl: this.ingest.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey),
+      publishUrl,
       playUrls: this.playUrls(record.id),
+      ingest: { rtmp: publishUrl, ...(srt ? { srt } : {}) },
     };
+  }
+
+  /** Where the channel's host pushes, keys included: for the admin and the channel's host only. */
+  ingestUrls(id: string): CreatedChannel['ingest'] {
+    return this.#created(this.#record(id)).ingest;
   }
 
   #record(id: string): ChannelRecord {

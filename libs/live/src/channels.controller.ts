@@ -53,10 +53,12 @@ export class ChannelsController {
   @Get(':id')
   @Allow('any')
   @ApiBearerAuth()
-  get(@Param('id', new ZodPipe(resourceId)) id: string) {
+  get(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
     const status = this.channels.status(id);
     // Extension: while the host pushes, the quality of its uplink as the push arrives (uplink-meter.ts).
     const hostUplink = this.programs.hostUplink(id);
-    return hostUplink ? { ...status, hostUplink } : status;
+    // Where the host pushes (keys included) only to the admin and the channel's own host.
+    const own = principal.kind === 'admin' || (principal.role === 'host' && principal.channelId === id);
+    return { ...status, ...(hostUplink ? { hostUplink } : {}), ...(own ? { ingest: this.channels.ingestUrls(id) } : {}) };
   }
 }

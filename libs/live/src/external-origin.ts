@@ -72,6 +72,10 @@ export class ExternalOrigin extends TypedEmitter<LiveOriginEvents> implements Li
     this.#keys.set(owner, keys);
   }
 
+  publishRole(app: StreamApp, stream: string, key: string): PublisherRole | undefined {
+    return this.#keys.roleOf(streamKey(app, stream), key);
+  }
+
   /**
    * Decides an on_publish callback: the role the key grants on that stream, if any.
    * A stream the key table holds (a channel's, a participant's) opens only with its

@@ -25,3 +25,6 @@ export * from './hls/hls-channel';
 export * from './hls.controller';
 export * from './recordings';
 export * from './program/uplink-meter';
+export * from './srt/srt-packet';
+export * from './srt/srt-ingest';
+export * from './srt/srt.service';

@@ -44,6 +44,8 @@ export interface LiveOrigin extends TypedEmitter<LiveOriginEvents> {
   kickPublisher(app: StreamApp, stream: string): void;
   /** Replaces one owner's part of the publish-key table (the origin enforces the union). */
   setPublishKeys(owner: string, keys: PublishKeyTable): void;
+  /** The role the publish-key table grants `key` on the stream (the check a push to it meets), if any. */
+  publishRole(app: StreamApp, stream: string, key: string): PublisherRole | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** True while the origin accepts publishers. */

@@ -12,6 +12,7 @@ import { EmbeddedOrigin } from './embedded/embedded-origin';
 import { ExternalOrigin } from './external-origin';
 import { LIVE_INGEST, LIVE_ORIGIN, LiveOrigin } from './live-origin';
 import { ProgramService } from './program/program.service';
+import { SrtService } from './srt/srt.service';
 
 /** The live origin and the RTMP ingest in use (one object unless the gateway ingests beside an external origin). */
 interface Origins {
@@ -66,10 +67,16 @@ function createOrigins(config: ResolvedConfig): Origins {
     { provide: LIVE_ORIGIN, inject: [ORIGINS], useFactory: (origins: Origins) => origins.live },
     { provide: LIVE_INGEST, inject: [ORIGINS], useFactory: (origins: Origins) => origins.ingest },
     {
+      provide: SrtService,
+      inject: [ORIGINS, GATEWAY_CONFIG],
+      useFactory: (origins: Origins, config: ResolvedConfig) =>
+        new SrtService(origins.ingest, { srt: config.srt, bind: config.host, publicHost: config.publicHost, ffmpegPath: config.ffmpegPath, logger: new Logger('Srt') }),
+    },
+    {
       provide: ChannelService,
-      inject: [ChannelRepository, ORIGINS, GATEWAY_CONFIG],
-      useFactory: (repo: ChannelRepository, origins: Origins, config: ResolvedConfig) =>
-        new ChannelService(repo, origins, config.jwtSecret, new Logger('Channels'), `http://${config.publicHost}:${config.port}`),
+      inject: [ChannelRepository, ORIGINS, GATEWAY_CONFIG, SrtService],
+      useFactory: (repo: ChannelRepository, origins: Origins, config: ResolvedConfig, srt: SrtService) =>
+        new ChannelService(repo, origins, config.jwtSecret, new Logger('Channels'), `http://${config.publicHost}:${config.port}`, srt),
     },
     {
       provide: ProgramService,
@@ -78,7 +85,7 @@ function createOrigins(config: ResolvedConfig): Origins {
         new ProgramService(channels, { ffmpegPath: config.ffmpegPath, idleGraceMs: config.live.publishGraceMs, logger: new Logger('Program') }),
     },
   ],
-  exports: [LIVE_ORIGIN, LIVE_INGEST, ChannelService, ProgramService],
+  exports: [LIVE_ORIGIN, LIVE_INGEST, ChannelService, ProgramService, SrtService],
 })
 export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly #origins: LiveOrigin[];
@@ -87,6 +94,7 @@ export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(ORIGINS) origins: Origins,
     @Inject(ChannelService) private readonly channels: ChannelService,
     @Inject(ProgramService) private readonly programs: ProgramService,
+    @Inject(SrtService) private readonly srt: SrtService,
   ) {
     this.#origins = [...new Set([origins.ingest, origins.live])];
   }
@@ -94,9 +102,12 @@ export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationBootstrap(): Promise<void> {
     this.channels.init();
     for (const origin of this.#origins) await origin.start();
+    await this.srt.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // SRT callers first: their remuxers push into the origins.
+    await this.srt.stop();
     await this.programs.closeAll();
     await Promise.all(this.#origins.map((origin) => origin.stop()));
   }

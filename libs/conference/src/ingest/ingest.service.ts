@@ -103,6 +103,12 @@ export class IngestService {
 
   /** The push URL for a member (the same one on every call while the conference runs). */
   urlFor(conferenceId: string, userId: string): string {
+    const point = this.pointFor(conferenceId, userId);
+    return this.origin.publishUrl(INGEST_APP, point.stream, point.key);
+  }
+
+  /** The member's push point (its stream on the ingest origin and its key), made on first use. */
+  pointFor(conferenceId: string, userId: string): { app: StreamApp; stream: string; key: string } {
     const conference = this.conferences.get(conferenceId);
     if (!conference.isMember(userId)) throw new NotAMemberError(conferenceId);
     let point = [...this.#points.values()].find((p) => p.conferenceId === conferenceId && p.userId === userId);
@@ -112,7 +118,7 @@ export class IngestService {
       this.#points.set(point.stream, point);
       this.#pushKeys();
     }
-    return this.origin.publishUrl(INGEST_APP, point.stream, point.key);
+    return { app: INGEST_APP, stream: point.stream, key: point.key };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { LineLogger, TypedEmitter } from '@gw/common';
 import { LiveOrigin, LiveOriginEvents } from '../live-origin';
-import { GatewayToOrigin, OriginToGateway, PublishKeyTable, StreamApp } from '../origin-protocol';
+import { GatewayToOrigin, OriginToGateway, PublisherRole, PublishKeyTable, StreamApp, streamKey } from '../origin-protocol';
 import { PublishKeys } from '../publish-keys';
 import { HttpFront, OriginHttpRoute } from './http-front';
 import { OriginPlacement, streamGroup } from './origin-placement';
@@ -173,6 +173,10 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
 
   kickPublisher(app: StreamApp, stream: string): void {
     for (const slot of this.#slots) slot.send({ type: 'kickPublisher', app, stream } satisfies GatewayToOrigin);
+  }
+
+  publishRole(app: StreamApp, stream: string, key: string): PublisherRole | undefined {
+    return this.#keys.roleOf(streamKey(app, stream), key);
   }
 
   setPublishKeys(owner: string, table: PublishKeyTable): void {

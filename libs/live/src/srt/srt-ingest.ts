@@ -1,0 +1,281 @@
+import { createSocket, RemoteInfo, Socket } from 'node:dgram';
+import { LineLogger, SupervisedProcess } from '@gw/common';
+import { buildRejection, HANDSHAKE_CONCLUSION, HANDSHAKE_INDUCTION, parseHandshake, parseStreamId, REJECT, StreamRequest } from './srt-packet';
+
+/** Where a caller's stream goes, or why it may not. */
+export type SrtRoute = { rtmpUrl: string; label: string } | { reject: number; reason: string };
+
+export interface SrtIngestOptions {
+  /** UDP port callers reach (SRT_PORT) and the interface it listens on. */
+  port: number;
+  bind: string;
+  srtLiveTransmitPath: string;
+  ffmpegPath: string;
+  /** SRT receive latency (ms) the gateway's side asks for; SRT uses the larger of both sides'. */
+  latencyMs: number;
+  /** Decides a caller's stream id (parsed) into the RTMP URL its stream is pushed to. */
+  route: (request: StreamRequest) => SrtRoute;
+  /** Callers connecting or connected at once; more get OVERLOAD. Default 64. */
+  maxSessions?: number;
+  logger: LineLogger;
+}
+
+/** What the stream may send before its remuxer runs (a few seconds of a high-rate push). */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/** A caller that went quiet this long is gone (SRT keepalives come every second). */
+const IDLE_MS = 5000;
+/** A caller that has not concluded its handshake this long after its induction is dropped. */
+const HANDSHAKE_MS = 5000;
+
+/**
+ * SRT ingest on one UDP port, routed by stream id: hosts' encoders, phones
+ * and bonding receivers push MPEG-TS over SRT and it goes on air exactly as an
+ * RTMP push does (it is remuxed, not re-encoded, into the RTMP URL its stream
+ * id names, with the same key check).
+ *
+ * SRT itself is Debian's libsrt, in srt-live-transmit: one listener process per
+ * caller on a loopback port, behind this relay. SRT's handshake carries the
+ * stream id only in its second step (the conclusion), and one libsrt listener
+ * cannot hand callers to different outputs, so the relay forwards each
+ * caller's datagrams to a listener of its own, reads the conclusion on its way
+ * and either lets it through (then starts the remuxing ffmpeg on the
+ * listener's output) or answers it with an SRT rejection. Nothing of a refused
+ * caller reaches a listener beyond its first, anonymous step.
+ * (Writing SRT's ARQ, pacing and TSBPD in TypeScript is what libsrt is for.)
+ */
+export class SrtIngest {
+  readonly #sessions = new Map<string, SrtSession>();
+  #socket: Socket | undefined;
+  #closed = false;
+
+  constructor(private readonly o: SrtIngestOptions) {}
+
+  /** Callers now (connecting or pushing), for stats and tests. */
+  get sessions(): { caller: string; state: SrtSession['state']; label?: string; pids: number[] }[] {
+    return [...this.#sessions.values()].map((s) => ({ caller: s.caller, state: s.state, label: s.label, pids: s.pids() }));
+  }
+
+  async start(): Promise<void> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.o.port, this.o.bind, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', (error) => this.o.logger.warn(`srt: ${error.message}`));
+    socket.on('message', (packet, from) => this.#fromCaller(packet, from));
+    this.#socket = socket;
+    this.o.logger.log(`SRT ingest on udp ${this.o.bind}:${this.o.port}`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#sessions.values()].map((s) => s.close('shutdown')));
+    this.#socket?.close();
+    this.#socket = undefined;
+  }
+
+  #fromCaller(packet: Buffer, from: RemoteInfo): void {
+    if (this.#closed) return;
+    const caller = `${from.address}:${from.port}`;
+    let session = this.#sessions.get(caller);
+    if (!session) {
+      // Only an induction opens a session; stray datagrams (a caller we dropped) are ignored.
+      const handshake = parseHandshake(packet);
+      if (!handshake || handshake.handshakeType !== HANDSHAKE_INDUCTION) return;
+      if (this.#sessions.size >= (this.o.maxSessions ?? 64)) return;
+      session = new SrtSession(caller, from, this.o, (data) => this.#socket?.send(data, from.port, from.address), () => this.#sessions.delete(caller));
+      this.#sessions.set(caller, session);
+    }
+    session.fromCaller(packet);
+  }
+}
+
+/** One caller: its relay socket, its listener (srt-live-transmit) and, once routed, its remuxer (ffmpeg). */
+class SrtSession {
+  state: 'handshake' | 'pushing' | 'refused' | 'closed' = 'handshake';
+  label: string | undefined;
+  #relay: Socket | undefined;
+  #listenerPort = 0;
+  #listener: SupervisedProcess | undefined;
+  #remuxer: SupervisedProcess | undefined;
+  /** The stream's first bytes, while the remuxer starts (its first keyframe and tables are in them). */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** Datagrams from the caller before the listener is up (its induction, retransmitted). */
+  #early: Buffer[] = [];
+  #idleTimer: NodeJS.Timeout;
+  #handshakeTimer: NodeJS.Timeout;
+  #lastHeard = Date.now();
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    readonly caller: string,
+    private readonly from: RemoteInfo,
+    private readonly o: SrtIngestOptions,
+    private readonly toCaller: (data: Buffer) => void,
+    private readonly onClosed: () => void,
+  ) {
+    this.#idleTimer = setInterval(() => Date.now() - this.#lastHeard > IDLE_MS && void this.close('caller went quiet'), 1000);
+    this.#handshakeTimer = setTimeout(() => this.state === 'handshake' && void this.close('no conclusion'), HANDSHAKE_MS);
+    void this.#open().catch((error: Error) => {
+      this.o.logger.warn(`srt ${caller}: ${error.message}`);
+      void this.close('listener failed');
+    });
+  }
+
+  /** Read through a method: the state changes across awaits, which TypeScript's narrowing does not see. */
+  #closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  pids(): number[] {
+    return [this.#listener?.pid, this.#remuxer?.pid].filter((p): p is number => p !== undefined);
+  }
+
+  fromCaller(packet: Buffer): void {
+    if (this.state === 'closed') return;
+    this.#lastHeard = Date.now();
+    const handshake = parseHandshake(packet);
+    if (handshake?.handshakeType === HANDSHAKE_CONCLUSION && this.state !== 'pushing') {
+      if (this.state === 'refused') return;
+      const verdict = this.#decide(handshake.streamId);
+      if ('reject' in verdict) {
+        this.state = 'refused';
+        this.o.logger.warn(`srt ${this.caller}: refused (${verdict.reason})`);
+        this.toCaller(buildRejection(packet, verdict.reject));
+        // A caller may repeat its conclusion before it reads the rejection: answer those too, then go.
+        setTimeout(() => void this.close('refused'), 1500);
+        return;
+      }
+      this.state = 'pushing';
+      this.label = verdict.label;
+      clearTimeout(this.#handshakeTimer);
+      this.#startRemuxer(verdict.rtmpUrl);
+      this.o.logger.log(`srt ${this.caller}: pushing ${verdict.label}`);
+    } else if (this.state === 'refused') {
+      if (handshake?.handshakeType === HANDSHAKE_CONCLUSION) this.toCaller(buildRejection(packet, REJECT.FORBIDDEN));
+      return;
+    }
+    if (!this.#relay || !this.#listenerPort) {
+      if (this.#early.length < 16) this.#early.push(packet);
+      return;
+    }
+    this.#relay.send(packet, this.#listenerPort, '127.0.0.1');
+  }
+
+  #decide(streamId: string | undefined): SrtRoute {
+    if (!streamId) return { reject: REJECT.BAD_REQUEST, reason: 'no stream id' };
+    const request = parseStreamId(streamId);
+    if (!request) return { reject: REJECT.BAD_REQUEST, reason: `stream id ${JSON.stringify(streamId.slice(0, 80))} is not #!::r=<app>/<stream>,s=<key>` };
+    if (request.mode !== 'publish') return { reject: REJECT.BAD_MODE, reason: `mode ${request.mode} (only publish is served)` };
+    return this.o.route(request);
+  }
+
+  async #open(): Promise<void> {
+    const relay = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      relay.once('error', reject);
+      relay.bind(0, '127.0.0.1', () => {
+        relay.off('error', reject);
+        resolve();
+      });
+    });
+    relay.on('error', (error) => this.o.logger.warn(`srt ${this.caller}: relay: ${error.message}`));
+    relay.on('message', (data) => this.state !== 'closed' && this.toCaller(data));
+    this.#relay = relay;
+    if (this.#closed()) return void relay.close();
+    const port = await freeUdpPort();
+    // -a:no: the listener exits when its caller disconnects; -t with -tm:1: it gives up if nobody connects.
+    this.#listener = await SupervisedProcess.start({
+      name: `srt:${this.caller}:listen`,
+      command: this.o.srtLiveTransmitPath,
+      args: ['-a:no', '-t:10', '-tm:1', '-q', `srt://127.0.0.1:${port}?mode=listener&latency=${this.o.latencyMs}`, 'file://con'],
+      readiness: { kind: 'spawn' },
+      rawStdout: true,
+      stopTimeoutMs: 1000,
+      logger: this.o.logger,
+    });
+    this.#listener.once('exit', () => void this.close('listener ended'));
+    this.#listener.stdout.on('data', (chunk: Buffer) => this.#toRemuxer(chunk));
+    if (this.#closed()) return void this.#listener.stop();
+    // The listener binds its port right after it starts: replay what the caller sent meanwhile until it answers.
+    this.#listenerPort = port;
+    const early = this.#early;
+    this.#early = [];
+    let answered = false;
+    relay.once('message', () => (answered = true));
+    for (let attempt = 0; attempt < 40 && !answered && !this.#closed(); attempt += 1) {
+      for (const packet of early) relay.send(packet, port, '127.0.0.1');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  #toRemuxer(chunk: Buffer): void {
+    if (this.#remuxer) return void this.#remuxer.stdin.write(chunk);
+    if (this.#pendingBytes + chunk.length > MAX_PENDING_BYTES) return;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+  }
+
+  #startRemuxer(rtmpUrl: string): void {
+    void SupervisedProcess.start({
+      name: `srt:${this.caller}:remux`,
+      command: this.o.ffmpegPath,
+      args: [
+        '-hide_banner', '-nostdin', '-loglevel', 'warning',
+        // MPEG-TS from the listener; start as soon as both streams are described.
+        '-fflags', '+nobuffer', '-probesize', '500000', '-analyzeduration', '1000000',
+        '-f', 'mpegts', '-i', 'pipe:0',
+        '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', rtmpUrl,
+      ],
+      readiness: { kind: 'spawn' },
+      stdin: true,
+      stopTimeoutMs: 2000,
+      stderrWarnPattern: /error|invalid|failed|refused/i,
+      logger: this.o.logger,
+    })
+      .then((remuxer) => {
+        if (this.#closed()) return void remuxer.stop();
+        this.#remuxer = remuxer;
+        remuxer.stdin.on('error', () => undefined);
+        for (const chunk of this.#pending) remuxer.stdin.write(chunk);
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        remuxer.once('exit', () => void this.close('remuxer ended'));
+      })
+      .catch((error: Error) => {
+        this.o.logger.warn(`srt ${this.caller}: ${error.message}`);
+        void this.close('remuxer failed');
+      });
+  }
+
+  close(why: string): Promise<void> {
+    this.#closing ??= (async () => {
+      const wasPushing = this.state === 'pushing';
+      this.state = 'closed';
+      clearInterval(this.#idleTimer);
+      clearTimeout(this.#handshakeTimer);
+      this.onClosed();
+      if (wasPushing) this.o.logger.log(`srt ${this.caller}: ended (${why})`);
+      this.#relay?.close();
+      this.#remuxer?.stdin.end();
+      await Promise.all([this.#listener?.stop(), this.#remuxer?.stop()]);
+    })();
+    return this.#closing;
+  }
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createSocket('udp4');
+    probe.once('error', reject);
+    probe.bind(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
