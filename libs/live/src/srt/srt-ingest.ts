@@ -22,6 +22,8 @@ export interface SrtIngestOptions {
 
 /** What the stream may send before its remuxer runs (a few seconds of a high-rate push). */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/** How long a remuxer may take to write out what it holds once its caller is gone. */
+const REMUX_DRAIN_MS = 3000;
 /** A caller that went quiet this long is gone (SRT keepalives come every second). */
 const IDLE_MS = 5000;
 /** A caller that has not concluded its handshake this long after its induction is dropped. */
@@ -227,8 +229,8 @@ class SrtSession {
       command: this.o.ffmpegPath,
       args: [
         '-hide_banner', '-nostdin', '-loglevel', 'warning',
-        // MPEG-TS from the listener; start as soon as both streams are described.
-        '-fflags', '+nobuffer', '-probesize', '500000', '-analyzeduration', '1000000',
+        // MPEG-TS from the listener; start once both streams are described (what the probe read is kept: no nobuffer).
+        '-probesize', '500000', '-analyzeduration', '1000000',
         '-f', 'mpegts', '-i', 'pipe:0',
         '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', rtmpUrl,
       ],
@@ -262,8 +264,14 @@ class SrtSession {
       this.onClosed();
       if (wasPushing) this.o.logger.log(`srt ${this.caller}: ended (${why})`);
       this.#relay?.close();
-      this.#remuxer?.stdin.end();
-      await Promise.all([this.#listener?.stop(), this.#remuxer?.stop()]);
+      await this.#listener?.stop();
+      // The remuxer still holds the stream's last seconds: let it write them out (end of input), then make sure.
+      const remuxer = this.#remuxer;
+      if (remuxer) {
+        remuxer.stdin.end();
+        await Promise.race([remuxer.exited, new Promise((resolve) => setTimeout(resolve, REMUX_DRAIN_MS))]);
+        await remuxer.stop();
+      }
     })();
     return this.#closing;
   }
