@@ -1,8 +1,7 @@
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { Socket } from 'socket.io-client';
 import { ask, connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
-import { descendantPids, isRunning, waitFor } from '../bench/support/processes';
+import { descendantPids, freeUdpPort, isRunning, waitFor } from '../bench/support/processes';
 import { publishTestStream, Publisher } from './support/media';
 import { BLUE, floatRegions, RED, tonePowers, waitForColors } from './support/mix-checks';
 
@@ -10,15 +9,6 @@ const W = 640;
 const H = 360;
 const { main: MAIN, guestWindow: GUEST_WINDOW } = floatRegions(W, H, 'anchor', 'guest1');
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The gateway's children that serve SRT callers (srt-live-transmit listeners and their remuxing ffmpegs). */
 const srtProcesses = (gw: RunningGateway) =>

@@ -83,6 +83,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     TURN: 'off',
     // Likewise the SRT ingest's fixed SRT_PORT (10080): srt.e2e-spec.ts gives it a free one.
     SRT_PORT: '0',
+    SRTLA_PORT: '0',
     // Mix admission (NODE_CPU_BUDGET, default cores × 0.8) would refuse the many mixes some specs and
     // benches run on purpose, past what one machine sustains; the admission tests set a real budget.
     NODE_CPU_BUDGET: '64',

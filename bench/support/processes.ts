@@ -1,3 +1,4 @@
+import { createSocket as createDgramSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -71,6 +72,24 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port in ${TEST_PORT_MIN}-${TEST_PORT_MAX}`);
 }
 const taken = new Set<number>();
+
+/** A free UDP port from the same range as freePort (clear of the ranges test gateways give media), checked by binding it. */
+export async function freeUdpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = TEST_PORT_MIN + Math.floor(Math.random() * (TEST_PORT_MAX - TEST_PORT_MIN + 1));
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = createDgramSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (free) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free UDP port in ${TEST_PORT_MIN}-${TEST_PORT_MAX}`);
+}
 
 /** Polls `check` until it returns a value other than undefined, or throws after timeoutMs. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10000): Promise<T> {

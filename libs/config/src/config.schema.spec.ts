@@ -178,8 +178,8 @@ describe('parseConfig: TURN', () => {
 
 describe('parseConfig: SRT', () => {
   it('listens for SRT on 10080 by default, and not at all with SRT_PORT=0', () => {
-    expect(parse({}).srt).toEqual({ port: 10080, latencyMs: 120 });
-    expect(parse({ SRT_PORT: '9000', SRT_LATENCY_MS: '400' }).srt).toEqual({ port: 9000, latencyMs: 400 });
+    expect(parse({}).srt).toEqual({ port: 10080, latencyMs: 120, srtlaPort: 5000 });
+    expect(parse({ SRT_PORT: '9000', SRT_LATENCY_MS: '400', SRTLA_PORT: '0' }).srt).toEqual({ port: 9000, latencyMs: 400 });
     expect(parse({ SRT_PORT: '0' }).srt).toBeUndefined();
   });
 
@@ -192,5 +192,7 @@ describe('parseConfig: SRT', () => {
     expect(parse({ SRT_PORT: '3478', TURN: 'off' }).srt?.port).toBe(3478);
     expect(problemsOf({ SRT_PORT: '80' }).map((p) => p.key)).toEqual(['SRT_PORT']);
     expect(problemsOf({ SRT_LATENCY_MS: '5' }).map((p) => p.key)).toEqual(['SRT_LATENCY_MS']);
+    expect(problemsOf({ SRTLA_PORT: '10080' })[0]).toMatchObject({ key: 'SRTLA_PORT', message: expect.stringMatching(/SRT_PORT/) });
+    expect(problemsOf({ SRTLA_PORT: '40500' }).map((p) => p.key)).toEqual(['SRTLA_PORT']);
   });
 });

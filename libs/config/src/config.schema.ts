@@ -94,7 +94,12 @@ export interface GatewayConfig {
    * encoders push MPEG-TS over SRT, routed by stream id (libs/live/src/srt).
    * SRT_LATENCY_MS (default 120) is the receive latency the gateway asks for.
    */
-  srt?: { port: number; latencyMs: number };
+  srt?: {
+    port: number;
+    latencyMs: number;
+    /** SRTLA_PORT (UDP; default 5000, 0 off): the link-aggregation receiver in front of the SRT ingest. */
+    srtlaPort?: number;
+  };
   /** Cores this node offers to media work (NODE_CPU_BUDGET, default its cores × 0.8): mixes are admitted against it. */
   cpuBudget: number;
   /**
@@ -227,6 +232,7 @@ const envSchema = z.object({
   P2P_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2500),
   SRT_PORT: z.union([z.literal('0').transform(() => 0), z.coerce.number().int().min(1024).max(65535)]).default(10080),
   SRT_LATENCY_MS: z.coerce.number().int().min(20).max(8000).default(120),
+  SRTLA_PORT: z.union([z.literal('0').transform(() => 0), z.coerce.number().int().min(1024).max(65535)]).default(5000),
   REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s/]+(\/\d{1,2})?$/, 'must be redis://[user:password@]host:port[/db] or rediss://…').optional(),
   NODE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ : -').optional(),
   NODE_ADDRESS: z.string().regex(/^https?:\/\/[^\s/]+$/, 'must be http(s)://host:port').optional(),
@@ -347,13 +353,16 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
     else if (overlaps(e.MIX_RTP_MIN_PORT, e.MIX_RTP_MAX_PORT)) problems.push({ key: 'TURN_RELAY_MIN_PORT', message: "the relay port range overlaps the mixer's (MIX_RTP_MIN_PORT-MIX_RTP_MAX_PORT)" });
     else if (turnPorts.some(([, p]) => inRange(p, relayMin, relayMax))) problems.push({ key: 'TURN_PORT', message: 'lies in the relay port range (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT)' });
   }
-  if (e.SRT_PORT) {
-    // SRT is UDP: it may share a number with a TCP port, not with the UDP ranges or TURN.
-    const within = (min: number, max: number) => e.SRT_PORT >= min && e.SRT_PORT <= max;
-    if (within(e.RTC_MIN_PORT, e.RTC_MAX_PORT)) problems.push({ key: 'SRT_PORT', message: "lies in the SFU's port range (RTC_MIN_PORT-RTC_MAX_PORT)" });
-    else if (within(e.MIX_RTP_MIN_PORT, e.MIX_RTP_MAX_PORT)) problems.push({ key: 'SRT_PORT', message: "lies in the mixer's port range (MIX_RTP_MIN_PORT-MIX_RTP_MAX_PORT)" });
-    else if (turnEmbedded && e.SRT_PORT === e.TURN_PORT) problems.push({ key: 'SRT_PORT', message: `must differ from TURN_PORT (${e.TURN_PORT})` });
-    else if (turnEmbedded && within(e.TURN_RELAY_MIN_PORT, e.TURN_RELAY_MAX_PORT)) problems.push({ key: 'SRT_PORT', message: 'lies in the TURN relay port range (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT)' });
+  // SRT and SRTLA are UDP: each may share a number with a TCP port, not with the UDP ranges, TURN or each other.
+  for (const key of ['SRT_PORT', 'SRTLA_PORT'] as const) {
+    const port = e[key];
+    if (!port || (key === 'SRTLA_PORT' && !e.SRT_PORT)) continue;
+    const within = (min: number, max: number) => port >= min && port <= max;
+    if (within(e.RTC_MIN_PORT, e.RTC_MAX_PORT)) problems.push({ key, message: "lies in the SFU's port range (RTC_MIN_PORT-RTC_MAX_PORT)" });
+    else if (within(e.MIX_RTP_MIN_PORT, e.MIX_RTP_MAX_PORT)) problems.push({ key, message: "lies in the mixer's port range (MIX_RTP_MIN_PORT-MIX_RTP_MAX_PORT)" });
+    else if (turnEmbedded && port === e.TURN_PORT) problems.push({ key, message: `must differ from TURN_PORT (${e.TURN_PORT})` });
+    else if (turnEmbedded && within(e.TURN_RELAY_MIN_PORT, e.TURN_RELAY_MAX_PORT)) problems.push({ key, message: 'lies in the TURN relay port range (TURN_RELAY_MIN_PORT-TURN_RELAY_MAX_PORT)' });
+    else if (key === 'SRTLA_PORT' && port === e.SRT_PORT) problems.push({ key, message: `must differ from SRT_PORT (${e.SRT_PORT})` });
   }
   if (e.REDIS_URL) {
     // Every node of a cluster must accept the others' tokens and admin key: neither may be random per node.
@@ -437,7 +446,7 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
             p2pTimeoutMs: e.P2P_TIMEOUT_MS,
           }
         : { mode: 'off', ttlSeconds: e.TURN_TTL_SECONDS, p2pTimeoutMs: e.P2P_TIMEOUT_MS },
-    srt: e.SRT_PORT ? { port: e.SRT_PORT, latencyMs: e.SRT_LATENCY_MS } : undefined,
+    srt: e.SRT_PORT ? { port: e.SRT_PORT, latencyMs: e.SRT_LATENCY_MS, ...(e.SRTLA_PORT ? { srtlaPort: e.SRTLA_PORT } : {}) } : undefined,
     cpuBudget: e.NODE_CPU_BUDGET ?? Math.round(Math.max(1, cpuCount) * 0.8 * 100) / 100,
     cluster: e.REDIS_URL
       ? {

@@ -26,8 +26,11 @@ export interface CreatedChannel {
   title: string;
   publishUrl: string;
   playUrls: PlayUrls;
-  /** Every way the host may push: `rtmp` (the publishUrl), `srt` (srt://…?streamid=…, when SRT_PORT is on). */
-  ingest: { rtmp: string; srt?: string };
+  /**
+   * Every way the host may push: `rtmp` (the publishUrl), `srt` (srt://…?streamid=…, when SRT_PORT is on),
+   * `srtla` (a bonding sender's receiver and the stream id its encoder sends, when SRTLA_PORT is on too).
+   */
+  ingest: { rtmp: string; srt?: string; srtla?: { host: string; port: number; streamId: string } };
 }
 
 /** Where viewers play a channel: the origin's RTMP and HTTP-FLV, and the gateway's own HLS and WHEP. */
@@ -95,7 +98,10 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     /** The gateway's own public HTTP base (HLS, WHEP); absent in unit tests. */
     private readonly gatewayBase?: string,
     /** The SRT ingest, for the channels' `ingest.srt` URLs; absent (or off): none. */
-    private readonly srt?: { publishUrl(app: StreamApp, stream: string, key: string): string | undefined },
+    private readonly srt?: {
+      publishUrl(app: StreamApp, stream: string, key: string): string | undefined;
+      srtla(app: StreamApp, stream: string, key: string): { host: string; port: number; streamId: string } | undefined;
+    },
   ) {
     super();
     this.live = origins.live;
@@ -267,12 +273,13 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   #created(record: ChannelRecord): CreatedChannel {
     const publishUrl = this.ingest.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey);
     const srt = this.srt?.publishUrl(LIVE_APP, hostSourceStream(record.id), record.publishKey);
+    const srtla = this.srt?.srtla(LIVE_APP, hostSourceStream(record.id), record.publishKey);
     return {
       id: record.id,
       title: record.title,
       publishUrl,
       playUrls: this.playUrls(record.id),
-      ingest: { rtmp: publishUrl, ...(srt ? { srt } : {}) },
+      ingest: { rtmp: publishUrl, ...(srt ? { srt } : {}), ...(srtla ? { srtla } : {}) },
     };
   }
 

@@ -2,10 +2,11 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ForbiddenError, resourceId, ZodPipe } from '@gw/common';
-import { HOST_SOURCE_SUFFIX } from './origin-protocol';
+import { HOST_SOURCE_SUFFIX, hostSourceStream, LIVE_APP } from './origin-protocol';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { ChannelService } from './channel.service';
 import { ProgramService } from './program/program.service';
+import { SrtService } from './srt/srt.service';
 
 const createChannelBody = z.strictObject({
   id: resourceId.refine((id) => !id.endsWith(HOST_SOURCE_SUFFIX), `must not end with ${HOST_SOURCE_SUFFIX} (reserved for the host's source stream)`).optional(),
@@ -18,6 +19,7 @@ export class ChannelsController {
   constructor(
     @Inject(ChannelService) private readonly channels: ChannelService,
     @Inject(ProgramService) private readonly programs: ProgramService,
+    @Inject(SrtService) private readonly srt: SrtService,
   ) {}
 
   /** Creates a channel. The response is the only place its publish URL (with its key) appears. */
@@ -48,6 +50,21 @@ export class ChannelsController {
   rotateKey(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
     if (principal.kind === 'user' && principal.channelId !== id) throw new ForbiddenError(`not the host of channel ${id}`, 'NOT_CHANNEL_HOST');
     return this.channels.rotateKey(id);
+  }
+
+  /**
+   * The paths the host's push arrives over now (issue 17): a bonding sender's
+   * links through SRTLA (share of the packets, loss the SRT listener reported,
+   * round trip, rate, whether a link only repeats others' packets), one path
+   * for a plain SRT push, none for RTMP. Admin, or the channel's host.
+   */
+  @Get(':id/uplink')
+  @Allow('admin', 'host')
+  @ApiBearerAuth()
+  uplink(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
+    if (principal.kind === 'user' && principal.channelId !== id) throw new ForbiddenError(`not the host of channel ${id}`, 'NOT_CHANNEL_HOST');
+    this.channels.status(id);
+    return { paths: this.srt.uplink(LIVE_APP, hostSourceStream(id)) };
   }
 
   @Get(':id')

@@ -28,3 +28,4 @@ export * from './program/uplink-meter';
 export * from './srt/srt-packet';
 export * from './srt/srt-ingest';
 export * from './srt/srt.service';
+export * from './srt/srtla-receiver';

@@ -4,11 +4,12 @@ import { LineLogger } from '@gw/common';
 import type { LiveOrigin } from '../live-origin';
 import { PublisherRole, StreamApp } from '../origin-protocol';
 import { SrtIngest } from './srt-ingest';
-import { REJECT, srtPublishUrl } from './srt-packet';
+import { formatStreamId, REJECT, srtPublishUrl } from './srt-packet';
+import { SrtlaReceiver } from './srtla-receiver';
 
 export interface SrtServiceOptions {
-  /** From SRT_PORT / SRT_LATENCY_MS; undefined: SRT is off. */
-  srt?: { port: number; latencyMs: number };
+  /** From SRT_PORT / SRT_LATENCY_MS / SRTLA_PORT; undefined: SRT is off. */
+  srt?: { port: number; latencyMs: number; srtlaPort?: number };
   bind: string;
   publicHost: string;
   ffmpegPath: string;
@@ -26,8 +27,20 @@ const SRT_ROLES: Record<StreamApp, PublisherRole> = { live: 'host', ingest: 'ing
  * the stream is then pushed there as RTMP. Off without SRT_PORT, or when
  * Debian's srt-live-transmit (package srt-tools) is not installed.
  */
+/** One path of a host's uplink as `GET /channels/:id/uplink` shows it. */
+export interface UplinkPath {
+  address: string;
+  sharePct: number;
+  lossPct?: number;
+  rttMs?: number;
+  kbps?: number;
+  /** The path only repeats packets other paths carry (redundancy for a path too weak for a share). */
+  fecOnly: boolean;
+}
+
 export class SrtService {
   readonly #ingest: SrtIngest | undefined;
+  readonly #srtla: SrtlaReceiver | undefined;
 
   constructor(
     private readonly origin: LiveOrigin,
@@ -54,6 +67,16 @@ export class SrtService {
             },
           })
         : undefined;
+    // The SRTLA receiver gathers a bonding sender's links into one SRT caller of the ingest above.
+    this.#srtla =
+      this.#ingest && o.srt?.srtlaPort
+        ? new SrtlaReceiver({
+            port: o.srt.srtlaPort,
+            bind: o.bind,
+            srt: { host: o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind, port: o.srt.port },
+            logger: o.logger,
+          })
+        : undefined;
   }
 
   get enabled(): boolean {
@@ -70,11 +93,39 @@ export class SrtService {
     return this.#ingest && this.o.srt ? srtPublishUrl(this.o.publicHost, this.o.srt.port, app, stream, key) : undefined;
   }
 
+  /** Where a bonding sender sends the stream with `key` (SRTLA), when SRTLA is on. */
+  srtla(app: StreamApp, stream: string, key: string): { host: string; port: number; streamId: string } | undefined {
+    return this.#srtla && this.o.srt?.srtlaPort ? { host: this.o.publicHost, port: this.o.srt.srtlaPort, streamId: formatStreamId(app, stream, key) } : undefined;
+  }
+
+  /**
+   * The paths the stream `app/stream` arrives over now: a bonding sender's
+   * links (SRTLA), one path for a plain SRT caller, none for an RTMP push (or
+   * nothing at all).
+   */
+  uplink(app: StreamApp, stream: string): UplinkPath[] {
+    const session = this.sessions.find((s) => s.state === 'pushing' && s.label === `${app}/${stream}`);
+    if (!session) return [];
+    const group = this.#srtla?.groups().find((g) => g.srtSource === session.caller);
+    if (!group) return [{ address: session.caller.replace(/:\d+$/, ''), sharePct: 100, fecOnly: false }];
+    return group.links.map((link) => ({
+      address: link.address,
+      sharePct: link.sharePct,
+      ...(link.lossPct !== undefined ? { lossPct: link.lossPct } : {}),
+      ...(link.reported.rttMs !== undefined ? { rttMs: link.reported.rttMs } : {}),
+      kbps: link.kbps,
+      // Nearly everything it brought had come another way: redundancy only.
+      fecOnly: link.kbps > 0 && link.duplicatePct >= 80,
+    }));
+  }
+
   async start(): Promise<void> {
     await this.#ingest?.start();
+    await this.#srtla?.start();
   }
 
   async stop(): Promise<void> {
+    await this.#srtla?.stop();
     await this.#ingest?.stop();
   }
 }

@@ -1,0 +1,3 @@
+export * from './srtla-packet';
+export * from './path-scheduler';
+export * from './srtla-sender';

@@ -1,0 +1,137 @@
+import { dealOne, PathScheduler } from './path-scheduler';
+
+describe('dealOne (smooth weighted round robin)', () => {
+  it("deals the seed's weights 2:1:1:2 as shares 2/6, 1/6, 1/6, 2/6, evenly spread", () => {
+    const items = [2, 1, 1, 2].map((weight) => ({ weight, current: 0 }));
+    const picks = Array.from({ length: 600 }, () => dealOne(items));
+    const counts = [0, 1, 2, 3].map((i) => picks.filter((p) => p === i).length);
+    expect(counts).toEqual([200, 100, 100, 200]);
+    // Every window of 6 turns holds each path its share: no path gets a burst.
+    for (let at = 0; at + 6 <= 60; at += 6) {
+      const window = picks.slice(at, at + 6);
+      expect([0, 1, 2, 3].map((i) => window.filter((p) => p === i).length)).toEqual([2, 1, 1, 2]);
+    }
+  });
+});
+
+/** Sends `n` packets (sequence numbers from `from`), acknowledging each at once unless its path is in `losing` (then reported lost with probability `lossRate`). */
+function drive(s: PathScheduler, from: number, n: number, losing: Record<string, number> = {}): Record<string, number> {
+  const carried: Record<string, number> = {};
+  let lossDebt: Record<string, number> = {};
+  for (let seq = from; seq < from + n; seq++) {
+    const route = s.route(seq, 1316)!;
+    carried[route.primary] = (carried[route.primary] ?? 0) + 1;
+    const rate = losing[route.primary] ?? 0;
+    lossDebt = { ...lossDebt, [route.primary]: (lossDebt[route.primary] ?? 0) + rate };
+    if (lossDebt[route.primary] >= 1) {
+      lossDebt[route.primary] -= 1;
+      s.lost([seq]);
+    } else s.acked([seq]);
+  }
+  return carried;
+}
+
+describe('PathScheduler', () => {
+  it('shares packets equally over equal clean paths, and carries nothing on a path that is not up', () => {
+    const s = new PathScheduler(['a', 'b', 'c'], 0);
+    expect(s.route(1, 100)).toBeUndefined();
+    s.setUp('a', true);
+    s.setUp('b', true);
+    const carried = drive(s, 1, 300);
+    expect(carried).toEqual({ a: 150, b: 150 });
+    const figures = s.tick(1000);
+    expect(figures.map((f) => [f.name, f.sharePct, f.fecOnly])).toEqual([
+      ['a', 50, false],
+      ['b', 50, false],
+      ['c', 0, false],
+    ]);
+  });
+
+  it('cuts a losing path at once, gives a path with 20 % loss only redundancy, and lets it back slowly', () => {
+    const s = new PathScheduler(['good', 'bad'], 0);
+    s.setUp('good', true);
+    s.setUp('bad', true);
+    drive(s, 1, 400, { bad: 0.2 });
+    const [good, bad] = s.tick(1000);
+    expect(bad.lossPct).toBeGreaterThan(15);
+    // 20 % loss costs 80 points on the scale: far below the redundancy threshold (50).
+    expect(bad.score).toBeLessThan(50);
+    expect(bad.fecOnly).toBe(true);
+    expect(good.fecOnly).toBe(false);
+    // Now the bad path carries no share of its own: only a copy of every 10th packet.
+    let copies = 0;
+    let primaries = 0;
+    for (let seq = 1000; seq < 1200; seq++) {
+      const route = s.route(seq, 1316)!;
+      if (route.primary === 'bad') primaries += 1;
+      if (route.copies.includes('bad')) copies += 1;
+      s.acked([seq]);
+    }
+    expect(primaries).toBe(0);
+    expect(copies).toBe(20);
+    // Clean again, it climbs back slowly (the score rises by a fifth of the gap per tick), then carries a share.
+    const scores: number[] = [];
+    for (let t = 2; t < 12; t++) {
+      drive(s, t * 1000, 200);
+      scores.push(s.tick(t * 1000).find((f) => f.name === 'bad')!.score);
+    }
+    expect(scores[0]).toBeLessThan(60);
+    expect(scores.at(-1)).toBeGreaterThan(90);
+    const back = drive(s, 20000, 300);
+    expect(back.bad).toBeGreaterThan(100);
+  });
+
+  it('follows the paths scores: a path with some loss gets a smaller share', () => {
+    const s = new PathScheduler(['a', 'b'], 0);
+    s.setUp('a', true);
+    s.setUp('b', true);
+    drive(s, 1, 1000, { b: 0.05 });
+    const [a, b] = s.tick(1000);
+    // 5 % loss: about 80 points against 100.
+    expect(b.score).toBeGreaterThanOrEqual(70);
+    expect(b.score).toBeLessThan(a.score);
+    const carried = drive(s, 2000, 900);
+    const share = carried.b / 900;
+    expect(share).toBeCloseTo(b.score / (a.score + b.score), 1);
+  });
+
+  it('skips a path whose window is full, and uses the others', () => {
+    const s = new PathScheduler(['a', 'b'], 0);
+    s.setUp('a', true);
+    s.setUp('b', true);
+    // Nothing acknowledged: each path may have 20 packets in flight (window 20000 / 1000).
+    const seen: Record<string, number> = {};
+    for (let seq = 1; seq <= 40; seq++) {
+      const r = s.route(seq, 1316)!;
+      seen[r.primary] = (seen[r.primary] ?? 0) + 1;
+    }
+    expect(seen).toEqual({ a: 20, b: 20 });
+    // Both full: the one with the most room per packet in flight still carries (never drop the stream).
+    expect(s.route(41, 1316)).toBeDefined();
+    // An SRT ACK up to 30 (the next one it expects) frees 1-29: 30-41 stay in flight.
+    s.ackedUpTo(30);
+    expect(s.figures().reduce((n, f) => n + f.inFlight, 0)).toBe(12);
+  });
+
+  it('sends a lost packet again over another path than the one that lost it', () => {
+    const s = new PathScheduler(['a', 'b'], 0);
+    s.setUp('a', true);
+    s.setUp('b', true);
+    for (let seq = 1; seq <= 10; seq++) {
+      const first = s.route(seq, 1316)!.primary;
+      s.lost([seq]);
+      expect(s.route(seq, 1316)!.primary).not.toBe(first);
+      s.acked([seq]);
+    }
+  });
+
+  it('a path that goes down carries nothing until it is up again', () => {
+    const s = new PathScheduler(['a', 'b'], 0);
+    s.setUp('a', true);
+    s.setUp('b', true);
+    s.setUp('b', false);
+    expect(drive(s, 1, 50)).toEqual({ a: 50 });
+    s.setUp('b', true);
+    expect(drive(s, 100, 50).b).toBeGreaterThan(20);
+  });
+});

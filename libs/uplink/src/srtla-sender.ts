@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket, RemoteInfo, Socket } from 'node:dgram';
+import { LineLogger } from '@gw/common';
+import {
+  ackedUpTo,
+  ackSequences,
+  keepalive,
+  nakLosses,
+  parseKeepalive,
+  reg,
+  regId,
+  SRT_ACK,
+  SRT_NAK,
+  srtControlType,
+  srtDataSequence,
+  SRTLA,
+  SRTLA_ID_BYTES,
+  srtlaType,
+} from './srtla-packet';
+import { PathFigures, PathScheduler, SchedulerOptions } from './path-scheduler';
+
+export interface SrtlaSenderOptions {
+  /** Where the local SRT caller (the encoder: ffmpeg, OBS) sends: this sender's SRT-facing UDP port. */
+  listen: { host: string; port: number };
+  /** The SRTLA receiver (the gateway's SRTLA_PORT). */
+  receiver: { host: string; port: number };
+  /** The paths: local addresses to send from (each of the host's networks, or a helper's relay). */
+  paths: { name: string; bind: string; via?: { host: string; port: number } }[];
+  scheduler?: SchedulerOptions;
+  logger: LineLogger;
+}
+
+interface Path {
+  name: string;
+  socket: Socket;
+  /** Where this path's datagrams go: the receiver, or a helper relaying to it. */
+  to: { host: string; port: number };
+  registered: boolean;
+  lastHeard: number;
+  naks: number;
+}
+
+/** A path unheard of this long is down (keepalives are echoed every second). */
+const PATH_TIMEOUT_MS = 3000;
+
+/**
+ * Our bonding sender (seed 000) speaking SRTLA: the encoder sends SRT to it
+ * as to any SRT listener; it registers each path with the receiver, deals
+ * the packets over the paths by their quality (path-scheduler.ts), keeps
+ * every path alive and timed with keepalives, and hands the receiver's SRT
+ * replies back to the encoder.
+ */
+export class SrtlaSender {
+  readonly scheduler: PathScheduler;
+  readonly #paths: Path[] = [];
+  #local: Socket | undefined;
+  #caller: RemoteInfo | undefined;
+  #id = randomBytes(SRTLA_ID_BYTES);
+  #groupId: Buffer | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #figures: PathFigures[] = [];
+
+  constructor(private readonly o: SrtlaSenderOptions) {
+    this.scheduler = new PathScheduler(o.paths.map((p) => p.name), Date.now(), o.scheduler);
+  }
+
+  /** Each path's figures as of the last tick (about a second). */
+  get figures(): PathFigures[] {
+    return this.#figures;
+  }
+
+  get registered(): string[] {
+    return this.#paths.filter((p) => p.registered).map((p) => p.name);
+  }
+
+  async start(): Promise<void> {
+    this.#local = await bound(this.o.listen.host, this.o.listen.port);
+    this.#local.on('message', (packet, from) => this.#fromCaller(packet, from));
+    for (const spec of this.o.paths) {
+      const socket = await bound(spec.bind, 0);
+      const path: Path = { name: spec.name, socket, to: spec.via ?? this.o.receiver, registered: false, lastHeard: 0, naks: 0 };
+      socket.on('message', (packet) => this.#fromReceiver(path, packet));
+      socket.on('error', (error) => this.o.logger.warn(`uplink ${spec.name}: ${error.message}`));
+      this.#paths.push(path);
+    }
+    this.#register();
+    this.#timer = setInterval(() => this.#housekeeping(), 1000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const p of this.#paths) p.socket.close();
+    this.#local?.close();
+  }
+
+  #send(path: Path, packet: Buffer): void {
+    path.socket.send(packet, path.to.port, path.to.host);
+  }
+
+  /** REG1 on the first path (a new group), or REG2 on every path not yet registered. */
+  #register(): void {
+    if (!this.#groupId) {
+      const first = this.#paths[0];
+      if (first) this.#send(first, reg(SRTLA.REG1, this.#id));
+      return;
+    }
+    for (const p of this.#paths) if (!p.registered) this.#send(p, reg(SRTLA.REG2, this.#groupId));
+  }
+
+  #housekeeping(): void {
+    const now = Date.now();
+    for (const p of this.#paths) {
+      if (p.registered && now - p.lastHeard > PATH_TIMEOUT_MS) {
+        p.registered = false;
+        this.scheduler.setUp(p.name, false);
+        this.o.logger.warn(`uplink ${p.name}: down (nothing heard for ${PATH_TIMEOUT_MS} ms)`);
+      }
+    }
+    this.#register();
+    const figures = this.scheduler.tick(now);
+    this.#figures = figures;
+    for (const p of this.#paths) {
+      const f = figures.find((x) => x.name === p.name)!;
+      // The extended keepalive: our clock (echoed back: the round trip) and what we know of the path.
+      this.#send(p, keepalive({ timestampMs: performance.now(), rttMs: f.rttMs ?? 0, window: f.window, inFlight: f.inFlight, nakCount: p.naks, bitrate: (f.kbps * 1000) / 8 }));
+    }
+  }
+
+  #fromCaller(packet: Buffer, from: RemoteInfo): void {
+    if (this.#closed) return;
+    this.#caller = from;
+    const sequence = srtDataSequence(packet);
+    if (sequence === undefined) {
+      const best = this.scheduler.best();
+      const path = this.#paths.find((p) => p.name === best);
+      if (path) this.#send(path, packet);
+      return;
+    }
+    const route = this.scheduler.route(sequence, packet.length);
+    if (!route) return;
+    for (const name of [route.primary, ...route.copies]) {
+      const path = this.#paths.find((p) => p.name === name);
+      if (path) this.#send(path, packet);
+    }
+  }
+
+  #fromReceiver(path: Path, packet: Buffer): void {
+    if (this.#closed) return;
+    const type = srtlaType(packet);
+    if (type !== undefined) {
+      path.lastHeard = Date.now();
+      if (type === SRTLA.REG2) {
+        const id = regId(packet);
+        // Ours when its first half is what we sent.
+        if (id && id.subarray(0, SRTLA_ID_BYTES / 2).equals(this.#id.subarray(0, SRTLA_ID_BYTES / 2))) {
+          this.#groupId = Buffer.from(id);
+          this.#register();
+        }
+      } else if (type === SRTLA.REG3) {
+        if (!path.registered) this.o.logger.log(`uplink ${path.name}: registered`);
+        path.registered = true;
+        this.scheduler.setUp(path.name, true);
+      } else if (type === SRTLA.REG_NGP) {
+        // The receiver forgot our group (it restarted): start over.
+        this.#groupId = undefined;
+        this.#id = randomBytes(SRTLA_ID_BYTES);
+        for (const p of this.#paths) p.registered = false;
+        this.#register();
+      } else if (type === SRTLA.KEEPALIVE) {
+        const sent = parseKeepalive(packet).timestampMs;
+        if (sent !== undefined) this.scheduler.roundTrip(path.name, Math.max(0, performance.now() - sent));
+      } else if (type === SRTLA.ACK) {
+        this.scheduler.acked(ackSequences(packet));
+      }
+      return;
+    }
+    path.lastHeard = Date.now();
+    const control = srtControlType(packet);
+    if (control === SRT_NAK) {
+      const losses = nakLosses(packet);
+      path.naks += losses.length;
+      this.scheduler.lost(losses);
+    } else if (control === SRT_ACK) {
+      const upTo = ackedUpTo(packet);
+      if (upTo !== undefined) this.scheduler.ackedUpTo(upTo);
+    }
+    if (this.#caller) this.#local?.send(packet, this.#caller.port, this.#caller.address);
+  }
+}
+
+function bound(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+}
