@@ -113,6 +113,15 @@ describe('PathScheduler', () => {
     expect(s.figures().reduce((n, f) => n + f.inFlight, 0)).toBe(12);
   });
 
+  it("scales a path's share by its factor (a helper whose allowance runs out soon)", () => {
+    const s = new PathScheduler(['own', 'helper'], 0);
+    s.setUp('own', true);
+    s.setUp('helper', true);
+    s.setFactor('helper', 0.5);
+    const carried = drive(s, 1, 300);
+    expect(carried).toEqual({ own: 200, helper: 100 });
+  });
+
   it('sends a lost packet again over another path than the one that lost it', () => {
     const s = new PathScheduler(['a', 'b'], 0);
     s.setUp('a', true);

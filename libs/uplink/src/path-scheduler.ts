@@ -52,6 +52,8 @@ interface PathState {
   window: number;
   inFlight: Set<number>;
   current: number;
+  /** What else limits its share (a helper's allowance): its weight is its score times this. */
+  factor: number;
   score: SmoothedScore;
   lastScore: number;
   rttMs: number | undefined;
@@ -82,6 +84,7 @@ export class PathScheduler {
         window: WINDOW_START,
         inFlight: new Set(),
         current: 0,
+        factor: 1,
         score: new SmoothedScore(),
         lastScore: 100,
         rttMs: undefined,
@@ -164,6 +167,11 @@ export class PathScheduler {
     }
   }
 
+  /** Scales a path's share beyond its score (0-1): a helper whose allowance runs out soon gets less. */
+  setFactor(name: string, factor: number): void {
+    this.#path(name).factor = Math.max(0, Math.min(1, factor));
+  }
+
   /** A keepalive's round trip on `name`. */
   roundTrip(name: string, rttMs: number): void {
     const path = this.#path(name);
@@ -208,7 +216,7 @@ export class PathScheduler {
 
   /** Smooth weighted round robin over the open paths, weights = scores. */
   #deal(open: PathState[]): PathState {
-    const items = open.map((p) => ({ weight: Math.max(1, p.lastScore), current: p.current }));
+    const items = open.map((p) => ({ weight: Math.max(1, p.lastScore * p.factor), current: p.current }));
     const pick = dealOne(items);
     open.forEach((p, i) => (p.current = items[i].current));
     return open[pick];

@@ -17,6 +17,7 @@ import {
   SRTLA_ID_BYTES,
   srtlaType,
 } from './srtla-packet';
+import { allowanceFactor, answerTimeoutMs, decodeHelperMessage, encodeHelperMessage, HelperMessage } from './helper-protocol';
 import { PathFigures, PathScheduler, SchedulerOptions } from './path-scheduler';
 
 export interface SrtlaSenderOptions {
@@ -24,8 +25,16 @@ export interface SrtlaSenderOptions {
   listen: { host: string; port: number };
   /** The SRTLA receiver (the gateway's SRTLA_PORT). */
   receiver: { host: string; port: number };
-  /** The paths: local addresses to send from (each of the host's networks, or a helper's relay). */
-  paths: { name: string; bind: string; via?: { host: string; port: number } }[];
+  /**
+   * The paths: local addresses to send from (each of the host's networks), or
+   * helper devices on the host's network (`helper`: where their
+   * `npm run uplink -- helper` listens), asked first and used once they accept.
+   */
+  paths: { name: string; bind: string; helper?: { host: string; port: number } }[];
+  /** How long a helper's answer is expected to take (ms); the request times out at twice that. Default 250. */
+  helperAnswerMs?: number;
+  /** How long a helper's allowance should last at its share for a full share (s); one that runs dry sooner gets less. Default 600. */
+  helperHorizonSeconds?: number;
   scheduler?: SchedulerOptions;
   logger: LineLogger;
 }
@@ -38,7 +47,30 @@ interface Path {
   registered: boolean;
   lastHeard: number;
   naks: number;
+  /** A helper path: where its answer stands, and when to ask again. */
+  helper?: {
+    state: 'asking' | 'accepted' | 'refused' | 'exhausted' | 'unanswered';
+    requestId: string;
+    allowanceBytes?: number;
+    reason?: string;
+    askAgainAt: number;
+    /** The rate the last request said to expect through it. */
+    expectedKbps?: number;
+    timer?: NodeJS.Timeout;
+  };
 }
+
+/** What the sender knows of a helper path, for its report. */
+export interface HelperView {
+  name: string;
+  state: 'asking' | 'accepted' | 'refused' | 'exhausted' | 'unanswered';
+  allowanceBytes?: number;
+  reason?: string;
+}
+
+/** A helper that refused or did not answer is asked again after this long; one whose allowance ran out, after this. */
+const ASK_AGAIN_MS = 10_000;
+const EXHAUSTED_AGAIN_MS = 60_000;
 
 /** A path unheard of this long is down (keepalives are echoed every second). */
 const PATH_TIMEOUT_MS = 3000;
@@ -74,12 +106,24 @@ export class SrtlaSender {
     return this.#paths.filter((p) => p.registered).map((p) => p.name);
   }
 
+  get helpers(): HelperView[] {
+    return this.#paths.flatMap((p) => (p.helper ? [{ name: p.name, state: p.helper.state, allowanceBytes: p.helper.allowanceBytes, reason: p.helper.reason }] : []));
+  }
+
   async start(): Promise<void> {
     this.#local = await bound(this.o.listen.host, this.o.listen.port);
     this.#local.on('message', (packet, from) => this.#fromCaller(packet, from));
     for (const spec of this.o.paths) {
       const socket = await bound(spec.bind, 0);
-      const path: Path = { name: spec.name, socket, to: spec.via ?? this.o.receiver, registered: false, lastHeard: 0, naks: 0 };
+      const path: Path = {
+        name: spec.name,
+        socket,
+        to: spec.helper ?? this.o.receiver,
+        registered: false,
+        lastHeard: 0,
+        naks: 0,
+        ...(spec.helper ? { helper: { state: 'unanswered' as const, requestId: '', askAgainAt: 0 } } : {}),
+      };
       socket.on('message', (packet) => this.#fromReceiver(path, packet));
       socket.on('error', (error) => this.o.logger.warn(`uplink ${spec.name}: ${error.message}`));
       this.#paths.push(path);
@@ -92,7 +136,11 @@ export class SrtlaSender {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    for (const p of this.#paths) p.socket.close();
+    for (const p of this.#paths) {
+      clearTimeout(p.helper?.timer);
+      if (p.helper?.state === 'accepted') this.#send(p, encodeHelperMessage({ type: 'release', id: p.helper.requestId }));
+      p.socket.close();
+    }
     this.#local?.close();
   }
 
@@ -100,14 +148,63 @@ export class SrtlaSender {
     path.socket.send(packet, path.to.port, path.to.host);
   }
 
-  /** REG1 on the first path (a new group), or REG2 on every path not yet registered. */
+  /** A path that may carry SRTLA now: one of our own networks, or a helper that accepted. */
+  #usable(p: Path): boolean {
+    return !p.helper || p.helper.state === 'accepted';
+  }
+
+  /** REG1 on the first usable path (a new group), or REG2 on every usable path not yet registered; helpers are asked first. */
   #register(): void {
+    for (const p of this.#paths) if (p.helper) this.#ask(p);
     if (!this.#groupId) {
-      const first = this.#paths[0];
+      const first = this.#paths.find((p) => this.#usable(p));
       if (first) this.#send(first, reg(SRTLA.REG1, this.#id));
       return;
     }
-    for (const p of this.#paths) if (!p.registered) this.#send(p, reg(SRTLA.REG2, this.#groupId));
+    for (const p of this.#paths) if (!p.registered && this.#usable(p)) this.#send(p, reg(SRTLA.REG2, this.#groupId));
+  }
+
+  /** Asks a helper to carry a share (seed 000): it may refuse; no answer within twice the expected time counts as a refusal. */
+  #ask(p: Path): void {
+    const helper = p.helper!;
+    if (helper.state === 'accepted' || helper.state === 'asking' || Date.now() < helper.askAgainAt) return;
+    helper.state = 'asking';
+    helper.requestId = randomBytes(8).toString('hex');
+    const total = this.#figures.reduce((sum, f) => sum + f.kbps, 0);
+    const expectedKbps = Math.max(500, Math.round(total / Math.max(1, this.#paths.length)));
+    this.#send(p, encodeHelperMessage({ type: 'request', id: helper.requestId, receiver: this.o.receiver, expectedKbps }));
+    helper.timer = setTimeout(() => {
+      if (helper.state !== 'asking') return;
+      helper.state = 'unanswered';
+      helper.askAgainAt = Date.now() + ASK_AGAIN_MS;
+      this.o.logger.warn(`uplink ${p.name}: the helper did not answer`);
+    }, answerTimeoutMs(this.o.helperAnswerMs ?? 250));
+    helper.timer.unref?.();
+    helper.expectedKbps = expectedKbps;
+  }
+
+  #fromHelper(p: Path, message: HelperMessage): void {
+    const helper = p.helper;
+    if (!helper || message.id !== helper.requestId) return;
+    clearTimeout(helper.timer);
+    if (message.type === 'accept') {
+      if (helper.state !== 'accepted') this.o.logger.log(`uplink ${p.name}: the helper accepts (${message.allowanceBytes} bytes of allowance)`);
+      helper.state = 'accepted';
+      helper.allowanceBytes = message.allowanceBytes;
+      // A helper whose allowance will not last at its share gets a smaller one.
+      this.scheduler.setFactor(p.name, allowanceFactor(message.allowanceBytes, helper.expectedKbps ?? 1000, this.o.helperHorizonSeconds));
+      this.#register();
+    } else if (message.type === 'refuse' || message.type === 'exhausted') {
+      helper.state = message.type === 'refuse' ? 'refused' : 'exhausted';
+      helper.reason = message.type === 'refuse' ? message.reason : 'allowance spent';
+      helper.allowanceBytes = message.type === 'refuse' ? message.allowanceBytes : 0;
+      helper.askAgainAt = Date.now() + (message.type === 'refuse' ? ASK_AGAIN_MS : EXHAUSTED_AGAIN_MS);
+      this.o.logger.warn(`uplink ${p.name}: the helper ${helper.state} (${helper.reason})`);
+      if (p.registered) {
+        p.registered = false;
+        this.scheduler.setUp(p.name, false);
+      }
+    }
   }
 
   #housekeeping(): void {
@@ -117,12 +214,15 @@ export class SrtlaSender {
         p.registered = false;
         this.scheduler.setUp(p.name, false);
         this.o.logger.warn(`uplink ${p.name}: down (nothing heard for ${PATH_TIMEOUT_MS} ms)`);
+        // A helper that went silent is asked again before it carries anything more.
+        if (p.helper) p.helper.state = 'unanswered';
       }
     }
     this.#register();
     const figures = this.scheduler.tick(now);
     this.#figures = figures;
     for (const p of this.#paths) {
+      if (!this.#usable(p)) continue;
       const f = figures.find((x) => x.name === p.name)!;
       // The extended keepalive: our clock (echoed back: the round trip) and what we know of the path.
       this.#send(p, keepalive({ timestampMs: performance.now(), rttMs: f.rttMs ?? 0, window: f.window, inFlight: f.inFlight, nakCount: p.naks, bitrate: (f.kbps * 1000) / 8 }));
@@ -149,6 +249,11 @@ export class SrtlaSender {
 
   #fromReceiver(path: Path, packet: Buffer): void {
     if (this.#closed) return;
+    if (path.helper) {
+      const message = decodeHelperMessage(packet);
+      if (message) return this.#fromHelper(path, message);
+      if (path.helper.state !== 'accepted') return;
+    }
     const type = srtlaType(packet);
     if (type !== undefined) {
       path.lastHeard = Date.now();
