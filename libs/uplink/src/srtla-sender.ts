@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createSocket, RemoteInfo, Socket } from 'node:dgram';
-import { LineLogger } from '@gw/common';
+import { RemoteInfo, Socket } from 'node:dgram';
+import { bindUdpSocket, LineLogger } from '@gw/common';
 import {
   ackedUpTo,
   ackSequences,
@@ -111,10 +111,10 @@ export class SrtlaSender {
   }
 
   async start(): Promise<void> {
-    this.#local = await bound(this.o.listen.host, this.o.listen.port);
+    this.#local = await bindUdpSocket(this.o.listen.host, this.o.listen.port);
     this.#local.on('message', (packet, from) => this.#fromCaller(packet, from));
     for (const spec of this.o.paths) {
-      const socket = await bound(spec.bind, 0);
+      const socket = await bindUdpSocket(spec.bind, 0);
       const path: Path = {
         name: spec.name,
         socket,
@@ -294,15 +294,4 @@ export class SrtlaSender {
     }
     if (this.#caller) this.#local?.send(packet, this.#caller.port, this.#caller.address);
   }
-}
-
-function bound(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-  });
 }

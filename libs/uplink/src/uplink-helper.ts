@@ -1,5 +1,5 @@
-import { createSocket, RemoteInfo, Socket } from 'node:dgram';
-import { LineLogger } from '@gw/common';
+import { RemoteInfo, Socket } from 'node:dgram';
+import { bindUdpSocket, LineLogger } from '@gw/common';
 import { decodeHelperMessage, encodeHelperMessage, HelperMessage } from './helper-protocol';
 
 export interface UplinkHelperOptions {
@@ -60,7 +60,7 @@ export class UplinkHelper {
   }
 
   async start(): Promise<void> {
-    this.#socket = await bound(this.o.listen.host, this.o.listen.port);
+    this.#socket = await bindUdpSocket(this.o.listen.host, this.o.listen.port);
     this.#socket.on('message', (datagram, from) => this.#fromSender(datagram, from));
     this.#sweeper = setInterval(() => {
       for (const served of [...this.#served.values()]) if (Date.now() - served.lastHeard > IDLE_MS) this.#release(served, 'went quiet');
@@ -112,7 +112,7 @@ export class UplinkHelper {
     if (this.o.refuse) return refuse('not helping now');
     if (this.#remaining <= 0) return refuse('no data allowance left');
     if (this.#served.size >= (this.o.maxSenders ?? 4)) return refuse('serving as many senders as it can');
-    const relay = await bound(this.o.bind ?? '0.0.0.0', 0);
+    const relay = await bindUdpSocket(this.o.bind ?? '0.0.0.0', 0);
     relay.on('message', (reply) => {
       const served = this.#served.get(key);
       if (served?.relay === relay) this.#socket?.send(reply, from.port, from.address);
@@ -130,15 +130,4 @@ export class UplinkHelper {
     served.relay.close();
     this.o.logger.log(`helper: stopped relaying ${key} (${why})`);
   }
-}
-
-function bound(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-  });
 }

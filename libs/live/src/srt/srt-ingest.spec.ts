@@ -1,9 +1,10 @@
+import { createSocket } from 'node:dgram';
+import { freeLoopbackUdpPort } from '@gw/common';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createSocket } from 'node:dgram';
 import { SrtIngest } from './srt-ingest';
 import { formatStreamId } from './srt-packet';
 
@@ -11,15 +12,6 @@ const run = promisify(execFile);
 const quiet = { log: () => undefined, warn: (m: string) => process.env.SRT_DEBUG && process.stderr.write(m + '\n'), error: () => undefined, debug: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** An ffmpeg SRT caller pushing `seconds` of a test picture and tone as MPEG-TS; resolves with its exit code and stderr. */
 function push(port: number, streamId: string, seconds: number, encode = false): Promise<{ code: number | null; stderr: string }> {
@@ -48,7 +40,7 @@ describe('SrtIngest', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'srt-ingest-'));
-    port = await freeUdpPort();
+    port = await freeLoopbackUdpPort();
     ingest = new SrtIngest({
       port,
       bind: '127.0.0.1',

@@ -1,5 +1,5 @@
-import { createSocket, RemoteInfo, Socket } from 'node:dgram';
-import { LineLogger, SupervisedProcess } from '@gw/common';
+import { RemoteInfo, Socket } from 'node:dgram';
+import { bindUdpSocket, freeLoopbackUdpPort, LineLogger, SupervisedProcess } from '@gw/common';
 import { buildRejection, HANDSHAKE_CONCLUSION, HANDSHAKE_INDUCTION, parseHandshake, parseStreamId, REJECT, StreamRequest } from './srt-packet';
 
 /** Where a caller's stream goes, or why it may not. */
@@ -58,14 +58,7 @@ export class SrtIngest {
   }
 
   async start(): Promise<void> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(this.o.port, this.o.bind, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket(this.o.bind, this.o.port);
     socket.on('error', (error) => this.o.logger.warn(`srt: ${error.message}`));
     socket.on('message', (packet, from) => this.#fromCaller(packet, from));
     this.#socket = socket;
@@ -178,19 +171,12 @@ class SrtSession {
   }
 
   async #open(): Promise<void> {
-    const relay = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      relay.once('error', reject);
-      relay.bind(0, '127.0.0.1', () => {
-        relay.off('error', reject);
-        resolve();
-      });
-    });
+    const relay = await bindUdpSocket('127.0.0.1', 0);
     relay.on('error', (error) => this.o.logger.warn(`srt ${this.caller}: relay: ${error.message}`));
     relay.on('message', (data) => this.state !== 'closed' && this.toCaller(data));
     this.#relay = relay;
     if (this.#closed()) return void relay.close();
-    const port = await freeUdpPort();
+    const port = await freeLoopbackUdpPort();
     // -a:no: the listener exits when its caller disconnects; -t with -tm:1: it gives up if nobody connects.
     this.#listener = await SupervisedProcess.start({
       name: `srt:${this.caller}:listen`,
@@ -275,15 +261,4 @@ class SrtSession {
     })();
     return this.#closing;
   }
-}
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createSocket('udp4');
-    probe.once('error', reject);
-    probe.bind(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
 }

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSocket, RemoteInfo, Socket } from 'node:dgram';
-import { LineLogger } from '@gw/common';
+import { bindUdpSocket, LineLogger } from '@gw/common';
 import { ack, ACK_EVERY, bare, LinkReport, parseKeepalive, reg, regId, SRT_ACK, SRT_NAK, srtControlType, srtDataSequence, SRTLA, SRTLA_ID_BYTES, srtlaType } from '@gw/uplink';
 
 export interface SrtlaReceiverOptions {
@@ -90,14 +90,7 @@ export class SrtlaReceiver {
   constructor(private readonly o: SrtlaReceiverOptions) {}
 
   async start(): Promise<void> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(this.o.port, this.o.bind, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket(this.o.bind, this.o.port);
     socket.on('error', (error) => this.o.logger.warn(`srtla: ${error.message}`));
     socket.on('message', (packet, from) => this.#onPacket(packet, from));
     this.#socket = socket;

@@ -1,5 +1,5 @@
+import { freeLoopbackUdpPort } from '@gw/common';
 import { execFile, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,15 +13,6 @@ const run = promisify(execFile);
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * SRTLA end to end with real parts, on loopback: our bonding sender with three
@@ -38,8 +29,8 @@ describe('SRTLA: our sender → the receiver → the SRT ingest', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'srtla-'));
-    const [srtPort, srtlaPort] = [await freeUdpPort(), await freeUdpPort()];
-    localPort = await freeUdpPort();
+    const [srtPort, srtlaPort] = [await freeLoopbackUdpPort(), await freeLoopbackUdpPort()];
+    localPort = await freeLoopbackUdpPort();
     ingest = new SrtIngest({
       port: srtPort,
       bind: '127.0.0.1',
@@ -124,8 +115,8 @@ describe('SRTLA with helper devices', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'srtla-helpers-'));
-    const [srtPort, srtlaPort, tabletPort, busyPort] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
-    localPort = await freeUdpPort();
+    const [srtPort, srtlaPort, tabletPort, busyPort] = [await freeLoopbackUdpPort(), await freeLoopbackUdpPort(), await freeLoopbackUdpPort(), await freeLoopbackUdpPort()];
+    localPort = await freeLoopbackUdpPort();
     ingest = new SrtIngest({
       port: srtPort,
       bind: '127.0.0.1',
