@@ -350,6 +350,38 @@ export class PictureProbe {
     };
   }
 
+  /**
+   * One tile's own picture rate over [from, to]: a picture counts when that
+   * tile's counter reads and differs from the last one it read, so another
+   * tile's motion does not hide this one's freeze.
+   */
+  tileRate(id: string, from: number, to: number): { distinctPerSecond: number; maxGapMs: number; unread: number } {
+    let last: number | undefined;
+    let lastAt = from;
+    let distinct = 0;
+    let maxGap = 0;
+    let unread = 0;
+    for (const f of this.frames) {
+      if (f.at > to) break;
+      const c = f.counters[id];
+      if (f.at < from) {
+        if (c !== undefined) last = c;
+        continue;
+      }
+      if (c === undefined) {
+        unread += 1;
+        continue;
+      }
+      if (c === last) continue;
+      last = c;
+      distinct += 1;
+      maxGap = Math.max(maxGap, f.at - lastAt);
+      lastAt = f.at;
+    }
+    maxGap = Math.max(maxGap, to - lastAt);
+    return { distinctPerSecond: Math.round((distinct / ((to - from) / 1000)) * 100) / 100, maxGapMs: maxGap, unread };
+  }
+
   /** A short account of what the probe saw, for failure messages. */
   describe(): string {
     const last = this.frames.at(-1);

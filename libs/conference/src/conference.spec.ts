@@ -152,4 +152,29 @@ describe('Conference on real mediasoup workers', () => {
     expect(conference.participant('bob')!.path).toEqual({ path: 'p2p', source: 'client' });
     conference.close('test');
   });
+
+  it("describes a simulcast sender's layers, and a mix consumes them as one simulcast stream", async () => {
+    const conference = await Conference.create({ id: 'c9', title: 'layers', pool, rtc: { listenIp: '127.0.0.1' } });
+    conference.admit('cam');
+    await conference.join('cam', 'rtmp');
+    const t = await conference.createPlainTransport('cam');
+    const simulcast: types.RtpParameters = {
+      codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 }],
+      encodings: [{ ssrc: 7001, scaleResolutionDownBy: 2 }, { ssrc: 7002 }],
+    };
+    const video = await conference.produce('cam', t.id, 'video', simulcast, { width: 640, height: 360 });
+    const audio = await conference.produce('cam', (await conference.createPlainTransport('cam')).id, 'audio', opus(7100));
+    expect(conference.videoSource(video.id)).toEqual({ width: 640, height: 360, scales: [2, 1] });
+    expect(conference.videoSource(audio.id)).toBeUndefined();
+    expect(conference.videoSource('nope')).toBeUndefined();
+    // A size the sender made up is not believed.
+    const odd = await conference.produce('cam', (await conference.createPlainTransport('cam')).id, 'video', h264(7200), { width: 'wide', height: 1e9 });
+    expect(conference.videoSource(odd.id)).toEqual({ width: undefined, height: undefined, scales: [1] });
+    const service = await conference.createServiceTransport(47000, 47001);
+    const consumer = await conference.consumeForService(service, video.id);
+    expect(consumer.type).toBe('simulcast');
+    await consumer.setPreferredLayers({ spatialLayer: 0 });
+    expect(consumer.preferredLayers?.spatialLayer).toBe(0);
+    conference.close('test');
+  });
 });

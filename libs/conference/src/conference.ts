@@ -478,6 +478,22 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return consumer;
   }
 
+  /**
+   * A video producer's layers as the sender described them: each encoding's
+   * scaleResolutionDownBy (spatial-layer order) and the track's size from its
+   * appData (the web client sends it). What a mix picks a cell's layer by.
+   */
+  videoSource(producerId: string): { width?: number; height?: number; scales: number[] } | undefined {
+    const producer = this.#producers.get(producerId)?.producer;
+    if (!producer || producer.kind !== 'video') return undefined;
+    const size = (v: unknown) => (typeof v === 'number' && v > 0 && v <= 16384 ? v : undefined);
+    return {
+      width: size(producer.appData.width),
+      height: size(producer.appData.height),
+      scales: (producer.rtpParameters.encodings ?? []).map((e) => e.scaleResolutionDownBy ?? 1),
+    };
+  }
+
   /** The user whose producer this is. */
   ownerOf(producerId: string): string | undefined {
     return this.#producers.get(producerId)?.participant.userId;

@@ -15,3 +15,4 @@ export * from './mixing.service';
 export * from './mix-tasks.controller';
 export * from './mixing.module';
 export * from './mix-cost';
+export * from './layers';

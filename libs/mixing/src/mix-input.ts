@@ -3,6 +3,7 @@ import { LineLogger, SupervisedProcess } from '@gw/common';
 import type { Conference } from '@gw/conference';
 import { buildDecoderArgs, buildSdp } from './ffmpeg-args';
 import type { Fit } from './layout';
+import { layerForCell } from './layers';
 import { PcmFrames } from './pcm-frames';
 import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTrack, serviceTrackProducers } from './service-tracks';
 import { pairFree, UdpPortAllocator } from './udp-ports';
@@ -51,6 +52,8 @@ export class MixInput {
   readonly #tracks: ServiceTrack[] = [];
   #decoder: SupervisedProcess | undefined;
   #cell: CellSize;
+  /** The simulcast layer asked of the SFU for this cell (undefined: one-layer source). */
+  #preferred: number | undefined;
   #stopped = false;
   #generation = 0;
   #keyframeTimer: NodeJS.Timeout | undefined;
@@ -75,6 +78,7 @@ export class MixInput {
           if (!input.#stopped) options.onLost?.();
         });
       }
+      await input.#preferLayer();
       await input.#startDecoder();
       for (const track of input.#tracks) await track.consumer.resume();
     } catch (error) {
@@ -130,7 +134,30 @@ export class MixInput {
     if (cell.width === this.#cell.width && cell.height === this.#cell.height && cell.fit === this.#cell.fit) return;
     this.#cell = cell;
     if (!this.#tracks.some((t) => t.kind === 'video')) return;
+    await this.#preferLayer();
     await this.#restartDecoder('cell resized');
+  }
+
+  /**
+   * A simulcast sender's layers, when it has them: the one this cell asked for
+   * (libs/mixing/src/layers.ts) and the one arriving (lower while the sender
+   * cannot send it, e.g. on a 300 kbps uplink).
+   */
+  get layers(): { preferred: number; current?: number } | undefined {
+    const video = this.#tracks.find((t) => t.kind === 'video');
+    if (!video || video.consumer.type !== 'simulcast' || this.#preferred === undefined) return undefined;
+    return { preferred: this.#preferred, current: video.consumer.currentLayers?.spatialLayer };
+  }
+
+  /** Asks the SFU for the layer that fits the cell, so the decoder does not decode pictures it would shrink. */
+  async #preferLayer(): Promise<void> {
+    const video = this.#tracks.find((t) => t.kind === 'video');
+    if (!video || video.consumer.type !== 'simulcast' || video.consumer.closed) return;
+    const source = this.o.conference.videoSource(video.consumer.producerId);
+    const layer = source && layerForCell(source, this.#cell);
+    if (layer === undefined || layer === this.#preferred) return;
+    this.#preferred = layer;
+    await video.consumer.setPreferredLayers({ spatialLayer: layer }).catch(() => undefined);
   }
 
   async stop(): Promise<void> {

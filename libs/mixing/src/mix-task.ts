@@ -290,7 +290,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       pictures: Object.fromEntries(
         [...this.#inputs].map(([u, input]) => {
           const latest = this.#frames.get(u);
-          return [u, { ageMs: latest ? now - latest.at : null, stalled: !latest || now - latest.at >= STALL_MS, fps: input.fps }];
+          const layers = input.layers;
+          return [u, { ageMs: latest ? now - latest.at : null, stalled: !latest || now - latest.at >= STALL_MS, fps: input.fps, ...(layers ? { layers } : {}) }];
         }),
       ),
       processes: {

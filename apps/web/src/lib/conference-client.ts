@@ -40,6 +40,13 @@ export interface ParticipantQuality {
 export interface ConferenceClientOptions {
   /** Try a direct path to the other participant first when the conference allows it (default true). */
   p2p?: boolean;
+  /**
+   * Send for a lossy uplink (default true): Opus in-band FEC and DTX, and the camera as simulcast
+   * (a half-size layer beside the full one), so the SFU gives each receiver the layer its downlink
+   * carries and the mixer the one its cell needs. `false` sends one layer, no FEC, no DTX (the
+   * `resilience=off` page parameter), for comparison.
+   */
+  resilience?: boolean;
 }
 
 /**
@@ -230,7 +237,9 @@ export class ConferenceClient {
     const h264 = this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/h264');
     for (const track of stream.getTracks()) {
       const codec = track.kind === 'video' ? h264 : undefined;
-      producers.push(await this.sendTransport.produce({ ...produceOptions(track), appData: { composite: true }, ...(codec ? { codec } : {}) }));
+      // A composed program is sent as one layer: the gateway takes it whole (client-side mixing).
+      const options = produceOptions(track, { resilience: this.options.resilience !== false, simulcast: false });
+      producers.push(await this.sendTransport.produce({ ...options, appData: { ...options.appData, composite: true }, ...(codec ? { codec } : {}) }));
     }
     return producers;
   }
@@ -242,7 +251,8 @@ export class ConferenceClient {
     this.#sfuProducing = true;
     this.sendTransport ??= await this.#createTransport('send');
     for (const track of local.getTracks()) {
-      const producer = await this.sendTransport.produce(produceOptions(track));
+      const resilience = this.options.resilience !== false;
+      const producer = await this.sendTransport.produce(produceOptions(track, { resilience, simulcast: resilience }));
       this.producers.set(producer.id, producer);
     }
   }
@@ -607,10 +617,26 @@ export class ConferenceClient {
 
 /**
  * What every producer of this page sends a track with. stopTracks: false, so a rejoin (after a worker died)
- * can send the same tracks again; the page stops them when it leaves. Audio carries Opus in-band FEC
- * (issue 17): each packet holds a coarse copy of the one before, so a single lost packet is rebuilt by
- * the receiver (the mixer's decoder included) instead of concealed.
+ * can send the same tracks again; the page stops them when it leaves. With resilience (issue 17), audio
+ * carries Opus in-band FEC (each packet holds a coarse copy of the one before, so a single lost packet is
+ * rebuilt by the receiver, the mixer's decoder included, instead of concealed) and DTX (silence costs
+ * almost nothing); a camera goes as simulcast, a half-size layer under the full one. The track's size
+ * rides in appData: the gateway picks the layer that fits a mix cell from it (libs/mixing/src/layers.ts).
+ * Video retransmissions (NACK/RTX) are on either way: the SFU negotiates them for every video codec.
  */
-function produceOptions(track: MediaStreamTrack): types.ProducerOptions {
-  return { track, stopTracks: false, ...(track.kind === 'audio' ? { codecOptions: { opusFec: true } } : {}) };
+export function produceOptions(track: MediaStreamTrack, o: { resilience: boolean; simulcast: boolean }): types.ProducerOptions {
+  if (track.kind === 'audio') return { track, stopTracks: false, codecOptions: { opusFec: o.resilience, opusDtx: o.resilience } };
+  const { width, height } = track.getSettings();
+  const appData = width && height ? { width, height } : {};
+  if (!o.simulcast) return { track, stopTracks: false, appData };
+  return { track, stopTracks: false, appData, encodings: SIMULCAST, codecOptions: { videoGoogleStartBitrate: 1000 } };
 }
+
+/**
+ * Two layers, low first (mediasoup's spatial layer 0). The half-size one fits a 300 kbps uplink with
+ * room for audio; Chromium stops sending the full one when its bandwidth estimate cannot carry both.
+ */
+const SIMULCAST: types.RtpEncodingParameters[] = [
+  { scaleResolutionDownBy: 2, maxBitrate: 200_000 },
+  { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
