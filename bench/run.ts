@@ -16,11 +16,13 @@ import { benchmark as cluster } from './cluster.bench';
 import { benchmark as cohost } from './cohost.bench';
 import { benchmark as ladder } from './ladder.bench';
 import { benchmark as load } from './load.bench';
+import { benchmark as lossy } from './lossy.bench';
 import { benchmark as mix } from './mix.bench';
 import { benchmark as recovery } from './recovery.bench';
+import { benchmark as uplink } from './uplink.bench';
 import { Benchmark, targetMet, targetRow } from './support/benchmark';
 
-const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost, audiences, ladder, cluster };
+const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost, audiences, ladder, cluster, lossy, uplink };
 
 const root = join(__dirname, '..', '..');
 

@@ -42,32 +42,56 @@ export function fitFilter(width: number, height: number, fit: Fit, padColor = 'b
 }
 
 export interface DecoderArgsInput {
-  sdp: string;
-  /** Present when the participant sends video: the cell it is drawn into. */
+  /** The SDP of the participant's video stream, when it sends video. */
+  videoSdp?: string;
+  /** The SDP of its audio stream, when it sends audio. */
+  audioSdp?: string;
+  /** Present with videoSdp: the cell it is drawn into. */
   video?: { width: number; height: number; fps: number; fit: Fit };
-  /** Present when the participant sends audio. */
+  /** Present with audioSdp. */
   audio?: { sampleRate: number; channels: number };
   /** How long to probe the RTP, in ms. Default 2000. */
   probeMs?: number;
 }
 
 /**
- * One participant's decoder: RTP in (SDP passed inline as a data: URL, so no
- * temporary file), raw I420 frames of the cell's size on stdout, s16le PCM on
- * fd 3. Every packet is flushed at once so no audio waits in an I/O buffer.
+ * How long a participant's decoder waits for a missing video packet before it gives up on it (ffmpeg's
+ * default for SDP input is 100 ms). The queue only holds anything while a packet is missing, and a packet
+ * the SFU lost on a sender's uplink comes back by NACK/RTX: first at once, but when the NACK or the
+ * retransmission was lost too, mediasoup asks again only after its RTT (100 ms until it knows one). Past
+ * the wait the packet counts as missed and the picture is broken until a keyframe.
  */
-export function buildDecoderArgs({ sdp, video, audio, probeMs = 2000 }: DecoderArgsInput): string[] {
+export const VIDEO_REORDER_WAIT_MS = 250;
+/**
+ * The same for audio: nothing resends a lost Opus packet, so waiting for it only holds the sound back
+ * (each loss held the audio 100–250 ms, then came as a burst the mix's jitter buffer trimmed).
+ */
+export const AUDIO_REORDER_WAIT_MS = 20;
+
+/**
+ * One participant's decoder: RTP in (each kind's SDP passed inline as a data: URL, so no temporary
+ * file; one input per kind, so each has its own reorder wait), raw I420 frames of the cell's size on
+ * stdout, s16le PCM on fd 3. Every packet is flushed at once so no audio waits in an I/O buffer.
+ */
+export function buildDecoderArgs({ videoSdp, audioSdp, video, audio, probeMs = 2000 }: DecoderArgsInput): string[] {
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
     '-protocol_whitelist', 'data,udp,rtp',
+  ];
+  const input = (sdp: string, waitMs: number) => [
     '-fflags', 'discardcorrupt', '-flags', 'low_delay',
-    '-analyzeduration', String(probeMs * 1000), '-probesize', '2000000',
-    // One small stream per process: threads would cost more in overhead and delay than they save.
+    // One small stream per decoder: threads would cost more in overhead and delay than they save.
     '-threads', '1',
+    '-max_delay', String(waitMs * 1000),
+    '-analyzeduration', String(probeMs * 1000), '-probesize', '2000000',
     '-f', 'sdp', '-i', `data:application/sdp;base64,${Buffer.from(sdp).toString('base64')}`,
   ];
+  const withVideo = Boolean(video && videoSdp);
+  const withAudio = Boolean(audio && audioSdp);
+  if (withVideo) args.push(...input(videoSdp!, VIDEO_REORDER_WAIT_MS));
+  if (withAudio) args.push(...input(audioSdp!, AUDIO_REORDER_WAIT_MS));
   args.push('-filter_threads', '1');
-  if (video) {
+  if (video && withVideo) {
     args.push(
       '-map', '0:v:0',
       // No fps filter: it holds every frame until the next one arrives (measured: ~90 ms of
@@ -80,10 +104,14 @@ export function buildDecoderArgs({ sdp, video, audio, probeMs = 2000 }: DecoderA
       '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
     );
   }
-  if (audio) {
+  if (audio && withAudio) {
     args.push(
-      '-map', '0:a:0',
-      '-af', `aresample=${audio.sampleRate}`, '-ac', String(audio.channels),
+      '-map', `${withVideo ? 1 : 0}:a:0`,
+      // async: a packet that never came (no NACK for audio) or a DTX pause leaves a hole in the RTP
+      // timestamps; filled with silence in place (min_hard_comp: any hole of 10 ms or more) the audio keeps
+      // its pace. Unfilled, the pipe ran short, the mix's jitter buffer ran dry and refilled 40 ms
+      // each time: at 5 % loss a fifth of a tone's 100 ms blocks dropped out.
+      '-af', `aresample=${audio.sampleRate}:async=1:min_hard_comp=0.01`, '-ac', String(audio.channels),
       '-f', 's16le', '-flush_packets', '1', 'pipe:3',
     );
   }

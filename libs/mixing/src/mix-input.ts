@@ -10,6 +10,16 @@ import { pairFree, UdpPortAllocator } from './udp-ports';
 import { PerSecond } from './per-second';
 import { i420Size, YuvFrame } from './yuv-frame';
 
+/**
+ * What ffmpeg's video depacketizers and decoders print when a picture is broken for want of a packet that
+ * never came (after the reorder wait): VP8's "Missed a picture, sequence broken", "Received no start
+ * marker; dropping frame", H.264's "error while decoding MB", "concealing". Not the demuxer's "RTP: missed
+ * N packets": that one is printed for audio too, where a keyframe would not help.
+ */
+export const BROKEN_PICTURE = /sequence broken|dropping frame|error while decoding|concealing/i;
+/** At most one keyframe request per this, after a loss (a keyframe takes a round trip and an encode). */
+const KEYFRAME_AFTER_LOSS_MS = 300;
+
 export interface CellSize {
   width: number;
   height: number;
@@ -62,6 +72,9 @@ export class MixInput {
   #lastFrameAt = 0;
   /** Decoders that died before showing a picture since the last one did (each waits longer; see #probeMs). */
   #blindDeaths = 0;
+  #lastLossKeyframeAt = 0;
+  /** Keyframes asked for because the decoder lost a packet (GET /mix-tasks/:id `pictures[u].keyframesAfterLoss`). */
+  keyframesAfterLoss = 0;
   #pictureThisDecoder = false;
   readonly #decoded = new PerSecond();
 
@@ -129,6 +142,15 @@ export class MixInput {
     void video?.consumer.requestKeyFrame().catch(() => undefined);
   }
 
+  /** Keyframe requests after a loss, at most one per KEYFRAME_AFTER_LOSS_MS (a loss burst is one request). */
+  #keyframeAfterLoss(): void {
+    const now = Date.now();
+    if (now - this.#lastLossKeyframeAt < KEYFRAME_AFTER_LOSS_MS) return;
+    this.#lastLossKeyframeAt = now;
+    this.keyframesAfterLoss += 1;
+    this.requestKeyframe();
+  }
+
   /** A new cell size needs a decoder scaled for it. */
   async resize(cell: CellSize): Promise<void> {
     if (cell.width === this.#cell.width && cell.height === this.#cell.height && cell.fit === this.#cell.fit) return;
@@ -187,7 +209,13 @@ export class MixInput {
     const decoder = await SupervisedProcess.start({
       name: `mix:${this.o.taskId}:decode:${this.o.userId}`,
       command: this.o.ffmpegPath,
-      args: buildDecoderArgs({ sdp: buildSdp(streams), video, audio, probeMs: this.#probeMs() }),
+      args: buildDecoderArgs({
+        videoSdp: video ? buildSdp(streams.filter((s) => s.kind === 'video')) : undefined,
+        audioSdp: audio ? buildSdp(streams.filter((s) => s.kind === 'audio')) : undefined,
+        video,
+        audio,
+        probeMs: this.#probeMs(),
+      }),
       readiness: { kind: 'spawn' },
       rawStdout: true,
       extraPipes: 1,
@@ -220,7 +248,14 @@ export class MixInput {
       this.#restartTimer = setTimeout(() => void this.#afterDeath().catch((e: Error) => this.o.logger.error(e.message)), 200);
     });
     this.#askForKeyframes();
-    if (video) void this.#watchBlind(decoder);
+    if (video) {
+      void this.#watchBlind(decoder);
+      // A packet that never came breaks the picture until the next keyframe (VP8 and H.264 alike):
+      // ask for one at once, as a WebRTC receiver sends a PLI, rather than wait for the stall watchdog.
+      decoder.on('stderrLine', (line) => {
+        if (this.#decoder === decoder && BROKEN_PICTURE.test(line)) this.#keyframeAfterLoss();
+      });
+    }
   }
 
   /**

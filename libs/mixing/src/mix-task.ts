@@ -291,7 +291,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         [...this.#inputs].map(([u, input]) => {
           const latest = this.#frames.get(u);
           const layers = input.layers;
-          return [u, { ageMs: latest ? now - latest.at : null, stalled: !latest || now - latest.at >= STALL_MS, fps: input.fps, ...(layers ? { layers } : {}) }];
+          return [u, { ageMs: latest ? now - latest.at : null, stalled: !latest || now - latest.at >= STALL_MS, fps: input.fps, keyframesAfterLoss: input.keyframesAfterLoss, ...(layers ? { layers } : {}) }];
         }),
       ),
       processes: {

@@ -41,12 +41,19 @@ export interface ConferenceClientOptions {
   /** Try a direct path to the other participant first when the conference allows it (default true). */
   p2p?: boolean;
   /**
-   * Send for a lossy uplink (default true): Opus in-band FEC and DTX, and the camera as simulcast
+   * Send for a lossy uplink (default true): Opus in-band FEC, and the camera as simulcast
    * (a half-size layer beside the full one), so the SFU gives each receiver the layer its downlink
-   * carries and the mixer the one its cell needs. `false` sends one layer, no FEC, no DTX (the
+   * carries and the mixer the one its cell needs. `false` sends one layer, no FEC (the
    * `resilience=off` page parameter), for comparison.
    */
   resilience?: boolean;
+  /**
+   * Opus DTX (default false; the `dtx=on` page parameter): near-silence costs almost nothing. Off by
+   * default because Opus takes a sustained sound for background and stops sending it: on a clean link a
+   * steady tone dropped out of the mix in a fifth of its 100 ms blocks (`npm run bench -- lossy`), and
+   * co-hosting hosts sing and play music. For a speech-only meeting it saves the pauses.
+   */
+  dtx?: boolean;
 }
 
 /**
@@ -238,7 +245,7 @@ export class ConferenceClient {
     for (const track of stream.getTracks()) {
       const codec = track.kind === 'video' ? h264 : undefined;
       // A composed program is sent as one layer: the gateway takes it whole (client-side mixing).
-      const options = produceOptions(track, { resilience: this.options.resilience !== false, simulcast: false });
+      const options = produceOptions(track, { resilience: this.options.resilience !== false, simulcast: false, dtx: this.options.dtx === true });
       producers.push(await this.sendTransport.produce({ ...options, appData: { ...options.appData, composite: true }, ...(codec ? { codec } : {}) }));
     }
     return producers;
@@ -252,7 +259,7 @@ export class ConferenceClient {
     this.sendTransport ??= await this.#createTransport('send');
     for (const track of local.getTracks()) {
       const resilience = this.options.resilience !== false;
-      const producer = await this.sendTransport.produce(produceOptions(track, { resilience, simulcast: resilience }));
+      const producer = await this.sendTransport.produce(produceOptions(track, { resilience, simulcast: resilience, dtx: this.options.dtx === true }));
       this.producers.set(producer.id, producer);
     }
   }
@@ -618,14 +625,14 @@ export class ConferenceClient {
 /**
  * What every producer of this page sends a track with. stopTracks: false, so a rejoin (after a worker died)
  * can send the same tracks again; the page stops them when it leaves. With resilience (issue 17), audio
- * carries Opus in-band FEC (each packet holds a coarse copy of the one before, so a single lost packet is
- * rebuilt by the receiver, the mixer's decoder included, instead of concealed) and DTX (silence costs
- * almost nothing); a camera goes as simulcast, a half-size layer under the full one. The track's size
+ * carries Opus in-band FEC (each packet holds a coarse copy of the one before, so a receiver that decodes
+ * it rebuilds a single lost packet: browsers do; ffmpeg's Opus decoders, the mixer's, do not) and a camera
+ * goes as simulcast, a half-size layer under the full one. DTX only when asked (see the option). The track's size
  * rides in appData: the gateway picks the layer that fits a mix cell from it (libs/mixing/src/layers.ts).
  * Video retransmissions (NACK/RTX) are on either way: the SFU negotiates them for every video codec.
  */
-export function produceOptions(track: MediaStreamTrack, o: { resilience: boolean; simulcast: boolean }): types.ProducerOptions {
-  if (track.kind === 'audio') return { track, stopTracks: false, codecOptions: { opusFec: o.resilience, opusDtx: o.resilience } };
+export function produceOptions(track: MediaStreamTrack, o: { resilience: boolean; simulcast: boolean; dtx: boolean }): types.ProducerOptions {
+  if (track.kind === 'audio') return { track, stopTracks: false, codecOptions: { opusFec: o.resilience, opusDtx: o.dtx } };
   const { width, height } = track.getSettings();
   const appData = width && height ? { width, height } : {};
   if (!o.simulcast) return { track, stopTracks: false, appData };

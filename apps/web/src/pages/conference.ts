@@ -30,7 +30,7 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
   const leave = root.querySelector<HTMLButtonElement>('#leave')!;
 
   // `p2p=off`: straight to the SFU (no direct path first). `resilience=off`: one layer, no FEC, no DTX (for comparison).
-  const client = new ConferenceClient(new Signalling(token), { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off' });
+  const client = new ConferenceClient(new Signalling(token), { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off', dtx: params.get('dtx') === 'on' });
   window.conferenceClient = client;
   let local: MediaStream | undefined;
 

@@ -55,7 +55,7 @@ export async function renderGuest(root: HTMLElement, params: URLSearchParams): P
   const join = async (conferenceId: string) => {
     if (client) return;
     setStatus('joining…');
-    client = new ConferenceClient(signalling, { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off' });
+    client = new ConferenceClient(signalling, { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off', dtx: params.get('dtx') === 'on' });
     window.conferenceClient = client;
     mountConferenceView(client, tiles, people, () => local);
     try {

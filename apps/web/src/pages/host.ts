@@ -247,7 +247,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
     const id = conferenceId;
     joinCamera.disabled = true;
     void feedback.run('joined the conference with camera and microphone', async () => {
-      client = new ConferenceClient(signalling, { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off' });
+      client = new ConferenceClient(signalling, { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off', dtx: params.get('dtx') === 'on' });
       window.conferenceClient = client;
       mountConferenceView(client, tiles, people, () => local);
       try {
