@@ -113,6 +113,21 @@ describe('PathScheduler', () => {
     expect(s.figures().reduce((n, f) => n + f.inFlight, 0)).toBe(12);
   });
 
+  it('when every path is weak, deals over all of them within their windows instead of piling everything on one', () => {
+    const s = new PathScheduler(['a', 'b', 'c'], 0);
+    for (const name of ['a', 'b', 'c']) s.setUp(name, true);
+    drive(s, 1, 600, { a: 0.2, b: 0.25, c: 0.3 });
+    expect(s.tick(1000).every((f) => f.fecOnly)).toBe(true);
+    // Nothing acknowledged: the best path alone may not take more than its window (20 packets) while the others have room.
+    const seen: Record<string, number> = {};
+    for (let seq = 1000; seq < 1045; seq++) {
+      const r = s.route(seq, 1316)!;
+      seen[r.primary] = (seen[r.primary] ?? 0) + 1;
+    }
+    expect(Object.keys(seen).sort()).toEqual(['a', 'b', 'c']);
+    expect(Math.max(...Object.values(seen))).toBeLessThanOrEqual(20);
+  });
+
   it("scales a path's share by its factor (a helper whose allowance runs out soon)", () => {
     const s = new PathScheduler(['own', 'helper'], 0);
     s.setUp('own', true);

@@ -114,8 +114,9 @@ export class PathScheduler {
     const lostOn = this.#lostOn.get(sequence);
     if (lostOn) this.#lostOn.delete(sequence);
     const carriers = up.filter((p) => !this.#fecOnly(p) && (p !== lostOn || up.length === 1));
-    // Every path weak: the best of them carries everything (something must).
-    const eligible = carriers.length ? carriers : [up.reduce((a, b) => (b.lastScore > a.lastScore ? b : a))];
+    // Every path weak: something must carry, so they all do, by score and within their windows as usual
+    // (handing everything to the best one alone overran its window, many times what the path carries).
+    const eligible = carriers.length ? carriers : up.filter((p) => p !== lostOn || up.length === 1);
     const open = eligible.filter((p) => p.inFlight.size * WINDOW_PER_PACKET < p.window);
     const primary = open.length ? this.#deal(open) : eligible.reduce((a, b) => (b.window / (b.inFlight.size + 1) > a.window / (a.inFlight.size + 1) ? b : a));
     this.#record(primary, sequence, bytes);
