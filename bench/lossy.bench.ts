@@ -50,8 +50,10 @@ const ALL_PHASES: { name: string; shape?: LinkShape }[] = [
 // BENCH_LOSSY_ONLY=loss5 (or a comma list): those phases after the clean one, for a quicker look.
 const PHASES = ALL_PHASES.filter((p) => !process.env.BENCH_LOSSY_ONLY || p.name === 'clean' || process.env.BENCH_LOSSY_ONLY.split(',').includes(p.name));
 // resilient: as the page sends by default; plain: &resilience=off; dtx: the default plus &dtx=on.
-const MODES = ['resilient', 'plain', 'dtx'] as const;
-const MODE_PARAMS: Record<(typeof MODES)[number], string> = { resilient: '', plain: '&resilience=off', dtx: '&dtx=on' };
+const ALL_MODES = ['resilient', 'plain', 'dtx'] as const;
+// BENCH_LOSSY_MODES=plain (or a comma list) runs those modes only; the first one run is the tone's reference.
+const MODES = ALL_MODES.filter((m) => !process.env.BENCH_LOSSY_MODES || process.env.BENCH_LOSSY_MODES.split(',').includes(m));
+const MODE_PARAMS: Record<(typeof ALL_MODES)[number], string> = { resilient: '', plain: '&resilience=off', dtx: '&dtx=on' };
 
 interface PhaseFigures {
   /** Bob's own distinct pictures per second in the mix, at the viewer. */
@@ -66,6 +68,8 @@ interface PhaseFigures {
   toneDropoutPct: number;
   /** The simulcast layer the mixer asked for and the one arriving (resilient mode). */
   layers?: { preferred: number; current?: number };
+  /** Bob's gaps over 300 ms (counters either side: consecutive = held back, a jump = pictures lost). */
+  gaps: { atMs: number; ms: number; from?: number; to: number }[];
   /** Pictures per second the mixer's decoder gave for Bob at the end of the phase. */
   decodedFps?: number;
   /** Keyframes the mixer asked for because Bob's decoder lost a packet, over the phase. */
@@ -182,6 +186,19 @@ async function lossyBench(): Promise<Record<string, unknown>> {
         // on a clean link (DTX) shows it rather than dividing by it.
         if (phase.name === 'clean' && Number.isNaN(cleanTone)) cleanTone = tone;
         const bobRate = probe.tileRate('bob', from, to);
+        // Each gap over 300 ms between two of Bob's distinct pictures, with the counters on either side:
+        // consecutive counters mean his pictures were held back (none lost), a jump that some never came.
+        const gaps: { atMs: number; ms: number; from?: number; to: number }[] = [];
+        {
+          let lastC: number | undefined;
+          let lastAt = from;
+          for (const f of probe.frames) {
+            if (f.at < from || f.at > to || f.counters.bob === undefined || f.counters.bob === lastC) continue;
+            if (f.at - lastAt > 300) gaps.push({ atMs: f.at - from, ms: f.at - lastAt, from: lastC, to: f.counters.bob });
+            lastC = f.counters.bob;
+            lastAt = f.at;
+          }
+        }
         const participants = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.participants as { userId: string; quality?: { score: number; lossPct: number } }[];
         const quality = participants.find((p) => p.userId === 'bob')?.quality;
         const bobView = (await view()).pictures?.bob;
@@ -194,6 +211,7 @@ async function lossyBench(): Promise<Record<string, unknown>> {
           toneDropoutPct: Math.round((blocks.filter((b) => b < cleanTone / 4).length / Math.max(1, blocks.length)) * 1000) / 10,
           ...(layers ? { layers } : {}),
           decodedFps: bobView?.fps,
+          gaps,
           keyframesAfterLoss: (bobView?.keyframesAfterLoss ?? 0) - keyframesBefore,
           sender,
           ...(quality ? { score: quality.score, lossPct: quality.lossPct } : {}),
@@ -208,7 +226,7 @@ async function lossyBench(): Promise<Record<string, unknown>> {
       await browser.close();
       await pushes.pop()?.stop();
     }
-    const ratios = (mode: (typeof MODES)[number]) =>
+    const ratios = (mode: (typeof ALL_MODES)[number]) =>
       Object.fromEntries(PHASES.filter((p) => p.shape).map((p) => [p.name, Math.round((results[mode][p.name].bobFps / results[mode].clean.bobFps) * 100) / 100]));
     return { seconds: SECONDS, phases: results, bobFpsVsClean: Object.fromEntries(MODES.map((m) => [m, ratios(m)])) };
   } finally {
@@ -223,7 +241,8 @@ async function lossyBench(): Promise<Record<string, unknown>> {
 const phaseRow = (mode: string, name: string, f: PhaseFigures, vsClean: number | undefined) =>
   `| ${mode}, ${name} | Bob ${f.bobFps} distinct fps${vsClean !== undefined ? ` (**${vsClean}x** clean)` : ''}, worst gap ${f.bobMaxGapMs} ms; mix ${f.mixFps} fps; tone ${f.toneRatio}x clean, drop-outs ${f.toneDropoutPct} %` +
   `${f.layers ? `; layer asked ${f.layers.preferred}, arriving ${f.layers.current ?? '-'}` : ''}${f.score !== undefined ? `; score ${f.score} (loss ${f.lossPct} %)` : ''}` +
-  `; Bob's page encoded ${f.sender.encodedPerSecond} frames/s (all layers), got ${f.sender.nacksPerSecond} NACK/s and ${f.sender.plisPerSecond} PLI/s, resent ${f.sender.retransmittedPerSecond} packets/s; the mixer decoded ${f.decodedFps ?? '-'} fps and asked for ${f.keyframesAfterLoss ?? '-'} keyframes after a loss | |`;
+  `; Bob's page encoded ${f.sender.encodedPerSecond} frames/s (all layers), got ${f.sender.nacksPerSecond} NACK/s and ${f.sender.plisPerSecond} PLI/s, resent ${f.sender.retransmittedPerSecond} packets/s; the mixer decoded ${f.decodedFps ?? '-'} fps and asked for ${f.keyframesAfterLoss ?? '-'} keyframes after a loss` +
+  `${f.gaps.length ? `; gaps over 300 ms (ms, counters): ${f.gaps.map((g) => `${g.ms} ${g.from ?? '?'}→${g.to}`).join(', ')}` : ''} | |`;
 
 export const benchmark: Benchmark = {
   run: lossyBench,
