@@ -75,7 +75,7 @@ interface PhaseFigures {
   /** Keyframes the mixer asked for because Bob's decoder lost a packet, over the phase. */
   keyframesAfterLoss?: number;
   /** Bob's page's outbound video over the phase (all layers). */
-  sender: { encodedPerSecond: number; nacksPerSecond: number; plisPerSecond: number; retransmittedPerSecond: number; limitation: string };
+  sender: { encodedPerSecond: number; nacksPerSecond: number; plisPerSecond: number; retransmittedPerSecond: number; limitation: string; pacerDelayMs: number; availableKbps: number };
   /** The gateway's quality score for Bob at the end of the phase. */
   score?: number;
   lossPct?: number;
@@ -96,13 +96,18 @@ async function toneBlocks(url: string, seconds: number): Promise<number[]> {
 }
 
 /** Bob's page's own view of what it sends: video frames encoded and sent (all layers), NACKs and PLIs it got, retransmissions, and why it limits quality. */
-async function senderStats(page: Page): Promise<{ framesEncoded: number; framesSent: number; nacks: number; plis: number; retransmitted: number; limitation: string[] }> {
+async function senderStats(
+  page: Page,
+): Promise<{ framesEncoded: number; framesSent: number; nacks: number; plis: number; retransmitted: number; limitation: string[]; packetsSent: number; sendDelaySeconds: number; availableKbps: number }> {
   return page.evaluate(async () => {
-    const out = { framesEncoded: 0, framesSent: 0, nacks: 0, plis: 0, retransmitted: 0, limitation: [] as string[] };
+    const out = { framesEncoded: 0, framesSent: 0, nacks: 0, plis: 0, retransmitted: 0, limitation: [] as string[], packetsSent: 0, sendDelaySeconds: 0, availableKbps: 0 };
     const client = (window as unknown as { conferenceClient?: { sendTransport?: { getStats(): Promise<RTCStatsReport> } } }).conferenceClient;
     const report = await client?.sendTransport?.getStats();
     report?.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') out.availableKbps = Math.round(s.availableOutgoingBitrate / 1000);
       if (s.type !== 'outbound-rtp' || s.kind !== 'video') return;
+      out.packetsSent += Number(s.packetsSent ?? 0);
+      out.sendDelaySeconds += Number(s.totalPacketSendDelay ?? 0);
       out.framesEncoded += Number(s.framesEncoded ?? 0);
       out.framesSent += Number(s.framesSent ?? 0);
       out.nacks += Number(s.nackCount ?? 0);
@@ -180,6 +185,10 @@ async function lossyBench(): Promise<Record<string, unknown>> {
           plisPerSecond: perSecond(sentAfter.plis - sentBefore.plis),
           retransmittedPerSecond: perSecond(sentAfter.retransmitted - sentBefore.retransmitted),
           limitation: sentAfter.limitation.join(' '),
+          // How long a video packet waited in the page's pacer on average over the phase, and the page's
+          // bandwidth estimate at its end.
+          pacerDelayMs: Math.round(((sentAfter.sendDelaySeconds - sentBefore.sendDelaySeconds) / Math.max(1, sentAfter.packetsSent - sentBefore.packetsSent)) * 1000),
+          availableKbps: sentAfter.availableKbps,
         };
         const tone = median(blocks);
         // The reference is the first mode's clean phase (the page's default), so a mode that loses the tone
@@ -241,7 +250,7 @@ async function lossyBench(): Promise<Record<string, unknown>> {
 const phaseRow = (mode: string, name: string, f: PhaseFigures, vsClean: number | undefined) =>
   `| ${mode}, ${name} | Bob ${f.bobFps} distinct fps${vsClean !== undefined ? ` (**${vsClean}x** clean)` : ''}, worst gap ${f.bobMaxGapMs} ms; mix ${f.mixFps} fps; tone ${f.toneRatio}x clean, drop-outs ${f.toneDropoutPct} %` +
   `${f.layers ? `; layer asked ${f.layers.preferred}, arriving ${f.layers.current ?? '-'}` : ''}${f.score !== undefined ? `; score ${f.score} (loss ${f.lossPct} %)` : ''}` +
-  `; Bob's page encoded ${f.sender.encodedPerSecond} frames/s (all layers), got ${f.sender.nacksPerSecond} NACK/s and ${f.sender.plisPerSecond} PLI/s, resent ${f.sender.retransmittedPerSecond} packets/s; the mixer decoded ${f.decodedFps ?? '-'} fps and asked for ${f.keyframesAfterLoss ?? '-'} keyframes after a loss` +
+  `; Bob's page encoded ${f.sender.encodedPerSecond} frames/s (all layers), got ${f.sender.nacksPerSecond} NACK/s and ${f.sender.plisPerSecond} PLI/s, resent ${f.sender.retransmittedPerSecond} packets/s, held video packets ${f.sender.pacerDelayMs} ms on average in its pacer, estimated ${f.sender.availableKbps} kbit/s; the mixer decoded ${f.decodedFps ?? '-'} fps and asked for ${f.keyframesAfterLoss ?? '-'} keyframes after a loss` +
   `${f.gaps.length ? `; gaps over 300 ms (ms, counters): ${f.gaps.map((g) => `${g.ms} ${g.from ?? '?'}→${g.to}`).join(', ')}` : ''} | |`;
 
 export const benchmark: Benchmark = {
