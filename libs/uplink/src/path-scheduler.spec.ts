@@ -159,3 +159,121 @@ describe('PathScheduler', () => {
     expect(drive(s, 100, 50).b).toBeGreaterThan(20);
   });
 });
+
+describe('PathScheduler: NAKs of overtaken packets, redundancy-only paths, capacity', () => {
+  it('takes a NAK back when the path that carried the packet then acknowledges it (overtaken, not lost)', () => {
+    const s = new PathScheduler(['a', 'b'], 0);
+    s.setUp('a', true);
+    s.setUp('b', true);
+    const on: Record<number, string> = {};
+    for (let seq = 1; seq <= 200; seq++) on[seq] = s.route(seq, 1316)!.primary;
+    // Every 4th packet is NAKed as lost, yet its own path's SRTLA ACK names it later.
+    const nakked = Object.keys(on).map(Number).filter((seq) => seq % 4 === 0);
+    expect(s.lost(nakked).length).toBe(nakked.length);
+    for (const name of ['a', 'b']) {
+      const mine = Object.keys(on).map(Number).filter((seq) => on[seq] === name);
+      for (let at = 0; at < mine.length; at += 10) s.acked(mine.slice(at, at + 10), name);
+    }
+    const figures = s.tick(1000);
+    expect(figures.map((f) => f.lossPct)).toEqual([0, 0]);
+    expect(figures.every((f) => f.score === 100)).toBe(true);
+    // A NAK whose packet only another path brought (a retransmission) stays charged.
+    const seq = 500;
+    const first = s.route(seq, 1316)!.primary;
+    expect(s.lost([seq])).toEqual([first]);
+    const again = s.route(seq, 1316)!.primary;
+    expect(s.acked([seq], again)).toEqual([]);
+  });
+
+  it('measures a redundancy-only path by its copies: it stays redundancy-only while they are lost, and comes back once they arrive', () => {
+    const s = new PathScheduler(['good', 'weak'], 0);
+    s.setUp('good', true);
+    s.setUp('weak', true);
+    drive(s, 1, 400, { weak: 0.3 });
+    expect(s.tick(1000).find((f) => f.name === 'weak')!.fecOnly).toBe(true);
+    // 20 ticks: the weak path carries copies of every 10th packet; 30 % of them (or of their ACKs) never come back.
+    let seq = 1000;
+    const weakFigures = [];
+    for (let t = 2; t < 22; t++) {
+      const copies: number[] = [];
+      for (let n = 0; n < 200; n++, seq++) {
+        const route = s.route(seq, 1316)!;
+        expect(route.primary).toBe('good');
+        s.acked([seq], 'good');
+        if (route.copies.includes('weak')) copies.push(seq);
+      }
+      s.acked(copies.filter((_, i) => i % 10 >= 3), 'weak');
+      weakFigures.push(s.tick(t * 1000).find((f) => f.name === 'weak')!);
+    }
+    expect(weakFigures.every((f) => f.fecOnly)).toBe(true);
+    expect(weakFigures.at(-1)!.lossPct).toBeGreaterThan(20);
+    // Its copies all arrive again: it climbs back and carries a share (as before it was measured).
+    for (let t = 22; t < 36; t++) {
+      const copies: number[] = [];
+      for (let n = 0; n < 200; n++, seq++) {
+        const route = s.route(seq, 1316)!;
+        s.acked([seq], route.primary);
+        if (route.copies.includes('weak')) copies.push(seq);
+      }
+      s.acked(copies, 'weak');
+      s.tick(t * 1000);
+    }
+    const back = drive(s, seq, 300);
+    expect(back.weak).toBeGreaterThan(100);
+  });
+
+  it('limits the share of a path whose round trip climbs while it carries (its queue fills), and gives it back once it is quiet', () => {
+    const s = new PathScheduler(['big', 'small'], 0);
+    s.setUp('big', true);
+    s.setUp('small', true);
+    const second = (t: number, rtt: Record<string, number>) => {
+      s.roundTrip('big', rtt.big);
+      s.roundTrip('small', rtt.small);
+      const carried = drive(s, t * 1000, 180);
+      return { carried, figures: s.tick(t * 1000) };
+    };
+    for (let t = 1; t <= 3; t++) second(t, { big: 10, small: 10 });
+    expect(second(4, { big: 10, small: 10 }).carried.small).toBe(90);
+    // The small path's queue fills (round trip 10 → 150 ms): its share is cut, fast, and the big path takes the rest.
+    const cut = [5, 6, 7].map((t) => second(t, { big: 10, small: 150 }));
+    expect(cut[0].figures.find((f) => f.name === 'small')!.limitKbps).toBeDefined();
+    expect(cut[2].carried.small).toBeLessThan(45);
+    expect(cut[2].carried.big + cut[2].carried.small).toBe(180);
+    // Quiet again: it grows back step by step until the limit no longer binds.
+    const regrow = Array.from({ length: 30 }, (_, i) => second(8 + i, { big: 10, small: 10 }).carried.small);
+    expect(regrow[1]).toBeLessThan(60);
+    expect(regrow.at(-1)).toBe(90);
+    expect(s.figures().find((f) => f.name === 'small')!.limitKbps).toBeUndefined();
+  });
+
+  it("limits a path whose SRTLA ACKs come back later and later (its queue fills), timed from the packets' sends", () => {
+    const s = new PathScheduler(['big', 'small'], 0);
+    s.setUp('big', true);
+    s.setUp('small', true);
+    let seq = 1;
+    const pending: Record<string, number[]> = { big: [], small: [] };
+    // One tick: 180 packets over 1 s; each path's ACK (every 10 of its packets) comes back after its delay.
+    const second = (t: number, delay: Record<string, number>) => {
+      const carried: Record<string, number> = { big: 0, small: 0 };
+      for (let n = 0; n < 180; n++, seq++) {
+        const at = t * 1000 + n * 5.5;
+        const primary = s.route(seq, 1316, at)!.primary;
+        carried[primary] += 1;
+        pending[primary].push(seq);
+        if (pending[primary].length === 10) {
+          s.acked(pending[primary], primary, at + delay[primary]);
+          pending[primary] = [];
+        }
+      }
+      s.tick((t + 1) * 1000);
+      return carried;
+    };
+    for (let t = 1; t <= 3; t++) second(t, { big: 5, small: 5 });
+    expect(second(4, { big: 5, small: 5 }).small).toBe(90);
+    const cut = [5, 6, 7].map((t) => second(t, { big: 5, small: 120 }));
+    expect(s.figures().find((f) => f.name === 'small')!.limitKbps).toBeDefined();
+    expect(cut[2].small).toBeLessThan(45);
+    const regrow = Array.from({ length: 30 }, (_, i) => second(8 + i, { big: 5, small: 5 }).small);
+    expect(regrow.at(-1)).toBe(90);
+  });
+});

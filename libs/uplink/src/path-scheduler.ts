@@ -15,6 +15,21 @@ import { rawScore, SmoothedScore } from '@gw/common';
  * - A path may not run ahead of what it has shown it carries: as SRTLA
  *   senders do, each has a window of packets in flight that grows with every
  *   acknowledgement and is cut by every loss; a full path is skipped.
+ * - A NAK is charged to the path that carried the packet, and taken back when
+ *   that path's SRTLA ACK later says the packet did arrive (it was only
+ *   overtaken by one on a faster path).
+ * - A redundancy-only path carries no packet of its own, so no NAK measures
+ *   it: its loss is measured from its copies instead (copies the receiver's
+ *   SRTLA ACKs on that path confirm, against copies sent), and it stays
+ *   redundancy-only while that loss keeps its score low.
+ * - Capacity: a path whose round trip (keepalives, and SRTLA ACKs timed
+ *   from the send of the packet each completes) climbs above its quiet one
+ *   while it carries a share (its queue is filling: more than it can carry) gets a
+ *   rate limit, cut multiplicatively from what it carried each tick the round
+ *   trip stays up, and raised by a small step (8 %) each tick it is back at
+ *   its quiet round trip (headroom), until the limit no longer binds; the share a limit
+ *   takes off a path goes to the others. Shares follow the scores while no
+ *   path is at its capacity.
  */
 export interface SchedulerOptions {
   /** Below this score a path carries only redundancy. Default 50. */
@@ -35,6 +50,8 @@ export interface PathFigures {
   fecOnly: boolean;
   window: number;
   inFlight: number;
+  /** The rate limit its capacity sets (kbit/s), when one binds. */
+  limitKbps?: number;
 }
 
 const WINDOW_MIN = 1000;
@@ -45,6 +62,21 @@ const WINDOW_CUT = 100;
 const WINDOW_GROW_CONGESTED = 29;
 /** How many sent sequence numbers are remembered (to tell which path lost one). */
 const SENT_LOG = 16_384;
+/** Copies remembered per redundancy-only path, and how many ticks one may wait for its ACK before it counts as lost. */
+const COPY_LOG = 4096;
+const COPY_WAIT_TICKS = 3;
+/** Copies a loss figure needs (over its last few ticks) before it counts. */
+const COPY_SAMPLES = 8;
+/** A round trip this far above the path's quiet one (ms, or this fraction of it, the larger) says its queue fills. */
+const RTT_RISE_MS = 40;
+const RTT_RISE_FRACTION = 0.5;
+/** ACK round trips a tick needs before their mean counts. */
+const ACK_RTT_SAMPLES = 3;
+/** Rate limit: cut to this fraction of what the path carried; raised by this fraction of itself per quiet tick. */
+const LIMIT_CUT = 0.7;
+const LIMIT_GROW = 0.08;
+/** Below this (kbit/s) a limit is not cut further. */
+const LIMIT_MIN_KBPS = 64;
 
 interface PathState {
   name: string;
@@ -57,7 +89,21 @@ interface PathState {
   score: SmoothedScore;
   lastScore: number;
   rttMs: number | undefined;
-  tick: { sent: number; bytes: number; lost: number; redundant: number };
+  /** The lowest round trip seen lately (the path's quiet one), and the last sample. */
+  quietRttMs: number | undefined;
+  lastRttMs: number | undefined;
+  /** The same from its SRTLA ACKs (a packet's send to the ACK it completed: many a second, queueing included). */
+  quietAckRttMs: number | undefined;
+  /** The rate limit (kbit/s) its capacity sets, or undefined while none binds. */
+  limitKbps: number | undefined;
+  /** Its weight in the deal: score × factor, less what a rate limit takes off. */
+  weight: number;
+  /** Copies it carried and not yet acknowledged: sequence → the tick it was sent in. */
+  copies: Map<number, number>;
+  /** Copies acknowledged and lost over its last ticks (the loss figure of a redundancy-only path). */
+  copyLog: { acked: number; lost: number }[];
+  copyLossPct: number | undefined;
+  tick: { sent: number; bytes: number; lost: number; redundant: number; copiesAcked: number; copiesLost: number; ackRtts: number; ackRttSum: number };
   last: { sent: number; bytes: number; lost: number; ms: number };
 }
 
@@ -68,7 +114,12 @@ export class PathScheduler {
   readonly #carrierOrder: number[] = [];
   /** Sequence number → the path that lost it, until it is sent again. */
   readonly #lostOn = new Map<number, PathState>();
+  /** Sequence number → the path a NAK charged, until that path's ACK shows it arrived after all. */
+  readonly #charged = new Map<number, PathState>();
+  /** Sequence number → when it was last sent (when the caller gives the time), for the ACKs' round trips. */
+  readonly #sentAt = new Map<number, number>();
   #packets = 0;
+  #ticks = 0;
   #lastTick: number;
   readonly #fecBelow: number;
   readonly #fecEvery: number;
@@ -88,7 +139,15 @@ export class PathScheduler {
         score: new SmoothedScore(),
         lastScore: 100,
         rttMs: undefined,
-        tick: { sent: 0, bytes: 0, lost: 0, redundant: 0 },
+        quietRttMs: undefined,
+        lastRttMs: undefined,
+        quietAckRttMs: undefined,
+        limitKbps: undefined,
+        weight: 100,
+        copies: new Map(),
+        copyLog: [],
+        copyLossPct: undefined,
+        tick: emptyTick(),
         last: { sent: 0, bytes: 0, lost: 0, ms: 0 },
       });
     }
@@ -101,13 +160,19 @@ export class PathScheduler {
     path.up = up;
     path.window = up ? WINDOW_START : WINDOW_MIN;
     path.inFlight.clear();
+    path.copies.clear();
+    // Back up, it may be another route: its capacity and quiet round trip are learnt again.
+    path.limitKbps = undefined;
+    path.quietRttMs = undefined;
+    path.quietAckRttMs = undefined;
+    this.#weigh();
   }
 
   /**
    * Where a data packet goes: `primary` carries it; `copies` repeat it
    * (redundancy-only paths). Undefined when no path is up.
    */
-  route(sequence: number, bytes: number): { primary: string; copies: string[] } | undefined {
+  route(sequence: number, bytes: number, now?: number): { primary: string; copies: string[] } | undefined {
     const up = this.#paths.filter((p) => p.up);
     if (!up.length) return undefined;
     // A retransmission avoids the path that lost the packet, when there is another.
@@ -120,11 +185,19 @@ export class PathScheduler {
     const open = eligible.filter((p) => p.inFlight.size * WINDOW_PER_PACKET < p.window);
     const primary = open.length ? this.#deal(open) : eligible.reduce((a, b) => (b.window / (b.inFlight.size + 1) > a.window / (a.inFlight.size + 1) ? b : a));
     this.#record(primary, sequence, bytes);
+    if (now !== undefined) {
+      this.#sentAt.delete(sequence);
+      this.#sentAt.set(sequence, now);
+      if (this.#sentAt.size > SENT_LOG) this.#sentAt.delete(this.#sentAt.keys().next().value!);
+    }
     this.#packets += 1;
     const copies = this.#packets % this.#fecEvery === 0 ? up.filter((p) => p !== primary && this.#fecOnly(p)) : [];
     for (const copy of copies) {
       copy.tick.redundant += 1;
       copy.tick.bytes += bytes;
+      copy.copies.delete(sequence);
+      copy.copies.set(sequence, this.#ticks);
+      if (copy.copies.size > COPY_LOG) copy.copies.delete(copy.copies.keys().next().value!);
     }
     return { primary: primary.name, copies: copies.map((p) => p.name) };
   }
@@ -136,29 +209,77 @@ export class PathScheduler {
     return up.reduce((a, b) => (b.lastScore * (b.window / (b.inFlight.size + 1)) > a.lastScore * (a.window / (a.inFlight.size + 1)) ? b : a)).name;
   }
 
-  /** The receiver got these packets (an SRTLA ACK, on the link that carried them). */
-  acked(sequences: number[]): void {
+  /**
+   * The receiver got these packets (an SRTLA ACK: the sequence numbers it got
+   * on one link, in the order they came), on path `on` when known. Returns the
+   * paths whose NAK charges it took back (packets NAKed as lost that arrived).
+   * With `now` (the clock `route` was given), the last packet it names times
+   * the path's round trip, queueing included.
+   */
+  acked(sequences: number[], on?: string, now?: number): string[] {
+    const link = on === undefined ? undefined : this.#path(on);
+    const last = sequences.at(-1);
+    const sentAt = last === undefined ? undefined : this.#sentAt.get(last);
+    if (link && now !== undefined && sentAt !== undefined && this.#carrier.get(last!) === link) {
+      const rtt = Math.max(0, now - sentAt);
+      link.tick.ackRtts += 1;
+      link.tick.ackRttSum += rtt;
+      link.quietAckRttMs = link.quietAckRttMs === undefined || rtt < link.quietAckRttMs ? rtt : link.quietAckRttMs + (rtt - link.quietAckRttMs) / 256;
+    }
+    const undone: string[] = [];
+    const swept = new Set<PathState>();
     for (const sequence of sequences) {
+      // A copy arrived (on its link; with no link named, wherever one was sent).
+      const copiedOn = link ? (link.copies.has(sequence) ? [link] : []) : this.#paths.filter((p) => p.copies.has(sequence));
+      for (const p of copiedOn) {
+        // Copies sent on this link before the first one an ACK names did not arrive (or their ACK was lost).
+        if (!swept.has(p)) {
+          swept.add(p);
+          for (const [s] of p.copies) {
+            if (s === sequence) break;
+            p.copies.delete(s);
+            p.tick.copiesLost += 1;
+          }
+        }
+        p.copies.delete(sequence);
+        p.tick.copiesAcked += 1;
+      }
+      if (link && copiedOn.length) continue;
       const carrier = this.#carrier.get(sequence);
-      if (carrier) carrier.inFlight.delete(sequence);
+      if (carrier && (!link || carrier === link)) carrier.inFlight.delete(sequence);
       if (carrier && carrier.inFlight.size * WINDOW_PER_PACKET > carrier.window) carrier.window = Math.min(WINDOW_MAX, carrier.window + WINDOW_GROW_CONGESTED);
       for (const p of this.#paths) if (p.up) p.window = Math.min(WINDOW_MAX, p.window + 1);
+      const charged = this.#charged.get(sequence);
+      if (link && charged === link) {
+        // NAKed, yet it came over the path that carried it: overtaken, not lost.
+        this.#charged.delete(sequence);
+        if (this.#lostOn.get(sequence) === link) this.#lostOn.delete(sequence);
+        link.tick.lost = Math.max(0, link.tick.lost - 1);
+        link.window = Math.min(WINDOW_MAX, link.window + WINDOW_CUT);
+        undone.push(link.name);
+      }
     }
+    return undone;
   }
 
-  /** The SRT receiver reported these sequence numbers lost (a NAK): the paths that carried them pay. */
-  lost(sequences: number[]): void {
+  /** The SRT receiver reported these sequence numbers lost (a NAK): the paths that carried them pay. Returns the path charged for each. */
+  lost(sequences: number[]): string[] {
+    const charged: string[] = [];
     for (const sequence of sequences) {
       const carrier = this.#carrier.get(sequence);
       if (!carrier) continue;
       carrier.window = Math.max(WINDOW_MIN, carrier.window - WINDOW_CUT);
       carrier.inFlight.delete(sequence);
       carrier.tick.lost += 1;
+      charged.push(carrier.name);
       // A retransmission is a new send of the same number; count each loss once.
       this.#carrier.delete(sequence);
       this.#lostOn.set(sequence, carrier);
       if (this.#lostOn.size > SENT_LOG) this.#lostOn.delete(this.#lostOn.keys().next().value!);
+      this.#charged.set(sequence, carrier);
+      if (this.#charged.size > SENT_LOG) this.#charged.delete(this.#charged.keys().next().value!);
     }
+    return charged;
   }
 
   /** Everything up to (not including) `sequence` arrived (an SRT ACK). */
@@ -171,28 +292,38 @@ export class PathScheduler {
   /** Scales a path's share beyond its score (0-1): a helper whose allowance runs out soon gets less. */
   setFactor(name: string, factor: number): void {
     this.#path(name).factor = Math.max(0, Math.min(1, factor));
+    this.#weigh();
   }
 
   /** A keepalive's round trip on `name`. */
   roundTrip(name: string, rttMs: number): void {
     const path = this.#path(name);
     path.rttMs = path.rttMs === undefined ? rttMs : path.rttMs + (rttMs - path.rttMs) / 4;
+    path.lastRttMs = rttMs;
+    // The quiet round trip: the lowest seen, drifting up slowly (a route that changed for good).
+    path.quietRttMs = path.quietRttMs === undefined || rttMs < path.quietRttMs ? rttMs : path.quietRttMs + (rttMs - path.quietRttMs) / 64;
   }
 
   /** Closes the tick (about a second): scores every path from what it carried and lost. */
   tick(now: number): PathFigures[] {
     const ms = Math.max(1, now - this.#lastTick);
     this.#lastTick = now;
+    this.#ticks += 1;
     for (const p of this.#paths) {
       const { sent, lost } = p.tick;
       p.last = { sent, bytes: p.tick.bytes, lost, ms };
+      this.#measureCopies(p);
       if (p.up) {
-        const lossPct = sent + lost > 0 ? (lost / Math.max(sent, lost)) * 100 : 0;
+        const nakLossPct = sent + lost > 0 ? (lost / Math.max(sent, lost)) * 100 : 0;
+        // A path carrying only copies is measured by them (no NAK ever names it).
+        const lossPct = Math.max(nakLossPct, p.copyLossPct ?? 0);
         const kbps = (p.tick.bytes * 8) / ms;
         p.lastScore = p.score.add(rawScore({ lossPct, rttMs: p.rttMs, jitterMs: 0, kbps })).score;
+        this.#limit(p, (sent * (p.tick.bytes / Math.max(1, sent + p.tick.redundant)) * 8) / ms);
       }
-      p.tick = { sent: 0, bytes: 0, lost: 0, redundant: 0 };
+      p.tick = emptyTick();
     }
+    this.#weigh();
     return this.figures();
   }
 
@@ -202,12 +333,13 @@ export class PathScheduler {
       name: p.name,
       score: p.up ? p.lastScore : 0,
       sharePct: total ? Math.round((p.last.sent / total) * 1000) / 10 : 0,
-      lossPct: p.last.sent ? Math.round((p.last.lost / Math.max(p.last.sent, p.last.lost)) * 1000) / 10 : 0,
+      lossPct: Math.round(Math.max(p.last.sent ? (p.last.lost / Math.max(p.last.sent, p.last.lost)) * 100 : 0, p.up ? (p.copyLossPct ?? 0) : 0) * 10) / 10,
       rttMs: p.rttMs === undefined ? undefined : Math.round(p.rttMs),
       kbps: Math.round((p.last.bytes * 8) / Math.max(1, p.last.ms)),
       fecOnly: p.up && this.#fecOnly(p),
       window: p.window,
       inFlight: p.inFlight.size,
+      ...(p.limitKbps !== undefined ? { limitKbps: Math.round(p.limitKbps) } : {}),
     }));
   }
 
@@ -215,9 +347,81 @@ export class PathScheduler {
     return p.lastScore < this.#fecBelow;
   }
 
-  /** Smooth weighted round robin over the open paths, weights = scores. */
+  /** The copies' loss over the last few ticks: copies unacknowledged after COPY_WAIT_TICKS count as lost. */
+  #measureCopies(p: PathState): void {
+    for (const [s, at] of p.copies) {
+      if (this.#ticks - at <= COPY_WAIT_TICKS) break;
+      p.copies.delete(s);
+      p.tick.copiesLost += 1;
+    }
+    p.copyLog.push({ acked: p.tick.copiesAcked, lost: p.tick.copiesLost });
+    if (p.copyLog.length > COPY_WAIT_TICKS) p.copyLog.shift();
+    const acked = p.copyLog.reduce((n, x) => n + x.acked, 0);
+    const lost = p.copyLog.reduce((n, x) => n + x.lost, 0);
+    // Too few to tell: the last figure stands; a path carrying data again (no copies) is measured by its NAKs.
+    if (acked + lost >= COPY_SAMPLES) p.copyLossPct = (lost / (acked + lost)) * 100;
+    else if (!this.#fecOnly(p)) p.copyLossPct = undefined;
+  }
+
+  /** The path's rate limit from its round trip: cut while its queue fills under a share, raised while it is quiet, gone once it no longer binds. */
+  #limit(p: PathState, carriedKbps: number): void {
+    const above = (rtt: number, quiet: number) => rtt > quiet + Math.max(RTT_RISE_MS, quiet * RTT_RISE_FRACTION);
+    // The keepalive's round trip (once a second), and the mean of this tick's ACK round trips (when there were a few).
+    const keepalive = p.quietRttMs !== undefined && p.lastRttMs !== undefined ? above(p.lastRttMs, p.quietRttMs) : undefined;
+    const acks = p.tick.ackRtts >= ACK_RTT_SAMPLES && p.quietAckRttMs !== undefined ? above(p.tick.ackRttSum / p.tick.ackRtts, p.quietAckRttMs) : undefined;
+    // Each round trip counts once (a path that stopped answering keeps its limit as it is).
+    p.lastRttMs = undefined;
+    if (keepalive === undefined && acks === undefined) return;
+    const rising = !!keepalive || !!acks;
+    if (rising && carriedKbps > 0) {
+      p.limitKbps = Math.max(LIMIT_MIN_KBPS, Math.min(p.limitKbps ?? Infinity, carriedKbps) * LIMIT_CUT);
+    } else if (!rising && p.limitKbps !== undefined) {
+      p.limitKbps *= 1 + LIMIT_GROW;
+      // Well above what the path is asked to carry: the limit no longer binds.
+      if (p.limitKbps > 2 * Math.max(carriedKbps, LIMIT_MIN_KBPS)) p.limitKbps = undefined;
+    }
+  }
+
+  /**
+   * Each path's weight: score × factor; a path whose rate limit is below the
+   * share that gives it keeps only its limit, and the rest is dealt over the
+   * others by their weights (water-filling over the last tick's rate).
+   */
+  #weigh(): void {
+    for (const p of this.#paths) p.weight = Math.max(1, p.lastScore * p.factor);
+    const carriers = this.#paths.filter((p) => p.up && !this.#fecOnly(p));
+    const kbps = (p: PathState) => (p.last.bytes * 8) / p.last.ms;
+    const total = carriers.reduce((sum, p) => sum + kbps(p), 0);
+    if (total <= 0 || !carriers.some((p) => p.limitKbps !== undefined)) return;
+    // Water-filling: a path whose share of the total is above its limit keeps its limit; the rest is shared again by weight.
+    const capped = new Map<PathState, number>();
+    let free = carriers;
+    let rest = total;
+    for (;;) {
+      const sum = free.reduce((n, p) => n + p.weight, 0);
+      const over = free.filter((p) => p.limitKbps !== undefined && (rest * p.weight) / sum > p.limitKbps);
+      if (!over.length) break;
+      for (const p of over) {
+        capped.set(p, p.limitKbps!);
+        rest -= p.limitKbps!;
+      }
+      free = free.filter((p) => !capped.has(p));
+      if (!free.length || rest <= 0) break;
+    }
+    if (!capped.size) return;
+    if (!free.length || rest <= 0) {
+      // Every carrier at its limit: share by the limits (the stream is more than they carry).
+      for (const [p, limit] of capped) p.weight = Math.max(1, limit);
+      return;
+    }
+    // The free paths keep their weights; a capped one's weight gives it its limit's share of the total.
+    const freeSum = free.reduce((n, p) => n + p.weight, 0);
+    for (const [p, limit] of capped) p.weight = Math.max(1, (limit * freeSum) / rest);
+  }
+
+  /** Smooth weighted round robin over the open paths, weights = scores (less what a rate limit takes off). */
   #deal(open: PathState[]): PathState {
-    const items = open.map((p) => ({ weight: Math.max(1, p.lastScore * p.factor), current: p.current }));
+    const items = open.map((p) => ({ weight: p.weight, current: p.current }));
     const pick = dealOne(items);
     open.forEach((p, i) => (p.current = items[i].current));
     return open[pick];
@@ -260,6 +464,10 @@ export function dealOne(items: { weight: number; current: number }[]): number {
   });
   items[pick].current -= total;
   return pick;
+}
+
+function emptyTick(): PathState['tick'] {
+  return { sent: 0, bytes: 0, lost: 0, redundant: 0, copiesAcked: 0, copiesLost: 0, ackRtts: 0, ackRttSum: 0 };
 }
 
 /** SRT's 31-bit sequence order: a comes before b (wrapping). */

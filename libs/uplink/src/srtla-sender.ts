@@ -239,7 +239,7 @@ export class SrtlaSender {
       if (path) this.#send(path, packet);
       return;
     }
-    const route = this.scheduler.route(sequence, packet.length);
+    const route = this.scheduler.route(sequence, packet.length, performance.now());
     if (!route) return;
     for (const name of [route.primary, ...route.copies]) {
       const path = this.#paths.find((p) => p.name === name);
@@ -278,16 +278,22 @@ export class SrtlaSender {
         const sent = parseKeepalive(packet).timestampMs;
         if (sent !== undefined) this.scheduler.roundTrip(path.name, Math.max(0, performance.now() - sent));
       } else if (type === SRTLA.ACK) {
-        this.scheduler.acked(ackSequences(packet));
+        // The packets this link brought; a NAK charged to it for one of them is taken back (it was overtaken, not lost).
+        for (const name of this.scheduler.acked(ackSequences(packet), path.name, performance.now())) {
+          const charged = this.#paths.find((p) => p.name === name);
+          if (charged && charged.naks > 0) charged.naks -= 1;
+        }
       }
       return;
     }
     path.lastHeard = Date.now();
     const control = srtControlType(packet);
     if (control === SRT_NAK) {
-      const losses = nakLosses(packet);
-      path.naks += losses.length;
-      this.scheduler.lost(losses);
+      // Counted on the path that carried each lost packet (the receiver sends NAKs over one link, whichever).
+      for (const name of this.scheduler.lost(nakLosses(packet))) {
+        const carrier = this.#paths.find((p) => p.name === name);
+        if (carrier) carrier.naks += 1;
+      }
     } else if (control === SRT_ACK) {
       const upTo = ackedUpTo(packet);
       if (upTo !== undefined) this.scheduler.ackedUpTo(upTo);

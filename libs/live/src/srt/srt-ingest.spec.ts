@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { freeLoopbackUdpPort } from '@gw/common';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -107,4 +107,52 @@ describe('SrtIngest', () => {
     await sleep(100);
     expect(ingest.sessions).toEqual([]);
   });
+});
+
+/**
+ * A remuxer that dies while its caller still pushes (input it cannot take) is
+ * started again on what comes next; the session and the caller's push go on.
+ * The first remuxer here is a wrapper that reads a little and fails; the next
+ * ones are ffmpeg.
+ */
+describe('SrtIngest: a remuxer that dies mid-push', () => {
+  it('starts the remuxer again while the caller pushes, and the push goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'srt-restart-'));
+    const wrapper = join(dir, 'ffmpeg-once-broken');
+    writeFileSync(wrapper, `#!/bin/sh\nif [ ! -e "${dir}/died" ]; then touch "${dir}/died"; head -c 20000 >/dev/null; echo "Invalid data found when processing input" >&2; exit 1; fi\nexec ffmpeg "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const warnings: string[] = [];
+    const port = await freeLoopbackUdpPort();
+    const ingest = new SrtIngest({
+      port,
+      bind: '127.0.0.1',
+      srtLiveTransmitPath: 'srt-live-transmit',
+      ffmpegPath: wrapper,
+      latencyMs: 120,
+      logger: { ...quiet, warn: (m: string) => warnings.push(m) },
+      route: () => ({ rtmpUrl: join(dir, 'out.flv'), label: 'restart' }),
+    });
+    await ingest.start();
+    try {
+      let done = false;
+      const pushing = push(port, formatStreamId('live', 'r__host', 'k'), 6).finally(() => (done = true));
+      const pids: number[][] = [];
+      while (!done) {
+        await sleep(100);
+        const s = ingest.sessions[0];
+        if (s?.pids.length === 2 && !pids.some((p) => p[1] === s.pids[1])) pids.push(s.pids);
+      }
+      const result = await pushing;
+      expect(result).toEqual({ code: 0, stderr: '' });
+      expect(warnings.some((w) => /remuxer died; starting it again/.test(w))).toBe(true);
+      // The same session (its listener) throughout, with a second remuxer.
+      expect(new Set(pids.map((p) => p[0])).size).toBe(1);
+      expect(pids.length).toBeGreaterThanOrEqual(2);
+      for (let i = 0; i < 60 && ingest.sessions.length; i++) await sleep(100);
+      expect(statSync(join(dir, 'out.flv')).size).toBeGreaterThan(10000);
+    } finally {
+      await ingest.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
 });

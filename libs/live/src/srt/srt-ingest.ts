@@ -15,6 +15,13 @@ export interface SrtIngestOptions {
   latencyMs: number;
   /** Decides a caller's stream id (parsed) into the RTMP URL its stream is pushed to. */
   route: (request: StreamRequest) => SrtRoute;
+  /**
+   * The listener's reorder tolerance for a caller (address:port), in packets
+   * (SRT's lossmaxttl): REORDER_TOLERANCE_PACKETS for a bonded caller (the
+   * SRTLA receiver's), whose packets overtake one another; default 0 (a gap
+   * is NAKed at once, as SRT does over one path).
+   */
+  reorderTolerance?: (caller: string) => number;
   /** Callers connecting or connected at once; more get OVERLOAD. Default 64. */
   maxSessions?: number;
   logger: LineLogger;
@@ -28,6 +35,17 @@ const REMUX_DRAIN_MS = 3000;
 const IDLE_MS = 5000;
 /** A caller that has not concluded its handshake this long after its induction is dropped. */
 const HANDSHAKE_MS = 5000;
+/**
+ * A bonded caller's reorder tolerance (SRT's lossmaxttl), in packets: a gap in
+ * the sequence is reported lost only once this many later packets came (libsrt
+ * starts at it and lowers it while packets keep coming in order). A bonded
+ * caller's packets come over several paths and overtake one another; without
+ * it every overtaken packet is NAKed and sent again for nothing. A caller over
+ * one path gets none: its gaps are losses, best NAKed at once.
+ */
+export const REORDER_TOLERANCE_PACKETS = 4;
+/** A remuxer that dies while its caller still pushes is started again, at most this many times a minute. */
+const REMUX_RESTARTS_PER_MINUTE = 5;
 
 /**
  * SRT ingest on one UDP port, routed by stream id: hosts' encoders, phones
@@ -106,6 +124,9 @@ class SrtSession {
   #handshakeTimer: NodeJS.Timeout;
   #lastHeard = Date.now();
   #closing: Promise<void> | undefined;
+  #rtmpUrl: string | undefined;
+  /** When the remuxer was (re)started lately, for the restart limit. */
+  #remuxStarts: number[] = [];
 
   constructor(
     readonly caller: string,
@@ -181,7 +202,7 @@ class SrtSession {
     this.#listener = await SupervisedProcess.start({
       name: `srt:${this.caller}:listen`,
       command: this.o.srtLiveTransmitPath,
-      args: ['-a:no', '-t:10', '-tm:1', '-q', `srt://127.0.0.1:${port}?mode=listener&latency=${this.o.latencyMs}`, 'file://con'],
+      args: ['-a:no', '-t:10', '-tm:1', '-q', `srt://127.0.0.1:${port}?mode=listener&latency=${this.o.latencyMs}&lossmaxttl=${this.o.reorderTolerance?.(this.caller) ?? 0}`, 'file://con'],
       readiness: { kind: 'spawn' },
       rawStdout: true,
       stopTimeoutMs: 1000,
@@ -210,11 +231,15 @@ class SrtSession {
   }
 
   #startRemuxer(rtmpUrl: string): void {
+    this.#rtmpUrl = rtmpUrl;
+    this.#remuxStarts = [...this.#remuxStarts.filter((at) => Date.now() - at < 60_000), Date.now()];
     void SupervisedProcess.start({
       name: `srt:${this.caller}:remux`,
       command: this.o.ffmpegPath,
       args: [
         '-hide_banner', '-nostdin', '-loglevel', 'warning',
+        // A packet SRT could not recover (too late) leaves a hole in the MPEG-TS: drop what it damaged rather than stop.
+        '-err_detect', 'ignore_err', '-fflags', '+discardcorrupt',
         // MPEG-TS from the listener; start once both streams are described (what the probe read is kept: no nobuffer).
         '-probesize', '500000', '-analyzeduration', '1000000',
         '-f', 'mpegts', '-i', 'pipe:0',
@@ -233,12 +258,22 @@ class SrtSession {
         for (const chunk of this.#pending) remuxer.stdin.write(chunk);
         this.#pending = [];
         this.#pendingBytes = 0;
-        remuxer.once('exit', () => void this.close('remuxer ended'));
+        remuxer.once('exit', () => this.#remuxerEnded(remuxer));
       })
       .catch((error: Error) => {
         this.o.logger.warn(`srt ${this.caller}: ${error.message}`);
         void this.close('remuxer failed');
       });
+  }
+
+  /** The remuxer died under a caller still pushing (input it could not take): start another on what comes next, within limits. */
+  #remuxerEnded(remuxer: SupervisedProcess): void {
+    if (this.#remuxer !== remuxer || this.state !== 'pushing' || this.#closing) return;
+    this.#remuxer = undefined;
+    const recent = this.#remuxStarts.filter((at) => Date.now() - at < 60_000).length;
+    if (recent >= REMUX_RESTARTS_PER_MINUTE || !this.#rtmpUrl) return void this.close('remuxer ended');
+    this.o.logger.warn(`srt ${this.caller}: the remuxer died; starting it again (the caller still pushes)`);
+    this.#startRemuxer(this.#rtmpUrl);
   }
 
   close(why: string): Promise<void> {

@@ -3,7 +3,7 @@ import { delimiter, join } from 'node:path';
 import { LineLogger } from '@gw/common';
 import type { LiveOrigin } from '../live-origin';
 import { PublisherRole, StreamApp } from '../origin-protocol';
-import { SrtIngest } from './srt-ingest';
+import { REORDER_TOLERANCE_PACKETS, SrtIngest } from './srt-ingest';
 import { formatStreamId, REJECT, srtPublishUrl } from './srt-packet';
 import { SrtlaReceiver } from './srtla-receiver';
 
@@ -56,6 +56,8 @@ export class SrtService {
             srtLiveTransmitPath: tool,
             ffmpegPath: o.ffmpegPath,
             latencyMs: o.srt.latencyMs,
+            // Reordering is expected only of a bonded caller (our SRTLA receiver's).
+            reorderTolerance: (caller) => (this.#srtla?.isGroup(caller) ? REORDER_TOLERANCE_PACKETS : 0),
             logger: o.logger,
             route: ({ resource, key }) => {
               const slash = resource.indexOf('/');

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSocket, RemoteInfo, Socket } from 'node:dgram';
 import { bindUdpSocket, LineLogger } from '@gw/common';
-import { ack, ACK_EVERY, bare, LinkReport, parseKeepalive, reg, regId, SRT_ACK, SRT_NAK, srtControlType, srtDataSequence, SRTLA, SRTLA_ID_BYTES, srtlaType } from '@gw/uplink';
+import { ack, ACK_EVERY, bare, LinkReport, parseKeepalive, reg, regId, SRT_ACK, srtControlType, srtDataSequence, SRTLA, SRTLA_ID_BYTES, srtlaType } from '@gw/uplink';
 
 export interface SrtlaReceiverOptions {
   /** SRTLA_PORT, UDP, on `bind`. */
@@ -27,7 +27,7 @@ export interface SrtlaLinkView {
   /** Share of the group's data packets this link carried over the last window, %. */
   sharePct: number;
   kbps: number;
-  /** Data packets that repeated one another link had already brought (redundancy only), %. */
+  /** Data packets another link brought too (copies, before or after the packet they repeat: redundancy), %. */
   duplicatePct: number;
   /** Packets of this link the SRT listener reported lost between the sender's last two keepalives, % (extended keepalives only). */
   lossPct?: number;
@@ -60,12 +60,19 @@ interface Group {
   id: Buffer;
   createdAt: number;
   links: Map<string, Link>;
-  /** The link that last carried SRT traffic: where the SRT listener's replies go (its ACKs go to every link). */
+  /** The link that last carried SRT traffic. */
   lastLink: string | undefined;
+  /**
+   * Where the SRT listener's replies other than ACKs go (NAKs, handshakes,
+   * keepalives): the link that last brought a data packet first (not a copy
+   * another link had brought), else the one heard last. One link only: a
+   * sender hands every NAK it gets to its encoder, which resends once per copy.
+   */
+  replyLink: string | undefined;
   upstream: Socket | undefined;
   upstreamReady: Promise<void> | undefined;
-  /** Recently seen data sequence numbers, to tell a link that only brings copies. */
-  seen: Set<number>;
+  /** Recently seen data sequence numbers: the link that brought each first, and whether another brought it too (to tell a link that only brings copies). */
+  seen: Map<number, { link: Link; shared: boolean }>;
   seenOrder: number[];
 }
 
@@ -76,9 +83,11 @@ const key = (address: string, port: number) => `${address}:${port}`;
  * links, echoes keepalives, acknowledges data per link, and forwards every SRT
  * packet of a group, unchanged, over one UDP socket to the SRT ingest, so the
  * SRT listener sees one ordinary caller per sender (routed by its stream id
- * like any other). Replies come back the way SRTLA senders expect: SRT ACKs
- * and NAKs to every link (each link's sender side counts them), everything
- * else to the link heard last.
+ * like any other). Replies come back the way srtla2 receivers send them: SRT
+ * ACKs to every link (timely, whichever link is slow), everything else (NAKs
+ * included) to one link, the one that last brought new data: NAKs sent to
+ * every link reached the encoder once per link, and it resent each lost
+ * packet that many times.
  */
 export class SrtlaReceiver {
   readonly #groups: Group[] = [];
@@ -105,6 +114,14 @@ export class SrtlaReceiver {
     clearInterval(this.#sweeper);
     for (const group of [...this.#groups]) this.#drop(group);
     this.#socket?.close();
+  }
+
+  /** Whether `caller` (address:port, as the SRT listener sees it) is one of this receiver's groups. */
+  isGroup(caller: string): boolean {
+    return this.#groups.some((g) => {
+      const source = g.upstream?.address();
+      return !!source && typeof source === 'object' && `${source.address}:${source.port}` === caller;
+    });
   }
 
   /** Every group now, with its links' figures. */
@@ -167,11 +184,12 @@ export class SrtlaReceiver {
     if (type !== undefined || packet.length < 16) return;
     group.lastLink = linkKey;
     const sequence = srtDataSequence(packet);
-    if (sequence !== undefined) this.#countData(group, link, sequence, packet.length, now);
+    if (sequence === undefined || this.#countData(group, link, sequence, packet.length, now)) group.replyLink = linkKey;
     void this.#upstream(group).then(() => group.upstream?.send(packet));
   }
 
-  #countData(group: Group, link: Link, sequence: number, bytes: number, now: number): void {
+  /** Counts a data packet on its link; true when it is new (not a copy another link brought). */
+  #countData(group: Group, link: Link, sequence: number, bytes: number, now: number): boolean {
     if (now - link.window.start >= STATS_WINDOW_MS) {
       link.last = { packets: link.window.packets, bytes: link.window.bytes, duplicates: link.window.duplicates, ms: now - link.window.start };
       link.window = { start: now, packets: 0, bytes: 0, duplicates: 0 };
@@ -179,9 +197,16 @@ export class SrtlaReceiver {
     link.window.packets += 1;
     link.totalPackets += 1;
     link.window.bytes += bytes;
-    if (group.seen.has(sequence)) link.window.duplicates += 1;
-    else {
-      group.seen.add(sequence);
+    const first = group.seen.get(sequence);
+    const duplicate = first !== undefined;
+    // A packet two links brought is redundancy on both (a copy may come before the packet it repeats).
+    if (first && first.link !== link) {
+      link.window.duplicates += 1;
+      if (!first.shared) first.link.window.duplicates += 1;
+      first.shared = true;
+    }
+    if (!first) {
+      group.seen.set(sequence, { link, shared: false });
       group.seenOrder.push(sequence);
       if (group.seenOrder.length > 8192) group.seen.delete(group.seenOrder.shift()!);
     }
@@ -190,6 +215,7 @@ export class SrtlaReceiver {
       this.#send(ack(link.pending), link.address, link.port);
       link.pending = [];
     }
+    return !duplicate;
   }
 
   #reg1(packet: Buffer, from: RemoteInfo, linkKey: string): void {
@@ -200,7 +226,7 @@ export class SrtlaReceiver {
     }
     // The sender's half, then ours.
     const groupId = Buffer.concat([id.subarray(0, SRTLA_ID_BYTES / 2), randomBytes(SRTLA_ID_BYTES / 2)]);
-    const group: Group = { id: groupId, createdAt: Date.now(), links: new Map(), lastLink: linkKey, upstream: undefined, upstreamReady: undefined, seen: new Set(), seenOrder: [] };
+    const group: Group = { id: groupId, createdAt: Date.now(), links: new Map(), lastLink: linkKey, replyLink: linkKey, upstream: undefined, upstreamReady: undefined, seen: new Map(), seenOrder: [] };
     this.#groups.push(group);
     this.#send(reg(SRTLA.REG2, groupId), from.address, from.port);
   }
@@ -229,6 +255,7 @@ export class SrtlaReceiver {
       this.o.logger.log(`srtla: link ${linkKey} joined a group (${group.links.size} links)`);
     }
     group.lastLink = linkKey;
+    group.replyLink ??= linkKey;
     this.#send(bare(SRTLA.REG3), from.address, from.port);
   }
 
@@ -247,9 +274,12 @@ export class SrtlaReceiver {
   }
 
   #fromSrt(group: Group, reply: Buffer): void {
-    const control = srtControlType(reply);
-    const targets = control === SRT_ACK || control === SRT_NAK ? [...group.links.values()] : [group.links.get(group.lastLink ?? '')].filter((l): l is Link => !!l);
-    for (const link of targets) this.#send(reply, link.address, link.port);
+    if (srtControlType(reply) === SRT_ACK) {
+      for (const link of group.links.values()) this.#send(reply, link.address, link.port);
+      return;
+    }
+    const link = group.links.get(group.replyLink ?? '') ?? group.links.get(group.lastLink ?? '');
+    if (link) this.#send(reply, link.address, link.port);
   }
 
   #sweep(): void {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SrtlaSender, UplinkHelper } from '@gw/uplink';
-import { SrtIngest } from './srt-ingest';
+import { REORDER_TOLERANCE_PACKETS, SrtIngest } from './srt-ingest';
 import { formatStreamId } from './srt-packet';
 import { SrtlaReceiver } from './srtla-receiver';
 
@@ -37,6 +37,8 @@ describe('SRTLA: our sender → the receiver → the SRT ingest', () => {
       srtLiveTransmitPath: 'srt-live-transmit',
       ffmpegPath: 'ffmpeg',
       latencyMs: 200,
+      // Every caller here is the SRTLA receiver's (bonded).
+      reorderTolerance: () => REORDER_TOLERANCE_PACKETS,
       logger: quiet,
       route: (r) => (r.resource === 'live/bond__host' && r.key === 'k' ? { rtmpUrl: join(dir, 'bond.flv'), label: r.resource } : { reject: 1403, reason: 'no' }),
     });
@@ -123,6 +125,7 @@ describe('SRTLA with helper devices', () => {
       srtLiveTransmitPath: 'srt-live-transmit',
       ffmpegPath: 'ffmpeg',
       latencyMs: 300,
+      reorderTolerance: () => REORDER_TOLERANCE_PACKETS,
       logger: quiet,
       route: (r) => (r.resource === 'live/help__host' && r.key === 'k' ? { rtmpUrl: join(dir, 'help.flv'), label: r.resource } : { reject: 1403, reason: 'no' }),
     });
