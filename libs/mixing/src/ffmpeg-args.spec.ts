@@ -24,7 +24,7 @@ describe('mixer ffmpeg arguments', () => {
     ]);
   });
 
-  it('builds the decoder command: one input per kind, audio first, each with its own reorder wait', () => {
+  it('builds the decoder command: one input per kind, video first, each with its own reorder wait', () => {
     const videoSdp = buildSdp([{ kind: 'video', port: 40002, payloadType: 101, codecName: 'H264', clockRate: 90000 }]);
     const audioSdp = buildSdp([{ kind: 'audio', port: 40000, payloadType: 100, codecName: 'opus', clockRate: 48000, channels: 2 }]);
     const input = (s: string, waitUs: string, probeUs = '2000000') => [
@@ -35,14 +35,14 @@ describe('mixer ffmpeg arguments', () => {
     expect(buildDecoderArgs({ videoSdp, audioSdp, video: { width: 320, height: 180, fps: 15, fit: 'cover' }, audio: { sampleRate: 48000, channels: 2 } })).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'warning',
       '-protocol_whitelist', 'data,udp,rtp',
-      ...input(audioSdp, '20000', '200000'),
       ...input(videoSdp, '150000'),
+      ...input(audioSdp, '20000', '200000'),
       '-filter_threads', '1',
-      '-map', '1:v:0',
+      '-map', '0:v:0',
       '-vf', 'scale=320:180:force_original_aspect_ratio=increase:flags=bilinear,crop=320:180,setsar=1,format=yuv420p',
       '-fps_mode', 'passthrough',
       '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
-      '-map', '0:a:0', '-af', 'aresample=48000:async=1:min_hard_comp=0.01', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3',
+      '-map', '1:a:0', '-af', 'aresample=48000:async=1:min_hard_comp=0.01', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3',
     ]);
     const audioOnly = buildDecoderArgs({ audioSdp, audio: { sampleRate: 48000, channels: 1 }, probeMs: 500 });
     expect(audioOnly).not.toContain('0:v:0');
