@@ -50,7 +50,8 @@ export interface ConferenceClientOptions {
   /**
    * Opus DTX (default false; the `dtx=on` page parameter): near-silence costs almost nothing. Off by
    * default because Opus takes a sustained sound for background and stops sending it: on a clean link a
-   * steady tone dropped out of the mix in a fifth of its 100 ms blocks (`npm run bench -- lossy`), and
+   * steady tone dropped out of the mix in a fifth to all of its 100 ms blocks, run to run (`npm run
+   * bench -- lossy`), and
    * co-hosting hosts sing and play music. For a speech-only meeting it saves the pauses.
    */
   dtx?: boolean;
@@ -245,10 +246,16 @@ export class ConferenceClient {
     for (const track of stream.getTracks()) {
       const codec = track.kind === 'video' ? h264 : undefined;
       // A composed program is sent as one layer: the gateway takes it whole (client-side mixing).
-      const options = produceOptions(track, { resilience: this.options.resilience !== false, simulcast: false, dtx: this.options.dtx === true });
+      const options = produceOptions(track, this.#sending(false));
       producers.push(await this.sendTransport.produce({ ...options, appData: { ...options.appData, composite: true }, ...(codec ? { codec } : {}) }));
     }
     return producers;
+  }
+
+  /** How this page's producers send (its options); simulcast only where asked and resilience is on. */
+  #sending(simulcast: boolean): { resilience: boolean; simulcast: boolean; dtx: boolean } {
+    const resilience = this.options.resilience !== false;
+    return { resilience, simulcast: simulcast && resilience, dtx: this.options.dtx === true };
   }
 
   /** Sends the local tracks to the SFU (the ladder's second rung), unless they already go. */
@@ -258,8 +265,7 @@ export class ConferenceClient {
     this.#sfuProducing = true;
     this.sendTransport ??= await this.#createTransport('send');
     for (const track of local.getTracks()) {
-      const resilience = this.options.resilience !== false;
-      const producer = await this.sendTransport.produce(produceOptions(track, { resilience, simulcast: resilience, dtx: this.options.dtx === true }));
+      const producer = await this.sendTransport.produce(produceOptions(track, this.#sending(true)));
       this.producers.set(producer.id, producer);
     }
   }
