@@ -138,6 +138,24 @@ async function uplinkBench(): Promise<Record<string, unknown>> {
     gw = await startGateway({ host: net.GATEWAY_ADDRESS, wrapper: ['ip', 'netns', 'exec', net.NS.gw], env: { SRT_PORT: String(srtPort), SRTLA_PORT: String(srtlaPort) } });
     const pushSeconds = WARM_S + STEADY_S + AFTER_CUT_S + 40;
 
+    /**
+     * The encoder pushing `url` from the host namespace, the channel on air, a viewer decoding it and its
+     * first picture, then WARM_S seconds to settle. A push that fails is measured all the same (its viewer
+     * sees nothing): the figures say so.
+     */
+    const gateway = gw;
+    const viewedPush = async (channelId: string, url: string, flv: string) => {
+      const push = net.exec(net.NS.host, 'ffmpeg', pushArgs(url, pushSeconds));
+      procs.push(push);
+      const pushedAt = Date.now();
+      const onAirAt = await onAir(gateway, channelId);
+      const probe = probeMix(flv, W, H, [{ userId: 'host', x: 0, y: 0, width: W, height: H }], { host: RED });
+      probes.push(probe);
+      const first = onAirAt === undefined ? undefined : await probe.waitForShowing(['host'], { timeoutMs: 20000 }).catch(() => undefined);
+      await sleep(WARM_S * 1000);
+      return { push, pushedAt, onAirAt, probe, first };
+    };
+
     // 1. Bonded: two helpers, the sender with three paths, the encoder into the sender.
     const bond = (await gw.admin('POST', '/api/v1/channels', { id: 'uplinkbond' })).body;
     for (const h of ['h1', 'h2'] as const) {
@@ -163,15 +181,13 @@ async function uplinkBench(): Promise<Record<string, unknown>> {
       throw new Error(`${e.message}: ${sender.output()}`);
     });
     const bondLog = gw.output().length;
-    const bondPush = net.exec(net.NS.host, 'ffmpeg', pushArgs(`srt://127.0.0.1:${listen}?streamid=${bond.ingest.srtla.streamId}`, pushSeconds));
-    procs.push(bondPush);
-    const pushedAt = Date.now();
-    // A push that fails is measured all the same (its viewer sees nothing): the figures say so.
-    const bondOnAir = await onAir(gw, 'uplinkbond');
-    const bondProbe = probeMix(bond.playUrls.flv, W, H, [{ userId: 'host', x: 0, y: 0, width: W, height: H }], { host: RED });
-    probes.push(bondProbe);
-    const bondFirst = bondOnAir === undefined ? undefined : await bondProbe.waitForShowing(['host'], { timeoutMs: 20000 }).catch(() => undefined);
-    await sleep(WARM_S * 1000);
+    const {
+      push: bondPush,
+      pushedAt,
+      onAirAt: bondOnAir,
+      probe: bondProbe,
+      first: bondFirst,
+    } = await viewedPush('uplinkbond', `srt://127.0.0.1:${listen}?streamid=${bond.ingest.srtla.streamId}`, bond.playUrls.flv);
 
     const steadyFrom = Date.now();
     const api: ApiSample[] = [];
@@ -253,14 +269,7 @@ async function uplinkBench(): Promise<Record<string, unknown>> {
     // 2. Reference: one plain SRT push over the direct path alone, same windows, same viewer.
     const ref = (await gw.admin('POST', '/api/v1/channels', { id: 'uplinkref' })).body;
     const refLog = gw.output().length;
-    const refPush = net.exec(net.NS.host, 'ffmpeg', pushArgs(ref.ingest.srt, pushSeconds));
-    procs.push(refPush);
-    const refPushedAt = Date.now();
-    const refOnAir = await onAir(gw, 'uplinkref');
-    const refProbe = probeMix(ref.playUrls.flv, W, H, [{ userId: 'host', x: 0, y: 0, width: W, height: H }], { host: RED });
-    probes.push(refProbe);
-    const refFirst = refOnAir === undefined ? undefined : await refProbe.waitForShowing(['host'], { timeoutMs: 20000 }).catch(() => undefined);
-    await sleep(WARM_S * 1000);
+    const { push: refPush, pushedAt: refPushedAt, onAirAt: refOnAir, probe: refProbe, first: refFirst } = await viewedPush('uplinkref', ref.ingest.srt, ref.playUrls.flv);
     const refFrom = Date.now();
     const refTxBefore = net.txBytes('direct');
     const refApi: ApiSample[] = [];
