@@ -15,11 +15,15 @@
 #     `link_whole`) backed by `dependency()` on the system package;
 #  3. lower the `meson_version` floor (Debian 12 ships meson 1.0.1, the file asks
 #     for >= 1.1.0, and nothing the worker uses needs 1.1);
-#  4. meson setup --wrap-mode=nodownload, ninja, and cache the binary outside the
-#     repo, keyed by mediasoup version, so later runs skip the ~6 minute build.
+#  4. apply our fixes to the worker's sources, scripts/mediasoup-worker-patches/*.patch
+#     (each says what it fixes and how it was seen);
+#  5. meson setup --wrap-mode=nodownload, ninja, and cache the binary outside the
+#     repo, keyed by mediasoup version (the directory) and by the patches (a
+#     sha256 stamp beside the binary), so later runs skip the ~6 minute build.
 #
 # Output: progress on stderr; the absolute path of the worker binary on stdout.
-# Usage:  scripts/build-mediasoup-worker.sh [--force]
+# Usage:  scripts/build-mediasoup-worker.sh [--force | --check]
+#         (--check: exit 0 when the cached binary is usable, 1 when a build is due)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +32,19 @@ pkg="$root/node_modules/mediasoup"
 version=$(node -p "require('$pkg/package.json').version")
 cache_dir="${MEDIASOUP_WORKER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cohost-gateway}/mediasoup-worker-$version"
 bin="$cache_dir/mediasoup-worker"
+patches=("$root"/scripts/mediasoup-worker-patches/*.patch)
+patch_stamp=$(cat "${patches[@]}" | sha256sum | cut -d' ' -f1)
 
-# A cached binary is reused unless a shared library it needs has gone missing.
-if [ "${1:-}" != "--force" ] && [ -x "$bin" ] && ! ldd "$bin" | grep -q 'not found'; then
+# A cached binary is reused unless a shared library it needs has gone missing
+# or it was built with other patches.
+cached_ok() {
+  [ -x "$bin" ] && ! ldd "$bin" | grep -q 'not found' && [ "$(cat "$cache_dir/patches.sha256" 2>/dev/null)" = "$patch_stamp" ]
+}
+if [ "${1:-}" = "--check" ]; then
+  cached_ok
+  exit $?
+fi
+if [ "${1:-}" != "--force" ] && cached_ok; then
   echo "[worker] cached mediasoup-worker $version at $bin" >&2
   echo "$bin"
   exit 0
@@ -99,6 +113,12 @@ stub catch2 "project('catch2', 'cpp')
 catch2_dep = declare_dependency()"
 
 # Step 4.
+for p in "${patches[@]}"; do
+  patch -p1 -s -d "$src" < "$p" || { echo "[worker] patch $(basename "$p") does not apply" >&2; exit 1; }
+  echo "[worker] applied $(basename "$p")" >&2
+done
+
+# Step 5.
 cd "$src"
 meson setup build --wrap-mode=nodownload --buildtype release -Db_ndebug=true >"$scratch/meson.log" 2>&1 \
   || { cat "$scratch/meson.log" >&2; exit 1; }
@@ -114,5 +134,6 @@ fi
 mkdir -p "$cache_dir"
 install -m 0755 build/mediasoup-worker "$bin.tmp"
 mv "$bin.tmp" "$bin"
+echo "$patch_stamp" > "$cache_dir/patches.sha256"
 echo "[worker] built $bin" >&2
 echo "$bin"

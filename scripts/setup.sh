@@ -27,7 +27,7 @@ RUNTIME_PACKAGES=(ffmpeg coturn srt-tools fonts-dejavu-core libuv1 libsrtp2-1 li
 TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils nftables redis-server)
 # Benchmarks also run an external origin (nginx-rtmp), read RTMP line-buffered (stdbuf) and run a cluster on redis-server.
 BENCH_PACKAGES=(nginx-light libnginx-mod-rtmp coreutils chromium redis-server)
-BUILD_PACKAGES=(meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
+BUILD_PACKAGES=(patch meson ninja-build pkg-config g++ libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 
 missing_packages() {
   local pkg
@@ -90,9 +90,7 @@ else
 fi
 
 # 3. mediasoup worker.
-mediasoup_version=$(node -p "require('./node_modules/mediasoup/package.json').version")
-worker_cache="${MEDIASOUP_WORKER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cohost-gateway}/mediasoup-worker-$mediasoup_version/mediasoup-worker"
-if [ ! -x "$worker_cache" ] || ldd "$worker_cache" | grep -q 'not found'; then
+if ! bash scripts/build-mediasoup-worker.sh --check; then
   ensure_packages "${BUILD_PACKAGES[@]}"
 fi
 MEDIASOUP_WORKER_BIN=$(bash scripts/build-mediasoup-worker.sh | tail -n 1)

@@ -166,9 +166,12 @@ describe('a participant’s network stalls (packets dropped on loopback)', () =>
     const backInMix = await viewer.waitForShowing(['red', 'web'], { after: returnedAt, timeoutMs: 20000 });
     await viewer.waitUntilArrived(backInMix.at + 3000);
     expect(viewer.rate(backInMix.at, backInMix.at + 2000).distinctPerSecond).toBeGreaterThanOrEqual(0.95 * 15);
-    // The page sends simulcast: it comes back on the half-size layer first, and mediasoup moves the mix
-    // to the full one at that layer's keyframe, which froze the cell for up to ~1.1 s in the runs seen
-    // (a one-layer sender came back at full rate at once). So 3 s after the first picture, not 2.
+    // The page sends simulcast with temporal layers. Coming back, Chrome's bandwidth estimate starts
+    // low and its full layer sends only the base temporal layer (a quarter of the frames) for ~1 s, so
+    // 3 s after the first picture, not 2. mediasoup scored the packets sent during the stall as lost
+    // once the streams resumed, and its simulcast consumer dropped every layer with score 0: another
+    // ~0.9 s with no picture at all, which failed this check on CI; the worker is built with a fix
+    // (scripts/mediasoup-worker-patches/0001-*).
     const webCounters = viewer.frames.filter((f) => f.at >= backInMix.at && f.at <= backInMix.at + 3000 && f.counters.web !== undefined).map((f) => f.counters.web);
     expect(new Set(webCounters).size).toBeGreaterThan(20);
     const back = await receivedFrom(watcher, 'web');
