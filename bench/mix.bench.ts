@@ -301,7 +301,7 @@ async function cpuScenario(b: Bench, parties: number, width: number, height: num
     await waitFor('mix active', async () => ((await b.task(taskId)).state === 'active' ? true : undefined), 20000);
     await sleep(4000);
     const p = (await b.task(taskId)).processes;
-    mixRoles = await treeCpu(b.gw, seconds, { encoder: p.encoder, decoders: Object.values(p.decoders) as number[], outputs: p.outputs });
+    mixRoles = await treeCpu(b.gw, seconds, { encoder: p.encoder, decoders: [...Object.values(p.decoders), ...Object.values(p.audioDecoders ?? {})] as number[], outputs: p.outputs });
     speed = (await b.task(taskId)).stats.speed;
     await b.gw.admin('DELETE', `/api/v1/mix-tasks/${taskId}`);
   } finally {

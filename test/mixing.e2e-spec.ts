@@ -309,7 +309,8 @@ describe('mix tasks (real mediasoup, ffmpeg and origin)', () => {
     });
     const res = await gw.admin('DELETE', `/api/v1/mix-tasks/${taskId}`);
     expect(res.body.state).toBe('stopped');
-    for (const pid of [pids.encoder, ...Object.values(pids.decoders), ...pids.outputs].filter(Boolean) as number[]) {
+    expect(Object.values(pids.audioDecoders).filter(Boolean).length).toBeGreaterThan(0);
+    for (const pid of [pids.encoder, ...Object.values(pids.decoders), ...Object.values(pids.audioDecoders), ...pids.outputs].filter(Boolean) as number[]) {
       await waitFor(`pid ${pid} gone`, () => (isRunning(pid) ? undefined : true), 5000);
     }
     expect((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.mixTaskIds).toEqual([]);

@@ -8,8 +8,11 @@ import {
   MediaRequestError,
   MediaResourceNotFoundError,
   NotAMemberError,
+  NotConferenceHostError,
   NotJoinedError,
+  ParticipantNotFoundError,
 } from './errors';
+import { MuteKind, muteKindOf, MuteTable, MuteView } from './mutes';
 import { Participant, ParticipantVia } from './participant';
 import { ClientReport, Quality, QUALITY_SAMPLE_MS } from './quality';
 
@@ -41,6 +44,8 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   p2pChanged: [{ allowed: boolean; userIds: string[] }];
   /** A participant's uplink quality moved by 5 points or more (quality.ts). */
   quality: [{ userId: string; quality: Quality }];
+  /** A participant's audio, camera or screen share was muted or unmuted (its producers paused or resumed at the SFU). */
+  muted: [{ userId: string; kind: MuteKind; muted: boolean; locked: boolean; by: 'host' | 'self' }];
 }
 
 /** Where a conference's members are saved (the database; absent in unit tests). */
@@ -76,6 +81,9 @@ export interface ConferenceSnapshot {
     relayedFrom?: string;
     path?: MediaPath;
     pathSource?: 'client' | 'server';
+    /** Whether its audio, camera and screen share are muted for everyone, and which mutes the host locked. */
+    muted: MuteView;
+    muteLocked: MuteView;
   }[];
   members: string[];
   /** Worker slots hosting this conference's routers. */
@@ -91,6 +99,8 @@ export interface ConferenceSnapshot {
  */
 export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly members = new Set<string>();
+  /** Who is muted, by kind; kept across the participants' producers and rejoins (see setMuted). */
+  readonly mutes = new MuteTable();
   readonly #routers = new Map<number, types.Router>();
   readonly #participants = new Map<string, Participant>();
   /** Server-side mixes of this conference that need its participants' media (see holdServerMedia). */
@@ -389,6 +399,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       throw new NotJoinedError();
     }
     const { userId } = participant;
+    // A muted participant's new producer (a camera turned on again, a republish after a rejoin) starts
+    // paused: the mute outlives the producers it was applied to.
+    if (producer.appData.relayOf === undefined && this.mutes.isMuted(userId, muteKindOf(producer))) void producer.pause().catch(() => undefined);
     this.pool.track(participant.router.appData.worker as types.Worker, producer);
     participant.producers.set(producer.id, producer);
     this.#producers.set(producer.id, { participant, producer });
@@ -399,6 +412,29 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     });
     if (producer.appData.composite === true) this.emit('compositeProducer', { userId, producerId: producer.id, kind: producer.kind });
     else this.emit('newProducer', { userId, producerId: producer.id, kind: producer.kind });
+  }
+
+  /**
+   * Mutes or unmutes a participant's audio, camera or screen share for
+   * everyone: its producers of that kind are paused (or resumed) at the SFU,
+   * so no peer and no mix receives them; a mix shows the participant's
+   * placeholder, or hears silence. The host may mute anyone, and `locked`
+   * keeps the participant from unmuting itself (MUTE_LOCKED); a participant
+   * may mute and unmute only itself. See mutes.ts.
+   */
+  async setMuted(actorUserId: string, userId: string, kind: MuteKind, muted: boolean, locked = false): Promise<{ muted: boolean; locked: boolean }> {
+    this.#assertOpen();
+    const host = this.hostUserId !== undefined && actorUserId === this.hostUserId;
+    if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
+    const participant = this.#participants.get(userId);
+    if (!participant) throw new ParticipantNotFoundError(this.id, userId);
+    const changed = this.mutes.set(userId, kind, muted, { host, locked });
+    const state = this.mutes.get(userId, kind);
+    const producers = [...participant.producers.values()].filter((p) => !p.closed && p.appData.composite !== true && muteKindOf(p) === kind);
+    // Applied even when the table did not change: a producer that missed it (created mid-call) is brought in line.
+    await Promise.all(producers.map((p) => (state.muted ? p.pause() : p.resume()).catch(() => undefined)));
+    if (changed && !this.#closed) this.emit('muted', { userId, kind, muted: changed.muted, locked: changed.locked, by: changed.by });
+    return { muted: state.muted, locked: state.locked };
   }
 
   closeProducer(userId: string, producerId: string): void {
@@ -579,6 +615,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         ...(p.relayOf ? { relayedFrom: p.relayOf.conferenceId } : {}),
         ...(p.path ? { path: p.path.path, pathSource: p.path.source } : {}),
         ...(p.quality.current ? { quality: p.quality.current } : {}),
+        ...this.mutes.view(p.userId),
       })),
       members: [...this.members],
       workerSlots: [...this.#routers.keys()],

@@ -74,3 +74,9 @@ export class P2pNotAllowedError extends ConflictError {
     super(`no direct path: ${reason}`, 'P2P_NOT_ALLOWED');
   }
 }
+
+export class ParticipantNotFoundError extends NotFoundError {
+  constructor(conferenceId: string, userId: string) {
+    super(`${userId} is not in conference ${conferenceId}`, 'PARTICIPANT_NOT_FOUND');
+  }
+}

@@ -192,6 +192,31 @@ export class MediaGateway {
     });
   }
 
+  /**
+   * Host controls (`media:mute` / `media:unmute {conferenceId, userId, kind}`):
+   * the conference's host mutes anyone's audio, camera or screen share for
+   * everyone, `locked` keeping them from unmuting themselves; a participant
+   * mutes and unmutes only itself. The host need not have joined the media.
+   * Everyone in the conference is told (`media:muted`).
+   */
+  @SubscribeMessage('media:mute')
+  mute(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const input = parseInput(s.mute, body);
+      const state = await this.conferences.get(input.conferenceId).setMuted(principalOf(socket).userId, input.userId, input.kind, true, input.locked === true);
+      return { userId: input.userId, kind: input.kind, ...state };
+    });
+  }
+
+  @SubscribeMessage('media:unmute')
+  unmute(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(async () => {
+      const input = parseInput(s.unmute, body);
+      const state = await this.conferences.get(input.conferenceId).setMuted(principalOf(socket).userId, input.userId, input.kind, false);
+      return { userId: input.userId, kind: input.kind, ...state };
+    });
+  }
+
   @SubscribeMessage('media:leave')
   leave(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(() => {
@@ -229,6 +254,13 @@ export class MediaGateway {
     conference.on('participantLeft', (e) => this.notifier.toRoom(room, 'media:participantLeft', { conferenceId, ...e }));
     conference.on('newProducer', (e) => this.notifier.toRoom(room, 'media:newProducer', { conferenceId, ...e }));
     conference.on('producerClosed', (e) => this.notifier.toRoom(room, 'media:producerClosed', { conferenceId, ...e }));
+    conference.on('muted', (e) => {
+      this.notifier.toRoom(room, 'media:muted', { conferenceId, ...e });
+      // The host's page and an RTMP participant's may not be in the room (they did not join the media).
+      for (const userId of new Set([conference.hostUserId, e.userId])) {
+        if (userId && conference.participant(userId)?.via !== 'webrtc') this.notifier.toUser(userId, 'media:muted', { conferenceId, ...e });
+      }
+    });
     conference.on('consumerClosed', (e) => this.notifier.toUser(e.userId, 'media:consumerClosed', { conferenceId, ...e }));
     // Everyone's network, for the conference's host (seed 000's quality score).
     conference.on('quality', (e) => conference.hostUserId && this.notifier.toUser(conference.hostUserId, 'media:quality', { conferenceId, ...e }));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { resourceId } from '@gw/common';
 import { MEDIA_PATHS } from '@gw/turn';
+import { MUTE_KINDS, MuteKind } from './mutes';
 
 /**
  * Payloads of the `media:*` socket events (docs/signalling.md). Nested
@@ -37,6 +38,8 @@ export const mediaSchemas = {
     candidate: z.looseObject({ candidate: z.string().max(1024) }).nullable().optional(),
   }),
   path: z.strictObject({ conferenceId: resourceId, path: z.enum(MEDIA_PATHS) }),
+  mute: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), kind: z.enum(MUTE_KINDS as [MuteKind, ...MuteKind[]]), locked: z.boolean().optional() }),
+  unmute: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), kind: z.enum(MUTE_KINDS as [MuteKind, ...MuteKind[]]) }),
   stats: z.strictObject({
     conferenceId: resourceId,
     rttMs: z.number().min(0).max(60000).optional(),

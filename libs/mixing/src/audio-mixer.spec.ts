@@ -35,6 +35,20 @@ describe('AudioMixer', () => {
     expect(out.readInt16LE(19 * 4)).toBe(0); // ran out after 10 frames
   });
 
+  it('flushes a muted source at once and lets it refill before it plays again', () => {
+    const mixer = new AudioMixer(options);
+    mixer.push('a', pcm(700, 40));
+    mixer.push('b', pcm(100, 40));
+    expect(first(mixer.mix(5))).toBe(800);
+    mixer.flush('a');
+    mixer.flush('nobody');
+    expect(first(mixer.mix(5))).toBe(100);
+    mixer.push('a', pcm(700, 5)); // under the start buffer again
+    expect(first(mixer.mix(5))).toBe(100);
+    mixer.push('a', pcm(700, 10));
+    expect(first(mixer.mix(5))).toBe(800);
+  });
+
   it('names the loudest playing source above the floor', () => {
     const mixer = new AudioMixer(options);
     for (let i = 0; i < 50; i++) {

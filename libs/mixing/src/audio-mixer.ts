@@ -65,6 +65,15 @@ export class AudioMixer {
     return best;
   }
 
+  /** Drops what a source has queued (it was muted: what it said before must not play after). */
+  flush(userId: string): void {
+    const source = this.#sources.get(userId);
+    if (!source) return;
+    source.chunks = [];
+    source.bytes = 0;
+    source.playing = false;
+  }
+
   remove(userId: string): void {
     this.#sources.delete(userId);
   }

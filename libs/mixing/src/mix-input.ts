@@ -44,23 +44,30 @@ export interface MixInputOptions {
    * worker under the mixer's transport died): the owner makes a new input.
    */
   onLost?: () => void;
+  /** The participant's audio was paused at the SFU (muted): what the mixer holds of it should not play. */
+  onAudioPaused?: () => void;
 }
 
 
 /**
  * One participant as seen by a mix task: PlainTransport consumers of their
  * audio and video, and a supervised decoder that turns the RTP into raw cells
- * and PCM. The decoder is isolated per participant, so a stalled or broken
- * sender never holds up the mix. When the decoder dies or the cell size
- * changes, only the decoder restarts; the consumers stay, and a keyframe is
- * requested until the new decoder shows a picture.
+ * and PCM. The decoders are isolated per participant and per kind, so a
+ * stalled or broken sender never holds up the mix, and a silent one never
+ * holds up its own picture. When a decoder dies, or the cell size changes
+ * (video), only that decoder restarts; the consumers stay, and a keyframe is
+ * requested until the new video decoder shows a picture.
  */
 /** How long past its probe a decoder may take to show a first picture while its video arrives (a GOP or two). */
 const BLIND_GRACE_MS = 3000;
 
 export class MixInput {
   readonly #tracks: ServiceTrack[] = [];
+  /** The video decoder (restarted on a new cell size); the audio has its own, so neither holds up the other. */
   #decoder: SupervisedProcess | undefined;
+  #audioDecoder: SupervisedProcess | undefined;
+  #audioGeneration = 0;
+  #audioRestartTimer: NodeJS.Timeout | undefined;
   #cell: CellSize;
   /** The simulcast layer asked of the SFU for this cell (undefined: one-layer source). */
   #preferred: number | undefined;
@@ -90,9 +97,11 @@ export class MixInput {
         track.consumer.observer.once('close', () => {
           if (!input.#stopped) options.onLost?.();
         });
+        if (track.kind === 'audio') track.consumer.on('producerpause', () => !input.#stopped && options.onAudioPaused?.());
       }
       await input.#preferLayer();
       await input.#startDecoder();
+      await input.#startAudioDecoder();
       for (const track of input.#tracks) await track.consumer.resume();
     } catch (error) {
       await input.stop();
@@ -105,8 +114,15 @@ export class MixInput {
     return this.o.userId;
   }
 
+  /** The video decoder's pid (the audio one's for a participant without video). */
   get pid(): number | undefined {
+    if (!this.#tracks.some((t) => t.kind === 'video')) return this.audioPid;
     return this.#decoder?.running ? this.#decoder.pid : undefined;
+  }
+
+  /** The audio decoder's pid, when the participant sends audio. */
+  get audioPid(): number | undefined {
+    return this.#audioDecoder?.running ? this.#audioDecoder.pid : undefined;
   }
 
   /** The audio consumer's producer in the mixer's router (for the active-speaker observer). */
@@ -134,6 +150,15 @@ export class MixInput {
 
   get router(): types.Router | undefined {
     return this.#tracks[0]?.transport.appData.router as types.Router | undefined;
+  }
+
+  /**
+   * True while the participant's camera is paused at the SFU (muted by the host or by itself): its
+   * cell shows the placeholder at once, not its last picture frozen until the stall timeout.
+   */
+  get videoPaused(): boolean {
+    const video = this.#tracks.find((t) => t.kind === 'video');
+    return video !== undefined && !video.consumer.closed && video.consumer.producerPaused;
   }
 
   /** Asks the sender for a keyframe (a stalled picture may be waiting for one). */
@@ -187,9 +212,10 @@ export class MixInput {
     this.#stopped = true;
     clearInterval(this.#keyframeTimer);
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#audioRestartTimer);
     clearTimeout(this.#blindTimer);
     closeServiceTracks(this.#tracks, this.o.ports);
-    await this.#decoder?.stop();
+    await Promise.all([this.#decoder?.stop(), this.#audioDecoder?.stop()]);
   }
 
   async #restartDecoder(reason: string): Promise<void> {
@@ -201,61 +227,82 @@ export class MixInput {
     await this.#startDecoder();
   }
 
-  async #startDecoder(): Promise<void> {
-    const generation = ++this.#generation;
-    const streams = describeServiceTracks(this.#tracks);
-    const video = this.#tracks.some((t) => t.kind === 'video') ? { ...this.#cell, fps: this.o.fps } : undefined;
-    const audio = this.#tracks.some((t) => t.kind === 'audio') ? this.o.audio : undefined;
-    const decoder = await SupervisedProcess.start({
-      name: `mix:${this.o.taskId}:decode:${this.o.userId}`,
+  /** One decoder process for one kind: RTP of that kind's track in, raw pictures or PCM out. */
+  #spawnDecoder(kind: 'audio' | 'video'): Promise<SupervisedProcess> {
+    const streams = describeServiceTracks(this.#tracks).filter((st) => st.kind === kind);
+    return SupervisedProcess.start({
+      name: `mix:${this.o.taskId}:decode${kind === 'audio' ? '-audio' : ''}:${this.o.userId}`,
       command: this.o.ffmpegPath,
-      args: buildDecoderArgs({
-        videoSdp: video ? buildSdp(streams.filter((s) => s.kind === 'video')) : undefined,
-        audioSdp: audio ? buildSdp(streams.filter((s) => s.kind === 'audio')) : undefined,
-        video,
-        audio,
-        probeMs: this.#probeMs(),
-      }),
+      args:
+        kind === 'video'
+          ? buildDecoderArgs({ videoSdp: buildSdp(streams), video: { ...this.#cell, fps: this.o.fps }, probeMs: this.#probeMs() })
+          : buildDecoderArgs({ audioSdp: buildSdp(streams), audio: this.o.audio, probeMs: this.#probeMs() }),
       readiness: { kind: 'spawn' },
       rawStdout: true,
-      extraPipes: 1,
+      extraPipes: kind === 'audio' ? 1 : 0,
       stderrWarnPattern: /error|invalid/i,
       // A decoder holds nothing worth flushing, and one whose RTP stopped (its sender or worker gone)
       // sits in a blocking read that SIGTERM does not end: a short grace keeps input changes quick.
       stopTimeoutMs: 300,
       logger: this.o.logger,
     });
+  }
+
+  /**
+   * The video decoder. The audio is decoded by another process (#startAudioDecoder): in one ffmpeg
+   * with both inputs, a participant whose audio stopped (muted, or Opus DTX in a pause) got no
+   * picture either (0 distinct pictures a second while muted, measured at a viewer), because ffmpeg
+   * paces its outputs together; and a new cell size restarted the sound with the picture.
+   */
+  async #startDecoder(): Promise<void> {
+    if (!this.#tracks.some((t) => t.kind === 'video')) return;
+    const generation = ++this.#generation;
+    const video = { ...this.#cell, fps: this.o.fps };
+    const decoder = await this.#spawnDecoder('video');
     if (this.#stopped || generation !== this.#generation) {
       await decoder.stop();
       return;
     }
     this.#decoder = decoder;
     this.#pictureThisDecoder = false;
-    if (video) this.#readFrames(decoder, video.width, video.height);
-    if (audio) {
-      // Whole sample frames only: this decoder's output may end mid-frame when it is replaced (see PcmFrames).
-      const frames = new PcmFrames(2 * audio.channels);
-      decoder.pipe(0).on('data', (pcm: Buffer) => {
-        const whole = frames.push(pcm);
-        if (whole) this.o.onAudio(whole);
-      });
-    }
+    this.#readFrames(decoder, video.width, video.height);
     decoder.once('died', () => {
       if (this.#stopped || this.#decoder !== decoder) return;
       this.#decoder = undefined;
       clearTimeout(this.#blindTimer);
-      if (video && !this.#pictureThisDecoder) this.#blindDeaths += 1;
-      this.#restartTimer = setTimeout(() => void this.#afterDeath().catch((e: Error) => this.o.logger.error(e.message)), 200);
+      if (!this.#pictureThisDecoder) this.#blindDeaths += 1;
+      this.#restartTimer = setTimeout(() => void this.#afterDeath('video').catch((e: Error) => this.o.logger.error(e.message)), 200);
     });
     this.#askForKeyframes();
-    if (video) {
-      void this.#watchBlind(decoder);
-      // A packet that never came breaks the picture until the next keyframe (VP8 and H.264 alike):
-      // ask for one at once, as a WebRTC receiver sends a PLI, rather than wait for the stall watchdog.
-      decoder.on('stderrLine', (line) => {
-        if (this.#decoder === decoder && BROKEN_PICTURE.test(line)) this.#keyframeAfterLoss();
-      });
+    void this.#watchBlind(decoder);
+    // A packet that never came breaks the picture until the next keyframe (VP8 and H.264 alike):
+    // ask for one at once, as a WebRTC receiver sends a PLI, rather than wait for the stall watchdog.
+    decoder.on('stderrLine', (line) => {
+      if (this.#decoder === decoder && BROKEN_PICTURE.test(line)) this.#keyframeAfterLoss();
+    });
+  }
+
+  /** The audio decoder: started once, and again only when it dies. */
+  async #startAudioDecoder(): Promise<void> {
+    if (!this.#tracks.some((t) => t.kind === 'audio')) return;
+    const generation = ++this.#audioGeneration;
+    const decoder = await this.#spawnDecoder('audio');
+    if (this.#stopped || generation !== this.#audioGeneration) {
+      await decoder.stop();
+      return;
     }
+    this.#audioDecoder = decoder;
+    // Whole sample frames only: this decoder's output may end mid-frame when it is replaced (see PcmFrames).
+    const frames = new PcmFrames(2 * this.o.audio.channels);
+    decoder.pipe(0).on('data', (pcm: Buffer) => {
+      const whole = frames.push(pcm);
+      if (whole && this.#audioDecoder === decoder) this.o.onAudio(whole);
+    });
+    decoder.once('died', () => {
+      if (this.#stopped || this.#audioDecoder !== decoder) return;
+      this.#audioDecoder = undefined;
+      this.#audioRestartTimer = setTimeout(() => void this.#afterDeath('audio').catch((e: Error) => this.o.logger.error(e.message)), 200);
+    });
   }
 
   /**
@@ -267,17 +314,18 @@ export class MixInput {
    * once in a bypass E2E, 31 s without a picture). Its consumers are closed
    * instead, so the mix consumes it again on fresh ports (onLost).
    */
-  async #afterDeath(): Promise<void> {
-    if (this.#stopped || this.#decoder) return;
+  async #afterDeath(kind: 'audio' | 'video'): Promise<void> {
+    const running = () => (kind === 'video' ? this.#decoder : this.#audioDecoder);
+    if (this.#stopped || running()) return;
     const taken = [];
-    for (const track of this.#tracks) if (!(await pairFree(track.port))) taken.push(track.port);
-    if (this.#stopped || this.#decoder) return;
+    for (const track of this.#tracks) if (track.kind === kind && !(await pairFree(track.port))) taken.push(track.port);
+    if (this.#stopped || running()) return;
     if (taken.length) {
       this.o.logger.warn(`mix ${this.o.taskId}: the decoder ports ${taken.join(', ')} of ${this.o.userId} are held by another process; consuming it again on new ports`);
       for (const track of this.#tracks) track.consumer.close();
       return;
     }
-    await this.#startDecoder();
+    await (kind === 'video' ? this.#startDecoder() : this.#startAudioDecoder());
   }
 
   /**

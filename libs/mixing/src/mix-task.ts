@@ -297,6 +297,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       processes: {
         encoder: this.#compositor.pid ?? null,
         decoders: Object.fromEntries([...this.#inputs].map(([u, i]) => [u, i.pid ?? null])),
+        // Each participant's audio has its own decoder (mix-input.ts): for a participant without video, decoders names it too.
+        audioDecoders: Object.fromEntries([...this.#inputs].map(([u, i]) => [u, i.audioPid ?? null])),
         outputs: [...this.#outputs.values()].map((o) => o.pid ?? null),
       },
     };
@@ -360,7 +362,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
 
   /** Every process this task runs (for leak checks). */
   pids(): number[] {
-    return [this.#compositor.pid, ...[...this.#inputs.values()].map((i) => i.pid), ...[...this.#outputs.values()].map((o) => o.pid)].filter(
+    return [this.#compositor.pid, ...[...this.#inputs.values()].flatMap((i) => [i.pid, i.audioPid]), ...[...this.#outputs.values()].map((o) => o.pid)].filter(
       (p): p is number => p !== undefined,
     );
   }
@@ -533,6 +535,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
             }
           },
           onAudio: (pcm) => this.#compositor.mixer.push(userId, pcm),
+          onAudioPaused: () => this.#compositor.mixer.flush(userId),
           onLost: () => this.#onInputLost(userId),
         });
         if (this.#finishing()) {
@@ -608,7 +611,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     const now = Date.now();
     return this.#cells.map((cell) => {
       const latest = this.#frames.get(cell.userId);
-      const fresh = latest && now - latest.at < STALL_MS;
+      const fresh = latest && now - latest.at < STALL_MS && !this.#inputs.get(cell.userId)?.videoPaused;
       return { cell, frame: fresh ? latest.frame : this.#placeholders.get(`${cell.userId}:${cell.width}x${cell.height}`) };
     });
   }
@@ -635,7 +638,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     const now = Date.now();
     for (const [userId, input] of this.#inputs) {
       const latest = this.#frames.get(userId);
-      if (input.producerIds.video && latest && now - latest.at > STALL_MS) input.requestKeyframe();
+      if (input.producerIds.video && !input.videoPaused && latest && now - latest.at > STALL_MS) input.requestKeyframe();
     }
   }
 
