@@ -21,7 +21,7 @@ say() { echo "[setup] $*"; }
 
 # coturn: the gateway runs its `turnserver` itself (libs/turn), never the package's service.
 # srt-tools: srt-live-transmit, libsrt's listener behind the SRT ingest (libs/live/src/srt).
-RUNTIME_PACKAGES=(ffmpeg coturn srt-tools fonts-dejavu-core libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
+RUNTIME_PACKAGES=(ffmpeg coturn srt-tools fonts-dejavu-core fonts-wqy-microhei libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 libssl3)
 # Tests drive Chromium and nginx-rtmp, and stall a participant's packets with nftables (the fault tests also mount a tmpfs);
 # the cluster tests run their own redis-server.
 TEST_PACKAGES=(chromium iproute2 procps nginx-light libnginx-mod-rtmp coreutils nftables redis-server)

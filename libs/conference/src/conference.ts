@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import { TypedEmitter } from '@gw/common';
+import { TypedEmitter, ValidationError } from '@gw/common';
 import { ROUTER_MEDIA_CODECS, WorkerPool } from '@gw/sfu';
 import { MediaPath, pathOfTuple, TurnClientProtocol } from '@gw/turn';
 import {
@@ -46,6 +46,8 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   quality: [{ userId: string; quality: Quality }];
   /** A participant's audio, camera or screen share was muted or unmuted (its producers paused or resumed at the SFU). */
   muted: [{ userId: string; kind: MuteKind; muted: boolean; locked: boolean; by: 'host' | 'self' }];
+  /** A participant's display name was set or changed (the mix draws it on its tile). */
+  displayName: [{ userId: string; displayName: string }];
 }
 
 /** Where a conference's members are saved (the database; absent in unit tests). */
@@ -84,6 +86,7 @@ export interface ConferenceSnapshot {
     /** Whether its audio, camera and screen share are muted for everyone, and which mutes the host locked. */
     muted: MuteView;
     muteLocked: MuteView;
+    displayName?: string;
   }[];
   members: string[];
   /** Worker slots hosting this conference's routers. */
@@ -101,6 +104,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly members = new Set<string>();
   /** Who is muted, by kind; kept across the participants' producers and rejoins (see setMuted). */
   readonly mutes = new MuteTable();
+  /** Display names by user (set at join, by the participant or by the host); kept across rejoins. */
+  readonly #names = new Map<string, string>();
   readonly #routers = new Map<number, types.Router>();
   readonly #participants = new Map<string, Participant>();
   /** Server-side mixes of this conference that need its participants' media (see holdServerMedia). */
@@ -437,6 +442,29 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return { muted: state.muted, locked: state.locked };
   }
 
+  displayName(userId: string): string | undefined {
+    return this.#names.get(userId);
+  }
+
+  /**
+   * Sets `userId`'s display name, drawn on its tile by the mix: the host may
+   * name anyone in the conference, a participant only itself. Control
+   * characters are dropped; the name is trimmed (1–64 characters, any script).
+   */
+  setDisplayName(actorUserId: string, userId: string, name: string): string {
+    this.#assertOpen();
+    const host = this.hostUserId !== undefined && actorUserId === this.hostUserId;
+    if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
+    if (!this.#participants.has(userId) && !this.members.has(userId)) throw new ParticipantNotFoundError(this.id, userId);
+    const clean = [...name.replace(/\p{Cc}/gu, '').trim()].slice(0, 64).join('');
+    if (!clean) throw new ValidationError('displayName is empty');
+    if (this.#names.get(userId) !== clean) {
+      this.#names.set(userId, clean);
+      this.emit('displayName', { userId, displayName: clean });
+    }
+    return clean;
+  }
+
   closeProducer(userId: string, producerId: string): void {
     const producer = this.#present(userId).producers.get(producerId);
     if (!producer) throw new MediaResourceNotFoundError('producer', producerId);
@@ -616,6 +644,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         ...(p.path ? { path: p.path.path, pathSource: p.path.source } : {}),
         ...(p.quality.current ? { quality: p.quality.current } : {}),
         ...this.mutes.view(p.userId),
+        ...(this.#names.has(p.userId) ? { displayName: this.#names.get(p.userId) } : {}),
       })),
       members: [...this.members],
       workerSlots: [...this.#routers.keys()],

@@ -36,11 +36,12 @@ export class MediaGateway {
   @SubscribeMessage('media:join')
   join(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(async () => {
-      const { conferenceId } = parseInput(s.join, body);
+      const { conferenceId, displayName } = parseInput(s.join, body);
       const { userId, expiresAt } = principalOf(socket);
       const conference = this.conferences.get(conferenceId);
       this.#leave(socket, 'switched conference');
       const participant = await conference.join(userId, 'webrtc');
+      if (displayName) conference.setDisplayName(userId, userId, displayName);
       socket.data.media = { conference, participant } satisfies SocketMedia;
       await socket.join(conferenceRoom(conference.id));
       // Once per socket, however often it joins (a listener per join would pile up).
@@ -208,6 +209,16 @@ export class MediaGateway {
     });
   }
 
+  /** A display name for the mix's tiles: the host names anyone, a participant itself (`media:setName`). */
+  @SubscribeMessage('media:setName')
+  setName(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const input = parseInput(s.setName, body);
+      const displayName = this.conferences.get(input.conferenceId).setDisplayName(principalOf(socket).userId, input.userId, input.displayName);
+      return { userId: input.userId, displayName };
+    });
+  }
+
   @SubscribeMessage('media:unmute')
   unmute(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(async () => {
@@ -261,6 +272,7 @@ export class MediaGateway {
         if (userId && conference.participant(userId)?.via !== 'webrtc') this.notifier.toUser(userId, 'media:muted', { conferenceId, ...e });
       }
     });
+    conference.on('displayName', (e) => this.notifier.toRoom(room, 'media:displayName', { conferenceId, ...e }));
     conference.on('consumerClosed', (e) => this.notifier.toUser(e.userId, 'media:consumerClosed', { conferenceId, ...e }));
     // Everyone's network, for the conference's host (seed 000's quality score).
     conference.on('quality', (e) => conference.hostUserId && this.notifier.toUser(conference.hostUserId, 'media:quality', { conferenceId, ...e }));

@@ -11,7 +11,7 @@ const mediasoupObject = z.looseObject({});
 const id = z.string().min(1).max(64);
 
 export const mediaSchemas = {
-  join: z.strictObject({ conferenceId: resourceId }),
+  join: z.strictObject({ conferenceId: resourceId, displayName: z.string().min(1).max(64).optional() }),
   createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
   connectTransport: z.strictObject({
     transportId: id,
@@ -39,6 +39,7 @@ export const mediaSchemas = {
   }),
   path: z.strictObject({ conferenceId: resourceId, path: z.enum(MEDIA_PATHS) }),
   mute: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), kind: z.enum(MUTE_KINDS as [MuteKind, ...MuteKind[]]), locked: z.boolean().optional() }),
+  setName: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), displayName: z.string().min(1).max(64) }),
   unmute: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), kind: z.enum(MUTE_KINDS as [MuteKind, ...MuteKind[]]) }),
   stats: z.strictObject({
     conferenceId: resourceId,

@@ -9,6 +9,14 @@ export interface RemoteParticipant {
   stream: MediaStream;
 }
 
+/** What the conference's host (or the participant itself) muted for everyone (`media:mute`). */
+export type MuteKind = 'audio' | 'video' | 'screen';
+export interface MuteState {
+  muted: boolean;
+  /** Only the host may unmute. */
+  locked: boolean;
+}
+
 type Listener = () => void;
 
 /** The least time between two ICE restarts of one transport. */
@@ -108,6 +116,8 @@ export class ConferenceClient {
   #retryDelayMs = P2P_RETRY_FIRST_MS;
   #pathTimer?: ReturnType<typeof setInterval>;
   #statsTimer?: ReturnType<typeof setInterval>;
+  /** Who is muted, by user and kind (from the join, then `media:muted`); your own included. */
+  readonly mutes = new Map<string, Partial<Record<MuteKind, MuteState>>>();
   /** Everyone's uplink quality (the host of the conference is told; others see nothing here). */
   readonly qualities = new Map<string, ParticipantQuality>();
   #p2pTimeoutMs = 2500;
@@ -144,6 +154,11 @@ export class ConferenceClient {
     signalling.on<{ conferenceId: string; userId: string; quality: ParticipantQuality }>('media:quality', (e) => {
       if (e.conferenceId !== this.conferenceId) return;
       this.qualities.set(e.userId, e.quality);
+      this.#changed();
+    });
+    signalling.on<{ conferenceId: string; userId: string; kind: MuteKind; muted: boolean; locked: boolean }>('media:muted', (e) => {
+      if (e.conferenceId !== this.conferenceId) return;
+      this.#setMute(e.userId, e.kind, { muted: e.muted, locked: e.locked });
       this.#changed();
     });
     signalling.on<{ userId: string; producerId: string }>('media:newProducer', (e) => {
@@ -186,7 +201,7 @@ export class ConferenceClient {
     const joined = await this.signalling.request<{
       userId: string;
       rtpCapabilities: types.RtpCapabilities;
-      participants: { userId: string; via: string }[];
+      participants: { userId: string; via: string; muted?: Record<MuteKind, boolean>; muteLocked?: Record<MuteKind, boolean> }[];
       producers: { userId: string; producerId: string }[];
       iceServers?: RTCIceServer[];
       p2p?: { allowed: boolean; timeoutMs: number };
@@ -202,6 +217,10 @@ export class ConferenceClient {
     this.#joined = true;
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
     for (const p of joined.participants) if (p.userId !== this.userId) this.#remote(p.userId, p.via);
+    this.mutes.clear();
+    for (const p of joined.participants) {
+      for (const kind of ['audio', 'video', 'screen'] as const) if (p.muted?.[kind]) this.#setMute(p.userId, kind, { muted: true, locked: !!p.muteLocked?.[kind] });
+    }
     this.recvTransport = await this.#createTransport('recv');
     // The ladder's first rung: with one other WebRTC participant and no server mix, a direct path first.
     const others = joined.participants.filter((p) => p.userId !== this.userId);
@@ -479,6 +498,31 @@ export class ConferenceClient {
     if (this.#composite) this.#composite.producers = await this.#produceComposite(this.#composite.stream);
     this.rejoins += 1;
     this.#changed();
+  }
+
+  /**
+   * Mutes `userId`'s audio, camera or screen share for everyone (the host
+   * anyone, `locked` keeping them from unmuting; anyone else only themself).
+   * Rejects with the gateway's typed error (NOT_CONFERENCE_HOST, MUTE_LOCKED).
+   */
+  async mute(userId: string, kind: MuteKind, locked = false): Promise<void> {
+    await this.signalling.request('media:mute', { conferenceId: this.conferenceId, userId, kind, ...(locked ? { locked } : {}) });
+  }
+
+  async unmute(userId: string, kind: MuteKind): Promise<void> {
+    await this.signalling.request('media:unmute', { conferenceId: this.conferenceId, userId, kind });
+  }
+
+  /**
+   * Records a mute; one of yours also turns the local track off (it is paused
+   * at the SFU already, and a direct path to a peer does not pass the SFU).
+   */
+  #setMute(userId: string, kind: MuteKind, state: MuteState): void {
+    const entry = this.mutes.get(userId) ?? {};
+    entry[kind] = state;
+    this.mutes.set(userId, entry);
+    if (userId !== this.userId || kind === 'screen') return;
+    for (const track of this.#local?.getTracks() ?? []) if (track.kind === kind) track.enabled = !state.muted;
   }
 
   async leave(): Promise<void> {

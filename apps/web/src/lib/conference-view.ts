@@ -33,14 +33,40 @@ export function mountConferenceView(client: ConferenceClient, tiles: HTMLElement
     }
     people.replaceChildren(
       // Your own line names the ladder rung your media takes (p2p, sfu-udp, …, turn-tls) once known.
-      ...[client.userId ? `${client.userId} (you)${client.path ? ` · ${client.path}` : ''}` : undefined, ...[...client.remotes.values()].map((r) => `${r.userId} · ${r.via}${qualityOf(client, r.userId)}`)]
-        .filter((x): x is string => Boolean(x))
-        .map((text) => Object.assign(document.createElement('li'), { textContent: text })),
+      ...(client.userId ? [personLine(client, client.userId, `${client.userId} (you)${client.path ? ` · ${client.path}` : ''}`)] : []),
+      ...[...client.remotes.values()].map((r) => personLine(client, r.userId, `${r.userId} · ${r.via}${qualityOf(client, r.userId)}`)),
     );
   };
   client.onChange(render);
   render();
   return render;
+}
+
+/**
+ * A person's line: who, their mutes, and mute/unmute buttons for their
+ * microphone and camera (the gateway lets the host use them on anyone, and
+ * anyone on themself; a refusal is shown on the line). The host's buttons lock.
+ */
+function personLine(client: ConferenceClient, userId: string, text: string): HTMLLIElement {
+  const li = document.createElement('li');
+  li.dataset.user = userId;
+  const mutes = client.mutes.get(userId) ?? {};
+  const muted = (['audio', 'video', 'screen'] as const).filter((k) => mutes[k]?.muted).map((k) => `${k} muted${mutes[k]!.locked ? ' (locked)' : ''}`);
+  li.append(Object.assign(document.createElement('span'), { textContent: muted.length ? `${text} · ${muted.join(', ')}` : text }));
+  const error = Object.assign(document.createElement('span'), { className: 'error' });
+  for (const kind of ['audio', 'video'] as const) {
+    const isMuted = !!mutes[kind]?.muted;
+    const button = Object.assign(document.createElement('button'), { textContent: `${isMuted ? 'unmute' : 'mute'} ${kind === 'audio' ? 'mic' : 'camera'}` });
+    button.dataset.action = `${isMuted ? 'unmute' : 'mute'}-${kind}`;
+    const lock = userId !== client.userId;
+    button.onclick = () => {
+      error.textContent = '';
+      (isMuted ? client.unmute(userId, kind) : client.mute(userId, kind, lock)).catch((e: Error & { code?: string }) => (error.textContent = ` ${e.code ?? e.message}`));
+    };
+    li.append(' ', button);
+  }
+  li.append(error);
+  return li;
 }
 
 /** `· network 87 (loss 2.5 %)` on a participant's line, when the gateway told this client (the conference's host) their score. */
