@@ -3,7 +3,8 @@ import { ask, connectAs, nextEvent, removeDir, RunningGateway, startGateway } fr
 import { waitFor } from '../bench/support/processes';
 import { PictureProbe } from '../bench/support/picture-probe';
 import { ToneProbe } from '../bench/support/tone-probe';
-import { publishTestStream, Publisher } from './support/media';
+import { colorNear, meanColor } from './support/media-analysis';
+import { grabFrames, publishTestStream, Publisher } from './support/media';
 import { BLUE, probeMix, RED, sideBySideMix, waitForColors } from './support/mix-checks';
 
 const W = 640;
@@ -150,5 +151,58 @@ describe('host controls: mute and unmute for everyone', () => {
     expect(await ask(bob, 'media:mute', { conferenceId, userId: 'bob', kind: 'video', locked: true })).toMatchObject({ ok: false, error: { code: 'NOT_CONFERENCE_HOST' } });
     expect(await ask(bob, 'media:mute', { conferenceId, userId: 'alice', kind: 'audio' })).toMatchObject({ ok: false, error: { code: 'NOT_CONFERENCE_HOST' } });
     expect(await bobState()).toMatchObject({ muted: { audio: false, video: false, screen: false } });
+  }, 60000);
+
+  it('draws display names on the tiles (CJK too), changes them live, and hides them on request', async () => {
+    const [task] = (await gw.admin('GET', '/api/v1/mix-tasks')).body as { id: string; sequence: number }[];
+    const view = async () => (await gw.admin('GET', `/api/v1/mix-tasks/${task.id}`)).body;
+    const latest = async () => (await grabFrames(channel.playUrls.flv, 6, W, H)).pop()!;
+    // Bright pixels (text) in a region of an rgb24 frame, as a fraction.
+    const bright = (frame: Buffer, r: { x: number; y: number; width: number; height: number }) => {
+      let n = 0;
+      for (let y = r.y; y < r.y + r.height; y++) for (let x = r.x; x < r.x + r.width; x++) {
+        const i = (y * W + x) * 3;
+        if (frame[i] > 180 && frame[i + 1] > 180 && frame[i + 2] > 180) n++;
+      }
+      return n / (r.width * r.height);
+    };
+    await gw.admin('PATCH', `/api/v1/mix-tasks/${task.id}`, { sequence: (await view()).sequence + 1, names: true });
+    // Only the host names someone else; a participant names itself.
+    expect(await ask(mallory, 'media:setName', { conferenceId, userId: 'bob', displayName: 'x' })).toMatchObject({ ok: false, error: { code: 'NOT_CONFERENCE_HOST' } });
+    expect(await ask(host, 'media:setName', { conferenceId, userId: 'bob', displayName: ' 主播 Bob\u0007 ' })).toMatchObject({ ok: true, displayName: '主播 Bob' });
+    const labelled = await waitFor('bob labelled', async () => (await view()).labels.find((l: { userId: string }) => l.userId === 'bob'), 10000);
+    expect(labelled.text).toBe('主播 Bob');
+    expect((await view()).labels.some((l: { userId: string }) => l.userId === 'alice')).toBe(false);
+    const bobCell = (await view()).layout.cells.find((c: { userId: string }) => c.userId === 'bob');
+    expect(labelled.x).toBeGreaterThanOrEqual(bobCell.x);
+    expect(labelled.y + labelled.height).toBeLessThanOrEqual(bobCell.y + bobCell.height);
+    // The same box in alice's cell, which carries no name.
+    const aliceBox = { ...labelled, x: labelled.x - bobCell.x };
+    await waitFor('the label in the picture', async () => {
+      const frame = await latest();
+      return bright(frame, labelled) > 0.03 && !colorNear(meanColor(frame, W, { x: labelled.x, y: labelled.y, w: labelled.width, h: labelled.height }), BLUE) ? frame : undefined;
+    }, 10000);
+    const withName = await latest();
+    // The label's left end side by side in both cells (left of where the sources' frame counters run,
+    // from 10 % of a 320-wide cell): dark in bob's, red in alice's unlabelled one.
+    const strip = (x: number) => ({ x, y: labelled.y, w: 16, h: labelled.height });
+    expect(colorNear(meanColor(withName, W, strip(aliceBox.x)), RED)).toBe(true);
+    expect(colorNear(meanColor(withName, W, strip(labelled.x)), BLUE)).toBe(false);
+    expect(colorNear(meanColor(withName, W, strip(labelled.x)), [16, 16, 16], 30)).toBe(true);
+
+    // Bob renames himself: a shorter name, a narrower label; where the old one ended, bob's blue again.
+    expect(await ask(bob, 'media:setName', { conferenceId, userId: 'bob', displayName: 'B' })).toMatchObject({ ok: true, displayName: 'B' });
+    const renamed = await waitFor('renamed', async () => (await view()).labels.find((l: { userId: string; text: string }) => l.userId === 'bob' && l.text === 'B'), 10000);
+    expect(renamed.width).toBeLessThan(labelled.width);
+    // Rows under the sources' frame counters (which end at 92 % of the height, frame-counter.ts).
+    const clear = { y: Math.ceil(H * 0.92) + 2, h: labelled.y + labelled.height - 2 - (Math.ceil(H * 0.92) + 2) };
+    expect(clear.h).toBeGreaterThan(8);
+    const freed = { x: renamed.x + renamed.width + 4, w: labelled.x + labelled.width - renamed.x - renamed.width - 4, ...clear };
+    await waitFor('the old label gone', async () => (colorNear(meanColor(await latest(), W, freed), BLUE) ? true : undefined), 10000);
+
+    // Names off: the label leaves the picture.
+    await gw.admin('PATCH', `/api/v1/mix-tasks/${task.id}`, { sequence: (await view()).sequence + 1, names: false });
+    expect((await view()).labels).toEqual([]);
+    await waitFor('no label', async () => (colorNear(meanColor(await latest(), W, { x: renamed.x, w: renamed.width, ...clear }), BLUE) ? true : undefined), 10000);
   }, 60000);
 });

@@ -50,6 +50,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   #background: YuvFrame;
   #pictures: () => CellPicture[] = () => [];
   #overlays: { x: number; y: number; frame: YuvFrame }[] = [];
+  #labels: { x: number; y: number; frame: YuvFrame }[] = [];
   #stopped = false;
   #restarts = 0;
   /** Frames written in the last second, for stats. */
@@ -97,6 +98,11 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   /** Pictures drawn over every cell, in order, from the next frame on (replaces the previous set). */
   setOverlays(overlays: { x: number; y: number; frame: YuvFrame }[]): void {
     this.#overlays = overlays;
+  }
+
+  /** Name labels, drawn over the cells and under the overlays, from the next frame on (replaces the previous set). */
+  setLabels(labels: { x: number; y: number; frame: YuvFrame }[]): void {
+    this.#labels = labels;
   }
 
   /** The source of what each cell shows, asked once per output frame. */
@@ -214,6 +220,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     for (const { cell, frame } of pictures) {
       if (frame) blit(canvas, frame, cell.x, cell.y, cell.width, cell.height);
     }
+    for (const label of this.#labels) blit(canvas, label.frame, label.x, label.y);
     for (const overlay of this.#overlays) blit(canvas, overlay.frame, overlay.x, overlay.y);
     return canvas.data;
   }

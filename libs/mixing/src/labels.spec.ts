@@ -27,5 +27,7 @@ describe('labelBox', () => {
     expect(labelBox({ x: 0, y: 0, width: 160, height: 90 }, 'Bob')!.fontSize).toBe(12);
     expect(labelBox({ x: 0, y: 0, width: 20, height: 20 }, 'Bob')).toBeUndefined();
     expect(labelBox(cell, '   ')).toBeUndefined();
+    // A one-letter name still gets a label two ems wide.
+    expect(labelBox(cell, 'B')).toMatchObject({ width: 60, fontSize: 30 });
   });
 });

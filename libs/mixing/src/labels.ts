@@ -35,7 +35,8 @@ export function labelBox(cell: { x: number; y: number; width: number; height: nu
   const fontSize = Math.max(12, Math.min(32, Math.round(cell.height / 12)));
   const height = even(fontSize * 1.5);
   const margin = even(Math.max(2, fontSize / 3));
-  const width = even(Math.min(cell.width - 2 * margin, ems(text) * fontSize + fontSize));
-  if (width < 2 * fontSize || height + 2 * margin > cell.height) return undefined;
+  if (cell.width - 2 * margin < 2 * fontSize || height + 2 * margin > cell.height) return undefined;
+  // At least two ems wide, so that a one-letter name is a label and not a speck.
+  const width = even(Math.min(cell.width - 2 * margin, Math.max(2 * fontSize, ems(text) * fontSize + fontSize)));
   return { x: even(cell.x + margin), y: even(cell.y + cell.height - margin - height), width, height, fontSize };
 }

@@ -1,3 +1,4 @@
+import { labelBox, MAX_LABEL_CHARS } from './labels';
 import { ConflictError, LineLogger, redactUrl, TypedEmitter } from '@gw/common';
 import type { Conference } from '@gw/conference';
 import { Compositor, CellPicture } from './compositor';
@@ -32,6 +33,8 @@ export interface MixTaskSpec {
    * Changed live with setScope.
    */
   participants?: string[];
+  /** Whether camera tiles carry their participants' display names (default true); changed live by a patch. */
+  names?: boolean;
 }
 
 export interface MixTaskPatch {
@@ -42,6 +45,8 @@ export interface MixTaskPatch {
   removeOutputs?: string[];
   /** Replaces every overlay ([] removes them). */
   overlays?: OverlaySpec[];
+  /** Shows (true) or hides (false) the display names on the tiles. */
+  names?: boolean;
 }
 
 export class SequenceOutOfOrderError extends ConflictError {
@@ -138,6 +143,9 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   #lastMain: string | undefined;
   /** The overlays on the canvas now, and the number of the latest set asked for (a newer set supersedes one still rendering). */
   #overlays: PlacedOverlay[] = [];
+  /** The name labels drawn now (for the REST view), and the number of the latest set asked for. */
+  #labels: { userId: string; text: string; x: number; y: number; width: number; height: number }[] = [];
+  #labelGeneration = 0;
   #overlayGeneration = 0;
 
   private constructor(
@@ -206,6 +214,10 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     }
     for (const url of patch.addOutputs ?? []) if (!this.#outputs.has(url)) this.#addOutput(url);
     if (patch.overlays) await this.setOverlays(patch.overlays);
+    if (patch.names !== undefined && patch.names !== (this.spec.names !== false)) {
+      this.spec.names = patch.names;
+      await this.#refreshLabels();
+    }
     if (patch.layout) {
       this.#layout = patch.layout;
       this.#relayout();
@@ -272,6 +284,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       sequence: this.#sequence,
       layout: { ...this.#layout, cells: this.#cells },
       overlays: this.#overlays,
+      names: this.spec.names !== false,
+      labels: this.#labels,
       video: this.spec.settings.video,
       audio: this.spec.settings.audio,
       volumes: Object.fromEntries(this.#volumes),
@@ -374,6 +388,9 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       conference.on(event, resync);
       this.#unsubscribe.push(() => conference.off(event, resync));
     }
+    const onName = () => void this.#refreshLabels();
+    conference.on('displayName', onName);
+    this.#unsubscribe.push(() => conference.off('displayName', onName));
     const onClosed = () => void this.stop('conference ended');
     conference.once('closed', onClosed);
     this.#unsubscribe.push(() => conference.off('closed', onClosed));
@@ -605,6 +622,27 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
           .then((frame) => this.#placeholders.set(key, frame));
       }
     }
+    void this.#refreshLabels();
+  }
+
+  /**
+   * Renders the display name of every cell's participant that has one
+   * (labels.ts places it), and hands the set to the compositor once all are
+   * rendered; a newer set (a name or the layout changed meanwhile) wins.
+   */
+  async #refreshLabels(): Promise<void> {
+    const generation = ++this.#labelGeneration;
+    const wanted = this.spec.names === false ? [] : this.#cells.flatMap((cell) => {
+      const text = this.deps.conference.displayName(cell.userId);
+      const box = text ? labelBox(cell, text) : undefined;
+      return box && text ? [{ userId: cell.userId, text, ...box }] : [];
+    });
+    const frames = await Promise.all(
+      wanted.map((l) => this.deps.stills.render({ width: l.width, height: l.height, color: '#101010', text: [...l.text].slice(0, MAX_LABEL_CHARS).join(''), fontSize: l.fontSize })),
+    );
+    if (generation !== this.#labelGeneration || this.ended) return;
+    this.#labels = wanted.map(({ userId, text, x, y, width, height }) => ({ userId, text, x, y, width, height }));
+    this.#compositor.setLabels(wanted.map((l, i) => ({ x: l.x, y: l.y, frame: frames[i] })));
   }
 
   #pictures(): CellPicture[] {

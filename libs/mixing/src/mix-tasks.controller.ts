@@ -61,6 +61,8 @@ export const createMixTaskBody = z.strictObject({
   background: z.strictObject({ color: colorSchema.optional(), imageUrl: imageUrl.optional() }).default({}),
   placeholders: z.record(resourceId, z.strictObject({ imageUrl })).optional(),
   overlays: overlaysSchema.optional(),
+  /** Whether camera tiles carry the participants' display names (default true). */
+  names: z.boolean().optional(),
   /** Records the task's own output from its start until it ends (GET /recordings/:id; admin or the conference's host). */
   record: z.boolean().optional(),
 });
@@ -73,6 +75,7 @@ export const patchMixTaskBody = z.strictObject({
   removeOutputs: z.array(outputRef).max(8).optional(),
   /** Replaces every overlay; `[]` removes them. */
   overlays: overlaysSchema.optional(),
+  names: z.boolean().optional(),
 });
 
 @ApiTags('mix-tasks')
@@ -101,6 +104,7 @@ export class MixTasksController {
       background: body.background,
       placeholders: body.placeholders,
       overlays: body.overlays,
+      ...(body.names !== undefined ? { names: body.names } : {}),
     });
     const { id, state } = task.view();
     if (!body.record) return { id, state };
@@ -152,6 +156,7 @@ export class MixTasksController {
       addOutputs: body.addOutputs,
       removeOutputs: body.removeOutputs,
       overlays: body.overlays,
+      names: body.names,
     });
     return task.view();
   }

@@ -1,11 +1,15 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildStillArgs } from './ffmpeg-args';
 import { blankFrame, i420Size, rgbToYuv, YuvFrame } from './yuv-frame';
 
-const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+/**
+ * WenQuanYi Micro Hei (Debian's fonts-wqy-microhei) draws CJK names as well as Latin ones; DejaVu
+ * Sans, the fallback, shows CJK as boxes.
+ */
+const FONT = ['/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'].find((f) => existsSync(f)) ?? '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 
 export interface StillInput {
   width: number;
