@@ -16,7 +16,7 @@ export interface MixCell {
   y: number;
   width: number;
   height: number;
-  fit?: 'cover' | 'contain';
+  fit?: 'cover' | 'contain' | 'contain-down';
 }
 
 export interface TileScale {

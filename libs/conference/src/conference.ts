@@ -12,7 +12,7 @@ import {
   NotJoinedError,
   ParticipantNotFoundError,
 } from './errors';
-import { MuteKind, muteKindOf, MuteTable, MuteView } from './mutes';
+import { isScreen, MuteKind, muteKindOf, MuteTable, MuteView } from './mutes';
 import { Participant, ParticipantVia } from './participant';
 import { ClientReport, Quality, QUALITY_SAMPLE_MS } from './quality';
 
@@ -564,10 +564,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   }
 
   /** Producers other than the given user's, for a newcomer to consume. */
-  producersExcept(userId: string): { userId: string; producerId: string; kind: types.MediaKind }[] {
+  /** Everyone's producers but `userId`'s (not composed programs); `screen`: a screen share's (mutes.ts isScreen). */
+  producersExcept(userId: string): { userId: string; producerId: string; kind: types.MediaKind; screen?: true }[] {
     return [...this.#producers.values()]
       .filter(({ participant, producer }) => participant.userId !== userId && !producer.closed && producer.appData.composite !== true)
-      .map(({ participant, producer }) => ({ userId: participant.userId, producerId: producer.id, kind: producer.kind }));
+      .map(({ participant, producer }) => ({ userId: participant.userId, producerId: producer.id, kind: producer.kind, ...(isScreen(producer.appData) ? { screen: true as const } : {}) }));
   }
 
   /** True for a producer fed by the gateway's RTMP ingest (its ffmpeg starts each stream with a keyframe). */

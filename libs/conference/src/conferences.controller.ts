@@ -17,6 +17,7 @@ const createBody = z.strictObject({
   live: z.strictObject({ onDemand: z.boolean(), layout: z.record(z.string(), z.unknown()).optional() }).optional(),
 });
 const userBody = z.strictObject({ userId: resourceId });
+const ingestBody = z.strictObject({ userId: resourceId, kind: z.enum(['camera', 'screen']).optional() });
 
 /** Extra fields a view of a conference carries, supplied by later modules (mix tasks). */
 
@@ -99,13 +100,15 @@ export class ConferencesController {
   @Post(':id/ingest')
   @HttpCode(201)
   @Allow('any')
-  @ApiBody({ schema: z.toJSONSchema(userBody) as object })
-  createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(userBody)) body: z.infer<typeof userBody>) {
+  @ApiBody({ schema: z.toJSONSchema(ingestBody) as object })
+  createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(ingestBody)) body: z.infer<typeof ingestBody>) {
     const conference = this.conferences.get(id);
     if (ingestAccess(principal, conference, body.userId) === 'admit') conference.admit(body.userId);
-    const url = this.ingest.urlFor(id, body.userId);
+    // `kind: "screen"`: the push is the member's screen share (a presentation PC running OBS).
+    const kind = body.kind ?? 'camera';
+    const url = this.ingest.urlFor(id, body.userId, kind);
     // Extension: the same point over SRT (libs/live/src/srt), when the gateway takes SRT.
-    const { app, stream, key } = this.ingest.pointFor(id, body.userId);
+    const { app, stream, key } = this.ingest.pointFor(id, body.userId, kind);
     const srt = this.srt.publishUrl(app, stream, key);
     return { url, ...(srt ? { srt } : {}) };
   }

@@ -23,7 +23,15 @@ export class MuteLockedError extends ForbiddenError {
 /** The media kind a producer's mute is decided by: its audio, its camera, or its screen share. */
 export function muteKindOf(producer: { kind: 'audio' | 'video'; appData: Record<string, unknown> }): MuteKind {
   if (producer.kind === 'audio') return 'audio';
-  return producer.appData.source === 'screen' ? 'screen' : 'video';
+  return isScreen(producer.appData) ? 'screen' : 'video';
+}
+
+/**
+ * A screen share's producer: a browser's (`appData.source: "screen"`) or an RTMP screen's
+ * (`POST /conferences/:id/ingest {kind: "screen"}`: `source: "rtmp", screen: true`).
+ */
+export function isScreen(appData: Record<string, unknown>): boolean {
+  return appData.source === 'screen' || appData.screen === true;
 }
 
 /**

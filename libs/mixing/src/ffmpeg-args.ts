@@ -36,6 +36,10 @@ export function buildSdp(streams: RtpStreamDescription[]): string {
 
 /** Scales (and pads or crops) a picture to exactly width × height. */
 export function fitFilter(width: number, height: number, fit: Fit, padColor = 'black'): string {
+  if (fit === 'contain-down') {
+    // Never enlarged: a source smaller than the cell keeps its size, centred (a screen's text stays sharp).
+    return `scale=w='min(iw,${width})':h='min(ih,${height})':force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=${padColor}`;
+  }
   return fit === 'contain'
     ? `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=${padColor}`
     : `scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bilinear,crop=${width}:${height}`;

@@ -63,7 +63,30 @@ describe('computeLayout', () => {
     expect(cells).toEqual([{ userId: 'a', x: 1200, y: 0, width: 78, height: 98, zOrder: 2, fit: 'contain' }]);
   });
 
+  it('presentation: the newest screen large and never enlarged, the cameras in a column beside it; the grid without a screen', () => {
+    const tiles = ['a', 'b', 'c', 'a:screen'];
+    const cells = computeLayout({ spec: { mode: 'presentation' }, canvas, userIds: tiles, screens: ['a:screen'] });
+    expect(cells[0]).toEqual({ userId: 'a:screen', x: 0, y: 0, width: 1024, height: 720, zOrder: 0, fit: 'contain-down' });
+    const strip = cells.slice(1);
+    expect(strip.map((c) => c.userId)).toEqual(['a', 'b', 'c']);
+    for (const c of strip) expect(c).toMatchObject({ x: 1024, width: 256, height: 144, zOrder: 1, fit: 'cover' });
+    // Centred top to bottom, in order, not overlapping.
+    expect(strip[0].y).toBe(144);
+    expect(strip[1].y).toBe(strip[0].y + 144);
+    // Two screens: the newest (last) is large, the other joins the column.
+    const two = computeLayout({ spec: { mode: 'presentation' }, canvas, userIds: [...tiles, 'b:screen'], screens: ['a:screen', 'b:screen'] });
+    expect(two[0].userId).toBe('b:screen');
+    expect(two.slice(1).map((c) => c.userId)).toContain('a:screen');
+    // Many people: two columns, all inside the canvas.
+    const many = computeLayout({ spec: { mode: 'presentation' }, canvas, userIds: [...users(8), 's'], screens: ['s'] });
+    expect(many[0]).toMatchObject({ userId: 's', width: 768 });
+    for (const c of many) expect(c.x + c.width <= 1280 && c.y + c.height <= 720).toBe(true);
+    // A screen alone fills the canvas; no screen: the grid.
+    expect(computeLayout({ spec: { mode: 'presentation' }, canvas, userIds: ['s'], screens: ['s'] })).toEqual([{ userId: 's', x: 0, y: 0, width: 1280, height: 720, zOrder: 0, fit: 'contain-down' }]);
+    expect(computeLayout({ spec: { mode: 'presentation' }, canvas, userIds: users(2), screens: ['gone'] })).toEqual(computeLayout({ spec: { mode: 'grid' }, canvas, userIds: users(2) }));
+  });
+
   it('empty conferences have no cells', () => {
-    for (const mode of ['grid', 'float', 'speaker'] as const) expect(computeLayout({ spec: { mode }, canvas, userIds: [] })).toEqual([]);
+    for (const mode of ['grid', 'float', 'speaker', 'presentation'] as const) expect(computeLayout({ spec: { mode }, canvas, userIds: [] })).toEqual([]);
   });
 });

@@ -2,8 +2,9 @@
  * Layout engine: where each participant's picture sits on the output canvas.
  * Pure. Every rectangle is in output pixels and even-aligned (4:2:0 chroma).
  */
-export type LayoutMode = 'grid' | 'float' | 'speaker' | 'custom';
-export type Fit = 'cover' | 'contain';
+export type LayoutMode = 'grid' | 'float' | 'speaker' | 'presentation' | 'custom';
+/** `contain-down`: fit inside without cropping, never enlarged past the source (a screen share's text). */
+export type Fit = 'cover' | 'contain' | 'contain-down';
 
 export interface Cell {
   userId: string;
@@ -30,6 +31,8 @@ export interface LayoutInput {
   hostUserId?: string;
   /** Main picture in `speaker` (default: the host, then the first participant). */
   activeSpeaker?: string;
+  /** Which of `userIds` are screen shares (tile ids; see MixTask): `presentation` puts one large. */
+  screens?: string[];
 }
 
 const even = (n: number) => Math.max(0, Math.floor(n / 2) * 2);
@@ -87,7 +90,31 @@ function speaker(main: string, others: string[], width: number, height: number):
   return cells;
 }
 
-export function computeLayout({ spec, canvas, userIds, hostUserId, activeSpeaker }: LayoutInput): Cell[] {
+/**
+ * A shared screen large on the left (fit, never cropped or enlarged, on the
+ * background), everyone else in a column on the right, a fifth of the width,
+ * in 16:9 cells centred top to bottom; two columns past five people. The
+ * newest screen is the one shown large (the last in `screens` order).
+ */
+function presentation(screen: string, others: string[], width: number, height: number): Cell[] {
+  if (others.length === 0) return [rect(screen, 0, 0, width, height, 0, 'contain-down')];
+  const columns = others.length > 5 ? 2 : 1;
+  const stripW = (width / 5) * columns;
+  const cellW = stripW / columns;
+  const perColumn = Math.ceil(others.length / columns);
+  const cellH = Math.min(height / perColumn, (cellW * 9) / 16);
+  const cells = [rect(screen, 0, 0, width - stripW, height, 0, 'contain-down')];
+  others.forEach((userId, i) => {
+    const column = Math.floor(i / perColumn);
+    const row = i % perColumn;
+    const inColumn = Math.min(perColumn, others.length - column * perColumn);
+    const top = (height - inColumn * cellH) / 2;
+    cells.push(rect(userId, width - stripW + column * cellW, top + row * cellH, cellW, cellH, 1));
+  });
+  return cells;
+}
+
+export function computeLayout({ spec, canvas, userIds, hostUserId, activeSpeaker, screens = [] }: LayoutInput): Cell[] {
   const { width, height } = canvas;
   switch (spec.mode) {
     case 'custom':
@@ -102,6 +129,12 @@ export function computeLayout({ spec, canvas, userIds, hostUserId, activeSpeaker
       const main = hostUserId && userIds.includes(hostUserId) ? hostUserId : userIds[0];
       if (!main) return [];
       return floating(main, userIds.filter((u) => u !== main), width, height);
+    }
+    case 'presentation': {
+      // No screen shared: the grid; a share starts or stops and the layout follows.
+      const screen = [...screens].reverse().find((u) => userIds.includes(u));
+      if (!screen) return grid(userIds.slice(0, 9), width, height);
+      return presentation(screen, userIds.filter((u) => u !== screen).slice(0, 10), width, height);
     }
     case 'speaker': {
       const main = [activeSpeaker, hostUserId, userIds[0]].find((u) => u !== undefined && userIds.includes(u));

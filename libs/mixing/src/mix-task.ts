@@ -97,6 +97,10 @@ const STALL_MS = 2000;
  */
 const FIRST_PICTURE_GRACE_MS = 3000;
 
+/** A screen share's tile id (a cell's `userId` in the layout): its participant's id and `:screen`. */
+const screenTile = (userId: string) => `${userId}:screen`;
+const isScreenTile = (id: string) => id.endsWith(':screen');
+
 /**
  * A mix task (MCS): every participant of a conference composed into one stream
  * and pushed to its RTMP outputs. It owns its inputs (one decoder per
@@ -501,10 +505,11 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   async #syncInputs(): Promise<void> {
     if (this.#finishing()) return;
     const { conference } = this.deps;
+    // By tile: a participant's camera and microphone, and its screen share (with the share's sound) apart.
     const wanted = new Map<string, { audio?: string; video?: string }>();
-    for (const participant of this.#inScope()) wanted.set(participant.userId, {});
+    for (const tile of this.#tiles()) wanted.set(tile.id, {});
     for (const p of conference.producersExcept('')) {
-      const entry = wanted.get(p.userId);
+      const entry = wanted.get(p.screen ? screenTile(p.userId) : p.userId);
       if (entry) entry[p.kind] = p.producerId;
     }
     const stopping: Promise<void>[] = [];
@@ -515,6 +520,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         this.#inputs.delete(userId);
         stopping.push(input.stop());
         if (!want) {
+          // A share that ends leaves the layout; the next one enters it with its first picture again.
+          if (isScreenTile(userId)) this.#shown.delete(userId);
           this.#frames.delete(userId);
           this.#compositor.mixer.remove(userId);
           this.#speaker.remove(userId);
@@ -530,7 +537,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     for (const [userId, producers] of wanted) {
       if (this.#inputs.has(userId) || (!producers.audio && !producers.video)) continue;
       // A newcomer not in the layout yet is decoded at the size of the cell they will get.
-      const cell = this.#cells.find((c) => c.userId === userId) ?? this.#computeCells(this.#inScope().map((p) => p.userId)).find((c) => c.userId === userId);
+      const cell = this.#cells.find((c) => c.userId === userId) ?? this.#computeCells(this.#tiles().map((t) => t.id)).find((c) => c.userId === userId);
       const { fps } = this.spec.settings.video;
       try {
         const input = await MixInput.start({
@@ -584,11 +591,34 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   }
 
   /** Who is in the layout, in the order they joined (see FIRST_PICTURE_GRACE_MS). */
+  /**
+   * The tiles in the layout, in order: a participant's camera once it showed a picture or its grace
+   * ran out; a screen share once it showed a picture (never a placeholder for a share that has not
+   * begun), after everyone's cameras.
+   */
   #order(): string[] {
     const now = Date.now();
-    return this.#inScope()
-      .filter((p) => this.#shown.has(p.userId) || now - p.joinedAt >= FIRST_PICTURE_GRACE_MS)
-      .map((p) => p.userId);
+    return this.#tiles()
+      .filter((t) => this.#shown.has(t.id) || (!t.screen && now - t.joinedAt >= FIRST_PICTURE_GRACE_MS))
+      .map((t) => t.id);
+  }
+
+  /**
+   * Every tile this mix may show: each participant in scope has one for its
+   * camera (a placeholder when it sends no video), unless all it sends is a
+   * screen share (an RTMP presentation PC); each screen share has its own
+   * (`<userId>:screen`), after the cameras, in the order the shares began.
+   */
+  #tiles(): { id: string; screen: boolean; joinedAt: number }[] {
+    const producers = this.deps.conference.producersExcept('');
+    const cameras: { id: string; screen: boolean; joinedAt: number }[] = [];
+    const screens: { id: string; screen: boolean; joinedAt: number }[] = [];
+    for (const p of this.#inScope()) {
+      const own = producers.filter((x) => x.userId === p.userId);
+      if (own.some((x) => x.screen)) screens.push({ id: screenTile(p.userId), screen: true, joinedAt: p.joinedAt });
+      if (own.length === 0 || own.some((x) => !x.screen)) cameras.push({ id: p.userId, screen: false, joinedAt: p.joinedAt });
+    }
+    return [...cameras, ...screens];
   }
 
   /** The conference's participants this mix composes (see MixTaskSpec.participants). */
@@ -606,6 +636,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       userIds,
       hostUserId: this.spec.hostUserId ?? this.deps.conference.hostUserId,
       activeSpeaker: this.#speaker.current(Date.now()),
+      screens: userIds.filter(isScreenTile),
     });
   }
 

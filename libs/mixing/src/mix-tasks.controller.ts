@@ -17,10 +17,10 @@ const cellSchema = z.strictObject({
   width: z.number().int().min(2).max(7680),
   height: z.number().int().min(2).max(4320),
   zOrder: z.number().int().min(0).max(100).default(0),
-  fit: z.enum(['cover', 'contain']).default('cover'),
+  fit: z.enum(['cover', 'contain', 'contain-down']).default('cover'),
 });
 export const layoutSchema = z
-  .strictObject({ mode: z.enum(['grid', 'float', 'speaker', 'custom']), cells: z.array(cellSchema).max(16).optional() })
+  .strictObject({ mode: z.enum(['grid', 'float', 'speaker', 'presentation', 'custom']), cells: z.array(cellSchema).max(16).optional() })
   .refine((l) => l.mode !== 'custom' || (l.cells && l.cells.length > 0), 'custom layout needs cells');
 const urlSchema = z.string().min(1).max(2048);
 const outputRef = z.union([urlSchema, z.strictObject({ url: urlSchema })]).transform((o) => (typeof o === 'string' ? o : o.url));

@@ -13,6 +13,8 @@ export interface IngestPointRecord {
   publishKey: string;
   conferenceId: string;
   userId: string;
+  /** What the push carries: the participant's camera (default) or a screen share. */
+  kind?: 'camera' | 'screen';
 }
 
 /**
@@ -56,17 +58,18 @@ export class ConferenceRepository {
   }
 
   insertIngestPoint(point: IngestPointRecord): void {
-    this.db.run('save ingest point', 'INSERT INTO ingest_points (stream, publish_key, conference_id, user_id) VALUES (?, ?, ?, ?)', [
+    this.db.run('save ingest point', 'INSERT INTO ingest_points (stream, publish_key, conference_id, user_id, kind) VALUES (?, ?, ?, ?, ?)', [
       point.stream,
       point.publishKey,
       point.conferenceId,
       point.userId,
+      point.kind ?? 'camera',
     ]);
   }
 
   ingestPoints(): IngestPointRecord[] {
     return this.db
-      .all<{ stream: string; publish_key: string; conference_id: string; user_id: string }>('list ingest points', 'SELECT * FROM ingest_points')
-      .map((r) => ({ stream: r.stream, publishKey: r.publish_key, conferenceId: r.conference_id, userId: r.user_id }));
+      .all<{ stream: string; publish_key: string; conference_id: string; user_id: string; kind: string }>('list ingest points', 'SELECT * FROM ingest_points')
+      .map((r) => ({ stream: r.stream, publishKey: r.publish_key, conferenceId: r.conference_id, userId: r.user_id, kind: r.kind === 'screen' ? ('screen' as const) : ('camera' as const) }));
   }
 }

@@ -90,4 +90,9 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX recordings_by_channel ON recordings (channel_id, started_at);
     `,
   },
+  {
+    // An ingest point may carry a screen share (a presentation PC's OBS) instead of a camera.
+    version: 5,
+    sql: `ALTER TABLE ingest_points ADD COLUMN kind TEXT NOT NULL DEFAULT 'camera';`,
+  },
 ];

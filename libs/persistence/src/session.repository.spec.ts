@@ -52,7 +52,9 @@ describe('conference and session state', () => {
       { id: 'conf_a', title: 'A', hostUserId: 'host', createdAt: 10, members: ['g1', 'g2'] },
       { id: 'conf_b', title: 'B', createdAt: 11, members: [] },
     ]);
-    expect(conferences.ingestPoints()).toEqual([{ stream: 'in-1', publishKey: 'secret', conferenceId: 'conf_a', userId: 'g1' }]);
+    expect(conferences.ingestPoints()).toEqual([{ stream: 'in-1', publishKey: 'secret', conferenceId: 'conf_a', userId: 'g1', kind: 'camera' }]);
+    conferences.insertIngestPoint({ stream: 'in-2', publishKey: 'secret2', conferenceId: 'conf_a', userId: 'slides', kind: 'screen' });
+    expect(conferences.ingestPoints().find((p) => p.stream === 'in-2')).toMatchObject({ userId: 'slides', kind: 'screen' });
     expect(sessions.mappings()).toEqual([{ conferenceId: 'conf_b', channelId: 'meet', onDemand: false, layout: { mode: 'speaker' }, createdAt: 12 }]);
     expect(sessions.cohostSessions()).toEqual([
       { channelId: 'studio', conferenceId: 'conf_a', hostUserId: 'host', mixMode: 'client', mixSettings: settings, startedAt: 14, guests: ['g1'] },

@@ -32,6 +32,8 @@ export class IngestSession {
     conference: Conference;
     userId: string;
     pullUrl: string;
+    /** The push is a screen share (a presentation PC): its producers are the participant's screen. */
+    screen?: boolean;
     ffmpegPath: string;
     /** See IngestArgsInput.probeMs. */
     probeMs?: number;
@@ -63,9 +65,10 @@ export class IngestSession {
       const audioSsrc = randomInt(1, 2 ** 31);
       const videoSsrc = randomInt(1, 2 ** 31);
       ours();
-      await conference.produce(userId, audioTransport.id, 'audio', rtpParameters('audio', AUDIO_PT, audioSsrc), { source: 'rtmp' });
+      const appData = { source: 'rtmp', ...(options.screen ? { screen: true } : {}) };
+      await conference.produce(userId, audioTransport.id, 'audio', rtpParameters('audio', AUDIO_PT, audioSsrc), appData);
       ours();
-      await conference.produce(userId, videoTransport.id, 'video', rtpParameters('video', VIDEO_PT, videoSsrc), { source: 'rtmp' });
+      await conference.produce(userId, videoTransport.id, 'video', rtpParameters('video', VIDEO_PT, videoSsrc), appData);
       const copyVideo = canPassThrough(parseProbedVideo(await described));
       ours();
       participant.transcoded = !copyVideo;

@@ -11,6 +11,8 @@ interface IngestPoint {
   key: string;
   conferenceId: string;
   userId: string;
+  /** A screen share's point: its session's producers are the participant's screen (mutes.ts isScreen). */
+  kind: 'camera' | 'screen';
 }
 
 /** A stream of the ingest origin's own (a channel host's push) fed into a conference while attached. */
@@ -102,19 +104,19 @@ export class IngestService {
   }
 
   /** The push URL for a member (the same one on every call while the conference runs). */
-  urlFor(conferenceId: string, userId: string): string {
-    const point = this.pointFor(conferenceId, userId);
+  urlFor(conferenceId: string, userId: string, kind: 'camera' | 'screen' = 'camera'): string {
+    const point = this.pointFor(conferenceId, userId, kind);
     return this.origin.publishUrl(INGEST_APP, point.stream, point.key);
   }
 
   /** The member's push point (its stream on the ingest origin and its key), made on first use. */
-  pointFor(conferenceId: string, userId: string): { app: StreamApp; stream: string; key: string } {
+  pointFor(conferenceId: string, userId: string, kind: 'camera' | 'screen' = 'camera'): { app: StreamApp; stream: string; key: string } {
     const conference = this.conferences.get(conferenceId);
     if (!conference.isMember(userId)) throw new NotAMemberError(conferenceId);
-    let point = [...this.#points.values()].find((p) => p.conferenceId === conferenceId && p.userId === userId);
+    let point = [...this.#points.values()].find((p) => p.conferenceId === conferenceId && p.userId === userId && p.kind === kind);
     if (!point) {
-      point = { stream: `in-${randomBytes(8).toString('hex')}`, key: newSecret(), conferenceId, userId };
-      this.store?.insertIngestPoint({ stream: point.stream, publishKey: point.key, conferenceId, userId });
+      point = { stream: `in-${randomBytes(8).toString('hex')}`, key: newSecret(), conferenceId, userId, kind };
+      this.store?.insertIngestPoint({ stream: point.stream, publishKey: point.key, conferenceId, userId, kind });
       this.#points.set(point.stream, point);
       this.#pushKeys();
     }
@@ -153,7 +155,7 @@ export class IngestService {
   restore(): void {
     for (const point of this.store?.ingestPoints() ?? []) {
       if (!this.conferences.find(point.conferenceId)) continue;
-      this.#points.set(point.stream, { stream: point.stream, key: point.publishKey, conferenceId: point.conferenceId, userId: point.userId });
+      this.#points.set(point.stream, { stream: point.stream, key: point.publishKey, conferenceId: point.conferenceId, userId: point.userId, kind: point.kind ?? 'camera' });
     }
     this.#pushKeys();
   }
@@ -174,7 +176,7 @@ export class IngestService {
   async #onPush(stream: string): Promise<void> {
     if (this.#closed) return;
     const point = this.#points.get(stream);
-    if (point) await this.#startSession(stream, point.conferenceId, point.userId, INGEST_APP, stream);
+    if (point) await this.#startSession(stream, point.conferenceId, point.userId, INGEST_APP, stream, point.kind === 'screen');
   }
 
   async #startAttached(key: string): Promise<void> {
@@ -182,7 +184,7 @@ export class IngestService {
     if (attached && !this.#closed) await this.#startSession(key, attached.conferenceId, attached.userId, attached.app, attached.stream);
   }
 
-  async #startSession(key: string, conferenceId: string, userId: string, app: StreamApp, stream: string): Promise<void> {
+  async #startSession(key: string, conferenceId: string, userId: string, app: StreamApp, stream: string, screen = false): Promise<void> {
     const conference = this.conferences.find(conferenceId);
     if (!conference) return;
     await this.#stopSession(key, 'replaced by a new push');
@@ -197,6 +199,7 @@ export class IngestService {
       conference,
       userId,
       pullUrl: this.origin.pullUrl(app, stream),
+      screen,
       ffmpegPath: this.ffmpegPath,
       // Half a second of an origin's live stream may hold no keyframe; its cached GOP always does.
       probeMs: this.origin.sendsCachedGop ? INGEST_PROBE_MS : undefined,
