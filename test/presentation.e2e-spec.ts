@@ -1,4 +1,6 @@
+import { Browser } from 'playwright-core';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { launchChromium } from './support/browser';
 import { waitFor } from '../bench/support/processes';
 import { PictureProbe } from '../bench/support/picture-probe';
 import { Rgb } from './support/media-analysis';
@@ -32,14 +34,23 @@ describe('presentation layout: a shared screen large, the cameras beside it', ()
     channel = (await gw.admin('POST', '/api/v1/channels', { id: `pres${Math.random().toString(36).slice(2, 8)}` })).body;
     const hostToken = (await gw.admin('POST', '/api/v1/tokens', { userId: 'anchor', role: 'host' })).body.token;
     conferenceId = (await gw.request('POST', '/api/v1/conferences', { body: { title: 'all hands' }, headers: { authorization: `Bearer ${hostToken}` } })).body.id;
-    for (const userId of ['alice', 'bob', 'slides']) await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
+    for (const userId of ['alice', 'bob', 'slides', 'web', 'watch']) await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
     for (const [userId, color, toneHz] of [['alice', '0xff0000', 440], ['bob', '0x0000ff', 1000]] as const) {
       const url = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId })).body.url;
       pushes.push(publishTestStream(url, { color, toneHz, size: '640x360', fps: 25, seconds: 300 }));
     }
   }, 60000);
 
+  let browser: Browser | undefined;
+  const presentationMix = () => ({
+    conferenceId,
+    outputs: [{ url: channel.publishUrl }],
+    layout: { mode: 'presentation' },
+    video: { width: W, height: H, fps: 15, bitrateKbps: 1500, gopSeconds: 1 },
+  });
+
   afterAll(async () => {
+    await browser?.close();
     viewer?.close();
     await slides?.stop();
     await Promise.all(pushes.map((p) => p.stop()));
@@ -59,12 +70,7 @@ describe('presentation layout: a shared screen large, the cameras beside it', ()
       const { participants } = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body;
       return ['alice', 'bob'].every((u) => participants.some((p: { userId: string; video: boolean }) => p.userId === u && p.video)) ? true : undefined;
     }, 20000);
-    const task = await gw.admin('POST', '/api/v1/mix-tasks', {
-      conferenceId,
-      outputs: [{ url: channel.publishUrl }],
-      layout: { mode: 'presentation' },
-      video: { width: W, height: H, fps: 15, bitrateKbps: 1500, gopSeconds: 1 },
-    });
+    const task = await gw.admin('POST', '/api/v1/mix-tasks', presentationMix());
     expect(task.status).toBe(201);
     const view = async () => (await gw.admin('GET', `/api/v1/mix-tasks/${task.body.id}`)).body;
     const inset = (c: { x: number; y: number; width: number; height: number }) => ({ x: c.x + c.width / 4, y: c.y + c.height / 4, w: c.width / 2, h: c.height / 2 });
@@ -131,4 +137,63 @@ describe('presentation layout: a shared screen large, the cameras beside it', ()
     const lastSeen = viewer.frames[viewer.frames.length - 1].at;
     expect(Date.now() - lastSeen).toBeLessThan(2000);
   }, 150000);
+
+  it("shares a Chromium page's screen: a second video of kind screen, large in the mix and at the other participants, until it stops", async () => {
+    // Headless Chromium's fake screen (1280x720) is picked without asking.
+    browser ??= await launchChromium(['--auto-select-desktop-capture-source=Entire screen']);
+    const open = async (userId: string) => {
+      const token = (await gw.admin('POST', '/api/v1/tokens', { userId, role: 'guest' })).body.token;
+      const page = await browser!.newPage();
+      await page.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${token}`);
+      await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 });
+      return page;
+    };
+    // The first test's mix, or one of its own when run alone.
+    const task = ((await gw.admin('GET', '/api/v1/mix-tasks')).body as { id: string }[])[0] ?? (await gw.admin('POST', '/api/v1/mix-tasks', presentationMix())).body;
+    const view = async () => (await gw.admin('GET', `/api/v1/mix-tasks/${task.id}`)).body;
+    const web = await open('web');
+    const watch = await open('watch');
+    try {
+      await web.click('#share');
+      await web.waitForFunction(() => window.conferenceClient!.sharing && document.querySelector('#share')?.textContent === 'Stop sharing', undefined, { timeout: 10000 });
+      // The mix puts the page's screen large, decoded (frames arriving, not stalled).
+      const cells = await waitFor('web:screen large', async () => {
+        const v = await view();
+        const screen = v.layout.cells.find((c: { userId: string }) => c.userId === 'web:screen');
+        return screen && v.pictures['web:screen']?.stalled === false ? v.layout.cells : undefined;
+      }, 30000);
+      expect(cells.find((c: { userId: string }) => c.userId === 'web:screen')).toMatchObject({ x: 0, y: 0, width: 1024, height: 720, fit: 'contain-down' });
+      expect(cells.find((c: { userId: string }) => c.userId === 'web')).toMatchObject({ x: 1024 });
+      // The conference lists the share.
+      const { participants } = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body;
+      expect(participants.find((p: { userId: string }) => p.userId === 'web')).toMatchObject({ video: true, screen: true });
+      // The other page receives it as a tile of its own and decodes it.
+      await watch.waitForFunction(() => {
+        const remote = window.conferenceClient!.remotes.get('web:screen');
+        return remote && remote.via === 'screen' && remote.stream.getVideoTracks().length === 1;
+      }, undefined, { timeout: 15000 });
+      const decoded = await watch.evaluate(async () => {
+        const pc = window.conferenceClient!.recvTransport as unknown as { getStats(): Promise<RTCStatsReport> };
+        let frames = 0;
+        let width = 0;
+        (await pc.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'video' && (r.frameWidth ?? 0) > width) {
+            width = r.frameWidth;
+            frames = r.framesDecoded;
+          }
+        });
+        return { frames, width };
+      });
+      expect(decoded.width).toBeGreaterThanOrEqual(1280);
+      expect(decoded.frames).toBeGreaterThan(0);
+
+      // Stop: the tile goes from the mix and from the other page.
+      await web.click('#share');
+      await waitFor('the grid again', async () => ((await view()).layout.cells.every((c: { userId: string }) => !c.userId.endsWith(':screen')) ? true : undefined), 20000);
+      await watch.waitForFunction(() => !window.conferenceClient!.remotes.has('web:screen'), undefined, { timeout: 10000 });
+    } finally {
+      await web.close();
+      await watch.close();
+    }
+  }, 120000);
 });

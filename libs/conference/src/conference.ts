@@ -29,7 +29,8 @@ export interface RtcOptions {
 export interface ConferenceEvents extends Record<string, unknown[]> {
   participantJoined: [{ userId: string; via: ParticipantVia }];
   participantLeft: [{ userId: string; reason: string }];
-  newProducer: [{ userId: string; producerId: string; kind: types.MediaKind }];
+  /** `screen`: a screen share's producer (mutes.ts isScreen): shown as its own tile. */
+  newProducer: [{ userId: string; producerId: string; kind: types.MediaKind; screen?: true }];
   /** A participant published a composed program (client-side mixing); peers and mixers do not consume it. */
   compositeProducer: [{ userId: string; producerId: string; kind: types.MediaKind }];
   producerClosed: [{ userId: string; producerId: string }];
@@ -78,6 +79,7 @@ export interface ConferenceSnapshot {
     userId: string;
     audio: boolean;
     video: boolean;
+    screen: boolean;
     via: 'webrtc' | 'rtmp';
     transcoded?: boolean;
     relayedFrom?: string;
@@ -416,7 +418,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       if (!this.#closed) this.emit('producerClosed', { userId, producerId: producer.id });
     });
     if (producer.appData.composite === true) this.emit('compositeProducer', { userId, producerId: producer.id, kind: producer.kind });
-    else this.emit('newProducer', { userId, producerId: producer.id, kind: producer.kind });
+    else this.emit('newProducer', { userId, producerId: producer.id, kind: producer.kind, ...(isScreen(producer.appData) ? { screen: true as const } : {}) });
   }
 
   /**
@@ -638,6 +640,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         userId: p.userId,
         audio: p.hasKind('audio'),
         video: p.hasKind('video'),
+        // Sharing a screen now (a video producer of kind screen; mutes.ts isScreen).
+        screen: [...p.producers.values()].some((x) => !x.closed && x.kind === 'video' && isScreen(x.appData)),
         // The contract's two values: a relayed participant is shown by how it reached its own conference.
         via: p.via === 'relay' ? (p.relayOf?.via ?? 'webrtc') : p.via,
         ...(p.via === 'rtmp' && p.transcoded !== undefined ? { transcoded: p.transcoded } : {}),

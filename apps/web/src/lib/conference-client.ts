@@ -132,6 +132,7 @@ export class ConferenceClient {
   readonly #early = new Map<string, string>();
   #rejoining?: Promise<void>;
   #composite?: { stream: MediaStream; producers: types.Producer[] };
+  #screen?: { stream: MediaStream; producers: types.Producer[] };
 
   constructor(
     readonly signalling: Signalling,
@@ -161,8 +162,10 @@ export class ConferenceClient {
       this.#setMute(e.userId, e.kind, { muted: e.muted, locked: e.locked });
       this.#changed();
     });
-    signalling.on<{ userId: string; producerId: string }>('media:newProducer', (e) => {
+    signalling.on<{ userId: string; producerId: string; screen?: boolean }>('media:newProducer', (e) => {
       if (e.userId === this.userId) return;
+      // A screen share is shown as a tile of its own, `<userId>:screen`.
+      if (e.screen) return void (this.recvTransport ? this.#consume(e.producerId, screenTile(e.userId), 'screen') : this.#early.set(e.producerId, screenTile(e.userId)));
       // Joining, before the receive transport exists: consume it once it does. From the peer of a direct
       // path being tried or up: only if that path is given up (#leaveP2p).
       if (!this.recvTransport || this.#directPeer() === e.userId) this.#early.set(e.producerId, e.userId);
@@ -176,6 +179,7 @@ export class ConferenceClient {
     });
     signalling.on<{ userId: string }>('media:participantLeft', (e) => {
       this.remotes.delete(e.userId);
+      this.remotes.delete(screenTile(e.userId));
       this.#changed();
     });
     signalling.on<{ reason: string }>('media:conferenceEnded', () => {
@@ -202,7 +206,7 @@ export class ConferenceClient {
       userId: string;
       rtpCapabilities: types.RtpCapabilities;
       participants: { userId: string; via: string; muted?: Record<MuteKind, boolean>; muteLocked?: Record<MuteKind, boolean> }[];
-      producers: { userId: string; producerId: string }[];
+      producers: { userId: string; producerId: string; screen?: boolean }[];
       iceServers?: RTCIceServer[];
       p2p?: { allowed: boolean; timeoutMs: number };
     }>('media:join', { conferenceId });
@@ -228,7 +232,7 @@ export class ConferenceClient {
     for (const signal of this.#earlySignals.splice(0)) if (signal.conferenceId === conferenceId) void this.#onP2pSignal(signal);
     const direct = joined.p2p?.allowed && others.length === 1 ? await this.#tryP2p(others[0].userId) : false;
     if (local && !direct) await this.#produceLocal();
-    const toConsume = new Map<string, string>(joined.producers.map((p) => [p.producerId, p.userId]));
+    const toConsume = new Map<string, string>(joined.producers.map((p) => [p.producerId, p.screen ? screenTile(p.userId) : p.userId]));
     for (const [producerId, userId] of this.#early) toConsume.set(producerId, userId);
     this.#early.clear();
     // The peer's media comes over the direct path: its SFU producers (withdrawn soon) are not consumed.
@@ -496,6 +500,8 @@ export class ConferenceClient {
     this.#changed();
     await this.join(conferenceId, this.#local);
     if (this.#composite) this.#composite.producers = await this.#produceComposite(this.#composite.stream);
+    // A share in progress goes on, on the new transport.
+    if (this.#screen) this.#screen.producers = await this.#produceScreen(this.#screen.stream).catch(() => []);
     this.rejoins += 1;
     this.#changed();
   }
@@ -526,6 +532,7 @@ export class ConferenceClient {
   }
 
   async leave(): Promise<void> {
+    await this.stopScreen();
     this.#joined = false;
     this.#cancelRetry();
     clearInterval(this.#pathTimer);
@@ -635,7 +642,7 @@ export class ConferenceClient {
     }
   }
 
-  async #consume(producerId: string, userId: string): Promise<void> {
+  async #consume(producerId: string, userId: string, via?: string): Promise<void> {
     if (!this.recvTransport) return;
     const params = await this.signalling.request<{ consumerId: string; producerId: string; kind: types.MediaKind; rtpParameters: types.RtpParameters }>(
       'media:consume',
@@ -644,7 +651,7 @@ export class ConferenceClient {
     const consumer = await this.recvTransport.consume({ id: params.consumerId, producerId: params.producerId, kind: params.kind, rtpParameters: params.rtpParameters });
     consumer.appData.userId = userId;
     this.consumers.set(consumer.id, consumer);
-    this.#remote(userId).stream.addTrack(consumer.track);
+    this.#remote(userId, via ?? (userId.endsWith(':screen') ? 'screen' : 'webrtc')).stream.addTrack(consumer.track);
     await this.signalling.request('media:resumeConsumer', { consumerId: consumer.id });
     this.#changed();
   }
@@ -653,7 +660,10 @@ export class ConferenceClient {
     const consumer = this.consumers.get(consumerId);
     if (!consumer) return;
     this.consumers.delete(consumerId);
-    this.remotes.get(consumer.appData.userId as string)?.stream.removeTrack(consumer.track);
+    const remote = this.remotes.get(consumer.appData.userId as string);
+    remote?.stream.removeTrack(consumer.track);
+    // A screen share that ended leaves no empty tile behind.
+    if (remote && remote.via === 'screen' && remote.stream.getTracks().length === 0) this.remotes.delete(remote.userId);
     consumer.close();
     this.#changed();
   }
@@ -670,7 +680,71 @@ export class ConferenceClient {
   #changed(): void {
     for (const listener of this.#listeners) listener();
   }
+
+  /** Whether this page is sharing a screen now. */
+  get sharing(): boolean {
+    return this.#screen !== undefined;
+  }
+
+  /**
+   * Shares a screen (getDisplayMedia) as a second video producer of kind
+   * screen (`appData.source: "screen"`), with its sound when the browser
+   * gives one: one layer up to 1920x1080 at 15 fps and 2.5 Mbit/s, tuned for
+   * detail (text stays readable, the frame rate gives way first). Sent to the
+   * SFU even while a direct path carries the camera, since the mix and every
+   * other participant need it. Ends when stopScreen() is called or the
+   * browser's own "stop sharing" ends the track.
+   */
+  async shareScreen(): Promise<void> {
+    if (this.#screen || !this.conferenceId) return;
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { max: 15 } }, audio: true });
+    this.#screen = { stream, producers: [] };
+    for (const track of stream.getTracks()) {
+      if (track.kind === 'video') track.contentHint = 'detail';
+      track.addEventListener('ended', () => void this.stopScreen());
+    }
+    try {
+      this.#screen.producers = await this.#produceScreen(stream);
+    } catch (error) {
+      await this.stopScreen();
+      throw error;
+    }
+    this.#changed();
+  }
+
+  async #produceScreen(stream: MediaStream): Promise<types.Producer[]> {
+    this.sendTransport ??= await this.#createTransport('send');
+    const producers: types.Producer[] = [];
+    for (const track of stream.getTracks()) {
+      if (track.readyState !== 'live') continue;
+      const { width, height } = track.getSettings();
+      producers.push(
+        await this.sendTransport.produce({
+          track,
+          stopTracks: false,
+          appData: { source: 'screen', ...(width && height ? { width, height } : {}) },
+          ...(track.kind === 'video' ? { encodings: [{ maxBitrate: 2_500_000, maxFramerate: 15 }], codecOptions: { videoGoogleStartBitrate: 1000 } } : { codecOptions: { opusFec: true } }),
+        }),
+      );
+    }
+    return producers;
+  }
+
+  async stopScreen(): Promise<void> {
+    const screen = this.#screen;
+    if (!screen) return;
+    this.#screen = undefined;
+    for (const producer of screen.producers) {
+      producer.close();
+      await this.signalling.request('media:closeProducer', { producerId: producer.id }).catch(() => undefined);
+    }
+    for (const track of screen.stream.getTracks()) track.stop();
+    this.#changed();
+  }
 }
+
+/** The tile a participant's screen share is shown in (the mix names its cell the same way). */
+export const screenTile = (userId: string) => `${userId}:screen`;
 
 /**
  * What every producer of this page sends a track with. stopTracks: false, so a rejoin (after a worker died)

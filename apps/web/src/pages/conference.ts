@@ -18,7 +18,7 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
   root.innerHTML = `
     <section class="conference">
       <p>Conference <b class="conference-id"></b> · <span class="status" id="status">joining…</span>
-         <button id="leave" disabled>Leave</button></p>
+         <button id="leave" disabled>Leave</button> <button id="share" disabled>Share screen</button></p>
       <div class="grid" id="tiles"></div>
       <h3>Present</h3>
       <ul id="people"></ul>
@@ -28,6 +28,7 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
   const tiles = root.querySelector<HTMLDivElement>('#tiles')!;
   const people = root.querySelector<HTMLUListElement>('#people')!;
   const leave = root.querySelector<HTMLButtonElement>('#leave')!;
+  const share = root.querySelector<HTMLButtonElement>('#share')!;
 
   // `p2p=off`: straight to the SFU (no direct path first). `resilience=off`: one layer, no FEC, no DTX (for comparison).
   const client = new ConferenceClient(new Signalling(token), { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off', dtx: params.get('dtx') === 'on' });
@@ -42,10 +43,19 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
     status.textContent = 'joined';
     status.classList.add('ok');
     leave.disabled = false;
+    share.disabled = !navigator.mediaDevices.getDisplayMedia;
   } catch (error) {
     status.textContent = `error: ${(error as Error & { code?: string }).code ?? ''} ${(error as Error).message}`;
     status.classList.add('bad');
   }
+  // A second video of kind screen; the mix's presentation layout puts it large (docs/signalling.md).
+  share.onclick = () => {
+    const action = client.sharing ? client.stopScreen() : client.shareScreen();
+    void action.then(
+      () => (share.textContent = client.sharing ? 'Stop sharing' : 'Share screen'),
+      (error: Error) => (status.textContent = `screen share: ${error.message}`),
+    );
+  };
   leave.onclick = () => {
     void client.leave().then(() => {
       local?.getTracks().forEach((t) => t.stop());
