@@ -205,4 +205,26 @@ describe('host controls: mute and unmute for everyone', () => {
     expect((await view()).labels).toEqual([]);
     await waitFor('no label', async () => (colorNear(meanColor(await latest(), W, { x: renamed.x, w: renamed.width, ...clear }), BLUE) ? true : undefined), 10000);
   }, 60000);
+
+  it('removes a participant: its media ends, it is told, it is no longer a member', async () => {
+    const [task] = (await gw.admin('GET', '/api/v1/mix-tasks')).body as { id: string }[];
+    expect(await ask(mallory, 'media:remove', { conferenceId, userId: 'bob' })).toMatchObject({ ok: false, error: { code: 'NOT_CONFERENCE_HOST' } });
+    expect(await ask(host, 'media:remove', { conferenceId, userId: 'anchor' })).toMatchObject({ ok: false, error: { code: 'CANNOT_REMOVE_HOST' } });
+    const told = nextEvent(bob, 'media:removed');
+    expect(await ask(host, 'media:remove', { conferenceId, userId: 'bob' })).toMatchObject({ ok: true, userId: 'bob' });
+    expect(await told).toMatchObject({ conferenceId, userId: 'bob', by: 'anchor' });
+    const conf = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body;
+    expect(conf.participants.map((p: { userId: string }) => p.userId)).not.toContain('bob');
+    expect(conf.members).not.toContain('bob');
+    // The mix stops decoding him (its custom layout keeps his cell, with his placeholder); alice stays.
+    await waitFor('bob out of the mix', async () => {
+      const decoded = (await gw.admin('GET', `/api/v1/mix-tasks/${task.id}`)).body.participants as string[];
+      return decoded.length === 1 && decoded[0] === 'alice' ? true : undefined;
+    }, 10000);
+    // He cannot come back by himself; an admin (or the host) may admit him again.
+    const asBob = (await gw.admin('POST', '/api/v1/tokens', { userId: 'bob', role: 'viewer' })).body.token;
+    expect((await gw.request('POST', `/api/v1/conferences/${conferenceId}/ingest`, { body: { userId: 'bob' }, headers: { authorization: `Bearer ${asBob}` } })).body.error.code).toBe('NOT_A_MEMBER');
+    expect((await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: 'bob' })).status).toBe(201);
+    expect((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.members).toContain('bob');
+  }, 30000);
 });

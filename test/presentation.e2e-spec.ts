@@ -1,5 +1,5 @@
 import { Browser } from 'playwright-core';
-import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
+import { ask, connectAs, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { launchChromium } from './support/browser';
 import { waitFor } from '../bench/support/processes';
 import { PictureProbe } from '../bench/support/picture-probe';
@@ -191,6 +191,18 @@ describe('presentation layout: a shared screen large, the cameras beside it', ()
       await web.click('#share');
       await waitFor('the grid again', async () => ((await view()).layout.cells.every((c: { userId: string }) => !c.userId.endsWith(':screen')) ? true : undefined), 20000);
       await watch.waitForFunction(() => !window.conferenceClient!.remotes.has('web:screen'), undefined, { timeout: 10000 });
+
+      // The host ends a share: the page is told and stops capturing; the mix goes back to the grid.
+      await web.click('#share');
+      await waitFor('shared again', async () => ((await view()).layout.cells.some((c: { userId: string }) => c.userId === 'web:screen') ? true : undefined), 30000);
+      const host = await connectAs(gw, 'anchor', 'host');
+      try {
+        expect(await ask(host, 'media:stopShare', { conferenceId, userId: 'web' })).toMatchObject({ ok: true });
+      } finally {
+        host.close();
+      }
+      await web.waitForFunction(() => !window.conferenceClient!.sharing && document.querySelector('#share')?.textContent === 'Share screen', undefined, { timeout: 10000 });
+      await waitFor('the grid after the host stopped it', async () => ((await view()).layout.cells.every((c: { userId: string }) => !c.userId.endsWith(':screen')) ? true : undefined), 20000);
     } finally {
       await web.close();
       await watch.close();

@@ -47,6 +47,10 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
   quality: [{ userId: string; quality: Quality }];
   /** A participant's audio, camera or screen share was muted or unmuted (its producers paused or resumed at the SFU). */
   muted: [{ userId: string; kind: MuteKind; muted: boolean; locked: boolean; by: 'host' | 'self' }];
+  /** The host removed a participant from the conference (it is no longer a member). */
+  removed: [{ userId: string; by: string }];
+  /** A participant's screen share was stopped (by the host, or by the participant through the host controls). */
+  shareStopped: [{ userId: string; by: string }];
   /** A participant's display name was set or changed (the mix draws it on its tile). */
   displayName: [{ userId: string; displayName: string }];
 }
@@ -54,6 +58,7 @@ export interface ConferenceEvents extends Record<string, unknown[]> {
 /** Where a conference's members are saved (the database; absent in unit tests). */
 export interface MemberStore {
   addMember(conferenceId: string, userId: string): void;
+  removeMember?(conferenceId: string, userId: string): void;
 }
 
 export interface ConferenceCreateOptions {
@@ -442,6 +447,40 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     await Promise.all(producers.map((p) => (state.muted ? p.pause() : p.resume()).catch(() => undefined)));
     if (changed && !this.#closed) this.emit('muted', { userId, kind, muted: changed.muted, locked: changed.locked, by: changed.by });
     return { muted: state.muted, locked: state.locked };
+  }
+
+  /**
+   * Host controls: removes a participant (or a member not present) from the
+   * conference. Its media ends at once and it is no longer a member, so it
+   * cannot join again unless the host admits it again. The host cannot remove itself.
+   */
+  removeParticipant(actorUserId: string, userId: string): void {
+    this.#assertOpen();
+    if (this.hostUserId === undefined || actorUserId !== this.hostUserId) throw new NotConferenceHostError(this.id);
+    if (userId === this.hostUserId) throw new ValidationError('the host cannot remove itself', 'CANNOT_REMOVE_HOST');
+    if (!this.#participants.has(userId) && !this.members.has(userId)) throw new ParticipantNotFoundError(this.id, userId);
+    this.store?.removeMember?.(this.id, userId);
+    this.members.delete(userId);
+    this.leave(userId, 'removed by the host');
+    this.emit('removed', { userId, by: actorUserId });
+  }
+
+  /**
+   * Ends a participant's screen share: the host anyone's, a participant its
+   * own. Its screen producers close (everyone and every mix drop the tile); an
+   * RTMP participant that sends nothing but a screen (a presentation PC) leaves.
+   */
+  stopScreenShare(actorUserId: string, userId: string): void {
+    this.#assertOpen();
+    const host = this.hostUserId !== undefined && actorUserId === this.hostUserId;
+    if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
+    const participant = this.#participants.get(userId);
+    if (!participant) throw new ParticipantNotFoundError(this.id, userId);
+    const screens = [...participant.producers.values()].filter((p) => !p.closed && isScreen(p.appData));
+    if (!screens.length) return;
+    if (participant.via === 'rtmp' && screens.length === participant.producers.size) this.leave(userId, 'screen share stopped');
+    else for (const producer of screens) producer.close();
+    this.emit('shareStopped', { userId, by: actorUserId });
   }
 
   displayName(userId: string): string | undefined {

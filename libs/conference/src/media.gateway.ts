@@ -209,6 +209,26 @@ export class MediaGateway {
     });
   }
 
+  /** Host controls: removes a participant from the conference (`media:remove`); it is told (`media:removed`). */
+  @SubscribeMessage('media:remove')
+  remove(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const input = parseInput(s.remove, body);
+      this.conferences.get(input.conferenceId).removeParticipant(principalOf(socket).userId, input.userId);
+      return { userId: input.userId };
+    });
+  }
+
+  /** Host controls: ends someone's screen share (`media:stopShare`); they are told (`media:shareStopped`). */
+  @SubscribeMessage('media:stopShare')
+  stopShare(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return respond(() => {
+      const input = parseInput(s.stopShare, body);
+      this.conferences.get(input.conferenceId).stopScreenShare(principalOf(socket).userId, input.userId);
+      return { userId: input.userId };
+    });
+  }
+
   /** A display name for the mix's tiles: the host names anyone, a participant itself (`media:setName`). */
   @SubscribeMessage('media:setName')
   setName(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
@@ -272,6 +292,12 @@ export class MediaGateway {
         if (userId && conference.participant(userId)?.via !== 'webrtc') this.notifier.toUser(userId, 'media:muted', { conferenceId, ...e });
       }
     });
+    // The removed user is no longer in the room's sockets' conference: told directly too.
+    conference.on('removed', (e) => {
+      this.notifier.toRoom(room, 'media:removed', { conferenceId, ...e });
+      this.notifier.toUser(e.userId, 'media:removed', { conferenceId, ...e });
+    });
+    conference.on('shareStopped', (e) => this.notifier.toRoom(room, 'media:shareStopped', { conferenceId, ...e }));
     conference.on('displayName', (e) => this.notifier.toRoom(room, 'media:displayName', { conferenceId, ...e }));
     conference.on('consumerClosed', (e) => this.notifier.toUser(e.userId, 'media:consumerClosed', { conferenceId, ...e }));
     // Everyone's network, for the conference's host (seed 000's quality score).

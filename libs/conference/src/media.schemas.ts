@@ -39,6 +39,8 @@ export const mediaSchemas = {
   }),
   path: z.strictObject({ conferenceId: resourceId, path: z.enum(MEDIA_PATHS) }),
   mute: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), kind: z.enum(MUTE_KINDS as [MuteKind, ...MuteKind[]]), locked: z.boolean().optional() }),
+  remove: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64) }),
+  stopShare: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64) }),
   setName: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), displayName: z.string().min(1).max(64) }),
   unmute: z.strictObject({ conferenceId: resourceId, userId: z.string().min(1).max(64), kind: z.enum(MUTE_KINDS as [MuteKind, ...MuteKind[]]) }),
   stats: z.strictObject({

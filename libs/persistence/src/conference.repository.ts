@@ -41,6 +41,10 @@ export class ConferenceRepository {
     this.db.run('save conference member', 'INSERT INTO conference_members (conference_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [conferenceId, userId]);
   }
 
+  removeMember(conferenceId: string, userId: string): void {
+    this.db.run('remove conference member', 'DELETE FROM conference_members WHERE conference_id = ? AND user_id = ?', [conferenceId, userId]);
+  }
+
   delete(id: string): void {
     this.db.run('delete conference', 'DELETE FROM conferences WHERE id = ?', [id]);
   }

@@ -46,6 +46,8 @@ export interface ParticipantQuality {
 }
 
 export interface ConferenceClientOptions {
+  /** The name the mix draws on this participant's tile (sent with `media:join`). */
+  displayName?: string;
   /** Try a direct path to the other participant first when the conference allows it (default true). */
   p2p?: boolean;
   /**
@@ -116,6 +118,10 @@ export class ConferenceClient {
   #retryDelayMs = P2P_RETRY_FIRST_MS;
   #pathTimer?: ReturnType<typeof setInterval>;
   #statsTimer?: ReturnType<typeof setInterval>;
+  /** Set when the host removed this user from the conference (`media:removed`): the page has left. */
+  removed = false;
+  /** Display names by user (from the join, then `media:displayName`). */
+  readonly displayNames = new Map<string, string>();
   /** Who is muted, by user and kind (from the join, then `media:muted`); your own included. */
   readonly mutes = new Map<string, Partial<Record<MuteKind, MuteState>>>();
   /** Everyone's uplink quality (the host of the conference is told; others see nothing here). */
@@ -162,6 +168,22 @@ export class ConferenceClient {
       this.#setMute(e.userId, e.kind, { muted: e.muted, locked: e.locked });
       this.#changed();
     });
+    // Host controls: this page's share was ended, or this user removed from the conference.
+    signalling.on<{ conferenceId: string; userId: string }>('media:shareStopped', (e) => {
+      if (e.conferenceId === this.conferenceId && e.userId === this.userId) void this.stopScreen();
+    });
+    signalling.on<{ conferenceId: string; userId: string }>('media:removed', (e) => {
+      if (e.conferenceId !== this.conferenceId) return;
+      if (e.userId !== this.userId) return;
+      if (this.removed) return;
+      this.removed = true;
+      void this.leave().then(() => this.#changed());
+    });
+    signalling.on<{ conferenceId: string; userId: string; displayName: string }>('media:displayName', (e) => {
+      if (e.conferenceId !== this.conferenceId) return;
+      this.displayNames.set(e.userId, e.displayName);
+      this.#changed();
+    });
     signalling.on<{ userId: string; producerId: string; screen?: boolean }>('media:newProducer', (e) => {
       if (e.userId === this.userId) return;
       // A screen share is shown as a tile of its own, `<userId>:screen`.
@@ -205,11 +227,11 @@ export class ConferenceClient {
     const joined = await this.signalling.request<{
       userId: string;
       rtpCapabilities: types.RtpCapabilities;
-      participants: { userId: string; via: string; muted?: Record<MuteKind, boolean>; muteLocked?: Record<MuteKind, boolean> }[];
+      participants: { userId: string; via: string; muted?: Record<MuteKind, boolean>; muteLocked?: Record<MuteKind, boolean>; displayName?: string }[];
       producers: { userId: string; producerId: string; screen?: boolean }[];
       iceServers?: RTCIceServer[];
       p2p?: { allowed: boolean; timeoutMs: number };
-    }>('media:join', { conferenceId });
+    }>('media:join', { conferenceId, ...(this.options.displayName ? { displayName: this.options.displayName } : {}) });
     this.#iceServers = joined.iceServers ?? [];
     this.#p2pTimeoutMs = joined.p2p?.timeoutMs ?? 2500;
     this.#p2pAllowed = !!joined.p2p?.allowed;
@@ -222,6 +244,7 @@ export class ConferenceClient {
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
     for (const p of joined.participants) if (p.userId !== this.userId) this.#remote(p.userId, p.via);
     this.mutes.clear();
+    for (const p of joined.participants) if (p.displayName) this.displayNames.set(p.userId, p.displayName);
     for (const p of joined.participants) {
       for (const kind of ['audio', 'video', 'screen'] as const) if (p.muted?.[kind]) this.#setMute(p.userId, kind, { muted: true, locked: !!p.muteLocked?.[kind] });
     }

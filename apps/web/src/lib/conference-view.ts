@@ -30,6 +30,9 @@ export function mountConferenceView(client: ConferenceClient, tiles: HTMLElement
       }
       const video = tile.querySelector('video')!;
       if (video.srcObject !== stream) video.srcObject = stream;
+      // The display name when the gateway knows one (set at join or by the host).
+      const name = client.displayNames.get(user.replace(/ \(you\)$/, ''));
+      tile.querySelector('figcaption')!.textContent = name ? `${name} (${user})` : user;
     }
     people.replaceChildren(
       // Your own line names the ladder rung your media takes (p2p, sfu-udp, …, turn-tls) once known.

@@ -31,11 +31,18 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
   const share = root.querySelector<HTMLButtonElement>('#share')!;
 
   // `p2p=off`: straight to the SFU (no direct path first). `resilience=off`: one layer, no FEC, no DTX (for comparison).
-  const client = new ConferenceClient(new Signalling(token), { p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off', dtx: params.get('dtx') === 'on' });
+  // `name=`: the display name the mix draws on this participant's tile.
+  const client = new ConferenceClient(new Signalling(token), { displayName: params.get('name') ?? undefined, p2p: params.get('p2p') !== 'off', resilience: params.get('resilience') !== 'off', dtx: params.get('dtx') === 'on' });
   window.conferenceClient = client;
   let local: MediaStream | undefined;
 
   const render = mountConferenceView(client, tiles, people, () => local);
+  client.onChange(() => {
+    if (!client.removed || status.textContent === 'removed by the host') return;
+    status.textContent = 'removed by the host';
+    status.classList.replace('ok', 'bad');
+    local?.getTracks().forEach((t) => t.stop());
+  });
 
   try {
     local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
@@ -49,13 +56,13 @@ export async function renderConference(root: HTMLElement, params: URLSearchParam
     status.classList.add('bad');
   }
   // A second video of kind screen; the mix's presentation layout puts it large (docs/signalling.md).
+  const shareLabel = () => (share.textContent = client.sharing ? 'Stop sharing' : 'Share screen');
   share.onclick = () => {
     const action = client.sharing ? client.stopScreen() : client.shareScreen();
-    void action.then(
-      () => (share.textContent = client.sharing ? 'Stop sharing' : 'Share screen'),
-      (error: Error) => (status.textContent = `screen share: ${error.message}`),
-    );
+    void action.then(shareLabel, (error: Error) => (status.textContent = `screen share: ${error.message}`));
   };
+  // The share may end without a click: the host stopped it, or the browser's own "stop sharing".
+  client.onChange(shareLabel);
   leave.onclick = () => {
     void client.leave().then(() => {
       local?.getTracks().forEach((t) => t.stop());

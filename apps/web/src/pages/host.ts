@@ -47,7 +47,7 @@ export async function renderHost(root: HTMLElement, params: URLSearchParams): Pr
   const invitations = h('ul', { id: 'invitations' });
   const seats = h('ul', { id: 'seats' });
   const endButton = h('button', { id: 'end' }, 'End co-hosting');
-  const layout = h('select', { id: 'layout' }, ...['float', 'grid', 'speaker'].map((m) => h('option', { value: m }, m)));
+  const layout = h('select', { id: 'layout' }, ...['float', 'grid', 'speaker', 'presentation'].map((m) => h('option', { value: m }, m)));
   const applyLayout = h('button', { id: 'apply-layout' }, 'Apply layout');
   const mixState = h('span', { class: 'status', id: 'mix-state' }, 'no mix');
   const mixStats = h('code', { id: 'mix-stats' }, '');
