@@ -74,7 +74,7 @@ function sourceArgs(o: { size: string; fps: number; color: string; toneHz?: numb
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(o.fps), '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k'];
 }
 
-class Bench {
+export class Bench {
   #channels = 0;
   readonly children = new Set<ChildProcess>();
 
@@ -112,13 +112,25 @@ class Bench {
     return { id, participants };
   }
 
+  /** A presentation PC: `userId` pushes a screen (green, a frame counter, a tone) on its ingest URL of kind screen. */
+  async shareScreen(conferenceId: string, userId: string, push: { size: string; fps: number }): Promise<Participant> {
+    await this.gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
+    const url = (await this.gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId, kind: 'screen' })).body.url as string;
+    const child = this.spawn([...sourceArgs({ ...push, color: '0x00ff00', toneHz: 2000 }), '-f', 'flv', url]);
+    await waitFor('screen producing', async () => {
+      const { body } = await this.gw.admin('GET', `/api/v1/conferences/${conferenceId}`);
+      return body.participants.some((p: { userId: string; screen: boolean }) => p.userId === userId && p.screen) ? true : undefined;
+    }, 30000);
+    return { userId, color: [0, 255, 0], push: child };
+  }
+
   async endConference(c: { id: string; participants: Participant[] }): Promise<void> {
     await this.gw.admin('DELETE', `/api/v1/conferences/${c.id}`);
     await Promise.all(c.participants.map((p) => stopChild(p.push)));
   }
 
-  async mix(conferenceId: string, publishUrl: string, s: OutputSettings): Promise<string> {
-    const res = await this.gw.admin('POST', '/api/v1/mix-tasks', { conferenceId, outputs: [{ url: publishUrl }], layout: { mode: 'grid' }, video: s.video, audio: s.audio });
+  async mix(conferenceId: string, publishUrl: string, s: OutputSettings, mode: 'grid' | 'presentation' = 'grid'): Promise<string> {
+    const res = await this.gw.admin('POST', '/api/v1/mix-tasks', { conferenceId, outputs: [{ url: publishUrl }], layout: { mode }, video: s.video, audio: s.audio });
     if (res.status !== 201) throw new Error(`mix task: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.id;
   }
@@ -135,7 +147,7 @@ class Bench {
   }
 }
 
-function settings(width: number, height: number, fps: number, kbps: number): OutputSettings {
+export function settings(width: number, height: number, fps: number, kbps: number): OutputSettings {
   return { video: { width, height, fps, bitrateKbps: kbps, gopSeconds: 1 }, audio: { sampleRate: 48000, channels: 2, bitrateKbps: 96 } };
 }
 
@@ -214,17 +226,19 @@ async function treeCpu(gw: RunningGateway, seconds: number, mix = { encoder: 0, 
 }
 
 /** Pre-encoded participant streams for the floor: the codecs, sizes and rates the mixer receives from the SFU. */
-async function encodeParticipantFiles(dir: string, parties: number, size: string, fps: number): Promise<string[]> {
+async function encodeParticipantFiles(dir: string, parties: number, size: string, fps: number, screen?: { size: string; fps: number }): Promise<string[]> {
   const files: string[] = [];
-  for (let i = 0; i < parties; i++) {
-    const file = join(dir, `p${i}.mkv`);
+  const encode = async (file: string, color: string, toneHz: number, size: string, fps: number, kbps: number) => {
     const [w, h] = size.split('x').map(Number);
     // The ingest sends H.264 (ultrafast, zerolatency, baseline) and Opus into mediasoup; the mixer decodes those.
-    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${PALETTE[i].hex}:size=${size}:rate=${fps}`, '-f', 'lavfi', '-i', `sine=frequency=${440 + 220 * i}:sample_rate=48000`,
+    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${color}:size=${size}:rate=${fps}`, '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=48000`,
       '-t', '20', '-vf', counterFilters(w, h), '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-bf', '0',
-      '-force_key_frames', 'expr:gte(t,n_forced*1)', '-b:v', '1500k', '-maxrate', '1500k', '-bufsize', '1500k', '-c:a', 'libopus', '-b:a', '64k', '-ar', '48000', '-ac', '2', file]);
+      '-force_key_frames', 'expr:gte(t,n_forced*1)', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`, '-c:a', 'libopus', '-b:a', '64k', '-ar', '48000', '-ac', '2', file]);
     files.push(file);
-  }
+  };
+  for (let i = 0; i < parties; i++) await encode(join(dir, `p${i}.mkv`), PALETTE[i].hex, 440 + 220 * i, size, fps, 1500);
+  // A screen share: its own file, after the cameras (the layout's tile `slides:screen`).
+  if (screen) await encode(join(dir, 'screen.mkv'), '0x00ff00', 2000, screen.size, screen.fps, 2500);
   return files;
 }
 
@@ -235,9 +249,12 @@ async function encodeParticipantFiles(dir: string, parties: number, size: string
  * stalls, which is why it is not what we ship; it is the least work that
  * gives the same picture.
  */
-async function floorRate(files: string[], s: OutputSettings, seconds: number): Promise<number> {
+async function floorRate(files: string[], s: OutputSettings, seconds: number, presentation = false): Promise<number> {
   const { width, height, fps } = s.video;
-  const cells = computeLayout({ spec: { mode: 'grid' }, canvas: { width, height }, userIds: files.map((_, i) => `p${i}`) });
+  // With a screen (the last file): the presentation layout, the screen large, as the mix lays it out.
+  const ids = files.map((_, i) => (presentation && i === files.length - 1 ? 'slides:screen' : `p${i}`));
+  const laid = computeLayout({ spec: { mode: presentation ? 'presentation' : 'grid' }, canvas: { width, height }, userIds: ids, screens: presentation ? ['slides:screen'] : [] });
+  const cells = ids.map((id) => laid.find((c) => c.userId === id)!);
   const inputs = files.flatMap((f) => ['-re', '-stream_loop', '-1', '-i', f]);
   const graph = [
     `color=c=0x202020:size=${width}x${height}:rate=${fps}[bg0]`,
@@ -286,9 +303,11 @@ async function bareEncodeRate(s: OutputSettings, seconds: number): Promise<numbe
  * compositing, the mediasoup workers' consumers, the channel program, the
  * origin taking the stream).
  */
-async function cpuScenario(b: Bench, parties: number, width: number, height: number, fps: number, kbps: number, seconds: number) {
+export async function cpuScenario(b: Bench, parties: number, width: number, height: number, fps: number, kbps: number, seconds: number, screen?: { size: string; fps: number }) {
   const size = parties > 2 ? '640x360' : `${width}x${height}`;
   const conf = await b.conference(parties, { size, fps });
+  // A presentation: a screen shared by a presentation PC, measured in the presentation layout.
+  if (screen) conf.participants.push(await b.shareScreen(conf.id, 'slides', screen));
   const s = settings(width, height, fps, kbps);
   const channel = await b.channel('cpu');
   let mixRoles: Record<string, number>;
@@ -297,7 +316,7 @@ async function cpuScenario(b: Bench, parties: number, width: number, height: num
   try {
     await sleep(3000);
     idleRoles = await treeCpu(b.gw, seconds);
-    const taskId = await b.mix(conf.id, channel.publishUrl, s);
+    const taskId = await b.mix(conf.id, channel.publishUrl, s, screen ? 'presentation' : 'grid');
     await waitFor('mix active', async () => ((await b.task(taskId)).state === 'active' ? true : undefined), 20000);
     await sleep(4000);
     const p = (await b.task(taskId)).processes;
@@ -314,8 +333,8 @@ async function cpuScenario(b: Bench, parties: number, width: number, height: num
   const mix = Object.values(breakdown).reduce((a, v) => a + v, 0);
   const dir = mkdtempSync(join(tmpdir(), 'gw-bench-floor-'));
   try {
-    const files = await encodeParticipantFiles(dir, parties, size, fps);
-    const floor = await floorRate(files, s, seconds);
+    const files = await encodeParticipantFiles(dir, parties, size, fps, screen);
+    const floor = await floorRate(files, s, seconds, Boolean(screen));
     const bare = await bareEncodeRate(s, seconds);
     return {
       mixCpuPerSecond: round(mix, 3),
