@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Socket } from 'socket.io-client';
 import { ask, connectAs, nextEvent, removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { waitFor } from '../bench/support/processes';
@@ -11,6 +14,7 @@ const W = 640;
 const H = 360;
 const ALICE_HZ = 440;
 const BOB_HZ = 1000;
+const YELLOW: [number, number, number] = [255, 255, 0];
 
 /**
  * Host controls (issue 20): the conference's host mutes a participant's audio
@@ -61,7 +65,10 @@ describe('host controls: mute and unmute for everyone', () => {
 
   const bobState = async () => {
     const { participants } = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body;
-    return participants.find((p: { userId: string }) => p.userId === 'bob') as { muted: Record<string, boolean>; muteLocked: Record<string, boolean> };
+    // `muted`/`muteLocked` appear only while something is muted.
+    const bob = participants.find((p: { userId: string }) => p.userId === 'bob');
+    const none = { audio: false, video: false, screen: false };
+    return { muted: bob.muted ?? none, muteLocked: bob.muteLocked ?? none, listed: 'muted' in bob } as { muted: Record<string, boolean>; muteLocked: Record<string, boolean>; listed: boolean };
   };
 
   it("mutes a participant's audio within 500 ms at the listener, locked against the participant, and unmutes it", async () => {
@@ -150,10 +157,10 @@ describe('host controls: mute and unmute for everyone', () => {
     // A participant cannot lock, nor mute anyone else.
     expect(await ask(bob, 'media:mute', { conferenceId, userId: 'bob', kind: 'video', locked: true })).toMatchObject({ ok: false, error: { code: 'NOT_CONFERENCE_HOST' } });
     expect(await ask(bob, 'media:mute', { conferenceId, userId: 'alice', kind: 'audio' })).toMatchObject({ ok: false, error: { code: 'NOT_CONFERENCE_HOST' } });
-    expect(await bobState()).toMatchObject({ muted: { audio: false, video: false, screen: false } });
+    expect(await bobState()).toMatchObject({ muted: { audio: false, video: false, screen: false }, listed: false });
   }, 60000);
 
-  it('draws display names on the tiles (CJK too), changes them live, and hides them on request', async () => {
+  it('draws display names on the tiles (CJK too), changes them live, hides them on request, and puts a logo where it is asked', async () => {
     const [task] = (await gw.admin('GET', '/api/v1/mix-tasks')).body as { id: string; sequence: number }[];
     const view = async () => (await gw.admin('GET', `/api/v1/mix-tasks/${task.id}`)).body;
     const latest = async () => (await grabFrames(channel.playUrls.flv, 6, W, H)).pop()!;
@@ -199,6 +206,23 @@ describe('host controls: mute and unmute for everyone', () => {
     expect(clear.h).toBeGreaterThan(8);
     const freed = { x: renamed.x + renamed.width + 4, w: labelled.x + labelled.width - renamed.x - renamed.width - 4, ...clear };
     await waitFor('the old label gone', async () => (colorNear(meanColor(await latest(), W, freed), BLUE) ? true : undefined), 10000);
+
+    // A logo (an image overlay, PATCHed live) at its position, then moved; names stay under it.
+    const logo = execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=0xffff00:s=64x32', '-frames:v', '1', '-f', 'image2', '-c:v', 'png', 'pipe:1']);
+    const server = createServer((_, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(logo));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const imageUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/logo.png`;
+      const place = async (x: number, y: number) =>
+        expect((await gw.admin('PATCH', `/api/v1/mix-tasks/${task.id}`, { sequence: (await view()).sequence + 1, overlays: [{ imageUrl, x, y, width: 80, height: 40 }] })).status).toBe(200);
+      await place(20, 20);
+      await waitForColors(channel.playUrls.flv, W, H, [{ region: { x: 30, y: 26, w: 60, h: 28 }, color: YELLOW }, { region: { x: 30, y: 100, w: 60, h: 28 }, color: RED }], 10000);
+      await place(540, 20);
+      await waitForColors(channel.playUrls.flv, W, H, [{ region: { x: 550, y: 26, w: 60, h: 28 }, color: YELLOW }, { region: { x: 30, y: 26, w: 60, h: 28 }, color: RED }], 10000);
+      await gw.admin('PATCH', `/api/v1/mix-tasks/${task.id}`, { sequence: (await view()).sequence + 1, overlays: [] });
+    } finally {
+      server.close();
+    }
 
     // Names off: the label leaves the picture.
     await gw.admin('PATCH', `/api/v1/mix-tasks/${task.id}`, { sequence: (await view()).sequence + 1, names: false });

@@ -157,10 +157,13 @@ describe('the connectivity ladder on simulated networks', () => {
    * second's direct path reaches it (a CI run read alice's `sfu-udp` of that
    * moment in (a)).
    */
+  let pairs = 0;
   async function pair(tag: string, routers: Record<Person, RouterSpec>, query = '', args: Partial<Record<Person, string[]>> = {}) {
     const id = (await gw.admin('POST', '/api/v1/conferences', { title: `ladder ${tag}` })).body.id as string;
     for (const userId of Object.keys(PEOPLE)) await gw.admin('POST', `/api/v1/conferences/${id}/members`, { userId });
-    const clients = { alice: net.addClient(`${tag}a`, routers.alice), bob: net.addClient(`${tag}b`, routers.bob) };
+    // Numbered, so that jest's retry of a failed case gets clients of its own (names are unique per network).
+    const n = ++pairs;
+    const clients = { alice: net.addClient(`${tag}${n}a`, routers.alice), bob: net.addClient(`${tag}${n}b`, routers.bob) };
     const pages = { alice: await openPage(clients.alice, id, 'alice', query, args.alice), bob: await openPage(clients.bob, id, 'bob', query, args.bob) };
     let seen = '';
     let since = 0;
@@ -208,7 +211,7 @@ describe('the connectivity ladder on simulated networks', () => {
     await expectSeenAndHeard(pages.bob, 'alice', 'bob');
     for (const page of Object.values(pages)) expect(await pagePath(page)).toMatchObject({ path: 'p2p', p2pConnects: 1, p2pFallbacks: 0 });
     // The page shows the rung on the participant's own line.
-    expect(await pages.alice.textContent('#people li')).toBe('alice (you) · p2p');
+    expect(await pages.alice.textContent('#people li .who')).toBe('alice (you) · p2p');
     // Neither sends anything to the SFU: no producers in the conference.
     const view = (await gw.admin('GET', `/api/v1/conferences/${id}`)).body;
     expect(view.participants.map((p: { audio: boolean; video: boolean }) => [p.audio, p.video])).toEqual([
@@ -312,7 +315,7 @@ describe('the connectivity ladder on simulated networks', () => {
     await expectSeenAndHeard(pages.alice, 'bob', 'alice');
     await expectSeenAndHeard(pages.bob, 'alice', 'bob');
     expect(await pagePath(pages.alice)).toMatchObject({ path: 'turn-tcp', p2pConnects: 0 });
-    expect(await pages.alice.textContent('#people li')).toBe('alice (you) · turn-tcp');
+    expect(await pages.alice.textContent('#people li .who')).toBe('alice (you) · turn-tcp');
     for (const page of Object.values(pages)) await page.close();
   }, 150000);
 });

@@ -203,6 +203,28 @@ describe('presentation layout: a shared screen large, the cameras beside it', ()
       }
       await web.waitForFunction(() => !window.conferenceClient!.sharing && document.querySelector('#share')?.textContent === 'Share screen', undefined, { timeout: 10000 });
       await waitFor('the grid after the host stopped it', async () => ((await view()).layout.cells.every((c: { userId: string }) => !c.userId.endsWith(':screen')) ? true : undefined), 20000);
+
+      // The host's own conference page mutes web's microphone from web's line (the host's mute locks):
+      // web's page says so, turns its microphone off, and cannot unmute it; the host's page can.
+      const hostToken = (await gw.admin('POST', '/api/v1/tokens', { userId: 'anchor', role: 'host' })).body.token;
+      const hostPage = await browser!.newPage();
+      try {
+        await hostPage.goto(`${gw.baseUrl}/#/conference?id=${conferenceId}&token=${hostToken}`);
+        await hostPage.waitForFunction(() => document.querySelector('#status')?.textContent === 'joined', undefined, { timeout: 20000 });
+        await hostPage.click('#people li[data-user="web"] button[data-action="mute-audio"]');
+        await waitFor('web muted', async () => {
+          const p = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.participants.find((x: { userId: string }) => x.userId === 'web');
+          return p?.muted?.audio && p.muteLocked?.audio ? true : undefined;
+        }, 10000);
+        await web.waitForFunction(() => document.querySelector('#people li[data-user="web"]')?.textContent?.includes('audio muted (locked)'), undefined, { timeout: 10000 });
+        expect(await web.evaluate(() => window.conferenceClient!.mutes.get('web')?.audio)).toEqual({ muted: true, locked: true });
+        await web.click('#people li[data-user="web"] button[data-action="unmute-audio"]');
+        await web.waitForFunction(() => document.querySelector('#people li[data-user="web"] .error')?.textContent?.includes('MUTE_LOCKED'), undefined, { timeout: 10000 });
+        await hostPage.click('#people li[data-user="web"] button[data-action="unmute-audio"]');
+        await web.waitForFunction(() => !window.conferenceClient!.mutes.get('web')?.audio?.muted, undefined, { timeout: 10000 });
+      } finally {
+        await hostPage.close();
+      }
     } finally {
       await web.close();
       await watch.close();

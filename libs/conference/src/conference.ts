@@ -84,15 +84,15 @@ export interface ConferenceSnapshot {
     userId: string;
     audio: boolean;
     video: boolean;
-    screen: boolean;
+    screen?: true;
     via: 'webrtc' | 'rtmp';
     transcoded?: boolean;
     relayedFrom?: string;
     path?: MediaPath;
     pathSource?: 'client' | 'server';
-    /** Whether its audio, camera and screen share are muted for everyone, and which mutes the host locked. */
-    muted: MuteView;
-    muteLocked: MuteView;
+    /** While anything of it is muted: whether its audio, camera and screen share are, and which mutes the host locked. */
+    muted?: MuteView;
+    muteLocked?: MuteView;
     displayName?: string;
   }[];
   members: string[];
@@ -679,15 +679,16 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         userId: p.userId,
         audio: p.hasKind('audio'),
         video: p.hasKind('video'),
-        // Sharing a screen now (a video producer of kind screen; mutes.ts isScreen).
-        screen: [...p.producers.values()].some((x) => !x.closed && x.kind === 'video' && isScreen(x.appData)),
+        // Extensions, present only when they say something (views are compared whole by some clients):
+        // sharing a screen now (a video producer of kind screen; mutes.ts isScreen), and any mutes.
+        ...([...p.producers.values()].some((x) => !x.closed && x.kind === 'video' && isScreen(x.appData)) ? { screen: true } : {}),
         // The contract's two values: a relayed participant is shown by how it reached its own conference.
         via: p.via === 'relay' ? (p.relayOf?.via ?? 'webrtc') : p.via,
         ...(p.via === 'rtmp' && p.transcoded !== undefined ? { transcoded: p.transcoded } : {}),
         ...(p.relayOf ? { relayedFrom: p.relayOf.conferenceId } : {}),
         ...(p.path ? { path: p.path.path, pathSource: p.path.source } : {}),
         ...(p.quality.current ? { quality: p.quality.current } : {}),
-        ...this.mutes.view(p.userId),
+        ...(this.mutes.has(p.userId) ? this.mutes.view(p.userId) : {}),
         ...(this.#names.has(p.userId) ? { displayName: this.#names.get(p.userId) } : {}),
       })),
       members: [...this.members],

@@ -6,8 +6,10 @@ describe('MuteTable', () => {
     expect(table.set('bob', 'audio', true, { host: true })).toEqual({ muted: true, locked: false, by: 'host' });
     expect(table.set('bob', 'audio', true, { host: true })).toBeUndefined();
     expect(table.view('bob')).toEqual({ muted: { audio: true, video: false, screen: false }, muteLocked: { audio: false, video: false, screen: false } });
+    expect(table.has('bob')).toBe(true);
     expect(table.set('bob', 'audio', false, { host: true })).toEqual({ muted: false, locked: false, by: 'host' });
     expect(table.isMuted('bob', 'audio')).toBe(false);
+    expect(table.has('bob')).toBe(false);
   });
 
   it('lets a participant unmute itself unless the host locked the mute', () => {

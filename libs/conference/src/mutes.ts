@@ -73,6 +73,11 @@ export class MuteTable {
     return this.#states.get(userId)?.get(kind) ?? { muted: false, locked: false, by: 'self' };
   }
 
+  /** Whether anything of `userId`'s is muted. */
+  has(userId: string): boolean {
+    return this.#states.has(userId);
+  }
+
   isMuted(userId: string, kind: MuteKind): boolean {
     return this.get(userId, kind).muted;
   }

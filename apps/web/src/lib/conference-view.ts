@@ -55,7 +55,7 @@ function personLine(client: ConferenceClient, userId: string, text: string): HTM
   li.dataset.user = userId;
   const mutes = client.mutes.get(userId) ?? {};
   const muted = (['audio', 'video', 'screen'] as const).filter((k) => mutes[k]?.muted).map((k) => `${k} muted${mutes[k]!.locked ? ' (locked)' : ''}`);
-  li.append(Object.assign(document.createElement('span'), { textContent: muted.length ? `${text} · ${muted.join(', ')}` : text }));
+  li.append(Object.assign(document.createElement('span'), { className: 'who', textContent: muted.length ? `${text} · ${muted.join(', ')}` : text }));
   const error = Object.assign(document.createElement('span'), { className: 'error' });
   for (const kind of ['audio', 'video'] as const) {
     const isMuted = !!mutes[kind]?.muted;
