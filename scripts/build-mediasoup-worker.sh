@@ -32,8 +32,10 @@ pkg="$root/node_modules/mediasoup"
 version=$(node -p "require('$pkg/package.json').version")
 cache_dir="${MEDIASOUP_WORKER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cohost-gateway}/mediasoup-worker-$version"
 bin="$cache_dir/mediasoup-worker"
+shopt -s nullglob
 patches=("$root"/scripts/mediasoup-worker-patches/*.patch)
-patch_stamp=$(cat "${patches[@]}" | sha256sum | cut -d' ' -f1)
+shopt -u nullglob
+patch_stamp=$(cat /dev/null "${patches[@]}" | sha256sum | cut -d' ' -f1)
 
 # A cached binary is reused unless a shared library it needs has gone missing
 # or it was built with other patches.
@@ -114,7 +116,8 @@ catch2_dep = declare_dependency()"
 
 # Step 4.
 for p in "${patches[@]}"; do
-  patch -p1 -s -d "$src" < "$p" || { echo "[worker] patch $(basename "$p") does not apply" >&2; exit 1; }
+  # No fuzz: after a mediasoup upgrade a hunk must apply exactly or the build stops.
+  patch -p1 -s --forward --batch --fuzz=0 -d "$src" < "$p" || { echo "[worker] patch $(basename "$p") does not apply" >&2; exit 1; }
   echo "[worker] applied $(basename "$p")" >&2
 done
 

@@ -1,6 +1,6 @@
 import type { types } from 'mediasoup';
 import { WorkerPool } from '@gw/sfu';
-import { Conference } from './conference';
+import { Conference, REMOVED_BY_HOST } from './conference';
 import { ConferenceRelay } from './conference-relay';
 
 const logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
@@ -122,6 +122,25 @@ describe('ConferenceRelay on real mediasoup workers', () => {
     expect(pk.participant('g1')?.via).toBe('relay');
     expect(pk.participant('g1')!.hasKind('video')).toBe(true);
     expect(relay.userIds).toEqual(['g1']);
+    relay.stop();
+  });
+
+  it("does not undo the target host's removal of a relayed participant, even when it produces again", async () => {
+    await publisher(session, 'g1', 2000);
+    const onChange = jest.fn();
+    const relay = relayFor(onChange);
+    relay.start();
+    await settle();
+    expect(relay.userIds).toEqual(['g1']);
+    pk.leave('g1', REMOVED_BY_HOST);
+    await settle();
+    expect(pk.participant('g1')).toBeUndefined();
+    expect(relay.userIds).toEqual([]);
+    await publisher(session, 'g1', 3000, ['audio']);
+    relay.refresh();
+    await settle();
+    expect(pk.participant('g1')).toBeUndefined();
+    expect(onChange).toHaveBeenCalledTimes(2);
     relay.stop();
   });
 

@@ -1,5 +1,5 @@
 import type { LineLogger } from '@gw/common';
-import type { Conference } from './conference';
+import { type Conference, REMOVED_BY_HOST } from './conference';
 
 export interface ConferenceRelayOptions {
   from: Conference;
@@ -22,6 +22,8 @@ export interface ConferenceRelayOptions {
  */
 export class ConferenceRelay {
   readonly #relayed = new Set<string>();
+  /** Users `to`'s host removed: a removal sticks, it is not a loss to repair. */
+  readonly #excluded = new Set<string>();
   readonly #unsubscribe: (() => void)[] = [];
   /** Per user, so that a burst of events cannot relay one producer twice at once. */
   readonly #work = new Map<string, Promise<void>>();
@@ -37,8 +39,11 @@ export class ConferenceRelay {
     // Either side closing ends the relay; the owner hears who went (it did not ask).
     const ended = () => this.stop(true);
     // Dropped from `to` by something else (a worker died under it): relayed again once `to` can take them.
-    const lost = ({ userId }: { userId: string }) => {
+    // Removed by `to`'s host: not relayed again while this relay lasts.
+    const lost = ({ userId, reason }: { userId: string; reason: string }) => {
+      if (reason === REMOVED_BY_HOST) this.#excluded.add(userId);
       if (!this.#relayed.delete(userId)) return;
+      if (this.#excluded.has(userId)) return void this.o.onChange?.();
       this.o.onChange?.();
       this.#enqueue(userId, async () => {
         await to.ready();
@@ -85,7 +90,7 @@ export class ConferenceRelay {
   }
 
   #queue(userId: string): void {
-    if (this.#stopped || !this.o.select(userId)) return;
+    if (this.#stopped || this.#excluded.has(userId) || !this.o.select(userId)) return;
     this.#enqueue(userId, () => this.#relay(userId));
   }
 

@@ -73,6 +73,16 @@ export interface ConferenceCreateOptions {
   store?: MemberStore;
 }
 
+/** The `participantLeft` reason of a participant the host removed (media:remove). */
+export const REMOVED_BY_HOST = 'removed by the host';
+
+/** A display name as shown: control characters dropped, trimmed, at most 64 characters; empty is a ValidationError. */
+export function cleanDisplayName(name: string): string {
+  const clean = [...name.replace(/\p{Cc}/gu, '').trim()].slice(0, 64).join('');
+  if (!clean) throw new ValidationError('displayName is empty');
+  return clean;
+}
+
 export interface ConferenceSnapshot {
   id: string;
   title: string;
@@ -461,7 +471,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     if (!this.#participants.has(userId) && !this.members.has(userId)) throw new ParticipantNotFoundError(this.id, userId);
     this.store?.removeMember?.(this.id, userId);
     this.members.delete(userId);
-    this.leave(userId, 'removed by the host');
+    this.leave(userId, REMOVED_BY_HOST);
     this.emit('removed', { userId, by: actorUserId });
   }
 
@@ -497,8 +507,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     const host = this.hostUserId !== undefined && actorUserId === this.hostUserId;
     if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
     if (!this.#participants.has(userId) && !this.members.has(userId)) throw new ParticipantNotFoundError(this.id, userId);
-    const clean = [...name.replace(/\p{Cc}/gu, '').trim()].slice(0, 64).join('');
-    if (!clean) throw new ValidationError('displayName is empty');
+    const clean = cleanDisplayName(name);
     if (this.#names.get(userId) !== clean) {
       this.#names.set(userId, clean);
       this.emit('displayName', { userId, displayName: clean });

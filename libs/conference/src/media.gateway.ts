@@ -5,7 +5,7 @@ import type { Socket } from 'socket.io';
 import { parseInput } from '@gw/common';
 import { conferenceRoom, Notifier, principalOf, respond } from '@gw/im';
 import { TurnService } from '@gw/turn';
-import { Conference } from './conference';
+import { cleanDisplayName, Conference } from './conference';
 import { ConferenceService } from './conference.service';
 import { NotJoinedError, P2pNotAllowedError } from './errors';
 import { mediaSchemas as s } from './media.schemas';
@@ -36,7 +36,9 @@ export class MediaGateway {
   @SubscribeMessage('media:join')
   join(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(async () => {
-      const { conferenceId, displayName } = parseInput(s.join, body);
+      const { conferenceId, displayName: asked } = parseInput(s.join, body);
+      // Checked before joining: a join that failed after it would leave a participant no socket owns.
+      const displayName = asked === undefined ? undefined : cleanDisplayName(asked);
       const { userId, expiresAt } = principalOf(socket);
       const conference = this.conferences.get(conferenceId);
       this.#leave(socket, 'switched conference');
@@ -294,6 +296,8 @@ export class MediaGateway {
     });
     // The removed user is no longer in the room's sockets' conference: told directly too.
     conference.on('removed', (e) => {
+      // Out of the conference's room first: a removed user hears nothing more of it.
+      this.notifier.leaveRoom(e.userId, room);
       this.notifier.toRoom(room, 'media:removed', { conferenceId, ...e });
       this.notifier.toUser(e.userId, 'media:removed', { conferenceId, ...e });
     });

@@ -35,7 +35,9 @@ describe('MuteTable', () => {
   });
 
   it('tells a screen share from a camera', () => {
-    expect(muteKindOf({ kind: 'audio', appData: { source: 'screen' } })).toBe('audio');
+    expect(muteKindOf({ kind: 'audio', appData: { source: 'screen' } })).toBe('screen');
+    expect(muteKindOf({ kind: 'audio', appData: { source: 'rtmp', screen: true } })).toBe('screen');
+    expect(muteKindOf({ kind: 'audio', appData: {} })).toBe('audio');
     expect(muteKindOf({ kind: 'video', appData: {} })).toBe('video');
     expect(muteKindOf({ kind: 'video', appData: { source: 'screen' } })).toBe('screen');
     expect(muteKindOf({ kind: 'video', appData: { source: 'rtmp' } })).toBe('video');

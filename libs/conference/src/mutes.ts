@@ -22,8 +22,9 @@ export class MuteLockedError extends ForbiddenError {
 
 /** The media kind a producer's mute is decided by: its audio, its camera, or its screen share. */
 export function muteKindOf(producer: { kind: 'audio' | 'video'; appData: Record<string, unknown> }): MuteKind {
-  if (producer.kind === 'audio') return 'audio';
-  return isScreen(producer.appData) ? 'screen' : 'video';
+  // A screen share's sound goes with the share: muting the screen silences it, muting the microphone does not.
+  if (isScreen(producer.appData)) return 'screen';
+  return producer.kind === 'audio' ? 'audio' : 'video';
 }
 
 /**

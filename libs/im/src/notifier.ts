@@ -27,6 +27,11 @@ export class Notifier {
     this.#server?.to(room).emit(event, payload);
   }
 
+  /** Takes every socket of a user out of a room (it hears the room's events no more). */
+  leaveRoom(userId: string, room: string): void {
+    this.#server?.in(userRoom(userId)).socketsLeave(room);
+  }
+
   /** Disconnects every socket of a user (e.g. when removed from everything). */
   disconnectUser(userId: string): void {
     this.#server?.in(userRoom(userId)).disconnectSockets(true);

@@ -102,7 +102,7 @@ describe('mixer ffmpeg arguments', () => {
     expect(buildStillArgs({ width: 64, height: 36, color: '0x112233', textFile: '/tmp/t.txt', fontFile: '/f.ttf' })).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-f', 'lavfi', '-i', 'color=c=0x112233:s=64x36',
-      '-vf', 'drawtext=fontfile=/f.ttf:textfile=/tmp/t.txt:fontcolor=white:fontsize=12:x=(w-text_w)/2:y=(h-text_h)/2,format=yuv420p',
+      '-vf', 'drawtext=fontfile=/f.ttf:textfile=/tmp/t.txt:expansion=none:fontcolor=white:fontsize=12:x=(w-text_w)/2:y=(h-text_h)/2,format=yuv420p',
       '-frames:v', '1', '-f', 'rawvideo', 'pipe:1',
     ]);
     expect(buildStillArgs({ width: 64, height: 36, imageUrl: 'https://x/y.png', fontFile: '/f.ttf' })).toContain('http,https,tcp,tls');

@@ -203,7 +203,8 @@ export function buildStillArgs(input: { width: number; height: number; color?: s
   }
   if (textFile) {
     const size = input.fontSize ?? Math.max(12, Math.round(Math.min(width, height) / 8));
-    filters.push(`drawtext=fontfile=${fontFile}:textfile=${textFile}:fontcolor=white:fontsize=${size}:x=(w-text_w)/2:y=(h-text_h)/2`);
+    // expansion=none: a name such as "50% off" or "%{localtime}" is drawn as written.
+    filters.push(`drawtext=fontfile=${fontFile}:textfile=${textFile}:expansion=none:fontcolor=white:fontsize=${size}:x=(w-text_w)/2:y=(h-text_h)/2`);
   }
   filters.push('format=yuv420p');
   args.push('-vf', filters.join(','), '-frames:v', '1', '-f', 'rawvideo', 'pipe:1');

@@ -60,6 +60,8 @@ export interface MixInputOptions {
  */
 /** How long past its probe a decoder may take to show a first picture while its video arrives (a GOP or two). */
 const BLIND_GRACE_MS = 3000;
+/** A mute longer than this gets a fresh audio decoder on unmute (see the producerresume handler). */
+const LONG_AUDIO_PAUSE_MS = 5000;
 
 export class MixInput {
   readonly #tracks: ServiceTrack[] = [];
@@ -68,6 +70,7 @@ export class MixInput {
   #audioDecoder: SupervisedProcess | undefined;
   #audioGeneration = 0;
   #audioRestartTimer: NodeJS.Timeout | undefined;
+  #audioPausedAt = 0;
   #cell: CellSize;
   /** The simulcast layer asked of the SFU for this cell (undefined: one-layer source). */
   #preferred: number | undefined;
@@ -97,7 +100,18 @@ export class MixInput {
         track.consumer.observer.once('close', () => {
           if (!input.#stopped) options.onLost?.();
         });
-        if (track.kind === 'audio') track.consumer.on('producerpause', () => !input.#stopped && options.onAudioPaused?.());
+        if (track.kind === 'audio') {
+          track.consumer.on('producerpause', () => {
+            input.#audioPausedAt = Date.now();
+            if (!input.#stopped) options.onAudioPaused?.();
+          });
+          // Back from a long mute: a fresh audio decoder. The running one would fill the whole gap in
+          // the RTP timestamps with silence at once (aresample async), ~11 MB a minute for Node to read.
+          track.consumer.on('producerresume', () => {
+            const pausedFor = Date.now() - input.#audioPausedAt;
+            if (!input.#stopped && pausedFor > LONG_AUDIO_PAUSE_MS) void input.#restartAudioDecoder().catch((e: Error) => options.logger.error(e.message));
+          });
+        }
       }
       await input.#preferLayer();
       await input.#startDecoder();
@@ -282,7 +296,14 @@ export class MixInput {
     });
   }
 
-  /** The audio decoder: started once, and again only when it dies. */
+  async #restartAudioDecoder(): Promise<void> {
+    const old = this.#audioDecoder;
+    this.#audioDecoder = undefined;
+    await old?.stop();
+    if (!this.#stopped) await this.#startAudioDecoder();
+  }
+
+  /** The audio decoder: started once, and again when it dies or after a long mute. */
   async #startAudioDecoder(): Promise<void> {
     if (!this.#tracks.some((t) => t.kind === 'audio')) return;
     const generation = ++this.#audioGeneration;

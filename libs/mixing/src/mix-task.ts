@@ -138,6 +138,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   #firstOutputAt: number | undefined;
   /** Participants whose picture this task has decoded at least once (they keep their cell through a stall or a rejoin). */
   readonly #shown = new Set<string>();
+  /** When each screen share showed its first picture (the newest is the presentation's large one). */
+  readonly #shareShownAt = new Map<string, number>();
   #lastOrder = '';
   /** The encoder session's number and its video frames put out so far (see whenKeyframeShows). */
   #encoderSession = 0;
@@ -521,7 +523,10 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         stopping.push(input.stop());
         if (!want) {
           // A share that ends leaves the layout; the next one enters it with its first picture again.
-          if (isScreenTile(userId)) this.#shown.delete(userId);
+          if (isScreenTile(userId)) {
+            this.#shown.delete(userId);
+            this.#shareShownAt.delete(userId);
+          }
           this.#frames.delete(userId);
           this.#compositor.mixer.remove(userId);
           this.#speaker.remove(userId);
@@ -555,6 +560,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
             this.#frames.set(userId, { frame, at: Date.now() });
             if (!this.#shown.has(userId)) {
               this.#shown.add(userId);
+              if (isScreenTile(userId)) this.#shareShownAt.set(userId, Date.now());
               this.#relayout();
             }
           },
@@ -618,6 +624,9 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       if (own.some((x) => x.screen)) screens.push({ id: screenTile(p.userId), screen: true, joinedAt: p.joinedAt });
       if (own.length === 0 || own.some((x) => !x.screen)) cameras.push({ id: p.userId, screen: false, joinedAt: p.joinedAt });
     }
+    // Shares in the order they began (their first picture): the presentation layout shows the newest large.
+    const began = (id: string) => this.#shareShownAt.get(id) ?? Infinity;
+    screens.sort((a, b) => began(a.id) - began(b.id));
     return [...cameras, ...screens];
   }
 

@@ -139,6 +139,7 @@ export class ConferenceClient {
   #rejoining?: Promise<void>;
   #composite?: { stream: MediaStream; producers: types.Producer[] };
   #screen?: { stream: MediaStream; producers: types.Producer[] };
+  #picking = false;
 
   constructor(
     readonly signalling: Signalling,
@@ -248,6 +249,9 @@ export class ConferenceClient {
     for (const p of joined.participants) {
       for (const kind of ['audio', 'video', 'screen'] as const) if (p.muted?.[kind]) this.#setMute(p.userId, kind, { muted: true, locked: !!p.muteLocked?.[kind] });
     }
+    // Our own tracks as the gateway has us now (unmuted while we were away: on again).
+    const mine = joined.participants.find((p) => p.userId === joined.userId);
+    for (const track of local?.getTracks() ?? []) track.enabled = !mine?.muted?.[track.kind as 'audio' | 'video'];
     this.recvTransport = await this.#createTransport('recv');
     // The ladder's first rung: with one other WebRTC participant and no server mix, a direct path first.
     const others = joined.participants.filter((p) => p.userId !== this.userId);
@@ -524,7 +528,7 @@ export class ConferenceClient {
     await this.join(conferenceId, this.#local);
     if (this.#composite) this.#composite.producers = await this.#produceComposite(this.#composite.stream);
     // A share in progress goes on, on the new transport.
-    if (this.#screen) this.#screen.producers = await this.#produceScreen(this.#screen.stream).catch(() => []);
+    if (this.#screen) await this.#produceScreen(this.#screen).catch(() => undefined);
     this.rejoins += 1;
     this.#changed();
   }
@@ -719,15 +723,23 @@ export class ConferenceClient {
    * browser's own "stop sharing" ends the track.
    */
   async shareScreen(): Promise<void> {
-    if (this.#screen || !this.conferenceId) return;
-    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { max: 15 } }, audio: true });
-    this.#screen = { stream, producers: [] };
+    if (this.#screen || this.#picking || !this.conferenceId) return;
+    // One picker at a time (a second click while the browser asks does nothing).
+    this.#picking = true;
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { max: 15 } }, audio: true });
+    } finally {
+      this.#picking = false;
+    }
+    const screen = { stream, producers: [] as types.Producer[] };
+    this.#screen = screen;
     for (const track of stream.getTracks()) {
       if (track.kind === 'video') track.contentHint = 'detail';
       track.addEventListener('ended', () => void this.stopScreen());
     }
     try {
-      this.#screen.producers = await this.#produceScreen(stream);
+      await this.#produceScreen(screen);
     } catch (error) {
       await this.stopScreen();
       throw error;
@@ -735,22 +747,30 @@ export class ConferenceClient {
     this.#changed();
   }
 
-  async #produceScreen(stream: MediaStream): Promise<types.Producer[]> {
+  /**
+   * Sends the share's tracks, adding each producer to `screen` as it is made. A share stopped
+   * meanwhile (the host's stopShare, the browser's own stop, a leave) has its late producers closed
+   * here, on the server too, rather than left behind.
+   */
+  async #produceScreen(screen: { stream: MediaStream; producers: types.Producer[] }): Promise<void> {
     this.sendTransport ??= await this.#createTransport('send');
-    const producers: types.Producer[] = [];
-    for (const track of stream.getTracks()) {
+    screen.producers = [];
+    for (const track of screen.stream.getTracks()) {
       if (track.readyState !== 'live') continue;
       const { width, height } = track.getSettings();
-      producers.push(
-        await this.sendTransport.produce({
-          track,
-          stopTracks: false,
-          appData: { source: 'screen', ...(width && height ? { width, height } : {}) },
-          ...(track.kind === 'video' ? { encodings: [{ maxBitrate: 2_500_000, maxFramerate: 15 }], codecOptions: { videoGoogleStartBitrate: 1000 } } : { codecOptions: { opusFec: true } }),
-        }),
-      );
+      const producer = await this.sendTransport.produce({
+        track,
+        stopTracks: false,
+        appData: { source: 'screen', ...(width && height ? { width, height } : {}) },
+        ...(track.kind === 'video' ? { encodings: [{ maxBitrate: 2_500_000, maxFramerate: 15 }], codecOptions: { videoGoogleStartBitrate: 1000 } } : { codecOptions: { opusFec: true } }),
+      });
+      if (this.#screen !== screen) {
+        producer.close();
+        await this.signalling.request('media:closeProducer', { producerId: producer.id }).catch(() => undefined);
+        return;
+      }
+      screen.producers.push(producer);
     }
-    return producers;
   }
 
   async stopScreen(): Promise<void> {
