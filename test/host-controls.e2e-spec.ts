@@ -130,6 +130,18 @@ describe('host controls: mute and unmute for everyone', () => {
     process.stdout.write(`host controls: unmute → bob's tone back at the listener in ${backAt - unmutedAt} ms\n`);
     expect(backAt - unmutedAt).toBeLessThanOrEqual(1500);
     expect(await bobState()).toMatchObject({ muted: { audio: false }, muteLocked: { audio: false } });
+
+    // A long mute (over 5 s): the mix starts a fresh audio decoder on unmute, and the tone is back as soon.
+    expect(await ask(host, 'media:mute', { conferenceId, userId: 'bob', kind: 'audio' })).toMatchObject({ ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const longUnmuteAt = Date.now();
+    expect(await ask(host, 'media:unmute', { conferenceId, userId: 'bob', kind: 'audio' })).toMatchObject({ ok: true });
+    const longBackAt = await listener.waitForLevel(BOB_HZ, true, bobLoud / 4, longUnmuteAt, 500, 10000);
+    process.stdout.write(`host controls: unmute after 6 s → bob's tone back at the listener in ${longBackAt - longUnmuteAt} ms\n`);
+    expect(longBackAt - longUnmuteAt).toBeLessThanOrEqual(1500);
+    // And it stays: no burst of stored-up silence after it.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(listener.median(BOB_HZ, longBackAt, Date.now())).toBeGreaterThan(bobLoud / 4);
   }, 120000);
 
   it("mutes a participant's camera (the placeholder at once) and lets an unlocked participant unmute itself", async () => {
