@@ -70,6 +70,19 @@ async function freeTurnPort(): Promise<number> {
   }
 }
 
+/**
+ * Whether a pid is a turnserver. Other children of this jest process (a browser's helpers, an ffmpeg of
+ * an earlier suite) may exit between the listing and the read: gone is not a turnserver (a CI run read
+ * the cmdline of one that had just exited and failed with ENOENT).
+ */
+function isTurnserver(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('turnserver');
+  } catch {
+    return false;
+  }
+}
+
 describe('EmbeddedTurnServer (real coturn turnserver, real Chromium)', () => {
   let dataDir: string;
   let browser: Browser;
@@ -104,7 +117,7 @@ describe('EmbeddedTurnServer (real coturn turnserver, real Chromium)', () => {
     const cmdline = readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     expect(cmdline).toEqual(['turnserver', '-c', configFile]);
     await server.start(); // idempotent: still the one process
-    expect(descendantPids(process.pid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('turnserver'))).toEqual([server.pid]);
+    expect(descendantPids(process.pid).filter(isTurnserver)).toEqual([server.pid]);
   });
 
   it.each(['udp', 'tcp'] as const)('allocates a relay for generated credentials over %s, and the CLI names the client leg', async (transport) => {
@@ -169,7 +182,7 @@ describe('EmbeddedTurnServer (real coturn turnserver, real Chromium)', () => {
     expect(isRunning(pid)).toBe(false);
     expect(server.running).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(descendantPids(process.pid).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('turnserver'))).toEqual([]);
+    expect(descendantPids(process.pid).filter(isTurnserver)).toEqual([]);
     expect(await stunAnswers('127.0.0.1', port, 'udp')).toBe(false);
     await waitFor('port released', async () => ((await stunAnswers('127.0.0.1', port, 'tcp')) ? undefined : true), 3000);
   });
