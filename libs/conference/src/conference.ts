@@ -446,8 +446,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    */
   async setMuted(actorUserId: string, userId: string, kind: MuteKind, muted: boolean, locked = false): Promise<{ muted: boolean; locked: boolean }> {
     this.#assertOpen();
-    const host = this.hostUserId !== undefined && actorUserId === this.hostUserId;
-    if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
+    const host = this.#hostOrSelf(actorUserId, userId);
     const participant = this.#participants.get(userId);
     if (!participant) throw new ParticipantNotFoundError(this.id, userId);
     const changed = this.mutes.set(userId, kind, muted, { host, locked });
@@ -466,7 +465,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    */
   removeParticipant(actorUserId: string, userId: string): void {
     this.#assertOpen();
-    if (this.hostUserId === undefined || actorUserId !== this.hostUserId) throw new NotConferenceHostError(this.id);
+    if (!this.#isHost(actorUserId)) throw new NotConferenceHostError(this.id);
     if (userId === this.hostUserId) throw new ValidationError('the host cannot remove itself', 'CANNOT_REMOVE_HOST');
     if (!this.#participants.has(userId) && !this.members.has(userId)) throw new ParticipantNotFoundError(this.id, userId);
     this.store?.removeMember?.(this.id, userId);
@@ -482,8 +481,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    */
   stopScreenShare(actorUserId: string, userId: string): void {
     this.#assertOpen();
-    const host = this.hostUserId !== undefined && actorUserId === this.hostUserId;
-    if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
+    this.#hostOrSelf(actorUserId, userId);
     const participant = this.#participants.get(userId);
     if (!participant) throw new ParticipantNotFoundError(this.id, userId);
     const screens = [...participant.producers.values()].filter((p) => !p.closed && isScreen(p.appData));
@@ -491,6 +489,17 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     if (participant.via === 'rtmp' && screens.length === participant.producers.size) this.leave(userId, 'screen share stopped');
     else for (const producer of screens) producer.close();
     this.emit('shareStopped', { userId, by: actorUserId });
+  }
+
+  #isHost(userId: string): boolean {
+    return this.hostUserId !== undefined && userId === this.hostUserId;
+  }
+
+  /** Host controls' rule: the host acts on anyone, anyone else only on itself (NOT_CONFERENCE_HOST). True for the host. */
+  #hostOrSelf(actorUserId: string, userId: string): boolean {
+    const host = this.#isHost(actorUserId);
+    if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
+    return host;
   }
 
   displayName(userId: string): string | undefined {
@@ -504,8 +513,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    */
   setDisplayName(actorUserId: string, userId: string, name: string): string {
     this.#assertOpen();
-    const host = this.hostUserId !== undefined && actorUserId === this.hostUserId;
-    if (!host && actorUserId !== userId) throw new NotConferenceHostError(this.id);
+    this.#hostOrSelf(actorUserId, userId);
     if (!this.#participants.has(userId) && !this.members.has(userId)) throw new ParticipantNotFoundError(this.id, userId);
     const clean = cleanDisplayName(name);
     if (this.#names.get(userId) !== clean) {

@@ -124,6 +124,11 @@ export class MixInput {
     return input;
   }
 
+  /** The video track, when the participant sends video. */
+  get #video(): ServiceTrack | undefined {
+    return this.#tracks.find((t) => t.kind === 'video');
+  }
+
   get userId(): string {
     return this.o.userId;
   }
@@ -171,13 +176,13 @@ export class MixInput {
    * cell shows the placeholder at once, not its last picture frozen until the stall timeout.
    */
   get videoPaused(): boolean {
-    const video = this.#tracks.find((t) => t.kind === 'video');
+    const video = this.#video;
     return video !== undefined && !video.consumer.closed && video.consumer.producerPaused;
   }
 
   /** Asks the sender for a keyframe (a stalled picture may be waiting for one). */
   requestKeyframe(): void {
-    const video = this.#tracks.find((t) => t.kind === 'video');
+    const video = this.#video;
     void video?.consumer.requestKeyFrame().catch(() => undefined);
   }
 
@@ -205,14 +210,14 @@ export class MixInput {
    * cannot send it, e.g. on a 300 kbps uplink).
    */
   get layers(): { preferred: number; current?: number } | undefined {
-    const video = this.#tracks.find((t) => t.kind === 'video');
+    const video = this.#video;
     if (!video || video.consumer.type !== 'simulcast' || this.#preferred === undefined) return undefined;
     return { preferred: this.#preferred, current: video.consumer.currentLayers?.spatialLayer };
   }
 
   /** Asks the SFU for the layer that fits the cell, so the decoder does not decode pictures it would shrink. */
   async #preferLayer(): Promise<void> {
-    const video = this.#tracks.find((t) => t.kind === 'video');
+    const video = this.#video;
     if (!video || video.consumer.type !== 'simulcast' || video.consumer.closed) return;
     const source = this.o.conference.videoSource(video.consumer.producerId);
     const layer = source && layerForCell(source, this.#cell);
@@ -357,7 +362,7 @@ export class MixInput {
    * camera turned off) is left alone.
    */
   async #watchBlind(decoder: SupervisedProcess): Promise<void> {
-    const video = this.#tracks.find((t) => t.kind === 'video');
+    const video = this.#video;
     if (!video) return;
     const bytes = async () => ((await video.consumer.getStats().catch(() => [])) as { byteCount?: number }[]).reduce((n, s) => n + (s.byteCount ?? 0), 0);
     const startBytes = await bytes();
@@ -425,7 +430,7 @@ export class MixInput {
    * send a keyframe every second anyway).
    */
   #askForKeyframes(): void {
-    const video = this.#tracks.find((t) => t.kind === 'video');
+    const video = this.#video;
     if (!video) return;
     clearInterval(this.#keyframeTimer);
     const startedAt = Date.now();
