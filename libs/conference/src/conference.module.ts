@@ -1,10 +1,12 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
+import { NodeRpc } from '@gw/im';
 import { LIVE_INGEST, LiveOrigin } from '@gw/live';
 import { ConferenceRepository } from '@gw/persistence';
 import { WorkerPool } from '@gw/sfu';
 import { TurnService } from '@gw/turn';
 import { ConferenceLivePort } from './conference-live';
+import { ConferenceSpans } from './conference-span';
 import { ConferenceService } from './conference.service';
 import { ConferencesController } from './conferences.controller';
 import { IngestService } from './ingest/ingest.service';
@@ -37,10 +39,20 @@ import { MediaGateway } from './media.gateway';
       useFactory: (conferences: ConferenceService, origin: LiveOrigin, config: ResolvedConfig, store: ConferenceRepository) =>
         new IngestService(conferences, origin, config.ffmpegPath, new Logger('Ingest'), store),
     },
+    {
+      provide: ConferenceSpans,
+      // Cluster mode: a conference joined on another node than its own is bridged there (conference-span.ts).
+      inject: [ConferenceService, NodeRpc, GATEWAY_CONFIG],
+      useFactory: (conferences: ConferenceService, rpc: NodeRpc, config: ResolvedConfig) => {
+        const spans = new ConferenceSpans(conferences, rpc, config.cluster?.nodeId ?? `local:${config.port}`, new Logger('Cluster'));
+        if (config.cluster) spans.enable();
+        return spans;
+      },
+    },
     MediaGateway,
     ConferenceLivePort,
   ],
-  exports: [ConferenceService, IngestService, ConferenceLivePort],
+  exports: [ConferenceService, IngestService, ConferenceLivePort, ConferenceSpans],
 })
 export class ConferenceModule implements OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -28,6 +28,8 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
   readonly #conferences = new Map<string, Conference>();
   readonly #idleTimers = new Map<string, NodeJS.Timeout>();
   #mixTaskIds: (conferenceId: string) => string[] = () => [];
+  /** Cluster mode: finds a conference held by another node and makes this node's copy of it (conference-span.ts). */
+  #locator: ((id: string, userId?: string) => Promise<Conference | undefined>) | undefined;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -60,6 +62,43 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
   }
 
   /**
+   * Cluster mode: this node's copy of a conference whose home is another
+   * node. Not saved (the home keeps the record); it ends when its last
+   * participant here is gone for the idle time, or with its home.
+   */
+  async createMirror(record: { id: string; title: string; hostUserId?: string; createdAt: number; members: string[]; homeNode: string }): Promise<Conference> {
+    const existing = this.#conferences.get(record.id);
+    if (existing) return existing;
+    const conference = await Conference.create({ ...record, pool: this.pool, rtc: this.options.rtc });
+    const raced = this.#conferences.get(record.id);
+    if (raced) {
+      conference.close('duplicate');
+      return raced;
+    }
+    this.#register(conference);
+    this.options.logger.log(`conference ${record.id}: a copy of node ${record.homeNode}'s, on worker slot ${conference.snapshot().workerSlots.join(',')}`);
+    return conference;
+  }
+
+  /** Cluster mode: how a conference another node holds is found and copied here (set by the cluster's conference spans). */
+  setLocator(locator: (id: string, userId?: string) => Promise<Conference | undefined>): void {
+    this.#locator = locator;
+  }
+
+  /**
+   * This node's conference `id`, or (cluster mode) a copy of the one another
+   * node holds; CONFERENCE_NOT_FOUND when none does. `userId`: who is about
+   * to join; a copy that does not know them as a member asks its home again.
+   */
+  async obtain(id: string, userId?: string): Promise<Conference> {
+    const local = this.#conferences.get(id);
+    if (local && (local.homeNode === undefined || userId === undefined || local.isMember(userId))) return local;
+    const found = (await this.#locator?.(id, userId)) ?? local;
+    if (!found || found.closed) throw new ConferenceNotFoundError(id);
+    return found;
+  }
+
+  /**
    * After a restart: rebuilds the saved conferences with their ids and members.
    * Each waits for its participants like a new one, and ends when idle.
    */
@@ -82,9 +121,11 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
   #register(conference: Conference): void {
     const id = conference.id;
     this.#conferences.set(id, conference);
-    conference.on('participantJoined', () => this.#cancelIdle(id));
+    conference.on('participantJoined', () => {
+      if (!this.#idle(conference)) this.#cancelIdle(id);
+    });
     conference.on('participantLeft', () => {
-      if (conference.participantCount === 0) this.#armIdle(conference);
+      if (this.#idle(conference)) this.#armIdle(conference);
     });
     conference.once('closed', ({ reason }) => {
       this.#cancelIdle(id);
@@ -141,10 +182,15 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
   #armIdle(conference: Conference): void {
     this.#cancelIdle(conference.id);
     const timer = setTimeout(() => {
-      if (conference.participantCount === 0) conference.close('idle');
+      if (this.#idle(conference)) conference.close('idle');
     }, this.options.idleSeconds * 1000);
     timer.unref();
     this.#idleTimers.set(conference.id, timer);
+  }
+
+  /** Nobody is there; a copy of another node's conference counts only who is here by their own means. */
+  #idle(conference: Conference): boolean {
+    return conference.homeNode === undefined ? conference.participantCount === 0 : conference.localParticipantCount === 0;
   }
 
   #cancelIdle(id: string): void {

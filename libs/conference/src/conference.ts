@@ -71,6 +71,8 @@ export interface ConferenceCreateOptions {
   createdAt?: number;
   members?: string[];
   store?: MemberStore;
+  /** Cluster mode: this conference is a mirror of the one at that node (its home; conference-span.ts). */
+  homeNode?: string;
 }
 
 /** The `participantLeft` reason of a participant the host removed (media:remove). */
@@ -98,6 +100,8 @@ export interface ConferenceSnapshot {
     via: 'webrtc' | 'rtmp';
     transcoded?: boolean;
     relayedFrom?: string;
+    /** Cluster mode: the node this participant is connected to, when it is not this one. */
+    node?: string;
     path?: MediaPath;
     pathSource?: 'client' | 'server';
     /** While anything of it is muted: whether its audio, camera and screen share are, and which mutes the host locked. */
@@ -141,6 +145,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   #closed = false;
   #qualityTimer: NodeJS.Timeout | undefined;
   #sampling = false;
+  #homeNode: string | undefined;
 
   private constructor(
     readonly id: string,
@@ -159,6 +164,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   static async create(options: ConferenceCreateOptions): Promise<Conference> {
     const conference = new Conference(options.id, options.title, options.hostUserId, options.pool, options.rtc, options.createdAt ?? Date.now(), options.store);
     for (const userId of options.members ?? []) conference.members.add(userId);
+    conference.#homeNode = options.homeNode;
     await conference.#addRouter(options.pool.pickWorker({ extra: 0 }));
     return conference;
   }
@@ -169,6 +175,16 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
   get participantCount(): number {
     return this.#participants.size;
+  }
+
+  /** Cluster mode: the node whose conference this one mirrors (undefined at the conference's home). */
+  get homeNode(): string | undefined {
+    return this.#homeNode;
+  }
+
+  /** Participants present on this node by their own means (not brought over from another node). */
+  get localParticipantCount(): number {
+    return this.participants.filter((p) => p.relayOf?.node === undefined).length;
   }
 
   get participants(): Participant[] {
@@ -378,6 +394,75 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   }
 
   /**
+   * Cluster mode: the PipeTransport that carries this conference's media to
+   * and from its copy on another node (conference-span.ts), with RTX/NACK for
+   * a lossy link and SRTP, listening on the node's RTC address. Closed with
+   * the conference.
+   */
+  async createBridgeTransport(): Promise<types.PipeTransport> {
+    this.#assertOpen();
+    await this.#rebuilding;
+    const router = this.#leastLoadedRouter();
+    const transport = await router.createPipeTransport({
+      listenIp: { ip: this.rtc.listenIp, announcedIp: this.rtc.announcedIp },
+      enableRtx: true,
+      enableSrtp: true,
+      appData: { router },
+    });
+    this.#serviceTransports.add(transport);
+    transport.observer.once('close', () => this.#serviceTransports.delete(transport));
+    if (this.#closed) transport.close();
+    return transport;
+  }
+
+  /** A pipe consumer of `producerId` on a bridge transport (piped across this conference's routers first when needed). */
+  async consumeForBridge(transport: types.PipeTransport, producerId: string): Promise<types.Consumer> {
+    this.#assertOpen();
+    const source = this.#producers.get(producerId);
+    if (!source || source.producer.closed) throw new MediaResourceNotFoundError('producer', producerId);
+    const router = transport.appData.router as types.Router;
+    await this.#ensurePiped(source, router);
+    const consumer = await transport.consume({ producerId });
+    this.pool.track(router.appData.worker as types.Worker, consumer);
+    return consumer;
+  }
+
+  /**
+   * A participant of this conference's copy on another node, shown here
+   * (`via: 'relay'`, relayOf.node): its producers arrive on the bridge
+   * transport of that node (produceFromNode). A user present here by their
+   * own means is left alone (undefined: theirs wins).
+   */
+  joinFromNode(userId: string, node: string, via: 'webrtc' | 'rtmp', transport: types.PipeTransport): Participant | undefined {
+    this.#assertOpen();
+    const present = this.#participants.get(userId);
+    if (present) return present.relayOf?.node === node ? present : undefined;
+    // The conference's home checked membership; a copy learns its members from there.
+    this.members.add(userId);
+    const participant = new Participant(userId, 'relay', transport.appData.router as types.Router);
+    participant.relayOf = { conferenceId: this.id, via, node };
+    this.#participants.set(userId, participant);
+    this.emit('participantJoined', { userId, via });
+    this.#p2pCheck();
+    return participant;
+  }
+
+  /** A producer of another node's participant, produced on the bridge transport from that node's pipe consumer. */
+  async produceFromNode(
+    userId: string,
+    transport: types.PipeTransport,
+    input: { kind: types.MediaKind; rtpParameters: types.RtpParameters; paused: boolean; appData: Record<string, unknown>; node: string },
+  ): Promise<types.Producer> {
+    const participant = this.#present(userId);
+    if (participant.relayOf?.node !== input.node) throw new MediaRequestError(`${userId} is not a participant of node ${input.node}`);
+    const producer = await guardMedia(() =>
+      transport.produce({ kind: input.kind, rtpParameters: input.rtpParameters, paused: input.paused, appData: { ...input.appData, userId, fromNode: input.node } }),
+    );
+    this.#register(participant, producer);
+    return producer;
+  }
+
+  /**
    * The pair of connected PipeTransports carrying relayed media from a router
    * of another conference into one of ours, made once per pair and closed
    * with this conference (or with either router).
@@ -423,7 +508,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     const { userId } = participant;
     // A muted participant's new producer (a camera turned on again, a republish after a rejoin) starts
     // paused: the mute outlives the producers it was applied to.
-    if (producer.appData.relayOf === undefined && this.mutes.isMuted(userId, muteKindOf(producer))) void producer.pause().catch(() => undefined);
+    if (producer.appData.relayOf === undefined && producer.appData.fromNode === undefined && this.mutes.isMuted(userId, muteKindOf(producer))) void producer.pause().catch(() => undefined);
     this.pool.track(participant.router.appData.worker as types.Worker, producer);
     participant.producers.set(producer.id, producer);
     this.#producers.set(producer.id, { participant, producer });
@@ -702,7 +787,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         // The contract's two values: a relayed participant is shown by how it reached its own conference.
         via: p.via === 'relay' ? (p.relayOf?.via ?? 'webrtc') : p.via,
         ...(p.via === 'rtmp' && p.transcoded !== undefined ? { transcoded: p.transcoded } : {}),
-        ...(p.relayOf ? { relayedFrom: p.relayOf.conferenceId } : {}),
+        ...(p.relayOf?.node ? { node: p.relayOf.node } : p.relayOf ? { relayedFrom: p.relayOf.conferenceId } : {}),
         ...(p.path ? { path: p.path.path, pathSource: p.path.source } : {}),
         ...(p.quality.current ? { quality: p.quality.current } : {}),
         ...(this.mutes.has(p.userId) ? this.mutes.view(p.userId) : {}),

@@ -4,6 +4,7 @@ export * from './conference';
 export * from './conference.service';
 export * from './conference-live';
 export * from './conference-relay';
+export * from './conference-span';
 export * from './ingest/ingest-ffmpeg-args';
 export * from './ingest/ingest-session';
 export * from './ingest/ingest.service';

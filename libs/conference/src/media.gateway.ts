@@ -40,7 +40,8 @@ export class MediaGateway {
       // Checked before joining: a join that failed after it would leave a participant no socket owns.
       const displayName = asked === undefined ? undefined : cleanDisplayName(asked);
       const { userId, expiresAt } = principalOf(socket);
-      const conference = this.conferences.get(conferenceId);
+      // In a cluster the conference may live on another node: joined here, on this node's copy of it.
+      const conference = await this.conferences.obtain(conferenceId, userId);
       this.#leave(socket, 'switched conference');
       const participant = await conference.join(userId, 'webrtc');
       if (displayName) conference.setDisplayName(userId, userId, displayName);
@@ -279,16 +280,16 @@ export class MediaGateway {
     }
   }
 
-  /** Forwards a conference's events to its room. */
+  /** Forwards a conference's events to its room's sockets on this node (they know this node's producer ids). */
   #relay(conference: Conference): void {
     const room = conferenceRoom(conference.id);
     const conferenceId = conference.id;
-    conference.on('participantJoined', (e) => this.notifier.toRoom(room, 'media:participantJoined', { conferenceId, ...e }));
-    conference.on('participantLeft', (e) => this.notifier.toRoom(room, 'media:participantLeft', { conferenceId, ...e }));
-    conference.on('newProducer', (e) => this.notifier.toRoom(room, 'media:newProducer', { conferenceId, ...e }));
-    conference.on('producerClosed', (e) => this.notifier.toRoom(room, 'media:producerClosed', { conferenceId, ...e }));
+    conference.on('participantJoined', (e) => this.notifier.toLocalRoom(room, 'media:participantJoined', { conferenceId, ...e }));
+    conference.on('participantLeft', (e) => this.notifier.toLocalRoom(room, 'media:participantLeft', { conferenceId, ...e }));
+    conference.on('newProducer', (e) => this.notifier.toLocalRoom(room, 'media:newProducer', { conferenceId, ...e }));
+    conference.on('producerClosed', (e) => this.notifier.toLocalRoom(room, 'media:producerClosed', { conferenceId, ...e }));
     conference.on('muted', (e) => {
-      this.notifier.toRoom(room, 'media:muted', { conferenceId, ...e });
+      this.notifier.toLocalRoom(room, 'media:muted', { conferenceId, ...e });
       // The host's page and an RTMP participant's may not be in the room (they did not join the media).
       for (const userId of new Set([conference.hostUserId, e.userId])) {
         if (userId && conference.participant(userId)?.via !== 'webrtc') this.notifier.toUser(userId, 'media:muted', { conferenceId, ...e });
@@ -298,11 +299,11 @@ export class MediaGateway {
     conference.on('removed', (e) => {
       // Out of the conference's room first: a removed user hears nothing more of it.
       this.notifier.leaveRoom(e.userId, room);
-      this.notifier.toRoom(room, 'media:removed', { conferenceId, ...e });
+      this.notifier.toLocalRoom(room, 'media:removed', { conferenceId, ...e });
       this.notifier.toUser(e.userId, 'media:removed', { conferenceId, ...e });
     });
-    conference.on('shareStopped', (e) => this.notifier.toRoom(room, 'media:shareStopped', { conferenceId, ...e }));
-    conference.on('displayName', (e) => this.notifier.toRoom(room, 'media:displayName', { conferenceId, ...e }));
+    conference.on('shareStopped', (e) => this.notifier.toLocalRoom(room, 'media:shareStopped', { conferenceId, ...e }));
+    conference.on('displayName', (e) => this.notifier.toLocalRoom(room, 'media:displayName', { conferenceId, ...e }));
     conference.on('consumerClosed', (e) => this.notifier.toUser(e.userId, 'media:consumerClosed', { conferenceId, ...e }));
     // Everyone's network, for the conference's host (seed 000's quality score).
     conference.on('quality', (e) => conference.hostUserId && this.notifier.toUser(conference.hostUserId, 'media:quality', { conferenceId, ...e }));
@@ -311,7 +312,7 @@ export class MediaGateway {
       this.#logger.warn(`conference ${conferenceId}: router lost with its worker; ${webrtc.length} WebRTC participants asked to rejoin`);
       for (const { userId } of webrtc) this.notifier.toUser(userId, 'media:rejoin', { conferenceId, reason: 'worker died' });
     });
-    conference.once('closed', ({ reason }) => this.notifier.toRoom(room, 'media:conferenceEnded', { conferenceId, reason }));
-    conference.on('p2pChanged', ({ allowed, userIds }) => this.notifier.toRoom(room, 'p2p:allowed', { conferenceId, allowed, userIds }));
+    conference.once('closed', ({ reason }) => this.notifier.toLocalRoom(room, 'media:conferenceEnded', { conferenceId, reason }));
+    conference.on('p2pChanged', ({ allowed, userIds }) => this.notifier.toLocalRoom(room, 'p2p:allowed', { conferenceId, allowed, userIds }));
   }
 }

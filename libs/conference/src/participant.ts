@@ -16,8 +16,8 @@ export class Participant {
   readonly consumers = new Map<string, types.Consumer>();
   /** RTMP participants: whether the push's video is re-encoded on its way into the SFU (false: passed through). */
   transcoded: boolean | undefined;
-  /** Relayed participants: the conference they are relayed from, and how they are there. */
-  relayOf: { conferenceId: string; via: 'webrtc' | 'rtmp' } | undefined;
+  /** Relayed participants: the conference they are relayed from, and how they are there; `node`: brought over from that node's copy of this conference (cluster mode). */
+  relayOf: { conferenceId: string; via: 'webrtc' | 'rtmp'; node?: string } | undefined;
   /** Its uplink's quality score (quality.ts), from its producers' stats and its client's reports. */
   readonly quality = new QualityTracker();
   #closed = false;

@@ -27,6 +27,15 @@ export class Notifier {
     this.#server?.to(room).emit(event, payload);
   }
 
+  /**
+   * To the sockets of a room connected to this node only. A conference's
+   * media events name this node's producers: in a cluster, each node tells
+   * its own sockets about its own copy of the conference (conference-span.ts).
+   */
+  toLocalRoom(room: string, event: string, payload: object): void {
+    this.#server?.local.to(room).emit(event, payload);
+  }
+
   /** Takes every socket of a user out of a room (it hears the room's events no more). */
   leaveRoom(userId: string, room: string): void {
     this.#server?.in(userRoom(userId)).socketsLeave(room);
