@@ -2,8 +2,9 @@ import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationSh
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { ConferenceService } from '@gw/conference';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
-import { MixingService } from '@gw/mixing';
+import { MixingService, MixPlacement } from '@gw/mixing';
 import { ClusterRedis } from './cluster-redis';
+import { RedisMixDirectory } from './mix-directory';
 import { NodeRegistry } from './node-registry';
 import { NodesController } from './nodes.controller';
 
@@ -49,16 +50,20 @@ export const CLUSTER_REDIS = Symbol('CLUSTER_REDIS');
 export class ClusterModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(NodeRegistry) private readonly registry: NodeRegistry,
+    @Inject(MixPlacement) private readonly placement: MixPlacement,
     @Optional() @Inject(CLUSTER_REDIS) private readonly redis: ClusterRedis | null,
   ) {}
 
   /** The socket.io adapter of this node: Redis streams in cluster mode, socket.io's own (this node only) otherwise. */
   static socketAdapter(redis: ClusterRedis | null): ReturnType<typeof createAdapter> | undefined {
-    return redis ? createAdapter(redis.client, { streamName: 'cohost:socket.io' }) : undefined;
+    // A node that died stops counting for server-side requests after 3 s of silence (default 10 s).
+    return redis ? createAdapter(redis.client, { streamName: 'cohost:socket.io', heartbeatInterval: 1000, heartbeatTimeout: 3000 }) : undefined;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.registry.start();
+    // Mixes placed by CPU room across the nodes, and moved when their node is lost.
+    if (this.redis) this.placement.attach(new RedisMixDirectory(this.redis.client), () => this.registry.list());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -4,3 +4,4 @@ export * from './cluster-redis';
 export * from './node-registry';
 export * from './nodes.controller';
 export * from './cluster.module';
+export * from './mix-directory';

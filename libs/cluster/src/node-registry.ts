@@ -7,7 +7,8 @@ import { ProcessTreeCpu } from './process-tree-cpu';
 /** Redis keys of the registry: each node's latest report, and the Redis time of its latest heartbeat. */
 export const NODE_REPORTS_KEY = 'cohost:nodes:reports';
 export const NODE_SEEN_KEY = 'cohost:nodes:seen';
-export const HEARTBEAT_MS = 1000;
+/** Twice a second: a node's mixes move after 1.5 s of silence (mix-placement.ts), long before it is listed gone at 5 s. */
+export const HEARTBEAT_MS = 500;
 
 /** Stores a report and stamps it with Redis's clock, in one step. */
 const HEARTBEAT_SCRIPT = `
@@ -85,7 +86,7 @@ export class NodeRegistry {
     const client = this.redis!.client as unknown as { cohostHeartbeat: (k1: string, k2: string, id: string, report: string) => Promise<number> };
     const now = await client.cohostHeartbeat(NODE_REPORTS_KEY, NODE_SEEN_KEY, this.self.id, JSON.stringify(this.#report(stopped)));
     this.#beats += 1;
-    if (this.#beats % 60 === 1) await this.#forget(Number(now));
+    if (this.#beats % 120 === 1) await this.#forget(Number(now));
   }
 
   /** Drops nodes gone for over an hour. */

@@ -183,14 +183,20 @@ export class ConferenceService extends TypedEmitter<ConferenceServiceEvents> {
     this.#cancelIdle(conference.id);
     const timer = setTimeout(() => {
       if (this.#idle(conference)) conference.close('idle');
+      // A copy held only by a mix: looked at again, so that it ends after its mix.
+      else if (!conference.closed && conference.homeNode !== undefined && conference.localParticipantCount === 0) this.#armIdle(conference);
     }, this.options.idleSeconds * 1000);
     timer.unref();
     this.#idleTimers.set(conference.id, timer);
   }
 
-  /** Nobody is there; a copy of another node's conference counts only who is here by their own means. */
+  /**
+   * Nobody is there. A copy of another node's conference counts only who is
+   * here by their own means, and a mix running here on it holds it.
+   */
   #idle(conference: Conference): boolean {
-    return conference.homeNode === undefined ? conference.participantCount === 0 : conference.localParticipantCount === 0;
+    if (conference.homeNode === undefined) return conference.participantCount === 0;
+    return conference.localParticipantCount === 0 && this.#mixTaskIds(conference.id).length === 0;
   }
 
   #cancelIdle(id: string): void {

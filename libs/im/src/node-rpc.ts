@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Server } from 'socket.io';
-import { GatewayError } from '@gw/common';
+import { describeError, GatewayError } from '@gw/common';
+import { respond } from './respond';
 import type { Ack } from './respond';
 
 /** What a node answers a forwarded request with: its ack, or null when the thing asked about is not here. */
@@ -10,9 +11,17 @@ type RpcHandler = (payload: unknown) => Promise<RpcReply> | RpcReply;
 interface RpcMessage {
   op: string;
   payload: unknown;
+  /** Set by nodes that take early replies: where and under which id the holder answers at once. */
+  replyTo?: { requestId: string };
+}
+
+interface EarlyReply {
+  requestId: string;
+  reply: Ack;
 }
 
 const RPC_EVENT = 'gw:rpc';
+const RPC_REPLY_EVENT = 'gw:rpc-reply';
 
 /**
  * Requests forwarded to the node that holds what they are about (cluster
@@ -30,6 +39,10 @@ export class NodeRpc {
   readonly #handlers = new Map<string, RpcHandler>();
   #server: Server | undefined;
   #clustered = false;
+  /** Requests waiting for their holder's answer, by request id. */
+  readonly #waiting = new Map<string, (reply: Ack) => void>();
+  #requests = 0;
+  readonly #prefix = Math.random().toString(36).slice(2, 10);
 
   /** Cluster mode: other nodes share the socket.io adapter (set at boot with REDIS_URL). */
   enable(): void {
@@ -42,13 +55,22 @@ export class NodeRpc {
 
   attach(server: Server): void {
     this.#server = server;
+    // The holder's answer, sent at once to every node: the asking one settles without waiting for the
+    // others' nulls (the adapter waits for every node it knows, up to 5 s for one that just died).
+    server.on(RPC_REPLY_EVENT, (message: EarlyReply) => {
+      const settle = message && this.#waiting.get(message.requestId);
+      if (settle && message.reply && typeof message.reply === 'object') settle(message.reply);
+    });
     server.on(RPC_EVENT, (message: RpcMessage, ack: (reply: RpcReply) => void) => {
       const handler = this.#handlers.get(message?.op);
       if (!handler || typeof ack !== 'function') return void (typeof ack === 'function' && ack(null));
       Promise.resolve()
         .then(() => handler(message.payload))
         .then(
-          (reply) => ack(reply ?? null),
+          (reply) => {
+            if (reply && message.replyTo) server.serverSideEmit(RPC_REPLY_EVENT, { requestId: message.replyTo.requestId, reply } satisfies EarlyReply);
+            ack(reply ?? null);
+          },
           (error: Error) => {
             this.#logger.error(`forwarded ${message.op}: ${error.stack ?? error.message}`);
             ack(null);
@@ -71,14 +93,23 @@ export class NodeRpc {
     // socket.io's in-memory adapter (one node) has no server-side events at all.
     if (!server || !this.#clustered) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      // The cluster adapter waits for every node it knows (a node killed counts until its heartbeat
-      // times out, 10 s) at most 5 s, then gives what came; this timer only guards against no callback.
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
-      server.serverSideEmit(RPC_EVENT, { op, payload } satisfies RpcMessage, (error: Error | null, replies: RpcReply[] = []) => {
+      const requestId = `${this.#prefix}-${++this.#requests}`;
+      let settled = false;
+      const settle = (reply: Ack | undefined) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        const reply = replies.find((r): r is Ack => r !== null && typeof r === 'object');
-        if (!reply && error) this.#logger.warn(`forwarded ${op}: ${error.message} (${replies.length} nodes answered)`);
+        this.#waiting.delete(requestId);
         resolve(reply);
+      };
+      // The cluster adapter waits for every node it knows (a node killed counts until its heartbeat
+      // times out) at most 5 s, then gives what came; this timer only guards against no callback.
+      const timer = setTimeout(() => settle(undefined), timeoutMs);
+      this.#waiting.set(requestId, settle);
+      server.serverSideEmit(RPC_EVENT, { op, payload, replyTo: { requestId } } satisfies RpcMessage, (error: Error | null, replies: RpcReply[] = []) => {
+        const reply = replies.find((r): r is Ack => r !== null && typeof r === 'object');
+        if (!reply && error && !settled) this.#logger.warn(`forwarded ${op}: ${error.message} (${replies.length} nodes answered)`);
+        settle(reply);
       });
     });
   }
@@ -104,7 +135,26 @@ export class NodeRpc {
 
 /** A refusal from the node that ran a forwarded request, with its code and message. */
 export class ForwardedError extends GatewayError {
-  constructor(code: string, message: string) {
-    super(code, message, 409);
+  constructor(code: string, message: string, status = 409) {
+    super(code, message, status);
   }
+}
+
+/** Like respond(), for a request another node forwarded: a refusal also carries its HTTP status (REST requests keep it). */
+export async function respondForwarded<T extends object>(work: () => Promise<T> | T): Promise<Ack<T> | { ok: false; error: { code: string; message: string; status: number } }> {
+  let status = 500;
+  const ack = await respond(async () => {
+    try {
+      return await work();
+    } catch (error) {
+      status = describeError(error).status;
+      throw error;
+    }
+  });
+  return ack.ok ? ack : { ok: false, error: { ...ack.error, status } };
+}
+
+/** The typed error of a forwarded refusal, with its status when the holder gave one. */
+export function forwardedError(error: { code: string; message: string; status?: number }): ForwardedError {
+  return new ForwardedError(error.code, error.message, typeof error.status === 'number' ? error.status : 409);
 }

@@ -16,3 +16,5 @@ export * from './mix-tasks.controller';
 export * from './mixing.module';
 export * from './mix-cost';
 export * from './layers';
+export * from './placement-rules';
+export * from './mix-placement';

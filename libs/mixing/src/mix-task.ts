@@ -63,6 +63,8 @@ export class MixTaskEndedError extends ConflictError {
 
 interface MixTaskEvents extends Record<string, unknown[]> {
   state: [{ taskId: string; conferenceId: string; state: MixTaskState; reason?: string }];
+  /** A patch was applied (what a node taking the mix over must start it with; mix-placement.ts). */
+  patched: [MixTaskPatch];
 }
 
 /** An in-process consumer of the mix (a channel's program): gets every tag; closed when the task ends. */
@@ -228,6 +230,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
       this.#layout = patch.layout;
       this.#relayout();
     }
+    this.emit('patched', patch);
   }
 
   /**

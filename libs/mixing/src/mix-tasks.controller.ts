@@ -5,7 +5,8 @@ import { resourceId, ZodPipe } from '@gw/common';
 import { RecordingService } from '@gw/live';
 import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { assertConferenceHost, ConferenceService } from '@gw/conference';
-import { MixTask } from './mix-task';
+import { MixTask, MixTaskSpec } from './mix-task';
+import { MixPlacement } from './mix-placement';
 import { MAX_OVERLAYS } from './overlay';
 import { MixingService } from './mixing.service';
 
@@ -87,6 +88,7 @@ export class MixTasksController {
     @Inject(MixingService) private readonly mixing: MixingService,
     @Inject(ConferenceService) private readonly conferences: ConferenceService,
     @Inject(RecordingService) private readonly recordings: RecordingService,
+    @Inject(MixPlacement) private readonly placement: MixPlacement,
   ) {}
 
   @Post()
@@ -94,9 +96,10 @@ export class MixTasksController {
   @Allow('admin', 'host')
   @ApiBody({ schema: z.toJSONSchema(createMixTaskBody, { io: 'input' }) as object })
   async create(@CurrentPrincipal() principal: Principal, @Body(new ZodPipe(createMixTaskBody)) body: z.infer<typeof createMixTaskBody>) {
-    const conference = this.conferences.get(body.conferenceId);
+    // In a cluster the conference may live on another node (this node's copy of it answers).
+    const conference = await this.conferences.obtain(body.conferenceId);
     assertConferenceHost(principal, body.conferenceId, conference);
-    const task = await this.mixing.create({
+    const spec: MixTaskSpec = {
       conferenceId: body.conferenceId,
       outputs: body.outputs.map((o) => o.url),
       layout: body.layout,
@@ -105,10 +108,16 @@ export class MixTasksController {
       placeholders: body.placeholders,
       overlays: body.overlays,
       ...(body.names !== undefined ? { names: body.names } : {}),
-    });
+    };
+    if (!body.record) {
+      // Here when this node has room, else on the cluster's node with the most (mix-placement.ts).
+      const { id, state, node } = await this.placement.create(spec);
+      return { id, state, node };
+    }
+    // A recording is written on this node, so its mix runs here.
+    const task = await this.mixing.create(spec);
     const { id, state } = task.view();
-    if (!body.record) return { id, state };
-    return { id, state, recordingId: this.#record(task, conference.hostUserId) };
+    return { id, state, node: this.placement.nodeId, recordingId: this.#record(task, conference.hostUserId) };
   }
 
   /** Records the task's output until it ends; a refusal (disk full) stops the task again, as it asked for what cannot be done. */
@@ -141,37 +150,31 @@ export class MixTasksController {
   @Get(':id')
   @Allow('admin', 'host')
   get(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
-    return this.#owned(principal, id).view();
+    // On whichever node runs it (cluster mode); `node` names that node.
+    return this.placement.operate(principal, id, { op: 'get' });
   }
 
   @Patch(':id')
   @Allow('admin', 'host')
   @ApiBody({ schema: z.toJSONSchema(patchMixTaskBody, { io: 'input' }) as object })
   async patch(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(patchMixTaskBody)) body: z.infer<typeof patchMixTaskBody>) {
-    const task = this.#owned(principal, id);
-    await task.patch({
-      sequence: body.sequence,
-      layout: body.layout,
-      volumes: body.volumes && Object.fromEntries(Object.entries(body.volumes).map(([u, v]) => [u, v / 100])),
-      addOutputs: body.addOutputs,
-      removeOutputs: body.removeOutputs,
-      overlays: body.overlays,
-      names: body.names,
+    return this.placement.operate(principal, id, {
+      op: 'patch',
+      patch: {
+        sequence: body.sequence,
+        layout: body.layout,
+        volumes: body.volumes && Object.fromEntries(Object.entries(body.volumes).map(([u, v]) => [u, v / 100])),
+        addOutputs: body.addOutputs,
+        removeOutputs: body.removeOutputs,
+        overlays: body.overlays,
+        names: body.names,
+      },
     });
-    return task.view();
   }
 
   @Delete(':id')
   @Allow('admin', 'host')
   async remove(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string) {
-    const task = this.#owned(principal, id);
-    await task.stop('stopped by request');
-    return task.view();
-  }
-
-  #owned(principal: Principal, id: string): MixTask {
-    const task = this.mixing.get(id);
-    assertConferenceHost(principal, task.conferenceId, this.conferences.find(task.conferenceId));
-    return task;
+    return this.placement.operate(principal, id, { op: 'stop' });
   }
 }

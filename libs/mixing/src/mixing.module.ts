@@ -1,9 +1,10 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { GATEWAY_CONFIG, ResolvedConfig } from '@gw/config';
 import { ConferenceService } from '@gw/conference';
-import { Notifier } from '@gw/im';
+import { NodeRpc, Notifier } from '@gw/im';
 import { LIVE_ORIGIN, LiveOrigin } from '@gw/live';
 import { MixTasksController } from './mix-tasks.controller';
+import { MixPlacement } from './mix-placement';
 import { MixingService } from './mixing.service';
 
 /** The mixing coordinator: REST for mix tasks, state pushed to the conference host. */
@@ -33,13 +34,25 @@ import { MixingService } from './mixing.service';
         return service;
       },
     },
+    {
+      provide: MixPlacement,
+      // Cluster mode: attached to Redis and the node registry by the cluster module (mix-placement.ts).
+      inject: [MixingService, ConferenceService, NodeRpc, GATEWAY_CONFIG],
+      useFactory: (mixing: MixingService, conferences: ConferenceService, rpc: NodeRpc, config: ResolvedConfig) =>
+        new MixPlacement(mixing, conferences, rpc, config.cluster?.nodeId ?? `local:${config.port}`, new Logger('Mixing')),
+    },
   ],
-  exports: [MixingService],
+  exports: [MixingService, MixPlacement],
 })
 export class MixingModule implements OnApplicationShutdown {
-  constructor(@Inject(MixingService) private readonly mixing: MixingService) {}
+  constructor(
+    @Inject(MixingService) private readonly mixing: MixingService,
+    @Inject(MixPlacement) private readonly placement: MixPlacement,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    // No more take-overs from here first: this node's mixes stay recorded, and the nodes left move them.
+    this.placement.stop();
     await this.mixing.stopAll();
   }
 }

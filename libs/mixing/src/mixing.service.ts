@@ -1,4 +1,4 @@
-import { LineLogger, newId, NotFoundError, redactText, TypedEmitter, UnavailableError } from '@gw/common';
+import { ConflictError, LineLogger, newId, NotFoundError, redactText, TypedEmitter, UnavailableError } from '@gw/common';
 import { ConferenceService } from '@gw/conference';
 import { ClientMixRelay } from './client-mix-relay';
 import { OutputSettings } from './ffmpeg-args';
@@ -14,6 +14,12 @@ export class MixTaskNotFoundError extends NotFoundError {
 }
 
 /** 503: the node's CPU budget cannot hold another mix of this cost (docs/cluster.md, "Mix admission"). */
+export class MixTaskExistsError extends ConflictError {
+  constructor(id: string) {
+    super(`mix task ${id} already runs here`, 'MIX_TASK_EXISTS');
+  }
+}
+
 export class MixCapacityError extends UnavailableError {
   constructor(cost: number, reserved: number, budget: number) {
     super(`no CPU for another mix here: it costs ${cost} cores, ${reserved.toFixed(2)} of the ${budget} budgeted are taken by running mixes`, 'MIX_CAPACITY');
@@ -118,13 +124,17 @@ export class MixingService extends TypedEmitter<MixingEvents> {
   /**
    * Starts a mix task; `sink` receives the mix in-process (a channel's program)
    * besides its RTMP outputs. Refused with MIX_CAPACITY when the node's CPU
-   * budget cannot hold it.
+   * budget cannot hold it. `id`: a mix taken over from a node that was lost
+   * keeps its id (mix-placement.ts). In a cluster the conference may live on
+   * another node: the mix runs on this node's copy of it.
    */
-  async create(spec: MixTaskSpec, sink?: MixSink): Promise<MixTask> {
-    const conference = this.conferences.get(spec.conferenceId);
+  async create(spec: MixTaskSpec, sink?: MixSink, id = newId('mix')): Promise<MixTask> {
+    if (this.has(id)) throw new MixTaskExistsError(id);
+    // An ended task of this id (a mix that moved away and back) is forgotten for the new one.
+    this.#tasks.delete(id);
+    const conference = await this.conferences.obtain(spec.conferenceId);
     const cost = this.costOf(spec.settings, spec.participants?.length ?? conference.participantCount);
     this.assertCapacity(cost);
-    const id = newId('mix');
     // Reserved before the (asynchronous) start, so two creates racing cannot both take the last room.
     this.#costs.set(id, cost);
     let task: MixTask;
@@ -150,12 +160,20 @@ export class MixingService extends TypedEmitter<MixingEvents> {
       this.#announce(change);
       if (change.state === 'stopped' || change.state === 'failed') {
         setTimeout(() => {
+          // Unless a new task took the id meanwhile (a mix that moved away and back).
+          if (this.#tasks.get(id) !== task) return;
           this.#tasks.delete(id);
           this.#costs.delete(id);
         }, KEEP_ENDED_MS).unref();
       }
     });
     return task;
+  }
+
+  /** Whether this node runs (or is starting) a task of this id. */
+  has(id: string): boolean {
+    const task = this.#tasks.get(id);
+    return task ? !task.ended : this.#costs.has(id);
   }
 
   get(id: string): MixTask {
