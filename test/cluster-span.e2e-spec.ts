@@ -35,8 +35,9 @@ interface ParticipantView {
  * bridges it to node 1 with PipeTransports (SRTP, RTX). Proven at the
  * channel's viewer (node 1's origin, where the mix runs): both pictures in
  * their cells and both tones; in the guest's browser: the host's picture and
- * sound decoded from node 2; and when the guest leaves, node 1 drops them
- * and node 2's copy ends by itself.
+ * sound decoded from node 2; through a Redis restart, the bridge and the
+ * mix go on; and when the guest leaves, node 1 drops them and node 2's copy
+ * ends by itself.
  */
 describe('a conference spans two nodes', () => {
   let redis: TestRedis;
@@ -155,6 +156,15 @@ describe('a conference spans two nodes', () => {
     // The guest's picture is live at the viewer (its counter moves), not a still.
     await probe.waitUntilArrived(both.at + 3000);
     expect(probe.rate(both.at, both.at + 3000).maxDistinctGapMs).toBeLessThan(500);
+
+    // Redis restarts mid-session (the nodes are not restarted): the bridge and the mix go on.
+    const restartedAt = Date.now();
+    await redis.restart();
+    await probe.waitUntilArrived(restartedAt + 8000, 20000);
+    const afterRestart = probe.rate(restartedAt, restartedAt + 8000);
+    expect(afterRestart.maxDistinctGapMs).toBeLessThan(500);
+    expect(probe.frames.filter((f) => f.at > restartedAt + 7000).every((f) => f.showing.includes('wg') && f.showing.includes('anchor'))).toBe(true);
+    expect((await participantsOn(n1, conferenceId))?.find((p) => p.userId === 'wg')).toMatchObject({ node: 'n2', video: true });
 
     // The guest's browser decodes the host's picture and sound, carried node 1 → node 2.
     const before = await receivedFrom(page, 'anchor');

@@ -5,6 +5,7 @@ import type { Conference } from './conference';
 import type { ConferenceService } from './conference.service';
 import type { Participant } from './participant';
 import { bridgeGives } from './span-rules';
+import { ConferenceUnreachableError } from './errors';
 
 /** How often a copy tells its home it is there, and how much silence ends a bridge. */
 export const SPAN_PING_MS = 2000;
@@ -38,6 +39,7 @@ export type SpanEvent =
   | { kind: 'producerClosed'; sourceId: string }
   | { kind: 'producerPaused'; sourceId: string; paused: boolean }
   | { kind: 'ping' }
+  | { kind: 'admit'; userId: string }
   | { kind: 'closed'; reason: string };
 
 interface LocateReply {
@@ -207,6 +209,11 @@ class Bridge {
     switch (event.kind) {
       case 'ping':
         return { ok: true };
+      case 'admit':
+        // At the home, saved like any admission; a copy only hears of it.
+        if (c.homeNode === undefined) c.admit(event.userId);
+        else c.members.add(event.userId);
+        return { ok: true };
       case 'joined':
         c.joinFromNode(event.userId, this.remoteNode, event.via, this.transport);
         return { ok: true };
@@ -313,6 +320,18 @@ export class ConferenceSpans {
     this.conferences.on('ended', ({ conference, reason }) => {
       for (const bridge of [...this.#bridges.values()]) if (bridge.conference === conference) bridge.close(reason, true);
     });
+  }
+
+  /**
+   * Makes a user a member: at the conference's home (saved there) when this
+   * is a copy, so that every node knows them; here when this is the home.
+   */
+  async admit(conference: Conference, userId: string): Promise<void> {
+    if (conference.homeNode === undefined) return conference.admit(userId);
+    const bridge = this.#bridges.get(`${conference.id}>${conference.homeNode}`);
+    const reply = bridge && !bridge.closed ? await this.tell(bridge, { kind: 'admit', userId }) : undefined;
+    if (!reply?.ok) throw new ConferenceUnreachableError(conference.id, conference.homeNode);
+    conference.members.add(userId);
   }
 
   /** The bridges of a conference, by the other node (for GET /conferences/:id and tests). */

@@ -6,6 +6,7 @@ import { Allow, CurrentPrincipal, Principal } from '@gw/auth';
 import { SrtService } from '@gw/live';
 import { Conference } from './conference';
 import { ConferenceLivePort } from './conference-live';
+import { ConferenceSpans } from './conference-span';
 import { ConferenceService } from './conference.service';
 import { assertConferenceHost, NotAMemberError } from './errors';
 import { ingestAccess } from './ingest/ingest-access';
@@ -31,6 +32,7 @@ export class ConferencesController {
     @Inject(IngestService) private readonly ingest: IngestService,
     @Inject(ConferenceLivePort) private readonly live: ConferenceLivePort,
     @Inject(SrtService) private readonly srt: SrtService,
+    @Inject(ConferenceSpans) private readonly spans: ConferenceSpans,
   ) {}
 
   @Post()
@@ -101,9 +103,10 @@ export class ConferencesController {
   @HttpCode(201)
   @Allow('any')
   @ApiBody({ schema: z.toJSONSchema(ingestBody) as object })
-  createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(ingestBody)) body: z.infer<typeof ingestBody>) {
-    const conference = this.conferences.get(id);
-    if (ingestAccess(principal, conference, body.userId) === 'admit') conference.admit(body.userId);
+  async createIngest(@CurrentPrincipal() principal: Principal, @Param('id', new ZodPipe(resourceId)) id: string, @Body(new ZodPipe(ingestBody)) body: z.infer<typeof ingestBody>) {
+    // In a cluster the push may come to another node than the conference's: it joins this node's copy.
+    const conference = await this.conferences.obtain(id, body.userId);
+    if (ingestAccess(principal, conference, body.userId) === 'admit') await this.spans.admit(conference, body.userId);
     // `kind: "screen"`: the push is the member's screen share (a presentation PC running OBS).
     const kind = body.kind ?? 'camera';
     const url = this.ingest.urlFor(id, body.userId, kind);

@@ -1,4 +1,4 @@
-import { ConflictError, ForbiddenError, GatewayError, NotFoundError, ValidationError } from '@gw/common';
+import { ConflictError, ForbiddenError, GatewayError, NotFoundError, UnavailableError, ValidationError } from '@gw/common';
 
 export class ConferenceNotFoundError extends NotFoundError {
   constructor(id: string) {
@@ -78,5 +78,12 @@ export class P2pNotAllowedError extends ConflictError {
 export class ParticipantNotFoundError extends NotFoundError {
   constructor(conferenceId: string, userId: string) {
     super(`${userId} is not in conference ${conferenceId}`, 'PARTICIPANT_NOT_FOUND');
+  }
+}
+
+/** Cluster mode: the node that holds the conference did not answer (it may have died). */
+export class ConferenceUnreachableError extends UnavailableError {
+  constructor(conferenceId: string, node: string) {
+    super(`conference ${conferenceId}: its node ${node} did not answer`, 'CONFERENCE_UNREACHABLE');
   }
 }
