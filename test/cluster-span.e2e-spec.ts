@@ -11,7 +11,7 @@ import { waitFor } from '../bench/support/processes';
 import { TestRedis } from '../bench/support/redis';
 import { launchChromium, receivedFrom, writeFakeCamera } from './support/browser';
 import { publishTestStream, Publisher } from './support/media';
-import { RED, tonePowers } from './support/mix-checks';
+import { BLUE, RED, tonePowers } from './support/mix-checks';
 
 const W = 640;
 const H = 360;
@@ -173,9 +173,41 @@ describe('a conference spans two nodes', () => {
       return now.framesDecoded > before.framesDecoded + 20 && now.audioBytes > before.audioBytes ? true : undefined;
     }, 15000);
 
-    // The guest closes the page: node 1 drops them, node 2's copy ends by itself (idle, 3 s here).
+    // A second guest pushes RTMP to node 2 (its ingest URL asked of node 2): node 1's mix shows it too.
+    const rgToken = await token(n2, 'rg', 'viewer');
+    const rg = await connectWithToken(n2, rgToken);
+    sockets.push(rg);
+    const rgInvited = await ask(host, 'cohost:invite', { channelId, userId: 'rg' });
+    expect(await ask(rg, 'cohost:accept', { invitationId: rgInvited.invitationId })).toMatchObject({ ok: true, conferenceId });
+    const ingest = await n2.request('POST', `/api/v1/conferences/${conferenceId}/ingest`, { body: { userId: 'rg' }, headers: { authorization: `Bearer ${rgToken}` } });
+    expect(ingest).toMatchObject({ status: 201, body: { url: expect.stringContaining(`:${n2.rtmpPort}/`) } });
+    const rgAt = Date.now();
+    pushes.push(publishTestStream(ingest.body.url, { color: '0x0000ff', toneHz: 1000, fps: 25, seconds: 300, counter: true }));
+    const rgHome = await waitFor('the RTMP guest on node 1, from node 2', async () => {
+      const p = (await participantsOn(n1, conferenceId))?.find((x) => x.userId === 'rg');
+      return p?.video && p.audio ? p : undefined;
+    }, 20000);
+    expect(rgHome).toMatchObject({ via: 'rtmp', node: 'n2' });
+    // Where the mix put the three (its own view), then all three at the viewer, and the new tone.
+    const mixTaskId = (await n1.admin('GET', `/api/v1/channels/${channelId}`)).body.mixTaskId as string;
+    const cells = await waitFor('the mix placing three', async () => {
+      const c = (await n1.admin('GET', `/api/v1/mix-tasks/${mixTaskId}`)).body.layout?.cells as { userId: string; x: number; y: number; width: number; height: number }[] | undefined;
+      return c?.length === 3 ? c : undefined;
+    }, 20000);
+    const colors: Record<string, [number, number, number]> = { anchor: RED, wg: GREEN, rg: BLUE };
+    probe.retile(cells.filter((c) => c.userId !== 'anchor').map((c) => ({ id: c.userId, cell: { x: c.x, y: c.y, width: c.width, height: c.height }, color: colors[c.userId] })).concat([{ id: 'anchor', cell: { x: 0, y: 0, width: W, height: H }, color: RED }]));
+    const three = await probe.waitForShowing(['anchor', 'wg', 'rg'], { after: rgAt, timeoutMs: 20000 });
+    process.stdout.write(`cluster-span: the RTMP guest on node 2 in node 1's mix ${three.at - rgAt} ms after its push started\n`);
+    const [q1000, q700] = await tonePowers(channel.playUrls.flv, [1000, 700]);
+    expect(q1000).toBeGreaterThan(20 * q700);
+
+    // The browser guest closes its page: node 1 drops them; the RTMP guest, whose push node 2 still carries, stays.
     await page.close();
     await waitFor('the guest gone from node 1', async () => ((await participantsOn(n1, conferenceId))?.some((p) => p.userId === 'wg') ? undefined : true), 20000);
+    expect((await participantsOn(n1, conferenceId))?.map((p) => p.userId).sort()).toEqual(['anchor', 'rg']);
+    // The RTMP guest stops pushing: node 1 drops them too, and node 2's copy, with nobody left on it, ends by itself.
+    await pushes.pop()!.stop();
+    await waitFor('the RTMP guest gone from node 1', async () => ((await participantsOn(n1, conferenceId))?.some((p) => p.userId === 'rg') ? undefined : true), 20000);
     await waitFor("node 2's copy ended", async () => ((await n2.admin('GET', `/api/v1/conferences/${conferenceId}`)).status === 404 ? true : undefined), 20000);
     // Node 1's conference goes on with the host.
     expect((await participantsOn(n1, conferenceId))?.map((p) => p.userId)).toEqual(['anchor']);

@@ -116,7 +116,8 @@ export class IngestService {
     let point = [...this.#points.values()].find((p) => p.conferenceId === conferenceId && p.userId === userId && p.kind === kind);
     if (!point) {
       point = { stream: `in-${randomBytes(8).toString('hex')}`, key: newSecret(), conferenceId, userId, kind };
-      this.store?.insertIngestPoint({ stream: point.stream, publishKey: point.key, conferenceId, userId, kind });
+      // A copy of another node's conference (cluster mode) is not saved, nor are its push points.
+      if (conference.homeNode === undefined) this.store?.insertIngestPoint({ stream: point.stream, publishKey: point.key, conferenceId, userId, kind });
       this.#points.set(point.stream, point);
       this.#pushKeys();
     }
