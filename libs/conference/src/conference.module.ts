@@ -25,6 +25,7 @@ import { MediaGateway } from './media.gateway';
           rtc: {
             listenIp: config.rtc.listenIp,
             announcedIp: config.rtc.announcedIp,
+            pipeAnnouncedIp: config.rtc.pipeAnnouncedIp,
             relayedClientProtocol: (ip, port) => turn.relayedClientProtocol(ip, port),
           },
           idleSeconds: config.conferenceIdleSeconds,

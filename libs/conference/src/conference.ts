@@ -19,6 +19,8 @@ import { ClientReport, Quality, QUALITY_SAMPLE_MS } from './quality';
 export interface RtcOptions {
   listenIp: string;
   announcedIp?: string;
+  /** Cluster mode: the address other nodes reach this node's bridge PipeTransports on (default announcedIp). */
+  pipeAnnouncedIp?: string;
   /**
    * Whether a remote address the SFU sees is a relay of the embedded TURN server,
    * and over what the client reached it. Unset: no embedded TURN (tuples count as direct).
@@ -404,7 +406,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     await this.#rebuilding;
     const router = this.#leastLoadedRouter();
     const transport = await router.createPipeTransport({
-      listenIp: { ip: this.rtc.listenIp, announcedIp: this.rtc.announcedIp },
+      listenIp: { ip: this.rtc.listenIp, announcedIp: this.rtc.pipeAnnouncedIp ?? this.rtc.announcedIp },
       enableRtx: true,
       enableSrtp: true,
       appData: { router },

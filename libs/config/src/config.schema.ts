@@ -45,6 +45,8 @@ export interface GatewayConfig {
   rtc: {
     listenIp: string;
     announcedIp?: string;
+    /** RTC_PIPE_IP: where the other nodes of a cluster reach this node's PipeTransports. Default RTC_ANNOUNCED_IP. */
+    pipeAnnouncedIp?: string;
     minPort: number;
     maxPort: number;
     /** Number of mediasoup workers. Default: one per core. */
@@ -191,6 +193,7 @@ const envSchema = z.object({
   LIVE_PUBLISH_GRACE_MS: z.coerce.number().int().min(0).max(60000).default(3000),
   RTC_LISTEN_IP: ip.default('127.0.0.1'),
   RTC_ANNOUNCED_IP: z.string().min(1).optional(),
+  RTC_PIPE_IP: z.string().min(1).optional(),
   RTC_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(40000),
   RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(40999),
   SFU_WORKERS: positiveInt.max(64).optional(),
@@ -400,6 +403,7 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
     rtc: {
       listenIp: e.RTC_LISTEN_IP,
       announcedIp: e.RTC_ANNOUNCED_IP,
+      pipeAnnouncedIp: e.RTC_PIPE_IP ?? e.RTC_ANNOUNCED_IP,
       minPort: e.RTC_MIN_PORT,
       maxPort: e.RTC_MAX_PORT,
       workers,
