@@ -33,6 +33,9 @@ export interface CellPicture {
   frame: YuvFrame | undefined;
 }
 
+/** How far ahead of its video the mixed audio is written to the encoder: three AAC frames at 48 kHz. */
+export const AUDIO_LEAD_MS = 64;
+
 /**
  * The MCU's core: at a steady clock it composes the canvas (background, then
  * every cell's latest picture in z-order) and mixes the audio, and writes both
@@ -44,6 +47,8 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   readonly mixer: AudioMixer;
   #encoder: SupervisedProcess | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** A one-shot timer at the next video frame's due time (the 10 ms interval alone made frames up to 10 ms late). */
+  #frameTimer: NodeJS.Timeout | undefined;
   #startedAt = 0;
   #framesWritten = 0;
   #samplesWritten = 0;
@@ -56,8 +61,11 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   /** Frames written in the last second, for stats. */
   readonly #written = new PerSecond();
   #droppedFrames = 0;
+  /** When each of the last seconds' frames left the compositor (performance.now()), for its pacing (maxWriteGapMs). */
+  readonly #writeTimes: number[] = [];
   #lastFrame: Buffer | undefined;
   readonly #freeCanvases: Buffer[] = [];
+  readonly #audioLeadMs: number;
 
   constructor(
     private readonly o: CompositorOptions,
@@ -65,7 +73,13 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   ) {
     super();
     this.#background = background;
-    const startMs = o.audioDelayMs ?? 180;
+    const delayMs = o.audioDelayMs ?? 180;
+    // The audio goes to the encoder AUDIO_LEAD_MS ahead of its video, out of the hold: the total hold stays
+    // MIX_AUDIO_DELAY_MS (so A/V timing and audio latency are as before), and ffmpeg, which encodes its two
+    // inputs in timestamp order, never waits for audio that is not there yet (it polls every 10 ms, and the
+    // waits showed as 95 ms gaps between 67 ms frames at 15 fps; 75–85 ms with the lead).
+    this.#audioLeadMs = Math.min(AUDIO_LEAD_MS, delayMs);
+    const startMs = delayMs - this.#audioLeadMs;
     this.mixer = new AudioMixer({ sampleRate: o.settings.audio.sampleRate, channels: o.settings.audio.channels, startMs, maxMs: startMs + 60 });
   }
 
@@ -87,6 +101,19 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   }
 
   /** Frames per second written over the last second. */
+  /**
+   * The longest wall-clock gap between two frames the compositor wrote in the
+   * last 5 s: its own pacing (event-loop delays land here), as against what a
+   * viewer sees after the encoder, the relays and the origin.
+   */
+  get maxWriteGapMs(): number {
+    const now = performance.now();
+    while (this.#writeTimes.length && now - this.#writeTimes[0] > 5000) this.#writeTimes.shift();
+    let max = 0;
+    for (let i = 1; i < this.#writeTimes.length; i++) max = Math.max(max, this.#writeTimes[i] - this.#writeTimes[i - 1]);
+    return Math.round(max);
+  }
+
   get fps(): number {
     return this.#written.rate();
   }
@@ -117,6 +144,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#frameTimer);
     // Closing both inputs lets ffmpeg flush and exit at once; stop() then reaps or kills it.
     this.#encoder?.stdin.end();
     this.#encoder?.pipe(0).end();
@@ -153,6 +181,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     this.#samplesWritten = 0;
     this.emit('session', { restarted, pid: encoder.pid! });
     clearInterval(this.#timer);
+    clearTimeout(this.#frameTimer);
     this.#timer = setInterval(() => this.#tick(), 10);
     this.#tick();
   }
@@ -176,14 +205,14 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     const { video, audio } = this.o.settings;
     const elapsed = (performance.now() - this.#startedAt) / 1000;
 
-    const samplesDue = Math.floor(elapsed * audio.sampleRate) - this.#samplesWritten;
+    const samplesDue = Math.floor((elapsed + this.#audioLeadMs / 1000) * audio.sampleRate) - this.#samplesWritten;
     if (samplesDue > 0) {
       encoder.pipe(0).write(this.mixer.mix(samplesDue));
       this.#samplesWritten += samplesDue;
     }
 
     const framesDue = Math.floor(elapsed * video.fps) + 1 - this.#framesWritten;
-    if (framesDue <= 0) return;
+    if (framesDue <= 0) return this.#armFrameTimer();
     // An encoder that cannot keep up is sent repeats of the last composition (no new
     // compositing work); every due frame is still written so audio and video keep one clock.
     const backlogged = encoder.stdin.writableLength > 8 * 1024 * 1024 && this.#lastFrame !== undefined;
@@ -199,7 +228,19 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
       });
       this.#framesWritten += 1;
       this.#written.record();
+      this.#writeTimes.push(performance.now());
+      if (this.#writeTimes.length > 600) this.#writeTimes.shift();
     }
+    this.#armFrameTimer();
+  }
+
+  /** Wakes the compositor when the next frame is due, to the millisecond (audio goes with the 10 ms interval). */
+  #armFrameTimer(): void {
+    clearTimeout(this.#frameTimer);
+    if (this.#stopped || !this.#encoder) return;
+    const dueAt = this.#startedAt + (this.#framesWritten * 1000) / this.o.settings.video.fps;
+    this.#frameTimer = setTimeout(() => this.#tick(), Math.max(0, dueAt - performance.now()));
+    this.#frameTimer.unref?.();
   }
 
   /**

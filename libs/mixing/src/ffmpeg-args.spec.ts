@@ -74,6 +74,7 @@ describe('mixer ffmpeg arguments', () => {
       '-b:v', '800k', '-maxrate', '800k', '-bufsize', '1600k',
       '-force_key_frames', 'expr:if(lt(t,4),gte(t,n_forced*0.25),gte(t,4+(n_forced-16)*2))',
       '-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '2',
+      '-max_interleave_delta', '1',
       '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
     ]);
   });

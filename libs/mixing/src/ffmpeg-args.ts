@@ -167,6 +167,9 @@ export function buildEncoderArgs(o: OutputSettings): string[] {
     ...h264EncodeArgs(v),
     ...fastStartKeyframes(v.gopSeconds),
     ...aacEncodeArgs(a),
+    // Each packet leaves as soon as it is encoded: interleaving by timestamp held a video frame until the
+    // next AAC packet (1024 samples, plus the encoder's delay) was out, jitter the viewer saw as gaps.
+    '-max_interleave_delta', '1',
     '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
   ];
 }

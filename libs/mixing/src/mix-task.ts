@@ -307,6 +307,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         speed: Math.round(speed * 100) / 100,
         encoderRestarts: this.#compositor.restarts,
         droppedFrames: this.#compositor.droppedFrames,
+        maxWriteGapMs: this.#compositor.maxWriteGapMs,
       },
       participants: [...this.#inputs.keys()],
       // How old each participant's latest decoded picture is (null: none yet); past STALL_MS the cell shows the placeholder.
