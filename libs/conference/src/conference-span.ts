@@ -67,8 +67,8 @@ interface BridgeEnd {
  * participant nor closes before it opened.
  */
 class Bridge {
-  /** Local producer id → the pipe consumer sending it across. */
-  readonly #outgoing = new Map<string, types.Consumer>();
+  /** Local producer id → the pipe consumer sending it across (undefined while it is being made). */
+  readonly #outgoing = new Map<string, types.Consumer | undefined>();
   /** The other side's producer id → its producer here. */
   readonly #incoming = new Map<string, types.Producer>();
   /** Users whose presence was told across. */
@@ -151,7 +151,7 @@ class Bridge {
     if (!producer || producer.closed) return;
     this.#tellJoined(userId);
     // Reserved now, so that the same producer is never sent twice.
-    this.#outgoing.set(producerId, undefined as unknown as types.Consumer);
+    this.#outgoing.set(producerId, undefined);
     void this.#enqueue(async () => {
       if (this.#closed || producer.closed) return void this.#outgoing.delete(producerId);
       let consumer: types.Consumer;
@@ -316,10 +316,8 @@ export class ConferenceSpans {
     this.rpc.handle(LOCATE, (payload) => this.#locate(payload as { conferenceId: string }));
     this.rpc.handle(BRIDGE, (payload) => this.#bridgeHere(payload as Addressed & BridgeEnd));
     this.rpc.handle(EVENT, (payload) => this.#event(payload as Addressed & { event: SpanEvent }));
+    // A conference's bridges end with it: closing it closes their transports (Bridge's constructor).
     this.conferences.setLocator((id, userId) => this.#obtain(id, userId));
-    this.conferences.on('ended', ({ conference, reason }) => {
-      for (const bridge of [...this.#bridges.values()]) if (bridge.conference === conference) bridge.close(reason, true);
-    });
   }
 
   /**

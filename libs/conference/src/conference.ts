@@ -411,10 +411,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       enableSrtp: true,
       appData: { router },
     });
-    this.#serviceTransports.add(transport);
-    transport.observer.once('close', () => this.#serviceTransports.delete(transport));
-    if (this.#closed) transport.close();
-    return transport;
+    return this.#adoptServiceTransport(transport);
   }
 
   /** A pipe consumer of `producerId` on a bridge transport (piped across this conference's routers first when needed). */
@@ -668,10 +665,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     const router = this.#leastLoadedRouter();
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false, appData: { router } });
     await transport.connect({ ip: '127.0.0.1', port: remotePort, rtcpPort: remoteRtcpPort });
-    this.#serviceTransports.add(transport);
-    transport.observer.once('close', () => this.#serviceTransports.delete(transport));
-    if (this.#closed) transport.close();
-    return transport;
+    return this.#adoptServiceTransport(transport);
   }
 
   /** A paused consumer of `producerId` on a service transport (piped across routers when needed). */
@@ -886,6 +880,14 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   #transport(userId: string, transportId: string): types.Transport {
     const transport = this.#present(userId).transports.get(transportId);
     if (!transport) throw new MediaResourceNotFoundError('transport', transportId);
+    return transport;
+  }
+
+  /** A transport of a service (a mixer, a bridge to another node): closed with the conference, or at once when it closed meanwhile. */
+  #adoptServiceTransport<T extends types.Transport>(transport: T): T {
+    this.#serviceTransports.add(transport);
+    transport.observer.once('close', () => this.#serviceTransports.delete(transport));
+    if (this.#closed) transport.close();
     return transport;
   }
 

@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Server } from 'socket.io';
 import { describeError, GatewayError } from '@gw/common';
-import { respond } from './respond';
-import type { Ack } from './respond';
+import { Ack, respond } from './respond';
 
 /** What a node answers a forwarded request with: its ack, or null when the thing asked about is not here. */
 type RpcReply = Ack | null;
@@ -126,7 +125,7 @@ export class NodeRpc {
       if (!notHere(error)) throw error;
       const reply = await this.forward(op, payload);
       if (!reply) throw error;
-      if (!reply.ok) throw new ForwardedError(reply.error.code, reply.error.message);
+      if (!reply.ok) throw forwardedError(reply.error);
       const { ok: _ok, ...result } = reply;
       return result as unknown as T;
     }

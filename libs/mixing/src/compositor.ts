@@ -100,7 +100,6 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     return this.#droppedFrames;
   }
 
-  /** Frames per second written over the last second. */
   /**
    * The longest wall-clock gap between two frames the compositor wrote in the
    * last 5 s: its own pacing (event-loop delays land here), as against what a
@@ -114,6 +113,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     return Math.round(max);
   }
 
+  /** Frames per second written over the last second. */
   get fps(): number {
     return this.#written.rate();
   }

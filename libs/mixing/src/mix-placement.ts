@@ -91,10 +91,7 @@ export class MixPlacement {
 
   /** Starts a mix where there is room: here first, else the node with the most room. */
   async create(spec: MixTaskSpec, id?: string): Promise<MixView & { node: string }> {
-    if (!this.#directory) {
-      const task = await this.mixing.create(spec, undefined, id);
-      return { ...task.view(), node: this.nodeId };
-    }
+    if (!this.#directory) return this.#startHere(spec, id);
     return this.#place(spec, id, await this.#nodes!());
   }
 

@@ -13,13 +13,14 @@ export class MixTaskNotFoundError extends NotFoundError {
   }
 }
 
-/** 503: the node's CPU budget cannot hold another mix of this cost (docs/cluster.md, "Mix admission"). */
+/** 409: a mix task of this id already runs (or is starting) on this node. */
 export class MixTaskExistsError extends ConflictError {
   constructor(id: string) {
     super(`mix task ${id} already runs here`, 'MIX_TASK_EXISTS');
   }
 }
 
+/** 503: the node's CPU budget cannot hold another mix of this cost (docs/cluster.md, "Mix admission"). */
 export class MixCapacityError extends UnavailableError {
   constructor(cost: number, reserved: number, budget: number) {
     super(`no CPU for another mix here: it costs ${cost} cores, ${reserved.toFixed(2)} of the ${budget} budgeted are taken by running mixes`, 'MIX_CAPACITY');
