@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,23 +8,7 @@ import { io, Socket } from 'socket.io-client';
 import { launchChromium, receivedFrom } from './support/browser';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
 import { waitForBytesFlowing } from '../bench/support/producer-bytes';
-import { descendantPids, freePort, isRunning, waitFor } from '../bench/support/processes';
-
-/** A port free on loopback for both TCP and UDP (TURN listens on both). */
-async function freeTurnPort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => {
-        socket.close();
-        resolve(false);
-      });
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
+import { descendantPids, freeTcpUdpPort, isRunning, waitFor } from '../bench/support/processes';
 
 function connect(gw: RunningGateway, token: string): Promise<Socket> {
   const socket = io(gw.baseUrl, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
@@ -56,7 +39,7 @@ describe('TURN: ICE servers and relayed participants (real coturn, Chromium, med
     (await gw.admin('POST', '/api/v1/tokens', { userId, role, ...(ttlSeconds ? { ttlSeconds } : {}) })).body.token as string;
 
   beforeAll(async () => {
-    turnPort = await freeTurnPort();
+    turnPort = await freeTcpUdpPort();
     gw = await startGateway({ env: { TURN: 'embedded', TURN_PORT: String(turnPort), TURN_TTL_SECONDS: '900' } });
     media = mkdtempSync(join(tmpdir(), 'turn-media-'));
   });

@@ -51,7 +51,7 @@ describe('the viewer page across the channel going off air', () => {
     await waitFor('on air', async () => ((await gw.admin('GET', '/api/v1/channels/tv')).body.source === 'host' ? true : undefined), 15000);
 
     const page = await browser.newPage();
-    await page.goto(`${gw.baseUrl}/#/viewer?channel=tv&token=${token}`);
+    await page.goto(`${gw.baseUrl}/#/viewer?channel=tv&token=${token}&mode=flv`);
     await waitFor('red on the page', async () => {
       const c = await shownColor(page);
       return c && c[0] > 180 && c[1] < 80 && c[2] < 80 ? true : undefined;

@@ -91,6 +91,20 @@ export async function freeUdpPort(): Promise<number> {
   throw new Error(`no free UDP port in ${TEST_PORT_MIN}-${TEST_PORT_MAX}`);
 }
 
+/** A port free on loopback for both TCP and UDP (a TURN server listens on both). */
+export async function freeTcpUdpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort();
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = createDgramSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no port free for both TCP and UDP');
+}
+
 /** Polls `check` until it returns a value other than undefined, or throws after timeoutMs. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -11,6 +11,7 @@ import { MixingModule } from '@gw/mixing';
 import { ObservabilityModule } from '@gw/observability';
 import { PersistenceModule } from '@gw/persistence';
 import { SfuModule } from '@gw/sfu';
+import { SwarmModule } from '@gw/swarm';
 import { TurnModule } from '@gw/turn';
 import { WhepModule } from '@gw/whep';
 
@@ -35,6 +36,7 @@ export class AppModule {
         PkModule,
         BypassModule,
         WhepModule,
+        SwarmModule,
         ClusterModule,
         ObservabilityModule,
       ],

@@ -92,6 +92,24 @@ export interface GatewayConfig {
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   turn: TurnConfig;
   /**
+   * Viewers sharing the stream (seed 002, libs/swarm). A channel without its own
+   * settings deals its program into P2P_SUBSTREAMS sub-streams (default 4) of
+   * P2P_BLOCK_GROUP blocks (default 1); a viewer takes blocks from at most
+   * P2P_MAX_PEERS peers (default 8) and gives them to at most P2P_MAX_CONSUMERS
+   * (default 8), at P2P_UPLOAD_KBPS at most (default 4000); a block a peer has
+   * not given within P2P_PEER_WAIT_MS (default 1500) comes from the origin, as
+   * does any block within P2P_URGENT_MS (default 1000) of the playhead.
+   */
+  p2p: {
+    substreams: number;
+    group: number;
+    maxPeersPerViewer: number;
+    maxConsumersPerPeer: number;
+    uploadKbps: number;
+    peerWaitMs: number;
+    urgentMs: number;
+  };
+  /**
    * SRT ingest (SRT_PORT, UDP; default 10080, 0 turns it off): hosts and RTMP-less
    * encoders push MPEG-TS over SRT, routed by stream id (libs/live/src/srt).
    * SRT_LATENCY_MS (default 120) is the receive latency the gateway asks for.
@@ -233,6 +251,13 @@ const envSchema = z.object({
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
   TURN_TTL_SECONDS: seconds.default(3600),
   P2P_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2500),
+  P2P_SUBSTREAMS: z.coerce.number().int().min(1).max(32).default(4),
+  P2P_BLOCK_GROUP: z.coerce.number().int().min(1).max(16).default(1),
+  P2P_MAX_PEERS: z.coerce.number().int().min(0).max(31).default(8),
+  P2P_MAX_CONSUMERS: z.coerce.number().int().min(0).max(64).default(8),
+  P2P_UPLOAD_KBPS: z.coerce.number().int().min(50).max(1000000).default(4000),
+  P2P_PEER_WAIT_MS: z.coerce.number().int().min(100).max(30000).default(1500),
+  P2P_URGENT_MS: z.coerce.number().int().min(0).max(30000).default(1000),
   SRT_PORT: z.union([z.literal('0').transform(() => 0), z.coerce.number().int().min(1024).max(65535)]).default(10080),
   SRT_LATENCY_MS: z.coerce.number().int().min(20).max(8000).default(120),
   SRTLA_PORT: z.union([z.literal('0').transform(() => 0), z.coerce.number().int().min(1024).max(65535)]).default(5000),
@@ -450,6 +475,15 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
             p2pTimeoutMs: e.P2P_TIMEOUT_MS,
           }
         : { mode: 'off', ttlSeconds: e.TURN_TTL_SECONDS, p2pTimeoutMs: e.P2P_TIMEOUT_MS },
+    p2p: {
+      substreams: e.P2P_SUBSTREAMS,
+      group: e.P2P_BLOCK_GROUP,
+      maxPeersPerViewer: e.P2P_MAX_PEERS,
+      maxConsumersPerPeer: e.P2P_MAX_CONSUMERS,
+      uploadKbps: e.P2P_UPLOAD_KBPS,
+      peerWaitMs: e.P2P_PEER_WAIT_MS,
+      urgentMs: e.P2P_URGENT_MS,
+    },
     srt: e.SRT_PORT ? { port: e.SRT_PORT, latencyMs: e.SRT_LATENCY_MS, ...(e.SRTLA_PORT ? { srtlaPort: e.SRTLA_PORT } : {}) } : undefined,
     cpuBudget: e.NODE_CPU_BUDGET ?? Math.round(Math.max(1, cpuCount) * 0.8 * 100) / 100,
     cluster: e.REDIS_URL

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ConflictError, LineLogger, newId, newSecret, NotFoundError, TypedEmitter } from '@gw/common';
-import { ChannelRecord, ChannelRepository } from '@gw/persistence';
+import { ChannelP2pSettings, ChannelRecord, ChannelRepository } from '@gw/persistence';
 import { ChannelActivity, ChannelSource, ChannelState, deriveChannelStatus } from './channel-status';
 import { LiveOrigin } from './live-origin';
 import { channelOfStream, hostSourceStream, LIVE_APP, PublishKeyTable, StreamApp, streamKey } from './origin-protocol';
@@ -86,6 +86,7 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
   readonly #activity = new Map<string, LiveActivity>();
   /** `${channelId}\n${sessionId}` → when that HLS player counts as gone (see hlsRequest). */
   readonly #hlsViewers = new Map<string, NodeJS.Timeout>();
+  readonly #hlsBytes = new Map<string, number>();
   private readonly live: LiveOrigin;
   private readonly ingest: LiveOrigin;
 
@@ -150,12 +151,13 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
     this.#pushKeys();
   }
 
-  create(input: { id?: string; title?: string }): CreatedChannel {
+  create(input: { id?: string; title?: string; p2p?: ChannelP2pSettings }): CreatedChannel {
     const record: ChannelRecord = {
       id: input.id ?? newId('ch'),
       title: input.title ?? input.id ?? 'Untitled channel',
       publishKey: newSecret(),
       createdAt: Date.now(),
+      ...(input.p2p ? { p2p: input.p2p } : {}),
     };
     if (!this.repository.insert(record)) throw new ChannelExistsError(record.id);
     this.#pushKeys();
@@ -205,6 +207,26 @@ export class ChannelService extends TypedEmitter<ChannelEvents> {
 
   exists(id: string): boolean {
     return this.repository.find(id) !== undefined;
+  }
+
+  /** Media bytes served over HTTP for a channel's HLS (segments, parts, init, and the swarm's blocks), since the gateway started. */
+  hlsBytesServed(id: string): number {
+    return this.#hlsBytes.get(id) ?? 0;
+  }
+
+  countHlsBytes(id: string, bytes: number): void {
+    this.#hlsBytes.set(id, (this.#hlsBytes.get(id) ?? 0) + bytes);
+  }
+
+  /** The channel's own swarm settings (seed 002), if it set any; undefined takes the gateway's defaults. */
+  p2pSettings(id: string): ChannelP2pSettings | undefined {
+    const record = this.repository.find(id);
+    if (!record) throw new ChannelNotFoundError(id);
+    return record.p2p;
+  }
+
+  setP2pSettings(id: string, p2p: ChannelP2pSettings): void {
+    if (!this.repository.updateP2p(id, p2p)) throw new ChannelNotFoundError(id);
   }
 
   /** Counts of channels by state, for metrics. */

@@ -11,6 +11,10 @@ import { SrtService } from './srt/srt.service';
 const createChannelBody = z.strictObject({
   id: resourceId.refine((id) => !id.endsWith(HOST_SOURCE_SUFFIX), `must not end with ${HOST_SOURCE_SUFFIX} (reserved for the host's source stream)`).optional(),
   title: z.string().min(1).max(200).optional(),
+  /** How viewers share the program (seed 002); without it the gateway's P2P_* defaults. */
+  p2p: z
+    .strictObject({ enabled: z.boolean().default(true), substreams: z.number().int().min(1).max(32).default(4), group: z.number().int().min(1).max(16).default(1) })
+    .optional(),
 });
 
 @ApiTags('channels')

@@ -82,6 +82,7 @@ export class HlsController {
       body = hls.part(uri.msn, uri.index)?.data;
     }
     if (!body) throw new NotFoundError(`channel ${channelId} has no ${name} (not cut yet, or out of the window)`, 'HLS_NOT_FOUND');
+    this.channels.countHlsBytes(channelId, body.length);
     this.#send(res, 'video/mp4', MEDIA_CACHE, body);
   }
 

@@ -95,4 +95,9 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
     version: 5,
     sql: `ALTER TABLE ingest_points ADD COLUMN kind TEXT NOT NULL DEFAULT 'camera';`,
   },
+  {
+    // A channel's viewer swarm (seed 002): its sub-streams and block groups, as JSON; null takes the defaults.
+    version: 6,
+    sql: `ALTER TABLE channels ADD COLUMN p2p TEXT;`,
+  },
 ];

@@ -1,5 +1,8 @@
+import Hls from 'hls.js';
 import mpegts from 'mpegts.js';
 import { Signalling } from '../lib/signalling';
+import { SwarmAgent } from '../lib/swarm-agent';
+import { startHlsPlayer } from '../lib/swarm-player';
 import { api, channelParams, Feedback, h } from '../lib/ui';
 import { WhepPlayer } from '../lib/whep-player';
 
@@ -9,38 +12,56 @@ interface ChannelView {
   state: string;
   source: string;
   viewers: number;
-  playUrls: { flv: string; rtmp: string; whep?: string };
+  playUrls: { flv: string; rtmp: string; hls?: string; whep?: string };
 }
+
+type Mode = 'p2p' | 'hls' | 'flv' | 'whep';
 
 declare global {
   interface Window {
-    viewerPlayer?: { video: HTMLVideoElement; errors: string[]; whep?: WhepPlayer };
+    viewerPlayer?: { video: HTMLVideoElement; errors: string[]; mode: Mode; whep?: WhepPlayer; swarm?: SwarmAgent; hls?: Hls };
   }
 }
 
+const MODE_NAMES: Record<Mode, string> = { p2p: 'Shared (HLS from peers)', hls: 'HLS', flv: 'HTTP-FLV', whep: 'Low latency (WebRTC)' };
+
+/** What the page plays by default: the program shared between viewers where the browser can, else HTTP-FLV (MSE), else HLS natively. */
+function defaultMode(): Mode {
+  if (Hls.isSupported() && SwarmAgent.supported()) return 'p2p';
+  return mpegts.isSupported() ? 'flv' : 'hls';
+}
+
 /**
- * The viewer page: `#/viewer?channel=<id>&token=<viewer token>`. Plays the
- * channel's HTTP-FLV with mpegts.js (the URL never changes, whatever the
- * channel shows), and offers "apply to co-host". With `&mode=whep` ("low
- * latency") it plays the channel over WebRTC instead (WHEP, sub-second).
+ * The viewer page: `#/viewer?channel=<id>&token=<viewer token>`. By default it
+ * plays the channel's HLS with hls.js, its segments shared with the channel's
+ * other viewers (seed 002, `mode=p2p`: each takes a sub-stream from the origin
+ * and the rest from peers, and shows how many bytes came from each); where
+ * WebRTC or MSE is missing it falls back to HTTP-FLV (mpegts.js), or to the
+ * browser's own HLS. `mode=flv`, `mode=hls` and `mode=whep` (WebRTC,
+ * sub-second) choose. The URLs never change, whatever the channel shows. It
+ * offers "apply to co-host".
  */
 export async function renderViewer(root: HTMLElement, params: URLSearchParams): Promise<void> {
   const { channelId, token } = channelParams(params);
-  const lowLatency = params.get('mode') === 'whep';
-  const otherMode = `#/viewer?channel=${encodeURIComponent(channelId)}&token=${encodeURIComponent(token)}${lowLatency ? '' : '&mode=whep'}`;
-  const mode = h('a', { id: 'latency-mode', href: otherMode }, lowLatency ? 'Standard latency (HTTP-FLV)' : 'Low latency (WebRTC)');
+  const asked = params.get('mode') as Mode | null;
+  const chosen: Mode = asked && asked in MODE_NAMES ? asked : defaultMode();
+  const lowLatency = chosen === 'whep';
+  const modeHref = (m: Mode) => `#/viewer?channel=${encodeURIComponent(channelId)}&token=${encodeURIComponent(token)}&mode=${m}`;
+  const mode = h('a', { id: 'latency-mode', href: modeHref(lowLatency ? 'flv' : 'whep') }, lowLatency ? 'Standard latency (HTTP-FLV)' : 'Low latency (WebRTC)');
+  const modes = h('span', { id: 'modes' }, ...(Object.keys(MODE_NAMES) as Mode[]).flatMap((m) => [' · ', m === chosen ? h('b', {}, MODE_NAMES[m]) : h('a', { href: modeHref(m), 'data-mode': m }, MODE_NAMES[m])]));
   const state = h('span', { class: 'status', id: 'channel-state' }, 'loading…');
   const playback = h('span', { class: 'status', id: 'playback' }, 'not playing');
+  const shared = h('p', { id: 'p2p-stats', class: 'status' });
   const video = h('video', { id: 'player', muted: true, autoplay: true, playsinline: true, controls: true });
   const apply = h('button', { id: 'apply' }, 'Apply to co-host');
   const onMic = h('p', { id: 'on-mic' });
   const log = h('ul', { class: 'feedback', id: 'feedback' });
   root.append(
-    h('section', { class: 'viewer' }, h('h2', {}, `Channel ${channelId}`), h('p', {}, 'State: ', state, ' · ', playback, ' · ', mode), video, h('p', {}, apply), onMic, h('h3', {}, 'What happened'), log),
+    h('section', { class: 'viewer' }, h('h2', {}, `Channel ${channelId}`), h('p', {}, 'State: ', state, ' · ', playback, ' · ', mode), h('p', {}, 'Play as', modes), video, shared, h('p', {}, apply), onMic, h('h3', {}, 'What happened'), log),
   );
   const feedback = new Feedback(log);
   const errors: string[] = [];
-  window.viewerPlayer = { video, errors };
+  window.viewerPlayer = { video, errors, mode: chosen };
 
   let channel: ChannelView;
   try {
@@ -57,7 +78,61 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
   };
   showState(channel);
 
-  if (lowLatency) {
+  const signalling = new Signalling(token);
+  if (chosen === 'p2p' || chosen === 'hls') {
+    const hlsUrl = channel.playUrls.hls?.replace(/index\.m3u8$/, 'plain.m3u8');
+    video.addEventListener('playing', () => {
+      playback.textContent = chosen === 'p2p' ? 'playing (shared)' : 'playing (HLS)';
+      playback.className = 'status ok';
+    });
+    video.addEventListener('waiting', () => (playback.textContent = 'buffering…'));
+    if (!hlsUrl) {
+      feedback.error('this channel has no HLS');
+    } else if (!Hls.isSupported()) {
+      // No MSE (iPhone Safari): the browser's own HLS player, straight from the origin.
+      video.src = channel.playUrls.hls!;
+      void video.play().catch((error: Error) => feedback.error('cannot start playback', error));
+    } else {
+      let agent: SwarmAgent | undefined;
+      if (chosen === 'p2p') {
+        const bufferAheadMs = () => {
+          const { buffered, currentTime } = video;
+          return buffered.length ? Math.max(0, (buffered.end(buffered.length - 1) - currentTime) * 1000) : 0;
+        };
+        agent = new SwarmAgent(signalling, channelId, { bufferAheadMs, onInfo: (text) => feedback.info(text) });
+        window.viewerPlayer.swarm = agent;
+        try {
+          await agent.start();
+        } catch (error) {
+          feedback.error('cannot join the viewers\' swarm; playing from the origin', error);
+          agent.stop();
+          agent = undefined;
+          window.viewerPlayer.swarm = undefined;
+        }
+        const shownAgent = agent;
+        if (shownAgent) {
+          const kb = (n: number) => `${Math.round(n / 1024)} KB`;
+          const show = () => {
+            const st = shownAgent.stats;
+            const total = st.bytesFromPeers + st.bytesFromOrigin;
+            shared.textContent = `from peers ${kb(st.bytesFromPeers)} (${total ? Math.round((100 * st.bytesFromPeers) / total) : 0} %) · from the origin ${kb(st.bytesFromOrigin)} · to peers ${kb(st.bytesToPeers)} · ${st.peers} peer(s) · sub-stream ${st.substream} of ${st.s}${st.rejectedBlocks ? ` · ${st.rejectedBlocks} bad block(s) dropped` : ''}`;
+          };
+          const timer = setInterval(show, 1000);
+          window.addEventListener('hashchange', () => clearInterval(timer), { once: true });
+        }
+      }
+      const hls = startHlsPlayer(video, hlsUrl, agent, (text) => (errors.push(text), feedback.error(text)));
+      window.viewerPlayer.hls = hls;
+      window.addEventListener(
+        'hashchange',
+        () => {
+          agent?.stop();
+          hls.destroy();
+        },
+        { once: true },
+      );
+    }
+  } else if (lowLatency) {
     if (!channel.playUrls.whep || typeof RTCPeerConnection === 'undefined') {
       feedback.error('low-latency playback is not available here (no WHEP URL or no WebRTC)');
     } else {
@@ -131,7 +206,6 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
     start();
   }
 
-  const signalling = new Signalling(token);
   signalling.on<{ channelId: string; state: string; source: string }>('channel:state', (s) => {
     if (s.channelId !== channelId) return;
     showState(s);

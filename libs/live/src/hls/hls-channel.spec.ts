@@ -71,7 +71,7 @@ describe('HlsChannel', () => {
     expect(channel.closed).toBe(true);
     expect(channel.segment(0)).toBeUndefined();
     expect(channel.playlist(true)).toBeUndefined();
-    expect(channel.resumePoint).toEqual({ mediaSequence: 3, discontinuitySequence: 0, initId: 1 });
+    expect(channel.resumePoint).toEqual({ mediaSequence: 3, discontinuitySequence: 0, initId: 1, nextBlock: 9 });
     feed(4000);
     expect(channel.snapshot()).toBeUndefined();
     await expect(channel.waitFor(() => true, 10)).resolves.toBe(false);

@@ -2,6 +2,17 @@ import { FlvTag } from '../program/flv';
 import { mediaPlaylist, multivariantPlaylist } from './hls-playlist';
 import { HlsInit, HlsPart, HlsResumePoint, HlsSegment, HlsSegmenter, HlsSegmenterOptions, HlsSnapshot } from './hls-segmenter';
 
+/** A block as the origin lists it (seed 002): a part of the program, with what a peer's copy must hash to. */
+export interface BlockInfo {
+  n: number;
+  msn: number;
+  part: number;
+  durationMs: number;
+  bytes: number;
+  sha256: string;
+  independent: boolean;
+}
+
 /** How a playlist request with LL-HLS delivery directives (`_HLS_msn`, `_HLS_part`) is answered. */
 export type ReloadDecision = { kind: 'now' } | { kind: 'wait'; until: () => boolean } | { kind: 'bad'; reason: string };
 
@@ -76,6 +87,41 @@ export class HlsChannel {
 
   part(msn: number, index: number): HlsPart | undefined {
     return this.#segmenter?.part(msn, index);
+  }
+
+  /** Every block still held (the listed segments' parts and the open segment's), oldest first. */
+  blocks(): BlockInfo[] {
+    const s = this.#segmenter?.snapshot();
+    if (!s) return [];
+    const out: BlockInfo[] = [];
+    for (const seg of s.open ? [...s.segments, s.open] : s.segments) {
+      for (const p of seg.parts) out.push({ n: p.block, msn: seg.msn, part: p.index, durationMs: p.durationMs, bytes: p.data.length, sha256: p.sha256, independent: p.independent });
+    }
+    return out;
+  }
+
+  /** The complete segments and the blocks they are made of (a segment is its parts back to back). */
+  segmentBlocks(): { msn: number; firstBlock: number; blocks: number }[] {
+    const s = this.#segmenter?.snapshot();
+    return (s?.segments ?? []).map((seg) => ({ msn: seg.msn, firstBlock: seg.parts[0].block, blocks: seg.parts.length }));
+  }
+
+  /** Block `n`, while it is held. */
+  block(n: number): HlsPart | undefined {
+    const s = this.#segmenter?.snapshot();
+    if (!s) return undefined;
+    for (const seg of s.open ? [...s.segments, s.open] : s.segments) {
+      const first = seg.parts[0]?.block;
+      if (first !== undefined && n >= first && n < first + seg.parts.length) return seg.parts[n - first];
+    }
+    return undefined;
+  }
+
+  /** The newest block's number, or -1 before the first. */
+  get newestBlock(): number {
+    const s = this.#segmenter?.snapshot();
+    const last = s?.open?.parts.at(-1) ?? s?.segments.at(-1)?.parts.at(-1);
+    return last?.block ?? -1;
   }
 
   /** True if `part` of segment `msn` is what will be cut next, or shortly after (a player following the preload hint). */

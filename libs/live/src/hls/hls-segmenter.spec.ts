@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,9 +204,14 @@ describe('HlsSegmenter', () => {
     const first = new HlsSegmenter();
     feed(first, stream(2.5));
     const resume = first.resumePoint;
-    expect(resume).toEqual({ mediaSequence: 3, discontinuitySequence: 0, initId: 1 });
+    expect(resume).toEqual({ mediaSequence: 3, discontinuitySequence: 0, initId: 1, nextBlock: 9 });
+    // Every part is a block (seed 002): numbered on from 0 across segments, with the SHA-256 of its bytes.
+    const parts = [...first.snapshot().segments, first.snapshot().open!].flatMap((s) => s.parts);
+    expect(parts.map((p) => p.block)).toEqual(parts.map((_, i) => i));
+    for (const p of parts) expect(p.sha256).toBe(createHash('sha256').update(p.data).digest('hex'));
     const next = new HlsSegmenter({ startAt: resume });
     feed(next, stream(1.1, { fromMs: 2500 }));
+    expect(next.snapshot().segments[0].parts[0].block).toBe(9);
     expect(next.snapshot()).toMatchObject({ mediaSequence: 3, discontinuitySequence: 0, segments: [{ msn: 3, initId: 1, discontinuity: true }] });
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FLV_AUDIO, FLV_VIDEO, FlvTag } from '../program/flv';
 import { AUDIO_TRACK, AudioConfig, initSegment, mediaFragment, parameterSets, parseAsc, parseAvcC, Sample, VIDEO_TIMESCALE, VIDEO_TRACK, VideoConfig, withParameterSets } from './fmp4';
 
@@ -21,6 +22,8 @@ export interface HlsResumePoint {
   mediaSequence: number;
   discontinuitySequence: number;
   initId: number;
+  /** The next block number (seed 002's blocks are the parts). */
+  nextBlock?: number;
 }
 
 export interface HlsInit {
@@ -37,6 +40,10 @@ export interface HlsPart {
   /** Holds a keyframe. */
   independent: boolean;
   data: Buffer;
+  /** Its number as a block (seed 002): from 0 in time order across the channel's program, whatever the segment. */
+  block: number;
+  /** SHA-256 of `data`, hex: how a viewer checks a block a peer gave it. */
+  sha256: string;
 }
 
 export interface HlsSegment {
@@ -124,6 +131,7 @@ export class HlsSegmenter {
   #lastVideoDuration = VIDEO_TIMESCALE / 25;
   #audioNext: number | undefined;
   #fragmentSequence = 1;
+  #nextBlock: number;
   #clockAnchor: { wall: number; dts: number } | undefined;
 
   constructor(o: HlsSegmenterOptions = {}) {
@@ -136,6 +144,7 @@ export class HlsSegmenter {
     this.#discontinuitySequence = o.startAt?.discontinuitySequence ?? 0;
     this.#nextInitId = o.startAt?.initId ?? 0;
     this.#pendingDiscontinuity = o.startAt !== undefined;
+    this.#nextBlock = o.startAt?.nextBlock ?? 0;
   }
 
   /** Called after every new part or segment (for blocking playlist reloads). */
@@ -150,6 +159,7 @@ export class HlsSegmenter {
       mediaSequence: this.#nextMsn,
       discontinuitySequence: this.#discontinuitySequence + listed.filter((s) => s.discontinuity).length,
       initId: this.#nextInitId,
+      nextBlock: this.#nextBlock,
     };
   }
 
@@ -325,7 +335,8 @@ export class HlsSegmenter {
       { trackId: VIDEO_TRACK, samples: video },
       { trackId: AUDIO_TRACK, samples: audio },
     ]);
-    open.parts.push({ index: open.parts.length, durationMs, independent: video.some((s) => s.keyframe), data });
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    open.parts.push({ index: open.parts.length, durationMs, independent: video.some((s) => s.keyframe), data, block: this.#nextBlock++, sha256 });
     this.#notify();
   }
 
