@@ -18,12 +18,13 @@ import { benchmark as ladder } from './ladder.bench';
 import { benchmark as load } from './load.bench';
 import { benchmark as lossy } from './lossy.bench';
 import { benchmark as mix } from './mix.bench';
+import { benchmark as p2p } from './p2p.bench';
 import { benchmark as presentation } from './presentation.bench';
 import { benchmark as recovery } from './recovery.bench';
 import { benchmark as uplink } from './uplink.bench';
 import { Benchmark, targetMet, targetRow } from './support/benchmark';
 
-const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost, audiences, ladder, cluster, lossy, uplink, presentation };
+const BENCHMARKS: Record<string, Benchmark> = { recovery, load, clientmix, bypass, mix, cohost, audiences, ladder, cluster, lossy, uplink, presentation, p2p };
 
 const root = join(__dirname, '..', '..');
 
