@@ -1,17 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { ForbiddenError, NotFoundError, TypedEmitter, ValidationError } from '@gw/common';
+import type { ResolvedConfig } from '@gw/config';
 import type { ChannelP2pSettings } from '@gw/persistence';
 import { peerPlanChanged, PeerPlan, planSwarm, SwarmPlan } from './swarm-plan';
 
-export interface SwarmConfig {
-  substreams: number;
-  group: number;
-  maxPeersPerViewer: number;
-  maxConsumersPerPeer: number;
-  uploadKbps: number;
-  peerWaitMs: number;
-  urgentMs: number;
-}
+/** The P2P_* settings (libs/config). */
+export type SwarmConfig = ResolvedConfig['p2p'];
 
 /** What a viewer is told of its place in the swarm (`p2p:plan`, and the join's ack). */
 export interface PlanMessage {
