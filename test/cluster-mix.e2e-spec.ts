@@ -51,6 +51,8 @@ describe('mixes placed by CPU room across nodes, and moved when their node dies'
     expect(p1000).toBeGreaterThan(20 * p700);
     // Any node answers about it: node 1 asks the node that runs it.
     expect((await n1.admin('GET', `/api/v1/mix-tasks/${mixId}`)).body).toMatchObject({ id: mixId, state: 'active', node: runner });
+    // And lists it: every node's mixes, with the node that runs each.
+    expect((await n1.admin('GET', '/api/v1/mix-tasks')).body).toEqual([expect.objectContaining({ id: mixId, node: runner })]);
     // The runner mixes on its copy of the conference, bridged to node 1.
     const copy = (await cluster.node(runner).admin('GET', `/api/v1/conferences/${conferenceId}`)).body;
     expect(copy.participants.map((p: { node?: string }) => p.node)).toEqual(['n1', 'n1']);

@@ -36,8 +36,9 @@ interface ParticipantView {
  * channel's viewer (node 1's origin, where the mix runs): both pictures in
  * their cells and both tones; in the guest's browser: the host's picture and
  * sound decoded from node 2; through a Redis restart, the bridge and the
- * mix go on; and when the guest leaves, node 1 drops them and node 2's copy
- * ends by itself.
+ * mix go on; the host on node 1 mutes the guest on node 2 (locked there,
+ * gone from the mix) and unmutes it; and when the guest leaves, node 1 drops
+ * them and node 2's copy ends by itself.
  */
 describe('a conference spans two nodes', () => {
   let redis: TestRedis;
@@ -200,6 +201,22 @@ describe('a conference spans two nodes', () => {
     process.stdout.write(`cluster-span: the RTMP guest on node 2 in node 1's mix ${three.at - rgAt} ms after its push started\n`);
     const [q1000, q700] = await tonePowers(channel.playUrls.flv, [1000, 700]);
     expect(q1000).toBeGreaterThan(20 * q700);
+
+    // Host controls across nodes: the host, connected to node 1, mutes the browser guest on node 2 (locked).
+    // Node 2 pauses the guest's own producer and keeps the lock: the guest cannot unmute itself there.
+    expect(await ask(host, 'media:mute', { conferenceId, userId: 'wg', kind: 'audio', locked: true })).toMatchObject({ ok: true, muted: true, locked: true });
+    const wgSelf = await connectWithToken(n2, await token(n2, 'wg', 'viewer'));
+    sockets.push(wgSelf);
+    expect(await ask(wgSelf, 'media:unmute', { conferenceId, userId: 'wg', kind: 'audio' })).toMatchObject({ ok: false, error: { code: 'MUTE_LOCKED' } });
+    await waitFor("the guest's tone gone from the mix", async () => {
+      const [m440, m1500] = await tonePowers(channel.playUrls.flv, [440, 1500]);
+      return m440 > 20 * m1500 ? true : undefined;
+    }, 20000);
+    expect(await ask(host, 'media:unmute', { conferenceId, userId: 'wg', kind: 'audio' })).toMatchObject({ ok: true, muted: false });
+    await waitFor("the guest's tone back in the mix", async () => {
+      const [m1500, m700] = await tonePowers(channel.playUrls.flv, [1500, 700]);
+      return m1500 > 20 * m700 ? true : undefined;
+    }, 20000);
 
     // The browser guest closes its page: node 1 drops them; the RTMP guest, whose push node 2 still carries, stays.
     await page.close();

@@ -103,7 +103,10 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
     rmSync(media, { recursive: true, force: true });
   });
 
-  const token = async (userId: string, role: string, channelId = 'stage') => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId })).body.token as string;
+  // A channel per attempt of the first test: a retry must not meet the first attempt's channel.
+  let stage = 'stage';
+  let attempt = 0;
+  const token = async (userId: string, role: string, channelId = stage) => (await gw.admin('POST', '/api/v1/tokens', { userId, role, channelId })).body.token as string;
   const open = async (route: string, on = browser): Promise<Page> => {
     const page = await on.newPage({ viewport: { width: 1000, height: 1100 } });
     await page.addInitScript(recordSourceBuffers);
@@ -112,21 +115,23 @@ describe('co-hosting in real browsers: host, guest and viewer pages', () => {
   };
   const feedbackHas = (page: Page, text: string) =>
     page.waitForFunction((t) => [...document.querySelectorAll('#feedback li')].some((li) => li.textContent?.includes(t)), text, { timeout: 20000 });
-  const source = async (channelId = 'stage') => (await gw.admin('GET', `/api/v1/channels/${channelId}`)).body.source;
+  const source = async (channelId = stage) => (await gw.admin('GET', `/api/v1/channels/${channelId}`)).body.source;
 
   it('a viewer watches, the host invites, the guest joins with camera, the mix airs both, and ending returns the host alone', async () => {
-    const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'stage', title: 'Stage' })).body;
+    attempt += 1;
+    stage = `stage${attempt}`;
+    const channel = (await gw.admin('POST', '/api/v1/channels', { id: stage, title: 'Stage' })).body;
     pushes.push(publishTestStream(channel.publishUrl, { color: '0xff0000', toneHz: 440, seconds: 300 }));
     await waitFor('host live', async () => ((await source()) === 'host' ? true : undefined), 20000);
 
-    // The viewer page plays the channel's HTTP-FLV with mpegts.js.
-    const viewer = await open(`viewer?channel=stage&token=${await token('fan', 'viewer')}`);
+    // The viewer page plays the channel's HTTP-FLV with mpegts.js (its shared HLS is test/swarm.e2e-spec.ts's).
+    const viewer = await open(`viewer?channel=${stage}&token=${await token('fan', 'viewer')}&mode=flv`);
     await viewerPlaysPast(viewer, 1, 'viewer starts');
     expect(await viewer.textContent('#playback')).toBe('playing');
 
-    const host = await open(`host?channel=stage&token=${await token('anchor', 'host')}`, hostBrowser);
+    const host = await open(`host?channel=${stage}&token=${await token('anchor', 'host')}`, hostBrowser);
     await feedbackHas(host, 'desk is open');
-    const guest = await open(`guest?channel=stage&token=${await token('guest1', 'viewer')}`);
+    const guest = await open(`guest?channel=${stage}&token=${await token('guest1', 'viewer')}`);
     await guest.waitForFunction(() => window.guestPage?.connected === true, undefined, { timeout: 20000 });
 
     // A wrong move is shown in words, not swallowed.

@@ -1,11 +1,20 @@
 import type { types } from 'mediasoup';
 import type { LineLogger } from '@gw/common';
-import type { Ack, NodeRpc } from '@gw/im';
+import { type Ack, forwardedError, type NodeRpc, respondForwarded } from '@gw/im';
 import type { Conference } from './conference';
 import type { ConferenceService } from './conference.service';
 import type { Participant } from './participant';
 import { bridgeGives } from './span-rules';
 import { ConferenceUnreachableError } from './errors';
+import type { MuteKind } from './mutes';
+
+/**
+ * A host control (docs/signalling.md: media:mute, media:unmute, media:remove,
+ * media:stopShare) as it travels to the node a participant is connected to.
+ */
+export type HostControl =
+  | { op: 'mute' | 'unmute'; actorUserId: string; userId: string; kind: MuteKind; locked?: boolean }
+  | { op: 'remove' | 'stopShare'; actorUserId: string; userId: string };
 
 /** How often a copy tells its home it is there, and how much silence ends a bridge. */
 export const SPAN_PING_MS = 2000;
@@ -40,6 +49,7 @@ export type SpanEvent =
   | { kind: 'producerPaused'; sourceId: string; paused: boolean }
   | { kind: 'ping' }
   | { kind: 'admit'; userId: string }
+  | { kind: 'control'; control: HostControl }
   | { kind: 'closed'; reason: string };
 
 interface LocateReply {
@@ -214,6 +224,9 @@ class Bridge {
         if (c.homeNode === undefined) c.admit(event.userId);
         else c.members.add(event.userId);
         return { ok: true };
+      case 'control':
+        // Carried on towards the participant's own node if it is not here either, then applied here.
+        return respondForwarded(() => this.spans.control(c, event.control));
       case 'joined':
         c.joinFromNode(event.userId, this.remoteNode, event.via, this.transport);
         return { ok: true };
@@ -330,6 +343,37 @@ export class ConferenceSpans {
     const reply = bridge && !bridge.closed ? await this.tell(bridge, { kind: 'admit', userId }) : undefined;
     if (!reply?.ok) throw new ConferenceUnreachableError(conference.id, conference.homeNode);
     conference.members.add(userId);
+  }
+
+  /**
+   * Applies a host control. A participant connected to another node is acted
+   * on there first (over the bridge its media comes by, hop by hop), so that
+   * its own node pauses or closes its producers, keeps its mutes and tells its
+   * sockets; a refusal there (MUTE_LOCKED, NOT_CONFERENCE_HOST) is the answer.
+   * Then it is applied here too: this node's mutes, members and sockets.
+   */
+  async control(conference: Conference, control: HostControl): Promise<{ muted?: boolean; locked?: boolean }> {
+    const node = conference.participant(control.userId)?.relayOf?.node;
+    if (node) {
+      const bridge = this.#bridges.get(`${conference.id}>${node}`);
+      const reply = bridge && !bridge.closed ? await this.tell(bridge, { kind: 'control', control }) : undefined;
+      if (!reply) throw new ConferenceUnreachableError(conference.id, node);
+      if (!reply.ok) throw forwardedError(reply.error);
+    }
+    switch (control.op) {
+      case 'mute':
+      case 'unmute':
+        return conference.setMuted(control.actorUserId, control.userId, control.kind, control.op === 'mute', control.locked === true);
+      case 'remove':
+        // Already gone here when its node removed it (the bridge told this node it left): the membership still goes.
+        if (node && !conference.participant(control.userId) && !conference.members.has(control.userId)) return {};
+        conference.removeParticipant(control.actorUserId, control.userId);
+        return {};
+      case 'stopShare':
+        if (node && !conference.participant(control.userId)) return {};
+        conference.stopScreenShare(control.actorUserId, control.userId);
+        return {};
+    }
   }
 
   /** The bridges of a conference, by the other node (for GET /conferences/:id and tests). */

@@ -6,6 +6,7 @@ import { parseInput } from '@gw/common';
 import { conferenceRoom, Notifier, principalOf, respond } from '@gw/im';
 import { TurnService } from '@gw/turn';
 import { cleanDisplayName, Conference } from './conference';
+import { ConferenceSpans, HostControl } from './conference-span';
 import { ConferenceService } from './conference.service';
 import { NotJoinedError, P2pNotAllowedError } from './errors';
 import { mediaSchemas as s } from './media.schemas';
@@ -29,6 +30,7 @@ export class MediaGateway {
     @Inject(ConferenceService) private readonly conferences: ConferenceService,
     @Inject(Notifier) private readonly notifier: Notifier,
     @Inject(TurnService) private readonly turn: TurnService,
+    @Inject(ConferenceSpans) private readonly spans: ConferenceSpans,
   ) {
     conferences.on('created', (conference) => this.#relay(conference));
   }
@@ -207,7 +209,7 @@ export class MediaGateway {
   mute(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(async () => {
       const input = parseInput(s.mute, body);
-      const state = await this.conferences.get(input.conferenceId).setMuted(principalOf(socket).userId, input.userId, input.kind, true, input.locked === true);
+      const state = await this.#control(input.conferenceId, { op: 'mute', actorUserId: principalOf(socket).userId, userId: input.userId, kind: input.kind, locked: input.locked === true });
       return { userId: input.userId, kind: input.kind, ...state };
     });
   }
@@ -215,9 +217,9 @@ export class MediaGateway {
   /** Host controls: removes a participant from the conference (`media:remove`); it is told (`media:removed`). */
   @SubscribeMessage('media:remove')
   remove(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
-    return respond(() => {
+    return respond(async () => {
       const input = parseInput(s.remove, body);
-      this.conferences.get(input.conferenceId).removeParticipant(principalOf(socket).userId, input.userId);
+      await this.#control(input.conferenceId, { op: 'remove', actorUserId: principalOf(socket).userId, userId: input.userId });
       return { userId: input.userId };
     });
   }
@@ -225,9 +227,9 @@ export class MediaGateway {
   /** Host controls: ends someone's screen share (`media:stopShare`); they are told (`media:shareStopped`). */
   @SubscribeMessage('media:stopShare')
   stopShare(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
-    return respond(() => {
+    return respond(async () => {
       const input = parseInput(s.stopShare, body);
-      this.conferences.get(input.conferenceId).stopScreenShare(principalOf(socket).userId, input.userId);
+      await this.#control(input.conferenceId, { op: 'stopShare', actorUserId: principalOf(socket).userId, userId: input.userId });
       return { userId: input.userId };
     });
   }
@@ -246,7 +248,7 @@ export class MediaGateway {
   unmute(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return respond(async () => {
       const input = parseInput(s.unmute, body);
-      const state = await this.conferences.get(input.conferenceId).setMuted(principalOf(socket).userId, input.userId, input.kind, false);
+      const state = await this.#control(input.conferenceId, { op: 'unmute', actorUserId: principalOf(socket).userId, userId: input.userId, kind: input.kind });
       return { userId: input.userId, kind: input.kind, ...state };
     });
   }
@@ -258,6 +260,11 @@ export class MediaGateway {
       this.#leave(socket, 'left');
       return {};
     });
+  }
+
+  /** A host control on this node's conference; a participant on another node is acted on there too (cluster mode). */
+  #control(conferenceId: string, control: HostControl) {
+    return this.spans.control(this.conferences.get(conferenceId), control);
   }
 
   /** The socket's conference membership, if it is still the live one. */

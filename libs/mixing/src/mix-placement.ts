@@ -137,6 +137,23 @@ export class MixPlacement {
     return { ...task.view(), node: this.nodeId };
   }
 
+  /**
+   * Every mix the caller may see (the admin all, a host its conferences'). In a
+   * cluster: every placed mix, each asked of the node that runs it; one whose
+   * node does not answer (gone, its mix about to move) is left out until it runs again.
+   */
+  async list(principal: Principal): Promise<(MixView & { node: string })[]> {
+    const visible = (conferenceId: string) => principal.kind === 'admin' || this.conferences.find(conferenceId)?.hostUserId === principal.userId;
+    const here = this.mixing
+      .list()
+      .filter((t) => visible(t.conferenceId))
+      .map((t) => ({ ...t.view(), node: this.nodeId }));
+    if (!this.#directory) return here;
+    const elsewhere = (await this.#directory.all()).filter((m) => m.node !== this.nodeId && !this.mixing.has(m.id));
+    const views = await Promise.all(elsewhere.map((m) => this.operate(principal, m.id, { op: 'get' }).catch(() => undefined)));
+    return [...here, ...views.filter((v): v is MixView & { node: string } => v !== undefined)];
+  }
+
   /** GET, PATCH or DELETE of a mix on whichever node runs it; MIX_TASK_NOT_FOUND when none does. */
   async operate(principal: Principal, id: string, op: Op): Promise<MixView & { node: string }> {
     if (this.mixing.has(id) || !this.#directory) return this.#operate(principal, id, op);

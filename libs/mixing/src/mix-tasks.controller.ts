@@ -141,10 +141,8 @@ export class MixTasksController {
   @Get()
   @Allow('admin', 'host')
   list(@CurrentPrincipal() principal: Principal) {
-    return this.mixing
-      .list()
-      .filter((t) => principal.kind === 'admin' || this.conferences.find(t.conferenceId)?.hostUserId === principal.userId)
-      .map((t) => t.view());
+    // Every node's mixes in a cluster, each with the `node` that runs it.
+    return this.placement.list(principal);
   }
 
   @Get(':id')

@@ -9,8 +9,9 @@ type BaseLoader = new (config: HlsConfig) => Loader<LoaderContext>;
  * viewer's swarm (seed 002) instead of straight from the origin: the fragment
  * loader asks the agent for the segment's blocks. Playlists and the init
  * segment still come from the origin. Without an agent it is plain HLS.
+ * The loader class is made once, so a replaced player keeps the same agent.
  */
-export function startHlsPlayer(video: HTMLVideoElement, playlistUrl: string, agent: SwarmAgent | undefined, onError: (text: string) => void): Hls {
+export function startHlsPlayer(video: HTMLVideoElement, playlistUrl: string, agent: SwarmAgent | undefined, onError: (text: string) => void): HlsPlayback {
   const Base = Hls.DefaultConfig.loader as unknown as BaseLoader;
   class SwarmLoader extends Base {
     #aborted = false;
@@ -48,15 +49,67 @@ export function startHlsPlayer(video: HTMLVideoElement, playlistUrl: string, age
       this.#callbacks.onAbort?.(this.stats, this.#context as FragmentLoaderContext, null);
     }
   }
-  const hls = new Hls({ fLoader: SwarmLoader as unknown as HlsConfig['fLoader'], lowLatencyMode: false, liveSyncDurationCount: 3, maxBufferLength: 12 });
-  hls.on(Hls.Events.ERROR, (_e, data) => {
-    if (!data.fatal) return;
-    onError(`hls ${data.type} ${data.details}`);
-    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-    else hls.startLoad();
-  });
-  hls.loadSource(playlistUrl);
-  hls.attachMedia(video);
-  void video.play().catch(() => undefined);
-  return hls;
+  return new HlsPlayback(video, playlistUrl, SwarmLoader as unknown as HlsConfig['fLoader'], onError);
+}
+
+/**
+ * One hls.js player at a time on the <video>, replaced by a fresh one (on the
+ * same URL, backing off from 1 s to 5 s) after a fatal network error (the
+ * channel went off air, the gateway restarted) or a media error that
+ * recovering did not mend, so the page follows the channel off air and back.
+ */
+export class HlsPlayback {
+  hls: Hls | undefined;
+  #retryMs = 1000;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #recoveredAt = 0;
+  #stopped = false;
+
+  constructor(
+    private readonly video: HTMLVideoElement,
+    private readonly url: string,
+    private readonly fLoader: HlsConfig['fLoader'],
+    private readonly onError: (text: string) => void,
+  ) {
+    video.addEventListener('playing', () => (this.#retryMs = 1000));
+    this.#start();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.hls?.destroy();
+    this.hls = undefined;
+  }
+
+  #start(): void {
+    if (this.#stopped) return;
+    this.hls?.destroy();
+    const hls = new Hls({ fLoader: this.fLoader, lowLatencyMode: false, liveSyncDurationCount: 3, maxBufferLength: 12 });
+    this.hls = hls;
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal || hls !== this.hls) return;
+      this.onError(`hls ${data.type} ${data.details}`);
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR && Date.now() - this.#recoveredAt > 5000) {
+        this.#recoveredAt = Date.now();
+        hls.recoverMediaError();
+        return;
+      }
+      this.#restartIn(this.#retryMs);
+      this.#retryMs = Math.min(this.#retryMs * 2, 5000);
+    });
+    hls.loadSource(this.url);
+    hls.attachMedia(this.video);
+    void this.video.play().catch(() => undefined);
+  }
+
+  #restartIn(ms: number): void {
+    if (this.#timer || this.#stopped) return;
+    this.hls?.destroy();
+    this.hls = undefined;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#start();
+    }, ms);
+  }
 }

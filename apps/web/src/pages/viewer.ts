@@ -2,7 +2,7 @@ import Hls from 'hls.js';
 import mpegts from 'mpegts.js';
 import { Signalling } from '../lib/signalling';
 import { SwarmAgent } from '../lib/swarm-agent';
-import { startHlsPlayer } from '../lib/swarm-player';
+import { HlsPlayback, startHlsPlayer } from '../lib/swarm-player';
 import { api, channelParams, Feedback, h } from '../lib/ui';
 import { WhepPlayer } from '../lib/whep-player';
 
@@ -19,7 +19,7 @@ type Mode = 'p2p' | 'hls' | 'flv' | 'whep';
 
 declare global {
   interface Window {
-    viewerPlayer?: { video: HTMLVideoElement; errors: string[]; mode: Mode; whep?: WhepPlayer; swarm?: SwarmAgent; hls?: Hls };
+    viewerPlayer?: { video: HTMLVideoElement; errors: string[]; mode: Mode; whep?: WhepPlayer; swarm?: SwarmAgent; playback?: HlsPlayback };
   }
 }
 
@@ -121,13 +121,13 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
           window.addEventListener('hashchange', () => clearInterval(timer), { once: true });
         }
       }
-      const hls = startHlsPlayer(video, hlsUrl, agent, (text) => (errors.push(text), feedback.error(text)));
-      window.viewerPlayer.hls = hls;
+      const hlsPlayer = startHlsPlayer(video, hlsUrl, agent, (text) => (errors.push(text), feedback.error(text)));
+      window.viewerPlayer.playback = hlsPlayer;
       window.addEventListener(
         'hashchange',
         () => {
           agent?.stop();
-          hls.destroy();
+          hlsPlayer.stop();
         },
         { once: true },
       );
