@@ -52,11 +52,16 @@ export function startHlsPlayer(video: HTMLVideoElement, playlistUrl: string, age
   return new HlsPlayback(video, playlistUrl, SwarmLoader as unknown as HlsConfig['fLoader'], onError);
 }
 
+/** Media time standing still this long while the page wants to play restarts the player. */
+const STALL_RESTART_MS = 5000;
+
 /**
  * One hls.js player at a time on the <video>, replaced by a fresh one (on the
  * same URL, backing off from 1 s to 5 s) after a fatal network error (the
- * channel went off air, the gateway restarted) or a media error that
- * recovering did not mend, so the page follows the channel off air and back.
+ * channel went off air, the gateway restarted), a media error that
+ * recovering did not mend, or media time standing still for STALL_RESTART_MS
+ * (a channel back on air after a pause can leave the old timeline a hole
+ * hls.js does not jump), so the page follows the channel off air and back.
  */
 export class HlsPlayback {
   hls: Hls | undefined;
@@ -64,6 +69,9 @@ export class HlsPlayback {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #recoveredAt = 0;
   #stopped = false;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #lastTime = -1;
+  #lastProgressAt = Date.now();
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -72,12 +80,14 @@ export class HlsPlayback {
     private readonly onError: (text: string) => void,
   ) {
     video.addEventListener('playing', () => (this.#retryMs = 1000));
+    this.#watchdog = setInterval(() => this.#watch(), 1000);
     this.#start();
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#watchdog);
     this.hls?.destroy();
     this.hls = undefined;
   }
@@ -101,6 +111,20 @@ export class HlsPlayback {
     hls.loadSource(this.url);
     hls.attachMedia(this.video);
     void this.video.play().catch(() => undefined);
+  }
+
+  #watch(): void {
+    const now = Date.now();
+    if (this.video.currentTime !== this.#lastTime || this.video.paused || this.#timer) {
+      this.#lastTime = this.video.currentTime;
+      this.#lastProgressAt = now;
+      return;
+    }
+    if (now - this.#lastProgressAt < STALL_RESTART_MS) return;
+    this.#lastProgressAt = now;
+    this.onError('playback stood still; restarting the player');
+    this.#restartIn(this.#retryMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, 5000);
   }
 
   #restartIn(ms: number): void {
