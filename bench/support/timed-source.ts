@@ -2,15 +2,24 @@
  * A test source whose every frame's send time is known: Node draws each
  * picture (a solid colour with the frame counter of frame-counter.ts) and
  * writes it into ffmpeg's stdin at the frame rate, noting the wall-clock time
- * it let go of it; ffmpeg encodes it (x264 zerolatency, 1 s GOP) with a
- * paced tone and pushes RTMP. A viewer that reads counter `c` at time `t`
+ * it let go of it, and the tone's PCM into fd 3 on the same clock; ffmpeg
+ * encodes them (x264 zerolatency, 1 s GOP) and pushes RTMP.
+ *
+ * Both inputs come from Node, paced alike: with the tone from ffmpeg's own
+ * `-re` source (as before), the pictures Node wrote while ffmpeg started (0.3
+ * to 1 s) stayed queued behind the real-time audio for the whole run, so every
+ * figure carried that start-up time (WHEP measured 408 ms in one run, 1.2 s in
+ * another, with FLV as late). A viewer that reads counter `c` at time `t`
  * saw the frame sent at `sentAt(c, t)`: glass-to-glass latency is `t` minus
  * that, encoder and push included, with nothing taken from our own
  * encoder's timestamps.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { COUNTER_BAND, COUNTER_BITS } from './frame-counter';
 import { stopChild } from './sources';
+
+const RATE = 48000;
 
 export interface TimedSourceOptions {
   /** [r, g, b] 0..255 of the picture. */
@@ -63,6 +72,8 @@ export class TimedSource {
   readonly #child: ChildProcess;
   readonly #timer: NodeJS.Timeout;
   #n = 0;
+  #samples = 0;
+  readonly #audio: Writable;
   readonly #startedAt = Date.now();
 
   constructor(url: string, private readonly o: TimedSourceOptions) {
@@ -72,13 +83,16 @@ export class TimedSource {
       [
         '-hide_banner', '-loglevel', 'error',
         '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${width}x${height}`, '-framerate', String(fps), '-i', 'pipe:0',
-        '-re', '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=48000`,
+        '-f', 's16le', '-ar', String(RATE), '-ac', '1', '-i', 'pipe:3',
         '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(fps), '-pix_fmt', 'yuv420p',
         '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', '-flush_packets', '1', url,
       ],
-      { stdio: ['pipe', 'ignore', 'ignore'] },
+      { stdio: ['pipe', 'ignore', 'ignore', 'pipe'] },
     );
     this.#child.stdin!.on('error', () => undefined);
+    const audio = this.#child.stdio[3] as Writable;
+    audio.on('error', () => undefined);
+    this.#audio = audio;
     const pictures = Array.from({ length: 2 ** COUNTER_BITS }, (_, n) => countedPicture(width, height, o.rgb, n));
     // Paced by the wall clock, not by the timer's drift: each tick writes the frames that are due.
     this.#timer = setInterval(() => {
@@ -87,6 +101,12 @@ export class TimedSource {
         this.#child.stdin!.write(pictures[this.#n % pictures.length]);
         this.#sent[this.#n] = Date.now();
         this.#n += 1;
+      }
+      const samplesDue = Math.floor(((Date.now() - this.#startedAt) * RATE) / 1000);
+      if (samplesDue > this.#samples) {
+        const pcm = Buffer.alloc((samplesDue - this.#samples) * 2);
+        for (let i = 0; this.#samples < samplesDue; i += 1, this.#samples += 1) pcm.writeInt16LE(Math.round(4096 * Math.sin((2 * Math.PI * toneHz * this.#samples) / RATE)), i * 2);
+        this.#audio.write(pcm);
       }
     }, 5);
   }
@@ -104,6 +124,7 @@ export class TimedSource {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#child.stdin!.end();
+    this.#audio.end();
     await stopChild(this.#child);
   }
 }
