@@ -31,7 +31,7 @@ import type { Benchmark } from './support/benchmark';
 import { RunningGateway, startGateway } from './support/gateway';
 import { countersSeen, readCountersIn, SeenFrame } from './support/page-counter';
 import { PictureProbe } from './support/picture-probe';
-import { waitFor } from './support/processes';
+import { listeningPorts, waitFor } from './support/processes';
 import { pushCounted, stopChild } from './support/sources';
 import { TimedSource } from './support/timed-source';
 import { launchChromium } from './support/chromium';
@@ -104,6 +104,8 @@ async function latencyPart(): Promise<Record<string, Latency>> {
   const browser = await launchChromium();
   let source: TimedSource | undefined;
   let plain: PictureProbe | undefined;
+  let throughFront: PictureProbe | undefined;
+  let direct: PictureProbe | undefined;
   try {
     const channel = (await gw.admin('POST', '/api/v1/channels', { id: 'aud' })).body;
     source = new TimedSource(channel.publishUrl, { rgb: [255, 0, 0] });
@@ -119,27 +121,62 @@ async function latencyPart(): Promise<Record<string, Latency>> {
       token,
     });
     for (const id of ['flv', 'llhls', 'whep']) await readCountersIn(tab, `#${id}`, id);
-    plain = PictureProbe.direct(hls.replace(/index\.m3u8$/, 'plain.m3u8'), { width: 640, height: 360, tiles: [{ id: 'host', cell: { x: 0, y: 0, width: 640, height: 360 }, color: [255, 0, 0] }] });
+    const tiles = [{ id: 'host', cell: { x: 0, y: 0, width: 640, height: 360 }, color: [255, 0, 0] as [number, number, number] }];
+    plain = PictureProbe.direct(hls.replace(/index\.m3u8$/, 'plain.m3u8'), { width: 640, height: 360, tiles });
+    // The front's own latency: the same HTTP-FLV read by ffmpeg through the origin's public port (the
+    // gateway's front) and straight from the origin process that holds the stream, side by side.
+    const inner = await innerFlvUrl(gw, new URL(channel.playUrls.flv).pathname);
+    if (inner) {
+      throughFront = PictureProbe.direct(channel.playUrls.flv, { width: 640, height: 360, tiles });
+      direct = PictureProbe.direct(inner, { width: 640, height: 360, tiles });
+    }
     const from = Date.now() + WARMUP_MS;
     const to = from + SECONDS * 1000;
     await new Promise((r) => setTimeout(r, to - Date.now() + 500));
     const out: Record<string, Latency> = {};
     for (const id of ['flv', 'llhls', 'whep']) out[id] = latencies(await countersSeen(tab, id), source, from, to);
-    out.hls = latencies(
-      plain.frames.filter((f) => f.counters.host !== undefined).map((f) => ({ at: f.decodedAt, counter: f.counters.host! })),
-      source,
-      from,
-      to,
-    );
+    const probed = (p: PictureProbe) => latencies(p.frames.filter((f) => f.counters.host !== undefined).map((f) => ({ at: f.decodedAt, counter: f.counters.host! })), source!, from, to);
+    out.hls = probed(plain);
+    if (throughFront && direct) {
+      out.flvThroughFront = probed(throughFront);
+      out.flvDirect = probed(direct);
+    }
     return out;
   } finally {
     plain?.close();
+    throughFront?.close();
+    direct?.close();
     await browser.close().catch(() => undefined);
     page.close();
     await source?.stop();
     await gw.stop().catch((error: Error) => process.stderr.write(`${error.message}\n`));
     rmSync(gw.dataDir, { recursive: true, force: true });
   }
+}
+
+/** The HTTP-FLV URL of `path` on the origin process that serves it, bypassing the front (undefined with one process: no front). */
+async function innerFlvUrl(gw: RunningGateway, path: string): Promise<string | undefined> {
+  const { processes } = (await gw.admin('GET', '/api/v1/admin/origin')).body as { processes: { pid: number | null }[] };
+  if (processes.length < 2) return undefined;
+  for (const { pid } of processes) {
+    if (!pid) continue;
+    for (const { address, port } of listeningPorts(pid)) {
+      const url = `http://${address === '0.0.0.0' ? '127.0.0.1' : address}:${port}${path}`;
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 3000);
+      try {
+        const res = await fetch(url, { signal: abort.signal });
+        const first = res.ok ? await res.body?.getReader().read() : undefined;
+        if (first?.value && Buffer.from(first.value).subarray(0, 3).toString('latin1') === 'FLV') return url;
+      } catch {
+        // Not an HTTP port, or not this stream's process.
+      } finally {
+        clearTimeout(timer);
+        abort.abort();
+      }
+    }
+  }
+  return undefined;
 }
 
 /** A reader of an HTTP-FLV URL that only counts bytes (a viewer's load on the origin, none on this process). */
@@ -202,13 +239,15 @@ const row = (name: string, l: Latency | undefined, goal: string) =>
 export const benchmark: Benchmark = {
   run: audiencesBench,
   method:
-    'The built gateway as a process (embedded origin). Latency: a host pushes bench/support/timed-source.ts (Node draws each 640x360@25 frame with its counter and notes when it let go of it, and writes the tone's PCM on the same clock; ffmpeg x264 zerolatency, 1 s GOP, RTMP). One Chromium page plays the channel three ways at once: HTTP-FLV (mpegts.js, stash buffer off, latency chasing), LL-HLS (hls.js lowLatencyMode) and WHEP (RTCPeerConnection, a viewer token); each <video>\'s presented frames are read in the page (requestVideoFrameCallback, counter read off a canvas). Plain HLS is read by ffmpeg (a picture stamped when decoded). Latency of a frame = presented (decoded) − sent, over BENCH_AUDIENCE_SECONDS (default 20) after a 6 s warm-up. ' +
+    'The built gateway as a process (embedded origin). Latency: a host pushes bench/support/timed-source.ts (Node draws each 640x360@25 frame with its counter and notes when it let go of it, and writes the tone\'s PCM on the same clock; ffmpeg x264 zerolatency, 1 s GOP, RTMP). One Chromium page plays the channel three ways at once: HTTP-FLV (mpegts.js, stash buffer off, latency chasing), LL-HLS (hls.js lowLatencyMode) and WHEP (RTCPeerConnection, a viewer token); each <video>\'s presented frames are read in the page (requestVideoFrameCallback, counter read off a canvas). Plain HLS is read by ffmpeg (a picture stamped when decoded). The front\'s cost: the same HTTP-FLV read by two ffmpeg probes at once, one through the origin\'s public port (the gateway\'s HTTP front, with EMBEDDED_ORIGIN_PROCESSES at its default of one per core) and one straight from the origin process holding the stream (its port found in /proc). Latency of a frame = presented (decoded) − sent, over BENCH_AUDIENCE_SECONDS (default 20) after a 6 s warm-up. ' +
     'Capacity: EMBEDDED_ORIGIN_PROCESSES=1 and =N (N = cores); one host push (640x360@25); HTTP-FLV readers in the bench process that only count bytes, added in steps (BENCH_AUDIENCE_VIEWERS, default 50,100,200,400); a step is held when, over 5 s after 3 s of settling, every reader got at least 90 % of the bytes a reference reader got.',
   summary: (r) => [
     row('HTTP-FLV (mpegts.js in Chromium)', r.latency.flv, 'reference'),
     row('LL-HLS (hls.js in Chromium)', r.latency.llhls, 'target <= 2000 ms'),
     row('HLS (ffmpeg, plain playlist)', r.latency.hls, 'target <= 3 target durations (3000 ms)'),
     row('WHEP (Chromium)', r.latency.whep, 'target <= 400 ms'),
+    row('HTTP-FLV (ffmpeg) through the origin\'s front', r.latency.flvThroughFront, 'side by side with the next row'),
+    row('HTTP-FLV (ffmpeg) straight from the origin process', r.latency.flvDirect, `the front adds ${r.latency.flvThroughFront && r.latency.flvDirect ? `${r.latency.flvThroughFront.medianMs - r.latency.flvDirect.medianMs} ms (medians)` : 'not measured'}`),
     ...(r.capacity as { processes: number; levels: { viewers: number; held: boolean; worstShare: number }[]; heldMax: number }[]).map(
       (c) => `| HTTP-FLV viewers held in real time, ${c.processes} origin process${c.processes > 1 ? 'es' : ''} | ${c.heldMax} (steps: ${c.levels.map((l) => `${l.viewers}: ${l.held ? 'held' : 'not held'}, worst ${l.worstShare}`).join('; ')}) | more with more processes |`,
     ),

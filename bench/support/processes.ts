@@ -1,5 +1,5 @@
 import { createSocket as createDgramSocket } from 'node:dgram';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** All live descendants of `root` (children, grandchildren…), read from /proc. */
@@ -130,4 +130,29 @@ export function cpuSecondsOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The TCP ports a process listens on (IPv4), read from /proc: its socket
+ * inodes (/proc/<pid>/fd) matched against /proc/net/tcp's LISTEN rows.
+ */
+export function listeningPorts(pid: number): { address: string; port: number }[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // The fd closed meanwhile.
+    }
+  }
+  const out: { address: string; port: number }[] = [];
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 10 || cols[3] !== '0A' || !inodes.has(cols[9])) continue;
+    const [hexIp, hexPort] = cols[1].split(':');
+    const ip = [3, 2, 1, 0].map((i) => parseInt(hexIp.slice(i * 2, i * 2 + 2), 16)).join('.');
+    out.push({ address: ip, port: parseInt(hexPort, 16) });
+  }
+  return out;
 }
