@@ -86,11 +86,20 @@ interface SwitchFigures {
 
 interface RunResult {
   acceptToMixOnAirMs: number;
+  /** The gateway's longest event-loop stall (prom-client's nodejs_eventloop_lag_max_seconds, reset at each scrape), ms: the 2 s before accept, and the 1.5 s after. */
+  loopLagMs: { before: number; afterAccept: number };
   /** The mix task's REST cells matched the float layout computed for the probe. */
   layoutAsComputed: boolean;
   baseline: SwitchFigures;
   switchIn: SwitchFigures;
   switchOut: SwitchFigures;
+}
+
+/** The gateway's longest event-loop stall since the last scrape, ms (scraping resets it). */
+async function loopLagMs(gw: RunningGateway): Promise<number> {
+  const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+  const m = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  return m ? Math.round(Number(m[1]) * 1000) : NaN;
 }
 
 function switchFigures(probe: PictureProbe, watcher: FlvWatcher | RtmpWatcher, from: number, to: number, target: Look | undefined): SwitchFigures {
@@ -157,7 +166,12 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
     const host = await connect(HOST, 'host');
     const guest = await connect(GUEST, 'viewer');
     const invited = await host.emitWithAck('cohost:invite', { channelId, userId: GUEST });
+    // A diagnostic for the switch-in gap: does the gateway's own event loop stall while the mix starts?
+    await loopLagMs(gw);
+    await sleep(2000);
+    const lagBefore = await loopLagMs(gw);
     const acceptedAt = Date.now();
+    const lagAfter = sleep(1500).then(() => loopLagMs(gw));
     const accepted = await guest.emitWithAck('cohost:accept', { invitationId: invited.invitationId });
     if (!accepted.ok) throw new Error(`accept failed: ${JSON.stringify(accepted)}`);
     // The host is an OBS host: it keeps pushing its channel and does nothing else; that push is its picture.
@@ -186,6 +200,7 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
     await probe.waitUntilArrived(endAt, 20000);
     return {
       acceptToMixOnAirMs: mixOnAirAt - acceptedAt,
+      loopLagMs: { before: lagBefore, afterAccept: await lagAfter },
       layoutAsComputed,
       baseline: switchFigures(probe, watcher, acceptedAt - 3000, acceptedAt, undefined),
       switchIn: switchFigures(probe, watcher, acceptedAt, kickAt - 1000, 'full'),
@@ -223,6 +238,7 @@ function summarise(runs: RunResult[]) {
   return {
     runs: runs.length,
     acceptToMixOnAirMs: { medianMs: median(runs.map((r) => r.acceptToMixOnAirMs)), runsMs: runs.map((r) => r.acceptToMixOnAirMs) },
+    loopLagMs: { before: runs.map((r) => r.loopLagMs.before), afterAccept: runs.map((r) => r.loopLagMs.afterAccept) },
     layoutAsComputed: runs.every((r) => r.layoutAsComputed),
     baseline: pick((r) => r.baseline),
     switchIn: pick((r) => r.switchIn),
@@ -343,6 +359,7 @@ export const benchmark: Benchmark = {
         `| ${o}: switch-out (mix → host) | ${gaps(x.switchOut)} | gap <= 100 ms, kept, no backward |`,
         `| ${o}: baseline (host only, 3 s before accept) | ${gaps(x.baseline)} | reference |`,
         `| ${o}: accept → channel source is the mix (REST) | median ${x.acceptToMixOnAirMs.medianMs} ms (runs ${x.acceptToMixOnAirMs.runsMs.join(', ')}) | |`,
+        ...(x.loopLagMs ? [`| ${o}: the gateway's longest event-loop stall, 2 s before accept / 1.5 s after (diagnostic) | runs ${x.loopLagMs.before.join(', ')} ms / ${x.loopLagMs.afterAccept.join(', ')} ms | |`] : []),
       ];
     }),
     ...(r.passthrough

@@ -107,5 +107,5 @@ describe('the viewer page across the channel going off air', () => {
     if (mode === 'flv') expect(await page.evaluate(() => document.querySelector('#feedback')?.textContent ?? '')).toMatch(/waiting for the channel to come back|restarting the player/);
     await page.close();
     for (const p of pushes.splice(0)) await p.stop();
-  }, 120000);
+  }, 180000);
 });

@@ -84,6 +84,21 @@ export class HlsPlayback {
     this.#start();
   }
 
+  /**
+   * The channel is on air again (`channel:state`): a player that is not
+   * playing now starts afresh at once instead of at its next retry.
+   */
+  onAir(): void {
+    if (this.#stopped) return;
+    // The watchdog notes progress every second: none for 2.5 s is not playing.
+    const playing = this.hls !== undefined && !this.video.paused && this.video.readyState >= 3 && Date.now() - this.#lastProgressAt < 2500;
+    if (playing) return;
+    this.#retryMs = 1000;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#start();
+  }
+
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);

@@ -209,6 +209,7 @@ export async function renderViewer(root: HTMLElement, params: URLSearchParams): 
   signalling.on<{ channelId: string; state: string; source: string }>('channel:state', (s) => {
     if (s.channelId !== channelId) return;
     showState(s);
+    if (s.state !== 'idle') window.viewerPlayer?.playback?.onAir();
     feedback.info(`channel is ${s.state}, showing ${s.source}`);
   });
   for (const event of ['cohost:accepted', 'cohost:rejected', 'cohost:expired', 'cohost:cancelled'] as const) {
