@@ -1,7 +1,7 @@
 import { createSocket, Socket as UdpSocket } from 'node:dgram';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { removeDir, RunningGateway, startGateway } from '../bench/support/gateway';
-import { waitFor } from '../bench/support/processes';
+import { socketInodes, waitFor } from '../bench/support/processes';
 import { publishTestStream, Publisher } from './support/media';
 import { waitForColors } from './support/mix-checks';
 
@@ -15,15 +15,7 @@ import { waitForColors } from './support/mix-checks';
 
 /** The UDP ports a process has bound, from /proc (its socket fds matched against /proc/net/udp). */
 function udpPortsOf(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {
-      // closed meanwhile
-    }
-  }
+  const inodes = socketInodes(pid);
   return readFileSync('/proc/net/udp', 'utf8')
     .split('\n')
     .slice(1)

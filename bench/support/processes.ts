@@ -132,11 +132,8 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
-/**
- * The TCP ports a process listens on (IPv4), read from /proc: its socket
- * inodes (/proc/<pid>/fd) matched against /proc/net/tcp's LISTEN rows.
- */
-export function listeningPorts(pid: number): { address: string; port: number }[] {
+/** The inodes of a process's sockets (its /proc/<pid>/fd links), to match against /proc/net/{tcp,udp} rows. */
+export function socketInodes(pid: number): Set<string> {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
@@ -146,6 +143,12 @@ export function listeningPorts(pid: number): { address: string; port: number }[]
       // The fd closed meanwhile.
     }
   }
+  return inodes;
+}
+
+/** The TCP ports a process listens on (IPv4): /proc/net/tcp's LISTEN rows of its sockets. */
+export function listeningPorts(pid: number): { address: string; port: number }[] {
+  const inodes = socketInodes(pid);
   const out: { address: string; port: number }[] = [];
   for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);

@@ -5,6 +5,7 @@ import { parseInput, ValidationError } from '@gw/common';
 import { principalOf, respond } from '@gw/im';
 import { TurnService } from '@gw/turn';
 import { NotInSwarmError, SwarmService } from './swarm.service';
+import type { JoinAck } from './swarm-messages';
 import { swarmSchemas as s } from './swarm.schemas';
 
 /**
@@ -43,13 +44,14 @@ export class SwarmGateway implements OnGatewayInit {
       }
       this.#logger.debug(`channel ${channelId}: ${plan.peerId} joined the swarm (sub-stream ${plan.substream} of ${plan.s})`);
       const encoded = encodeURIComponent(channelId);
-      return {
+      const ack: JoinAck = {
         ...plan,
         ...this.swarms.clientConfig,
         ...this.turn.iceServers({ userId, tokenExpiresAtMs: expiresAt }),
         blocksUrl: `/hls/${encoded}/p2p/blocks.json`,
         blockUrl: `/hls/${encoded}/p2p/blocks/{n}`,
       };
+      return ack;
     });
   }
 

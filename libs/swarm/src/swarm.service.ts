@@ -2,33 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { ForbiddenError, NotFoundError, TypedEmitter, ValidationError } from '@gw/common';
 import type { ResolvedConfig } from '@gw/config';
 import type { ChannelP2pSettings } from '@gw/persistence';
+import type { PeerReport, PlanMessage } from './swarm-messages';
 import { peerPlanChanged, PeerPlan, planSwarm, SwarmPlan } from './swarm-plan';
 
 /** The P2P_* settings (libs/config). */
 export type SwarmConfig = ResolvedConfig['p2p'];
-
-/** What a viewer is told of its place in the swarm (`p2p:plan`, and the join's ack). */
-export interface PlanMessage {
-  channelId: string;
-  peerId: string;
-  /** Sub-streams in use now (adapted to the audience) and blocks per group. */
-  s: number;
-  a: number;
-  substream: number;
-  providers: { peerId: string; substream: number }[];
-  consumers: string[];
-}
-
-/** What a viewer reports of where its blocks came from (`p2p:stats`), as totals since it joined. */
-export interface PeerReport {
-  bytesFromPeers: number;
-  bytesFromOrigin: number;
-  blocksFromPeers: number;
-  blocksFromOrigin: number;
-  /** Blocks a peer gave whose hash did not match (dropped, fetched again from the origin). */
-  rejectedBlocks: number;
-  bytesToPeers: number;
-}
 
 interface Viewer {
   peerId: string;
@@ -43,8 +21,6 @@ interface Swarm {
   plan?: SwarmPlan;
   /** What viewers who left had reported, so a channel's totals never go backwards. */
   gone: PeerReport;
-  /** Media bytes the origin served for this channel's blocks and segments (counted where it serves them). */
-  originBytes: number;
 }
 
 interface SwarmEvents extends Record<string, unknown[]> {
@@ -103,7 +79,7 @@ export class SwarmService extends TypedEmitter<SwarmEvents> {
     if (!settings.enabled) throw new ForbiddenError(`channel ${channelId} does not share its stream between viewers`, 'P2P_DISABLED');
     let swarm = this.#swarms.get(channelId);
     if (!swarm) {
-      swarm = { channelId, viewers: new Map(), gone: zeroReport(), originBytes: 0 };
+      swarm = { channelId, viewers: new Map(), gone: zeroReport() };
       this.#swarms.set(channelId, swarm);
     }
     const peerId = `pe_${randomBytes(9).toString('base64url')}`;
@@ -148,13 +124,6 @@ export class SwarmService extends TypedEmitter<SwarmEvents> {
     return this.#peers.get(peerId);
   }
 
-  /** Counts media bytes the origin served for a channel (the HLS and block routes call it). */
-  countOrigin(channelId: string, bytes: number): void {
-    const swarm = this.#swarms.get(channelId);
-    if (swarm) swarm.originBytes += bytes;
-    else this.#swarms.set(channelId, { channelId, viewers: new Map(), gone: zeroReport(), originBytes: bytes });
-  }
-
   /** The sub-streams a channel's blocks are dealt into now. */
   layout(channelId: string): { s: number; a: number } {
     const swarm = this.#swarms.get(channelId);
@@ -176,7 +145,6 @@ export class SwarmService extends TypedEmitter<SwarmEvents> {
       viewers: swarm?.viewers.size ?? 0,
       ...totals,
       peerShare: media ? totals.bytesFromPeers / media : 0,
-      originMediaBytes: swarm?.originBytes ?? 0,
       peers: [...(swarm?.viewers.values() ?? [])].map((v) => ({ peerId: v.peerId, substream: swarm?.plan?.peers.get(v.peerId)?.substream, ...v.report })),
     };
   }

@@ -1,26 +1,11 @@
 import { substreamOf } from '../../../../libs/swarm/src/substreams';
+import type { JoinAck, PeerReport, PlanMessage } from '../../../../libs/swarm/src/swarm-messages';
 import { BlockAssembler, decodeMessage, encodeBlock, encodeNone, encodeWant } from '../../../../libs/swarm/src/swarm-wire';
 import { Signalling } from './signalling';
 
 /** The tracker's answer to `p2p:join`, and its later `p2p:plan`s (docs/signalling.md). */
-interface Plan {
-  channelId: string;
-  peerId: string;
-  s: number;
-  a: number;
-  substream: number;
-  providers: { peerId: string; substream: number }[];
-  consumers: string[];
-}
-interface Joined extends Plan {
-  iceServers: RTCIceServer[];
-  maxPeersPerViewer: number;
-  uploadKbps: number;
-  peerWaitMs: number;
-  urgentMs: number;
-  blocksUrl: string;
-  blockUrl: string;
-}
+type Plan = PlanMessage;
+type Joined = JoinAck;
 interface BlockInfo {
   n: number;
   msn: number;
@@ -43,13 +28,7 @@ interface Signal {
   candidate?: RTCIceCandidateInit | null;
 }
 
-export interface SwarmStats {
-  bytesFromPeers: number;
-  bytesFromOrigin: number;
-  blocksFromPeers: number;
-  blocksFromOrigin: number;
-  rejectedBlocks: number;
-  bytesToPeers: number;
+export interface SwarmStats extends PeerReport {
   /** Data channels open now. */
   peers: number;
   s: number;
