@@ -17,6 +17,8 @@ export interface FfmpegRunOptions {
   extraPipes?: number;
   /** Called once the process exists, before readiness (e.g. to feed its stdin). */
   onSpawn?: (process: SupervisedProcess) => void;
+  /** Nice value for the process (see SupervisedProcessOptions.priority). */
+  priority?: number;
   logger: LineLogger;
 }
 
@@ -37,6 +39,7 @@ export function startFfmpeg(options: FfmpegRunOptions): Promise<SupervisedProces
     rawStdout: options.rawStdout,
     extraPipes: options.extraPipes,
     onSpawn: options.onSpawn,
+    priority: options.priority,
     logger: options.logger,
   });
 }

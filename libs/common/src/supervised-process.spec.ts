@@ -26,6 +26,17 @@ describe('SupervisedProcess', () => {
     expect(isRunning(proc.pid!)).toBe(false);
   });
 
+  it('runs the child at the priority asked for (the on-air path), the parent unchanged', async () => {
+    const { getPriority } = await import('node:os');
+    const mine = getPriority();
+    // A nice value above the parent's needs no privilege, so this holds as any user; root may also go below.
+    const asked = Math.min(19, mine + 3);
+    const proc = await node('console.log("ready"); setInterval(() => {}, 1000)', { priority: asked });
+    expect(getPriority(proc.pid!)).toBe(asked);
+    expect(getPriority()).toBe(mine);
+    await proc.stop();
+  });
+
   it('distinguishes a failed start, with the stderr reason', async () => {
     const error = await node('console.error("port in use"); process.exit(3)').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProcessStartError);

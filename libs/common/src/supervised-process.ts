@@ -1,4 +1,5 @@
 import { ChildProcess, fork, spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { GatewayError } from './errors';
 import { redactText } from './redact';
@@ -80,6 +81,14 @@ export interface SupervisedProcessOptions {
   logger: LineLogger;
   /** Called once the child exists, before readiness: attach listeners, send the first IPC message. */
   onSpawn?: (process: SupervisedProcess) => void;
+  /**
+   * Scheduling priority (nice value, -20 … 19) set right after the spawn. Used
+   * for the cheap processes on a channel's on-air path, so a burst of CPU work
+   * elsewhere (a mix starting: decoders and an encoder spawning at once) does
+   * not stall what viewers are watching. Lowering it below 0 needs root or
+   * CAP_SYS_NICE; without that the child keeps the gateway's priority (logged once).
+   */
+  priority?: number;
 }
 
 interface SupervisedProcessEvents extends Record<string, unknown[]> {
@@ -122,6 +131,18 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
     return SupervisedProcess.#running.size;
   }
 
+  static #priorityRefused = false;
+
+  #setPriority(pid: number, priority: number): void {
+    try {
+      setPriority(pid, priority);
+    } catch (error) {
+      if (SupervisedProcess.#priorityRefused) return;
+      SupervisedProcess.#priorityRefused = true;
+      this.#options.logger.warn(`${this.#options.name}: priority ${priority} refused (${(error as Error).message}); on-air processes run at the gateway's priority`);
+    }
+  }
+
   static async stopAll(): Promise<void> {
     await Promise.all([...SupervisedProcess.#running].map((p) => p.stop()));
   }
@@ -143,6 +164,7 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
       ? fork(options.command, options.args, { env: options.env, stdio })
       : spawn(options.command, options.args, { env: options.env, stdio });
     SupervisedProcess.#running.add(this);
+    if (options.priority !== undefined && this.#child.pid !== undefined) this.#setPriority(this.#child.pid, options.priority);
 
     this.#exited = new Promise((resolve) => {
       let spawnError: Error | undefined;

@@ -65,6 +65,12 @@ export interface GatewayConfig {
   /** ffmpeg binary. Default: `ffmpeg` from PATH (Debian's package). */
   ffmpegPath: string;
   ffprobePath: string;
+  /**
+   * Nice value of the processes on a channel's on-air path (the embedded
+   * origin's processes, the pull of a host's push, the program's output relay).
+   * Below the mixers' 0, so a mix starting on a busy machine does not stall viewers.
+   */
+  onAirPriority: number;
   /** URL prefixes mix outputs may target. Default: the live origin in use. */
   mixOutputAllow: string[];
   mixWebhookUrl?: string;
@@ -225,6 +231,7 @@ const envSchema = z.object({
   MIX_OUTPUT_ALLOW: z.string().optional(),
   MIX_WEBHOOK_URL: httpUrl.optional(),
   MIX_AUDIO_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(180),
+  ON_AIR_PRIORITY: z.coerce.number().int().min(-20).max(19).default(-5),
   MIX_RTP_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(50000),
   MIX_RTP_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(50999),
   COHOST_INVITE_TTL_SECONDS: seconds.default(30),
@@ -441,6 +448,7 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
     dataDir: e.DATA_DIR,
     ffmpegPath: e.FFMPEG_PATH,
     ffprobePath: e.FFPROBE_PATH,
+    onAirPriority: e.ON_AIR_PRIORITY,
     // By default a mix may also feed a channel's publishUrl, as on the embedded origin.
     mixOutputAllow: allow.length ? allow : !embedded && ingest === 'gateway' ? [rtmpBase, gatewayIngestBase] : [rtmpBase],
     mixWebhookUrl: e.MIX_WEBHOOK_URL,

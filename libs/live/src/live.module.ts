@@ -33,6 +33,7 @@ function createEmbedded(config: ResolvedConfig, playUrlBase: string, loggerName:
     processes: live.embeddedProcesses,
     weights: live.embeddedWeights,
     storeDir: join(config.dataDir, 'origin'),
+    priority: config.onAirPriority,
     logger: new Logger(loggerName),
   });
 }
@@ -82,7 +83,7 @@ function createOrigins(config: ResolvedConfig): Origins {
       provide: ProgramService,
       inject: [ChannelService, GATEWAY_CONFIG],
       useFactory: (channels: ChannelService, config: ResolvedConfig) =>
-        new ProgramService(channels, { ffmpegPath: config.ffmpegPath, idleGraceMs: config.live.publishGraceMs, logger: new Logger('Program') }),
+        new ProgramService(channels, { ffmpegPath: config.ffmpegPath, idleGraceMs: config.live.publishGraceMs, priority: config.onAirPriority, logger: new Logger('Program') }),
     },
   ],
   exports: [LIVE_ORIGIN, LIVE_INGEST, ChannelService, ProgramService, SrtService],

@@ -28,6 +28,8 @@ export interface EmbeddedOriginOptions {
   weights?: number[];
   /** Compiled origin-process.js. Default: the sibling of this file. */
   entryScript?: string;
+  /** Nice value of the origin processes (on every channel's on-air path; see ON_AIR_PRIORITY). */
+  priority?: number;
   /** Delay before restarting a crashed origin process; doubles per failure up to 10 s. Default 500 ms. */
   restartDelayMs?: number;
   logger: LineLogger;
@@ -94,6 +96,7 @@ export class EmbeddedOrigin extends TypedEmitter<LiveOriginEvents> implements Li
           publishGraceMs: options.publishGraceMs,
           storeDir: slotStoreDir(options.storeDir, index, count),
           entryScript: options.entryScript,
+          priority: options.priority,
           restartDelayMs: options.restartDelayMs,
           keys: () => this.#keys.merged(),
           logger: options.logger,

@@ -23,6 +23,8 @@ export interface OriginSlotOptions {
   publishGraceMs: number;
   storeDir: string;
   entryScript?: string;
+  /** Nice value of the origin processes (on every channel's on-air path; see ON_AIR_PRIORITY). */
+  priority?: number;
   /** Delay before restarting a crashed process; doubles per failure up to 10 s. Default 500 ms. */
   restartDelayMs?: number;
   /** The publish-key table to hand a (re)started process. */
@@ -113,6 +115,7 @@ export class OriginSlot extends TypedEmitter<OriginSlotEvents> {
       command: o.entryScript ?? join(__dirname, 'origin-process.js'),
       args: [],
       fork: true,
+      priority: o.priority,
       env: {
         ...process.env,
         ORIGIN_RTMP_PORT: String(ports.rtmp),

@@ -10,6 +10,8 @@ export interface ChannelProgramOptions {
   /** Where the program is published: the channel's stream on the origin (gateway key). */
   publishUrl: string;
   ffmpegPath: string;
+  /** Nice value of its processes (the program's on-air path; see ON_AIR_PRIORITY). */
+  priority?: number;
   logger: LineLogger;
   /** The last timestamp an earlier program of this channel wrote: this one continues from it. */
   continueFrom?: number;
@@ -186,6 +188,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
       taskId: `program:${this.o.channelId}`,
       url: this.o.publishUrl,
       ffmpegPath: this.o.ffmpegPath,
+      priority: this.o.priority,
       logger: this.o.logger,
       snapshot: () => this.#gop.snapshot(),
       firstConnectAttempts: 5,

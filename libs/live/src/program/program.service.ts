@@ -12,6 +12,8 @@ export interface ProgramServiceOptions {
   ffmpegPath: string;
   /** A program with nothing to show for this long goes off air (the channel turns idle). */
   idleGraceMs: number;
+  /** Nice value of its processes (the program's on-air path; see ON_AIR_PRIORITY). */
+  priority?: number;
   logger: LineLogger;
 }
 
@@ -183,6 +185,7 @@ export class ProgramService extends TypedEmitter<ProgramServiceEvents> {
       channelId,
       publishUrl: this.channels.programPublishUrl(channelId),
       ffmpegPath: this.o.ffmpegPath,
+      priority: this.o.priority,
       logger: this.o.logger,
       continueFrom: this.#lastTimestamps.get(channelId),
       hls,
@@ -212,6 +215,7 @@ export class ProgramService extends TypedEmitter<ProgramServiceEvents> {
         name: `program:${channelId}:source`,
         url: this.channels.hostSourcePullUrl(channelId),
         ffmpegPath: this.o.ffmpegPath,
+        priority: this.o.priority,
         logger: this.o.logger,
         onSession: () => entry.program.restart(HOST_FEED),
         onTag: (tag) => entry.program.push(HOST_FEED, tag),

@@ -8,6 +8,8 @@ export interface RtmpOutputOptions {
   taskId: string;
   url: string;
   ffmpegPath: string;
+  /** Nice value of the relay (see SupervisedProcessOptions.priority). */
+  priority?: number;
   logger: LineLogger;
   /** What a fresh connection needs first (header, configs, current GOP); null until available. */
   snapshot: () => Buffer | null;
@@ -113,6 +115,7 @@ export class RtmpOutput extends TypedEmitter<RtmpOutputEvents> {
         readiness: { kind: 'line', stream: 'stderr', pattern: /^Output #0/ },
         readyTimeoutMs: 10000,
         stdin: true,
+        priority: this.o.priority,
         logger: this.o.logger,
         // The snapshot goes first, then live tags follow on from it without a gap.
         onSpawn: (p) => {

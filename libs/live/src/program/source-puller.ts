@@ -8,6 +8,8 @@ export interface SourcePullerOptions {
   name: string;
   url: string;
   ffmpegPath: string;
+  /** Nice value of the pull (see SupervisedProcessOptions.priority). */
+  priority?: number;
   logger: LineLogger;
   /** A new pull session began (timestamps start over). */
   onSession: () => void;
@@ -67,6 +69,7 @@ export class SourcePuller {
         args: buildSourcePullArgs(this.o.url),
         readiness: { kind: 'spawn' },
         rawStdout: true,
+        priority: this.o.priority,
         logger: this.o.logger,
       });
     } catch (error) {
