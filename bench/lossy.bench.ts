@@ -23,7 +23,7 @@
  * codec), and with `&dtx=on` (the default plus Opus DTX).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -131,7 +131,7 @@ async function lossyBench(): Promise<Record<string, unknown>> {
   const results: Record<string, Record<string, PhaseFigures>> = {};
   let cleanTone = NaN;
   try {
-    const gw = await net.startGateway({ env: { TURN: 'off', CONFERENCE_IDLE_SECONDS: '300' } });
+    const gw = await net.startGateway({ env: { TURN: 'off', CONFERENCE_IDLE_SECONDS: '300', ...(process.env.BENCH_LOSSY_DEBUG ? { LOG_LEVEL: 'debug' } : {}) } });
     for (const mode of MODES) {
       const conferenceId = (await gw.admin('POST', '/api/v1/conferences', { title: `lossy ${mode}` })).body.id as string;
       for (const userId of ['alice', 'bob']) await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
@@ -208,6 +208,13 @@ async function lossyBench(): Promise<Record<string, unknown>> {
             lastAt = f.at;
           }
         }
+        if (process.env.BENCH_LOSSY_DEBUG) {
+          // Every picture the viewer got around each gap: arrival (ms into the phase) and Bob's counter (- unreadable).
+          for (const g of gaps) {
+            const around = probe.frames.filter((f) => f.at - from >= g.atMs - g.ms - 150 && f.at - from <= g.atMs + 300);
+            process.stderr.write(`${mode} ${phase.name} gap ${g.ms} ms: ${around.map((f) => `${f.at - from}:${f.counters.bob ?? '-'}`).join(' ')}\n`);
+          }
+        }
         const participants = (await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.participants as { userId: string; quality?: { score: number; lossPct: number } }[];
         const quality = participants.find((p) => p.userId === 'bob')?.quality;
         const bobView = (await view()).pictures?.bob;
@@ -228,7 +235,12 @@ async function lossyBench(): Promise<Record<string, unknown>> {
       }
       net.unshape(bob);
       results[mode] = figures;
-      if (process.env.BENCH_LOSSY_DEBUG) process.stderr.write(gw.output().split('\n').filter((l) => l.includes('decode:bob')).slice(-40).join('\n') + '\n');
+      if (process.env.BENCH_LOSSY_DEBUG) {
+        // The gateway's log at debug level (the decoders' ffmpeg lines among it), for a look at what broke.
+        const file = join(tmpdir(), `lossy-gw-${mode}.log`);
+        writeFileSync(file, gw.output());
+        process.stderr.write(`gateway log: ${file}\n`);
+      }
       probe.close();
       await gw.admin('DELETE', `/api/v1/mix-tasks/${task.id}`);
       await page.close();
