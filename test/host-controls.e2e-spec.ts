@@ -32,6 +32,7 @@ describe('host controls: mute and unmute for everyone', () => {
   let conferenceId: string;
   let host: Socket;
   let bob: Socket;
+  let bobIngestUrl = '';
   let mallory: Socket;
   let listener: ToneProbe | undefined;
   let viewer: PictureProbe | undefined;
@@ -47,6 +48,7 @@ describe('host controls: mute and unmute for everyone', () => {
     for (const userId of ['alice', 'bob', 'mallory']) await gw.admin('POST', `/api/v1/conferences/${conferenceId}/members`, { userId });
     for (const [userId, color, toneHz] of [['alice', '0xff0000', ALICE_HZ], ['bob', '0x0000ff', BOB_HZ]] as const) {
       const url = (await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId })).body.url;
+      if (userId === 'bob') bobIngestUrl = url;
       pushes.push(publishTestStream(url, { color, toneHz, size: '640x360', fps: 25, seconds: 300, counter: true }));
     }
     bob = await connectAs(gw, 'bob', 'viewer');
@@ -257,10 +259,20 @@ describe('host controls: mute and unmute for everyone', () => {
       const decoded = (await gw.admin('GET', `/api/v1/mix-tasks/${task.id}`)).body.participants as string[];
       return decoded.length === 1 && decoded[0] === 'alice' ? true : undefined;
     }, 10000);
+    // His encoder is cut off at the origin, and its URL no longer publishes (a reconnect is refused).
+    const cut = await Promise.race([pushes[1].exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10000))]);
+    expect(cut).toBe(true);
+    const again = publishTestStream(bobIngestUrl, { color: '0x0000ff', size: '320x180', fps: 10, seconds: 30 });
+    pushes.push(again);
+    const refused = await Promise.race([again.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10000))]);
+    expect(refused).toBe(true);
+    expect((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.participants.map((p: { userId: string }) => p.userId)).not.toContain('bob');
     // He cannot come back by himself; an admin (or the host) may admit him again.
     const asBob = (await gw.admin('POST', '/api/v1/tokens', { userId: 'bob', role: 'viewer' })).body.token;
     expect((await gw.request('POST', `/api/v1/conferences/${conferenceId}/ingest`, { body: { userId: 'bob' }, headers: { authorization: `Bearer ${asBob}` } })).body.error.code).toBe('NOT_A_MEMBER');
-    expect((await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: 'bob' })).status).toBe(201);
+    const readmitted = await gw.admin('POST', `/api/v1/conferences/${conferenceId}/ingest`, { userId: 'bob' });
+    expect(readmitted.status).toBe(201);
+    expect(readmitted.body.url).not.toBe(bobIngestUrl);
     expect((await gw.admin('GET', `/api/v1/conferences/${conferenceId}`)).body.members).toContain('bob');
   }, 30000);
 });

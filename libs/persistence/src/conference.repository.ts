@@ -71,6 +71,10 @@ export class ConferenceRepository {
     ]);
   }
 
+  deleteIngestPoint(stream: string): void {
+    this.db.run('delete ingest point', 'DELETE FROM ingest_points WHERE stream = ?', [stream]);
+  }
+
   ingestPoints(): IngestPointRecord[] {
     return this.db
       .all<{ stream: string; publish_key: string; conference_id: string; user_id: string; kind: string }>('list ingest points', 'SELECT * FROM ingest_points')

@@ -71,6 +71,10 @@ export class IngestService {
     // A worker died under a conference: its RTMP participants were dropped with their
     // router. Their pushes are still on the origin, so they rejoin on their own.
     conferences.on('created', (conference) => {
+      // A participant the host removed loses its push points: the push running now is ended at the
+      // origin and its key no longer publishes (its encoder's reconnects are refused); admitted again,
+      // it gets a new URL.
+      conference.on('removed', ({ userId }) => this.#revoke(conference.id, userId));
       conference.on('routerLost', ({ lost }) => {
         const rtmp = new Set(lost.filter((p) => p.via === 'rtmp').map((p) => p.userId));
         for (const point of this.#points.values()) {
@@ -237,6 +241,21 @@ export class IngestService {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
     this.logger.error(`RTMP participant ${userId} could not rejoin conference ${conferenceId}`);
+  }
+
+  #revoke(conferenceId: string, userId: string): void {
+    const points = [...this.#points.values()].filter((p) => p.conferenceId === conferenceId && p.userId === userId);
+    if (!points.length) return;
+    for (const point of points) {
+      this.#points.delete(point.stream);
+      this.store?.deleteIngestPoint(point.stream);
+    }
+    this.#pushKeys();
+    for (const point of points) {
+      this.origin.kickPublisher(INGEST_APP, point.stream);
+      void this.#stopSession(point.stream, 'removed by the host');
+    }
+    this.logger.log(`push points of ${userId} in conference ${conferenceId} revoked (removed by the host)`);
   }
 
   async #stopSession(stream: string, reason: string): Promise<void> {
