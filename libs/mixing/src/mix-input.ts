@@ -399,7 +399,12 @@ export class MixInput {
    */
   #readFrames(decoder: SupervisedProcess, width: number, height: number): void {
     const size = i420Size(width, height);
-    let frame = Buffer.allocUnsafe(size);
+    // Two buffers in turn: one is the latest picture handed out, the other is filled. The compositor
+    // copies the latest synchronously on each tick and nothing else keeps a picture, so a buffer is
+    // written again only once a newer picture replaced it (a fresh one per picture cost the gateway
+    // a quarter of its CPU in garbage collection on a 2-party mix, by profile).
+    let frame: Buffer = Buffer.allocUnsafe(size);
+    let handedOut: Buffer | undefined;
     let filled = 0;
     decoder.stdout.on('data', (chunk: Buffer) => {
       let offset = 0;
@@ -417,7 +422,9 @@ export class MixInput {
             clearInterval(this.#keyframeTimer);
             this.o.onFrame({ width, height, data: frame });
           }
-          frame = Buffer.allocUnsafe(size);
+          const next = handedOut ?? Buffer.allocUnsafe(size);
+          handedOut = frame;
+          frame = next;
           filled = 0;
         }
       }
