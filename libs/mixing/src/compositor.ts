@@ -53,7 +53,7 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
   #framesWritten = 0;
   #samplesWritten = 0;
   #background: YuvFrame;
-  #pictures: () => CellPicture[] = () => [];
+  #pictures: (atMs: number) => CellPicture[] = () => [];
   #overlays: { x: number; y: number; frame: YuvFrame }[] = [];
   #labels: { x: number; y: number; frame: YuvFrame }[] = [];
   #stopped = false;
@@ -132,8 +132,12 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     this.#labels = labels;
   }
 
-  /** The source of what each cell shows, asked once per output frame. */
-  setPictureSource(source: () => CellPicture[]): void {
+  /**
+   * The source of what each cell shows, asked once per output frame with the time that frame is due
+   * (performance.now(); the due time, not the tick's, so a timer's jitter does not move a picture
+   * from one frame to the next).
+   */
+  setPictureSource(source: (atMs: number) => CellPicture[]): void {
     this.#pictures = source;
   }
 
@@ -216,7 +220,8 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     // An encoder that cannot keep up is sent repeats of the last composition (no new
     // compositing work); every due frame is still written so audio and video keep one clock.
     const backlogged = encoder.stdin.writableLength > 8 * 1024 * 1024 && this.#lastFrame !== undefined;
-    const frame = backlogged ? this.#lastFrame! : this.#compose();
+    const dueAt = this.#startedAt + ((this.#framesWritten + framesDue - 1) * 1000) / video.fps;
+    const frame = backlogged ? this.#lastFrame! : this.#compose(dueAt);
     if (backlogged) this.#droppedFrames += framesDue;
     this.#lastFrame = frame;
     let pending = framesDue;
@@ -253,11 +258,11 @@ export class Compositor extends TypedEmitter<CompositorEvents> {
     return free && free.length === size ? free : Buffer.allocUnsafe(size);
   }
 
-  #compose(): Buffer {
+  #compose(atMs: number): Buffer {
     const data = this.#canvas();
     this.#background.data.copy(data);
     const canvas: YuvFrame = { ...this.#background, data };
-    const pictures = this.#pictures().sort((a, b) => a.cell.zOrder - b.cell.zOrder);
+    const pictures = this.#pictures(atMs).sort((a, b) => a.cell.zOrder - b.cell.zOrder);
     for (const { cell, frame } of pictures) {
       if (frame) blit(canvas, frame, cell.x, cell.y, cell.width, cell.height);
     }

@@ -1,4 +1,4 @@
-import { buildDecoderArgs, buildEncoderArgs, buildPackagerArgs, buildSdp, buildStillArgs, fastStartKeyframes, fitFilter } from './ffmpeg-args';
+import { buildDecoderArgs, buildEncoderArgs, parsePictureTimestamp, PICTURE_TIMESTAMPS_FILTER, buildPackagerArgs, buildSdp, buildStillArgs, fastStartKeyframes, fitFilter } from './ffmpeg-args';
 
 describe('mixer ffmpeg arguments', () => {
   const sdp = buildSdp([
@@ -39,21 +39,41 @@ describe('mixer ffmpeg arguments', () => {
       ...input(audioSdp, '20000', '200000'),
       '-filter_threads', '1',
       '-map', '0:v:0',
-      '-vf', 'scale=320:180:force_original_aspect_ratio=increase:flags=bilinear,crop=320:180,setsar=1,format=yuv420p',
+      '-vf', `scale=320:180:force_original_aspect_ratio=increase:flags=bilinear,crop=320:180,setsar=1,format=yuv420p,${PICTURE_TIMESTAMPS_FILTER}`,
       '-fps_mode', 'passthrough',
       '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
-      '-map', '1:a:0', '-af', 'aresample=48000:async=1:min_hard_comp=0.01', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3',
+      '-map', '1:a:0', '-af', 'aresample=48000:async=1:min_hard_comp=0.01', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:4',
     ]);
     const audioOnly = buildDecoderArgs({ audioSdp, audio: { sampleRate: 48000, channels: 1 }, probeMs: 500 });
     expect(audioOnly).not.toContain('0:v:0');
     expect(audioOnly).toContain('0:a:0');
     expect(audioOnly.filter((a) => a === '-i')).toHaveLength(1);
+    expect(audioOnly).toContain('pipe:3');
     expect(audioOnly[audioOnly.indexOf('-analyzeduration') + 1]).toBe('200000');
     const videoOnly = buildDecoderArgs({ videoSdp, video: { width: 320, height: 180, fps: 15, fit: 'cover' }, probeMs: 500 });
     expect(videoOnly).toContain('0:v:0');
     expect(videoOnly[videoOnly.indexOf('-analyzeduration') + 1]).toBe('500000');
     // A kind without its SDP is not decoded.
     expect(buildDecoderArgs({ audioSdp, video: { width: 320, height: 180, fps: 15, fit: 'cover' }, audio: { sampleRate: 48000, channels: 2 } })).not.toContain('0:v:0');
+  });
+
+  it("reports every picture's timestamp on fd 3, one line per picture written (real ffmpeg)", async () => {
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    // A source whose timestamps jump forward once (a sender that paused), as an RTP input's would.
+    const child = spawn('ffmpeg', [
+      '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=64x36:rate=10:duration=2',
+      '-vf', `setpts='PTS+gt(N,9)*5/TB',format=yuv420p,${PICTURE_TIMESTAMPS_FILTER}`, '-fps_mode', 'passthrough', '-f', 'rawvideo', 'pipe:1',
+    ], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
+    let bytes = 0;
+    let text = '';
+    child.stdout!.on('data', (c: Buffer) => (bytes += c.length));
+    child.stdio[3]!.on('data', (c: Buffer) => (text += c.toString()));
+    await new Promise((resolve) => child.on('close', resolve));
+    const stamps = text.split('\n').map(parsePictureTimestamp).filter((s) => s !== undefined);
+    expect(bytes).toBe(20 * 64 * 36 * 1.5);
+    expect(stamps.map((s) => s!.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    stamps.forEach((s, i) => expect(s!.seconds).toBeCloseTo(i / 10 + (i > 9 ? 5 : 0), 5));
+    expect(parsePictureTimestamp('mix_pts=1')).toBeUndefined();
   });
 
   it('builds the encoder command', () => {

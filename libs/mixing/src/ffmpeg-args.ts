@@ -78,9 +78,24 @@ export const AUDIO_REORDER_WAIT_MS = 20;
 export const AUDIO_PROBE_MS = 200;
 
 /**
+ * Prints `frame:<n> pts:<pts> pts_time:<seconds>` (then `mix_pts=1`) for every picture to fd 3, flushed at
+ * once: the metadata filter prints only frames that carry the key it is given, so the key is added first.
+ * Two levels of escaping for the colon of `pipe:3` (the filter graph's, then the filter's options').
+ */
+export const PICTURE_TIMESTAMPS_FILTER = 'metadata=mode=add:key=mix_pts:value=1,metadata=mode=print:key=mix_pts:file=pipe\\\\:3:direct=1';
+
+/** The seconds of one `pts_time:` line of PICTURE_TIMESTAMPS_FILTER, with the picture's number. */
+export function parsePictureTimestamp(line: string): { n: number; seconds: number } | undefined {
+  const m = /^frame:(\d+)\s+pts:\S+\s+pts_time:(-?[\d.e+-]+)/.exec(line);
+  if (!m) return undefined;
+  const seconds = Number(m[2]);
+  return Number.isFinite(seconds) ? { n: Number(m[1]), seconds } : undefined;
+}
+
+/**
  * One participant's decoder: RTP in (each kind's SDP passed inline as a data: URL, so no temporary
  * file; one input per kind, so each has its own reorder wait), raw I420 frames of the cell's size on
- * stdout, s16le PCM on fd 3. Every packet is flushed at once so no audio waits in an I/O buffer.
+ * stdout with their timestamps on fd 3, s16le PCM on fd 3 (fd 4 in a decoder of both kinds). Every packet is flushed at once so no audio waits in an I/O buffer.
  */
 export function buildDecoderArgs({ videoSdp, audioSdp, video, audio, probeMs = 2000 }: DecoderArgsInput): string[] {
   const args = [
@@ -110,7 +125,9 @@ export function buildDecoderArgs({ videoSdp, audioSdp, video, audio, probeMs = 2
       '-map', '0:v:0',
       // No fps filter: it holds every frame until the next one arrives (measured: ~90 ms of
       // A/V offset); the compositor samples the latest frame at its own rate anyway.
-      '-vf', `${fitFilter(video.width, video.height, video.fit)},setsar=1,format=yuv420p`,
+      // Last in the chain, so its n-th line is the n-th picture written: each picture's timestamp (from
+      // the RTP timestamps) on fd 3, so the mix shows it by the sender's clock (video-playout.ts).
+      '-vf', `${fitFilter(video.width, video.height, video.fit)},setsar=1,format=yuv420p,${PICTURE_TIMESTAMPS_FILTER}`,
       // Each decoded picture once. rawvideo's default is constant frame rate at the rate ffmpeg
       // guessed from the RTP timestamps, and a bad guess made a decoder repeat pictures 1,300 to
       // 9,900 times a second: it fell seconds behind its input, and a stalled sender still showed.
@@ -126,7 +143,8 @@ export function buildDecoderArgs({ videoSdp, audioSdp, video, audio, probeMs = 2
       // its pace. Unfilled, the pipe ran short, the mix's jitter buffer ran dry and refilled 40 ms
       // each time: at 5 % loss a fifth of a tone's 100 ms blocks dropped out.
       '-af', `aresample=${audio.sampleRate}:async=1:min_hard_comp=0.01`, '-ac', String(audio.channels),
-      '-f', 's16le', '-flush_packets', '1', 'pipe:3',
+      // fd 3 is the pictures' timestamps when this decoder has video too.
+      '-f', 's16le', '-flush_packets', '1', withVideo ? 'pipe:4' : 'pipe:3',
     );
   }
   return args;

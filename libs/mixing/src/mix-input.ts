@@ -1,7 +1,7 @@
 import type { types } from 'mediasoup';
 import { LineLogger, SupervisedProcess } from '@gw/common';
 import type { Conference } from '@gw/conference';
-import { buildDecoderArgs, buildSdp } from './ffmpeg-args';
+import { buildDecoderArgs, buildSdp, parsePictureTimestamp } from './ffmpeg-args';
 import type { Fit } from './layout';
 import { layerForCell } from './layers';
 import { PcmFrames } from './pcm-frames';
@@ -9,6 +9,7 @@ import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTr
 import { pairFree, UdpPortAllocator } from './udp-ports';
 import { PerSecond } from './per-second';
 import { i420Size, YuvFrame } from './yuv-frame';
+import { VideoPlayout } from './video-playout';
 
 /**
  * What ffmpeg's video depacketizers and decoders print when a picture is broken for want of a packet that
@@ -19,6 +20,10 @@ import { i420Size, YuvFrame } from './yuv-frame';
 export const BROKEN_PICTURE = /sequence broken|dropping frame|error while decoding|concealing/i;
 /** At most one keyframe request per this, after a loss (a keyframe takes a round trip and an encode). */
 const KEYFRAME_AFTER_LOSS_MS = 300;
+/** How long a decoded picture waits for its timestamp line before it is shown without one. */
+const TIMESTAMP_WAIT_MS = 30;
+/** Pictures waiting for their turn, at most (0.3 s of hold at 30 fps, and some). */
+const MAX_QUEUED_PICTURES = 16;
 
 export interface CellSize {
   width: number;
@@ -37,7 +42,8 @@ export interface MixInputOptions {
   ports: UdpPortAllocator;
   ffmpegPath: string;
   logger: LineLogger;
-  onFrame: (frame: YuvFrame) => void;
+  /** A picture was decoded (it is shown when pictureAt says so). */
+  onFrame: () => void;
   onAudio: (pcm: Buffer) => void;
   /**
    * Its consumers went away while the participant may still be there (the SFU
@@ -87,6 +93,14 @@ export class MixInput {
   keyframesAfterLoss = 0;
   #pictureThisDecoder = false;
   readonly #decoded = new PerSecond();
+  /** When each decoded picture is shown: by its sender's timestamp (video-playout.ts). */
+  readonly #playout = new VideoPlayout();
+  /** Decoded pictures not yet due, in order, with when they are due (performance.now()). */
+  #queue: { due: number; frame: YuvFrame }[] = [];
+  /** The picture shown now (the compositor copies it on each tick). */
+  #current: YuvFrame | undefined;
+  /** Picture buffers free for the decoder to fill (of the current decoder's size). */
+  #pool: Buffer[] = [];
 
   private constructor(private readonly o: MixInputOptions) {
     this.#cell = o.cell;
@@ -160,6 +174,28 @@ export class MixInput {
 
   get lastFrameAt(): number {
     return this.#lastFrameAt;
+  }
+
+  /**
+   * The picture to draw for the output frame due at atMs (performance.now()): the newest decoded one
+   * whose turn has come. Pictures it passes over go back to the decoder's pool; the one returned is
+   * not written again until a newer one replaces it, so a caller copies it before its next call.
+   */
+  pictureAt(atMs: number): YuvFrame | undefined {
+    while (this.#queue.length && this.#queue[0].due <= atMs) {
+      this.#release(this.#current);
+      this.#current = this.#queue.shift()!.frame;
+    }
+    return this.#current;
+  }
+
+  /** How long this participant's pictures are held for their spacing now (ms), and how many came late for it. */
+  get playout(): { holdMs: number; late: number } {
+    return { holdMs: this.#playout.holdMs, late: this.#playout.late };
+  }
+
+  #release(frame: YuvFrame | undefined): void {
+    if (frame && frame.data.length === i420Size(this.#cell.width, this.#cell.height) && this.#pool.length < 4) this.#pool.push(frame.data);
   }
 
   /** Decoded pictures per second, over the last second. */
@@ -258,7 +294,8 @@ export class MixInput {
           : buildDecoderArgs({ audioSdp: buildSdp(streams), audio: this.o.audio, probeMs: this.#probeMs() }),
       readiness: { kind: 'spawn' },
       rawStdout: true,
-      extraPipes: kind === 'audio' ? 1 : 0,
+      // fd 3: the PCM (audio), the pictures' timestamps (video).
+      extraPipes: 1,
       stderrWarnPattern: /error|invalid/i,
       // A decoder holds nothing worth flushing, and one whose RTP stopped (its sender or worker gone)
       // sits in a blocking read that SIGTERM does not end: a short grace keeps input changes quick.
@@ -284,6 +321,10 @@ export class MixInput {
     }
     this.#decoder = decoder;
     this.#pictureThisDecoder = false;
+    // A new decoder's pictures: a new timeline (its queue is dropped; the picture shown stays until replaced).
+    this.#playout.reset();
+    this.#queue = [];
+    this.#pool = [];
     this.#readFrames(decoder, video.width, video.height);
     decoder.once('died', () => {
       if (this.#stopped || this.#decoder !== decoder) return;
@@ -394,17 +435,50 @@ export class MixInput {
   }
 
   /**
-   * Splits the decoder's stdout into whole frames of the cell's size, copying
-   * each chunk once into the frame it belongs to (no concatenation).
+   * Splits the decoder's stdout into whole frames of the cell's size, copying each chunk once into the
+   * frame it belongs to (no concatenation), pairs each with its timestamp (fd 3: the n-th line is the
+   * n-th picture; it is written before the picture, but the two pipes are read in either order) and
+   * queues it for its turn. Buffers are reused (a fresh one per picture cost the gateway a quarter
+   * of its CPU in garbage collection on a 2-party mix, by profile).
    */
   #readFrames(decoder: SupervisedProcess, width: number, height: number): void {
     const size = i420Size(width, height);
-    // Two buffers in turn: one is the latest picture handed out, the other is filled. The compositor
-    // copies the latest synchronously on each tick and nothing else keeps a picture, so a buffer is
-    // written again only once a newer picture replaced it (a fresh one per picture cost the gateway
-    // a quarter of its CPU in garbage collection on a 2-party mix, by profile).
-    let frame: Buffer = Buffer.allocUnsafe(size);
-    let handedOut: Buffer | undefined;
+    const stamps = new Map<number, number>();
+    const waiting: { n: number; frame: YuvFrame; arrival: number }[] = [];
+    let waitTimer: NodeJS.Timeout | undefined;
+    let pictures = 0;
+    const show = (frame: YuvFrame, ptsMs: number | undefined, arrival: number) => {
+      if (this.#decoder !== decoder) return;
+      const due = this.#playout.schedule(ptsMs, arrival);
+      this.#queue.push({ due, frame });
+      while (this.#queue.length > MAX_QUEUED_PICTURES) this.#release(this.#queue.shift()!.frame);
+    };
+    const flush = (withoutStamp: boolean) => {
+      while (waiting.length && (withoutStamp || stamps.has(waiting[0].n))) {
+        const w = waiting.shift()!;
+        const pts = stamps.get(w.n);
+        stamps.delete(w.n);
+        show(w.frame, pts, w.arrival);
+      }
+      clearTimeout(waitTimer);
+      waitTimer = waiting.length ? setTimeout(() => flush(true), TIMESTAMP_WAIT_MS) : undefined;
+    };
+    let lines = '';
+    decoder.pipe(0).on('data', (chunk: Buffer) => {
+      lines += chunk.toString('latin1');
+      let nl: number;
+      while ((nl = lines.indexOf('\n')) >= 0) {
+        const stamp = parsePictureTimestamp(lines.slice(0, nl));
+        lines = lines.slice(nl + 1);
+        // A line for a picture already shown without it is dropped.
+        if (stamp && stamp.n >= pictures - waiting.length) stamps.set(stamp.n, stamp.seconds * 1000);
+      }
+      if (stamps.size > 64) for (const n of stamps.keys()) if (n < pictures - waiting.length) stamps.delete(n);
+      if (lines.length > 4096) lines = '';
+      if (waiting.length) flush(false);
+    });
+    decoder.once('died', () => clearTimeout(waitTimer));
+    let frame: Buffer = this.#pool.pop() ?? Buffer.allocUnsafe(size);
     let filled = 0;
     decoder.stdout.on('data', (chunk: Buffer) => {
       let offset = 0;
@@ -414,17 +488,19 @@ export class MixInput {
         filled += n;
         offset += n;
         if (filled === size) {
+          const arrival = performance.now();
           if (this.#decoder === decoder) {
             this.#pictureThisDecoder = true;
             this.#blindDeaths = 0;
             this.#lastFrameAt = Date.now();
             this.#decoded.record(this.#lastFrameAt);
             clearInterval(this.#keyframeTimer);
-            this.o.onFrame({ width, height, data: frame });
+            this.o.onFrame();
           }
-          const next = handedOut ?? Buffer.allocUnsafe(size);
-          handedOut = frame;
-          frame = next;
+          waiting.push({ n: pictures, frame: { width, height, data: frame }, arrival });
+          pictures += 1;
+          flush(false);
+          frame = (this.#decoder === decoder && this.#pool.pop()) || Buffer.allocUnsafe(size);
           filled = 0;
         }
       }

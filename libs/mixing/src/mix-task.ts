@@ -119,7 +119,8 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
   /** See MixTaskSpec.participants (undefined: everyone). */
   #scope: Set<string> | undefined;
   readonly #inputs = new Map<string, MixInput>();
-  readonly #frames = new Map<string, { frame: YuvFrame; at: number }>();
+  /** Each participant's latest decoded picture's time, and the picture last drawn of them (kept through a rejoin). */
+  readonly #frames = new Map<string, { frame?: YuvFrame; at: number }>();
   readonly #placeholders = new Map<string, YuvFrame>();
   readonly #outputs = new Map<string, RtmpOutput>();
   readonly #volumes = new Map<string, number>();
@@ -315,7 +316,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
         [...this.#inputs].map(([u, input]) => {
           const latest = this.#frames.get(u);
           const layers = input.layers;
-          return [u, { ageMs: latest ? now - latest.at : null, stalled: !latest || now - latest.at >= STALL_MS, fps: input.fps, keyframesAfterLoss: input.keyframesAfterLoss, ...(layers ? { layers } : {}) }];
+          return [u, { ageMs: latest ? now - latest.at : null, stalled: !latest || now - latest.at >= STALL_MS, fps: input.fps, keyframesAfterLoss: input.keyframesAfterLoss, playout: input.playout, ...(layers ? { layers } : {}) }];
         }),
       ),
       processes: {
@@ -407,7 +408,7 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     // The mix needs everyone's media on the SFU: no direct paths between its participants while it runs.
     this.#unsubscribe.push(conference.holdServerMedia());
 
-    this.#compositor.setPictureSource(() => this.#pictures());
+    this.#compositor.setPictureSource((atMs) => this.#pictures(atMs));
     this.#compositor.on('session', ({ restarted, pid }) => {
       this.#encoderSession += 1;
       this.#videoTagsThisSession = 0;
@@ -560,8 +561,10 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
           ports: this.deps.ports,
           ffmpegPath: this.deps.ffmpegPath,
           logger: this.deps.logger,
-          onFrame: (frame) => {
-            this.#frames.set(userId, { frame, at: Date.now() });
+          onFrame: () => {
+            const seen = this.#frames.get(userId);
+            if (seen) seen.at = Date.now();
+            else this.#frames.set(userId, { at: Date.now() });
             if (!this.#shown.has(userId)) {
               this.#shown.add(userId);
               if (isScreenTile(userId)) this.#shareShownAt.set(userId, Date.now());
@@ -689,11 +692,15 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     this.#compositor.setLabels(wanted.map((l, i) => ({ x: l.x, y: l.y, frame: frames[i] })));
   }
 
-  #pictures(): CellPicture[] {
+  /** What each cell shows in the output frame due at atMs (performance.now()). */
+  #pictures(atMs: number): CellPicture[] {
     const now = Date.now();
     return this.#cells.map((cell) => {
       const latest = this.#frames.get(cell.userId);
-      const fresh = latest && now - latest.at < STALL_MS && !this.#inputs.get(cell.userId)?.videoPaused;
+      const input = this.#inputs.get(cell.userId);
+      // The input's picture for this frame; without an input (between a leave and a rejoin), the last one drawn.
+      if (latest && input) latest.frame = input.pictureAt(atMs) ?? latest.frame;
+      const fresh = latest?.frame && now - latest.at < STALL_MS && !input?.videoPaused;
       return { cell, frame: fresh ? latest.frame : this.#placeholders.get(`${cell.userId}:${cell.width}x${cell.height}`) };
     });
   }
