@@ -56,7 +56,7 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 interface SenderLine {
   at: number;
   registered: string[];
-  paths: { name: string; score: number; sharePct: number; lossPct: number; rttMs?: number; kbps: number; fecOnly: boolean }[];
+  paths: { name: string; score: number; sharePct: number; lossPct: number; rttMs?: number; kbps: number; fecOnly: boolean; capacityKbps?: number }[];
 }
 
 interface ApiSample {
@@ -235,6 +235,8 @@ async function uplinkBench(): Promise<Record<string, unknown>> {
               meanLossPct: round(mean(mine.map((x) => x.lossPct))),
               meanRttMs: round(mean(mine.filter((x) => x.rttMs !== undefined).map((x) => x.rttMs!))),
               fecOnlyPctOfReports: round((mine.filter((x) => x.fecOnly).length / mine.length) * 100),
+              // What its probe trains measured the path's capacity at (undefined: no train came back enough to tell).
+              meanCapacityKbps: Math.round(mean(mine.filter((x) => x.capacityKbps !== undefined).map((x) => x.capacityKbps!))),
               reports: mine.length,
             },
             api: {
@@ -351,7 +353,7 @@ const fig = (n: number | null | undefined, unit = '') => (n === undefined || n =
 export const benchmark: Benchmark = {
   run: uplinkBench,
   method:
-    'Network namespaces (bench/support/uplink-net.ts, 10.73.0.0/16, names gwup-*): the built gateway (SRT ingest, SRTLA receiver) in its own namespace; a host namespace running the encoder (ffmpeg: solid red with the frame counter, x264 CBR at BENCH_UPLINK_VIDEO_KBPS, default 1600 kbit/s, with filler, 25 fps, 1 s GOP, AAC 96 kbit/s, MPEG-TS over SRT, default latency) and our sender (node dist/apps/uplink/src/main.js send) with three paths: its direct link to the gateway, and two helper namespaces reached over the host\'s LAN, each running our helper (… helper --bind <its own link>), which relays its share from its own link. ' +
+    'Network namespaces (bench/support/uplink-net.ts, 10.73.0.0/16, names gwup-*): the built gateway (SRT ingest, SRTLA receiver) in its own namespace; a host namespace running the encoder (ffmpeg: solid red with the frame counter, x264 CBR at BENCH_UPLINK_VIDEO_KBPS, default 1600 kbit/s, with filler, 25 fps, 1 s GOP, AAC 96 kbit/s, MPEG-TS over SRT, default latency) and our sender (node dist/apps/uplink/src/main.js send) with three paths: its direct link to the gateway, and two helper namespaces reached over the host\'s LAN, each running our helper (… helper --bind <its own link>), which relays its share from its own link. The sender weighs each path by its score × the capacity its probe trains measure (12 data-sized keepalives back to back every 4 s, echoed by the receiver; since 2026-12-06: before, by score alone, and equal scores split the stream evenly whatever the capacities). ' +
     'Each path\'s own link is shaped both ways: direct 2400 kbit/s, helper 1 1200 kbit/s, helper 2 1200 kbit/s plus 20 % loss; rate with a tbf qdisc (bucket 20 ms of the rate, queue 200 ms), loss with an nftables rule `numgen random mod 100 < 20 drop` each way. This kernel has no netem qdisc, so no delay is added: every round trip is the sub-millisecond veth one plus what the tbf queues hold. ' +
     'Shares: after a warm-up (BENCH_UPLINK_WARM_SECONDS, default 10 s), the sender\'s per-second figures (sharePct: its share of the unique data packets) are averaged over a steady window (BENCH_UPLINK_STEADY_SECONDS, default 20 s) while GET /channels/:id/uplink is sampled every second (its sharePct counts every data packet a link brought, copies included). The expected share of a path is its capacity over the sum of the capacities of the paths that carry data (direct and helper 1: 66.7 % and 33.3 %; the lossy helper 2 is expected to carry only copies, 0 %); the deviation is relative, |measured − expected| / expected, and the target holds the larger of the two carriers\' deviations to 15 %. The lossy path\'s fecOnly is the share of the steady window\'s GET /uplink samples that flag it (the sender\'s own flag is listed too). The link counters give each path\'s carried kbit/s (copies and retransmissions included). ' +
     'Cut: helper 1\'s own link then drops every packet both ways (nftables), mid-stream; the viewer (a picture probe on the channel\'s HTTP-FLV in the root namespace, stamping each picture with its arrival) gives the worst gap between distinct pictures and the distinct pictures per second from 1 s before the cut to 12 s after it. The direct path is not the one cut: what is left would be helper 1 alone, below the stream\'s rate. ' +
@@ -366,7 +368,7 @@ export const benchmark: Benchmark = {
       ...(['direct', 'h1', 'h2'] as const).map((p) => {
         const x = b.paths[p];
         const dev = x.deviationPct === undefined ? '' : `; deviation ${x.deviationPoints >= 0 ? '+' : ''}${x.deviationPoints} points = ${x.deviationPct} % of expected (${x.withinTolerance ? 'within' : '**outside**'} ±15 %)`;
-        return `| share, ${names[p]} (${x.capacityKbit} kbit/s) | ${fig(x.sharePct, ' %')} of unique packets (sender), expected ${x.expectedSharePct} %${dev}; GET /uplink ${fig(x.api.meanSharePct, ' %')} (${x.api.samples} samples), ${fig(x.api.meanKbps, ' kbit/s')}, loss ${fig(x.api.meanLossPct, ' %')}, fecOnly in ${fig(x.api.fecOnlyPctOfSamples, ' %')} of samples; sender score ${fig(x.sender.meanScore)}, fecOnly in ${fig(x.sender.fecOnlyPctOfReports, ' %')} of reports; link ${fig(x.linkKbps, ' kbit/s')} | ${x.expectedSharePct ? 'capacity share ±15 %' : 'copies only (0 %)'} |`;
+        return `| share, ${names[p]} (${x.capacityKbit} kbit/s) | ${fig(x.sharePct, ' %')} of unique packets (sender), expected ${x.expectedSharePct} %${dev}; GET /uplink ${fig(x.api.meanSharePct, ' %')} (${x.api.samples} samples), ${fig(x.api.meanKbps, ' kbit/s')}, loss ${fig(x.api.meanLossPct, ' %')}, fecOnly in ${fig(x.api.fecOnlyPctOfSamples, ' %')} of samples; sender score ${fig(x.sender.meanScore)}, capacity by its probe trains ${fig(x.sender.meanCapacityKbps, ' kbit/s')}, fecOnly in ${fig(x.sender.fecOnlyPctOfReports, ' %')} of reports; link ${fig(x.linkKbps, ' kbit/s')} | ${x.expectedSharePct ? 'capacity share ±15 %' : 'copies only (0 %)'} |`;
       }),
       `| lossy path carries only FEC (fecOnly, GET /uplink samples) | ${fig(b.lossyFecOnlyPctOfApiSamples, ' %')} of samples (sender's flag: ${fig(b.lossyFecOnlyPctOfSenderReports, ' %')} of reports) | 100 % |`,
       `| bonded, cut of helper 1: worst viewer gap / distinct fps (-1 s … +12 s) | **${ms(b.cut.worstGapMs)}** / ${b.cut.distinctPerSecond} fps (fewest in a second ${b.cut.minDistinctInASecond}); sender marked it down after ${ms(b.cut.senderMarkedDownAfterMs)}; shares after: ${Object.entries(b.cut.sharesAfterCutPct).map(([k, v]) => `${k} ${v} %`).join(', ')} | ≤ 500 ms |`,

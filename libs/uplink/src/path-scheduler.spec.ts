@@ -1,4 +1,4 @@
-import { dealOne, PathScheduler } from './path-scheduler';
+import { dealOne, PathScheduler, trainCapacityKbps } from './path-scheduler';
 
 describe('dealOne (smooth weighted round robin)', () => {
   it("deals the seed's weights 2:1:1:2 as shares 2/6, 1/6, 1/6, 2/6, evenly spread", () => {
@@ -275,5 +275,88 @@ describe('PathScheduler: NAKs of overtaken packets, redundancy-only paths, capac
     expect(cut[2].small).toBeLessThan(45);
     const regrow = Array.from({ length: 30 }, (_, i) => second(8 + i, { big: 5, small: 5 }).small);
     expect(regrow.at(-1)).toBe(90);
+  });
+});
+
+describe('PathScheduler: available bandwidth from probe trains', () => {
+  it('reads a bottleneck from the spacing of a train\'s echoes, leaving out the first few (a token bucket passes them at once)', () => {
+    // 12 probes of 1316 bytes; the first 4 pass at once, the rest are 1316 × 8 / 1200 kbit/s = 8.77 ms apart.
+    const at = (i: number) => (i < 4 ? 0.1 * i : 0.3 + (i - 3) * 8.773);
+    const echoes = Array.from({ length: 12 }, (_, index) => ({ index, atMs: at(index) }));
+    expect(trainCapacityKbps(echoes, 1316, 5)).toBeCloseTo(1200, -1);
+    // Counting from the start would take the bucket's burst for capacity.
+    expect(trainCapacityKbps(echoes, 1316, 0)!).toBeGreaterThan(1300);
+    // Lost echoes: the indices say how far apart the rest were sent.
+    const lossy = echoes.filter((e) => e.index % 3 !== 0);
+    expect(trainCapacityKbps(lossy, 1316, 5)).toBeCloseTo(1200, -1);
+    // Too few back, or all at once: nothing to tell.
+    expect(trainCapacityKbps(echoes.slice(0, 7), 1316, 5)).toBeUndefined();
+    expect(trainCapacityKbps(echoes.map((e) => ({ ...e, atMs: 5 })), 1316, 5)).toBeUndefined();
+  });
+
+  it('shares packets in proportion to the paths\' capacities (2400 and 1200 kbit/s → 2/3 and 1/3), the median of the last trains counting', () => {
+    const s = new PathScheduler(['direct', 'helper'], 0);
+    s.setUp('direct', true);
+    s.setUp('helper', true);
+    expect(drive(s, 1, 300)).toEqual({ direct: 150, helper: 150 });
+    for (const kbps of [2400, 2350, 9000]) s.capacity('direct', kbps);
+    // Only one path measured: the other counts as the median of the measured, so nothing moves yet.
+    expect(drive(s, 301, 300)).toEqual({ direct: 150, helper: 150 });
+    for (const kbps of [1200, 1180, 100]) s.capacity('helper', kbps);
+    const carried = drive(s, 601, 600);
+    // 2400 : 1180 (medians; the outliers 9000 and 100 do not count).
+    expect(carried.direct / 600).toBeCloseTo(2400 / 3580, 1);
+    expect(carried.direct).toBeGreaterThan(390);
+    expect(s.figures().map((f) => f.capacityKbps)).toEqual([2400, 1180]);
+  });
+
+  it('carries no data on a path while its train drains, and does not take the ACKs behind the train for a filling queue', () => {
+    const s = new PathScheduler(['a', 'b'], 0);
+    s.setUp('a', true);
+    s.setUp('b', true);
+    s.capacity('a', 1000);
+    // 100 kbit at 1000 kbit/s: 100 ms.
+    expect(s.probing('a', 1000, 100_000)).toBe(100);
+    // Each packet acknowledged at once (no window fills).
+    const send = (seq: number, now: number) => {
+      const primary = s.route(seq, 1316, now)!.primary;
+      s.acked([seq], primary, now);
+      return primary;
+    };
+    const during = Array.from({ length: 20 }, (_, i) => send(i + 1, 1000 + i * 4));
+    expect(new Set(during)).toEqual(new Set(['b']));
+    const after = Array.from({ length: 20 }, (_, i) => send(i + 100, 1100 + i));
+    expect(after.filter((p) => p === 'a').length).toBe(10);
+    // A probe with no figure yet drains at an assumed 1000 kbit/s, within bounds.
+    expect(s.probing('b', 2000, 10_000_000)).toBe(250);
+  });
+
+  it('ACKs that come back late just after a train (queued behind its echoes) do not limit the path; the same late ACKs at another time do', () => {
+    const late = (probe: boolean) => {
+      const s = new PathScheduler(['a', 'b'], 0);
+      s.setUp('a', true);
+      s.setUp('b', true);
+      let seq = 1;
+      // Three quiet seconds: every packet acknowledged 5 ms after its send.
+      for (let t = 1; t <= 3; t++) {
+        for (let n = 0; n < 180; n++, seq++) {
+          const at = t * 1000 + n * 5.5;
+          s.acked([seq], s.route(seq, 1316, at)!.primary, at + 5);
+        }
+        s.tick((t + 1) * 1000);
+      }
+      // b's train goes at 4000 ms (drains 100 ms there, its echoes as long back); b's ACKs of the packets sent
+      // just after come back 120 ms late, inside the 250 ms the train can hold them.
+      if (probe) s.probing('b', 4000, 100_000);
+      for (let n = 0; n < 16; n++, seq++) {
+        const at = 4100 + n * 1.25;
+        const primary = s.route(seq, 1316, at)!.primary;
+        s.acked([seq], primary, at + (primary === 'b' ? 120 : 5));
+      }
+      s.tick(4300);
+      return s.figures().find((f) => f.name === 'b')!.limitKbps;
+    };
+    expect(late(false)).toBeDefined();
+    expect(late(true)).toBeUndefined();
   });
 });

@@ -28,8 +28,17 @@ import { rawScore, SmoothedScore } from '@gw/common';
  *   rate limit, cut multiplicatively from what it carried each tick the round
  *   trip stays up, and raised by a small step (8 %) each tick it is back at
  *   its quiet round trip (headroom), until the limit no longer binds; the share a limit
- *   takes off a path goes to the others. Shares follow the scores while no
- *   path is at its capacity.
+ *   takes off a path goes to the others.
+ * - Available bandwidth: the sender times a train of data-sized probes sent
+ *   back to back on each path every few seconds (the receiver echoes them as
+ *   keepalives); the spacing their echoes come back with is the path's
+ *   bottleneck (`trainCapacityKbps`), the median of its last few trains its
+ *   capacity. A path's weight is its score × its capacity against the
+ *   largest, so shares follow the paths' capacities (2400 and 1200 kbit/s
+ *   → 2/3 and 1/3) while every path scores alike; a path whose capacity is
+ *   not measured yet counts as the median of those that are. While a train
+ *   drains, its path carries no data (which would queue behind it) and the
+ *   round trips its ACKs give are not taken as a filling queue.
  */
 export interface SchedulerOptions {
   /** Below this score a path carries only redundancy. Default 50. */
@@ -52,6 +61,8 @@ export interface PathFigures {
   inFlight: number;
   /** The rate limit its capacity sets (kbit/s), when one binds. */
   limitKbps?: number;
+  /** Its capacity as its probe trains measured it (kbit/s), once one did. */
+  capacityKbps?: number;
 }
 
 const WINDOW_MIN = 1000;
@@ -77,6 +88,30 @@ const LIMIT_CUT = 0.7;
 const LIMIT_GROW = 0.08;
 /** Below this (kbit/s) a limit is not cut further. */
 const LIMIT_MIN_KBPS = 64;
+/** Capacity: trains a path's figure is the median of; what a train's drain is reckoned at before any is measured. */
+const CAPACITY_TRAINS = 5;
+const CAPACITY_ASSUMED_KBPS = 1000;
+/** A train's drain, ms: at least, at most (a path whose probes stop coming back must still carry again). */
+const DRAIN_MIN_MS = 10;
+const DRAIN_MAX_MS = 250;
+
+/**
+ * A path's bottleneck from the echoes of one train of `bytes`-sized probes
+ * sent back to back: (index, arrival ms) of those that came back. The first
+ * `skip` are left out (a token bucket lets a few through at line rate before
+ * the path's rate holds); the rest are `bytes` per index apart at the
+ * bottleneck. kbit/s, or undefined when too few came back to tell.
+ */
+export function trainCapacityKbps(echoes: { index: number; atMs: number }[], bytes: number, skip: number): number | undefined {
+  const usable = echoes.filter((e) => e.index >= skip).sort((a, b) => a.index - b.index);
+  if (usable.length < 3) return undefined;
+  const first = usable[0];
+  const last = usable[usable.length - 1];
+  const ms = last.atMs - first.atMs;
+  // Under a millisecond for the lot: the bottleneck is beyond what this clock tells apart.
+  if (ms < 1) return undefined;
+  return ((last.index - first.index) * bytes * 8) / ms;
+}
 
 interface PathState {
   name: string;
@@ -96,6 +131,12 @@ interface PathState {
   quietAckRttMs: number | undefined;
   /** The rate limit (kbit/s) its capacity sets, or undefined while none binds. */
   limitKbps: number | undefined;
+  /** Its measured capacity (kbit/s: the median of its last trains), and those trains' figures. */
+  capacityKbps: number | undefined;
+  capacitySamples: number[];
+  /** A probe train is draining until then (the route's clock): no data; its ACKs' round trips are not queue signals until rttBlindUntil. */
+  drainUntil: number;
+  rttBlindUntil: number;
   /** Its weight in the deal: score × factor, less what a rate limit takes off. */
   weight: number;
   /** Copies it carried and not yet acknowledged: sequence → the tick it was sent in. */
@@ -143,6 +184,10 @@ export class PathScheduler {
         lastRttMs: undefined,
         quietAckRttMs: undefined,
         limitKbps: undefined,
+        capacityKbps: undefined,
+        capacitySamples: [],
+        drainUntil: -Infinity,
+        rttBlindUntil: -Infinity,
         weight: 100,
         copies: new Map(),
         copyLog: [],
@@ -163,6 +208,8 @@ export class PathScheduler {
     path.copies.clear();
     // Back up, it may be another route: its capacity and quiet round trip are learnt again.
     path.limitKbps = undefined;
+    path.capacityKbps = undefined;
+    path.capacitySamples = [];
     path.quietRttMs = undefined;
     path.quietAckRttMs = undefined;
     this.#weigh();
@@ -182,7 +229,7 @@ export class PathScheduler {
     // Every path weak: something must carry, so they all do, by score and within their windows as usual
     // (handing everything to the best one alone overran its window, many times what the path carries).
     const eligible = carriers.length ? carriers : up.filter((p) => p !== lostOn || up.length === 1);
-    const open = eligible.filter((p) => p.inFlight.size * WINDOW_PER_PACKET < p.window);
+    const open = eligible.filter((p) => p.inFlight.size * WINDOW_PER_PACKET < p.window && !(now !== undefined && now < p.drainUntil));
     const primary = open.length ? this.#deal(open) : eligible.reduce((a, b) => (b.window / (b.inFlight.size + 1) > a.window / (a.inFlight.size + 1) ? b : a));
     this.#record(primary, sequence, bytes);
     if (now !== undefined) {
@@ -220,7 +267,7 @@ export class PathScheduler {
     const link = on === undefined ? undefined : this.#path(on);
     const last = sequences.at(-1);
     const sentAt = last === undefined ? undefined : this.#sentAt.get(last);
-    if (link && now !== undefined && sentAt !== undefined && this.#carrier.get(last!) === link) {
+    if (link && now !== undefined && sentAt !== undefined && this.#carrier.get(last!) === link && now >= link.rttBlindUntil) {
       const rtt = Math.max(0, now - sentAt);
       link.tick.ackRtts += 1;
       link.tick.ackRttSum += rtt;
@@ -295,6 +342,31 @@ export class PathScheduler {
     this.#weigh();
   }
 
+  /**
+   * A probe train of `bits` went out on `name` at `now` (the route's clock):
+   * the path carries no data until it has drained at the path's capacity.
+   * Returns the drain, ms.
+   */
+  probing(name: string, now: number, bits: number): number {
+    const path = this.#path(name);
+    const drainMs = Math.min(DRAIN_MAX_MS, Math.max(DRAIN_MIN_MS, bits / (path.capacityKbps ?? CAPACITY_ASSUMED_KBPS)));
+    path.drainUntil = now + drainMs;
+    // The echoes come back the same way: ACKs behind them are late by up to another drain.
+    path.rttBlindUntil = now + 2 * drainMs + 50;
+    return drainMs;
+  }
+
+  /** One train's figure of `name`'s capacity (kbit/s, trainCapacityKbps). */
+  capacity(name: string, kbps: number): void {
+    const path = this.#path(name);
+    if (!Number.isFinite(kbps) || kbps <= 0) return;
+    path.capacitySamples.push(kbps);
+    if (path.capacitySamples.length > CAPACITY_TRAINS) path.capacitySamples.shift();
+    const sorted = [...path.capacitySamples].sort((a, b) => a - b);
+    path.capacityKbps = sorted[Math.floor(sorted.length / 2)];
+    this.#weigh();
+  }
+
   /** A keepalive's round trip on `name`. */
   roundTrip(name: string, rttMs: number): void {
     const path = this.#path(name);
@@ -340,6 +412,7 @@ export class PathScheduler {
       window: p.window,
       inFlight: p.inFlight.size,
       ...(p.limitKbps !== undefined ? { limitKbps: Math.round(p.limitKbps) } : {}),
+      ...(p.capacityKbps !== undefined ? { capacityKbps: Math.round(p.capacityKbps) } : {}),
     }));
   }
 
@@ -383,13 +456,21 @@ export class PathScheduler {
   }
 
   /**
-   * Each path's weight: score × factor; a path whose rate limit is below the
+   * Each path's weight: score × factor × its capacity against the largest
+   * carrier's (unmeasured: the median of the measured); a path whose rate limit is below the
    * share that gives it keeps only its limit, and the rest is dealt over the
    * others by their weights (water-filling over the last tick's rate).
    */
   #weigh(): void {
-    for (const p of this.#paths) p.weight = Math.max(1, p.lastScore * p.factor);
     const carriers = this.#paths.filter((p) => p.up && !this.#fecOnly(p));
+    const measured = carriers.map((p) => p.capacityKbps).filter((c): c is number => c !== undefined).sort((a, b) => a - b);
+    const largest = measured.at(-1);
+    const unmeasured = measured.length ? measured[Math.floor(measured.length / 2)] : undefined;
+    for (const p of this.#paths) {
+      const capacity = p.capacityKbps ?? unmeasured;
+      const relative = largest && capacity ? Math.min(1, capacity / largest) : 1;
+      p.weight = Math.max(1, p.lastScore * p.factor * relative);
+    }
     const kbps = (p: PathState) => (p.last.bytes * 8) / p.last.ms;
     const total = carriers.reduce((sum, p) => sum + kbps(p), 0);
     if (total <= 0 || !carriers.some((p) => p.limitKbps !== undefined)) return;

@@ -155,3 +155,30 @@ export function nakLosses(packet: Buffer, limit = 4096): number[] {
 export function ackedUpTo(packet: Buffer): number | undefined {
   return packet.length >= 20 ? packet.readUInt32BE(16) & 0x7fffffff : undefined;
 }
+
+/**
+ * A capacity probe (our sender's, seed 000's "available bandwidth"): a
+ * keepalive padded to a data packet's size, tagged with its own magic, a
+ * train id and its place in the train. A receiver echoes it as it echoes any
+ * keepalive (ours and BELABOX's echo the datagram as it came), so a train
+ * sent back to back returns spaced by the path's bottleneck. Receivers that
+ * read keepalives see a plain one (a timestamp; the magic is not telemetry's).
+ */
+const PROBE_MAGIC = 0xc0fe;
+export const PROBE_BYTES = 1316;
+
+export function capacityProbe(train: number, index: number, timestampMs: number): Buffer {
+  const out = Buffer.alloc(PROBE_BYTES);
+  out.writeUInt16BE(SRTLA.KEEPALIVE, 0);
+  out.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(timestampMs))), 2);
+  out.writeUInt16BE(PROBE_MAGIC, 10);
+  out.writeUInt16BE(train & 0xffff, 12);
+  out.writeUInt16BE(index & 0xffff, 14);
+  return out;
+}
+
+/** A capacity probe's train and index, or undefined for any other packet (a keepalive, telemetry, data). */
+export function parseCapacityProbe(packet: Buffer): { train: number; index: number } | undefined {
+  if (packet.length !== PROBE_BYTES || packet.readUInt16BE(0) !== SRTLA.KEEPALIVE || packet.readUInt16BE(10) !== PROBE_MAGIC) return undefined;
+  return { train: packet.readUInt16BE(12), index: packet.readUInt16BE(14) };
+}

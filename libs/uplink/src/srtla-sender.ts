@@ -4,9 +4,12 @@ import { bindUdpSocket, LineLogger } from '@gw/common';
 import {
   ackedUpTo,
   ackSequences,
+  capacityProbe,
   keepalive,
   nakLosses,
+  parseCapacityProbe,
   parseKeepalive,
+  PROBE_BYTES,
   reg,
   regId,
   SRT_ACK,
@@ -18,7 +21,7 @@ import {
   srtlaType,
 } from './srtla-packet';
 import { allowanceFactor, answerTimeoutMs, decodeHelperMessage, encodeHelperMessage, HelperMessage } from './helper-protocol';
-import { PathFigures, PathScheduler, SchedulerOptions } from './path-scheduler';
+import { PathFigures, PathScheduler, SchedulerOptions, trainCapacityKbps } from './path-scheduler';
 
 export interface SrtlaSenderOptions {
   /** Where the local SRT caller (the encoder: ffmpeg, OBS) sends: this sender's SRT-facing UDP port. */
@@ -47,6 +50,9 @@ interface Path {
   registered: boolean;
   lastHeard: number;
   naks: number;
+  /** Capacity probes: when the next train goes, and the echoes of the last one (performance.now()). */
+  nextProbeAt: number;
+  train?: { id: number; echoes: { index: number; atMs: number }[]; counted: boolean };
   /** A helper path: where its answer stands, and when to ask again. */
   helper?: {
     state: 'asking' | 'accepted' | 'refused' | 'exhausted' | 'unanswered';
@@ -74,6 +80,16 @@ const EXHAUSTED_AGAIN_MS = 60_000;
 
 /** A path unheard of this long is down (keepalives are echoed every second). */
 const PATH_TIMEOUT_MS = 3000;
+
+/**
+ * Capacity probes: a train of PROBE_TRAIN data-sized keepalives on each path
+ * every PROBE_EVERY_MS (about 30 kbit/s a path), the first PROBE_SKIP left out
+ * of the figure (a token bucket of ~20 ms passes a few at line rate; at
+ * 2.4 Mbit/s that is 4-5 packets).
+ */
+const PROBE_TRAIN = 12;
+const PROBE_SKIP = 5;
+const PROBE_EVERY_MS = 4000;
 
 /**
  * Our bonding sender (seed 000) speaking SRTLA: the encoder sends SRT to it
@@ -122,6 +138,8 @@ export class SrtlaSender {
         registered: false,
         lastHeard: 0,
         naks: 0,
+        // Staggered, so two paths' trains do not share a moment.
+        nextProbeAt: performance.now() + 1500 + this.#paths.length * 1300,
         ...(spec.helper ? { helper: { state: 'unanswered' as const, requestId: '', askAgainAt: 0 } } : {}),
       };
       socket.on('message', (packet) => this.#fromReceiver(path, packet));
@@ -226,7 +244,29 @@ export class SrtlaSender {
       const f = figures.find((x) => x.name === p.name)!;
       // The extended keepalive: our clock (echoed back: the round trip) and what we know of the path.
       this.#send(p, keepalive({ timestampMs: performance.now(), rttMs: f.rttMs ?? 0, window: f.window, inFlight: f.inFlight, nakCount: p.naks, bitrate: (f.kbps * 1000) / 8 }));
+      // After the keepalive, so its round trip is not queued behind the train.
+      if (p.registered) this.#probe(p);
     }
+  }
+
+  /** The last train's figure, once; then a new train when one is due. */
+  #probe(p: Path): void {
+    const now = performance.now();
+    this.#countTrain(p);
+    if (now < p.nextProbeAt) return;
+    p.nextProbeAt = now + PROBE_EVERY_MS;
+    const id = ((p.train?.id ?? Math.floor(Math.random() * 0xffff)) + 1) & 0xffff;
+    p.train = { id, echoes: [], counted: false };
+    for (let index = 0; index < PROBE_TRAIN; index += 1) this.#send(p, capacityProbe(id, index, now));
+    this.scheduler.probing(p.name, now, PROBE_TRAIN * PROBE_BYTES * 8);
+  }
+
+  #countTrain(p: Path): void {
+    const train = p.train;
+    if (!train || train.counted) return;
+    train.counted = true;
+    const kbps = trainCapacityKbps(train.echoes, PROBE_BYTES, PROBE_SKIP);
+    if (kbps !== undefined) this.scheduler.capacity(p.name, kbps);
   }
 
   #fromCaller(packet: Buffer, from: RemoteInfo): void {
@@ -275,6 +315,14 @@ export class SrtlaSender {
         for (const p of this.#paths) p.registered = false;
         this.#register();
       } else if (type === SRTLA.KEEPALIVE) {
+        const probe = parseCapacityProbe(packet);
+        if (probe) {
+          if (path.train && probe.train === path.train.id && !path.train.counted) {
+            path.train.echoes.push({ index: probe.index, atMs: performance.now() });
+            if (path.train.echoes.length === PROBE_TRAIN) this.#countTrain(path);
+          }
+          return;
+        }
         const sent = parseKeepalive(packet).timestampMs;
         if (sent !== undefined) this.scheduler.roundTrip(path.name, Math.max(0, performance.now() - sent));
       } else if (type === SRTLA.ACK) {
