@@ -93,6 +93,8 @@ interface RunResult {
   baseline: SwitchFigures;
   switchIn: SwitchFigures;
   switchOut: SwitchFigures;
+  /** nginx-rtmp only: a second viewer whose ffmpeg decodes the RTMP itself (a picture stamped when decoded), side by side; distinct-picture gaps, ms. */
+  decodeStamped?: { baselineGapMs: number; switchInGapMs: number; switchOutGapMs: number };
 }
 
 /** The gateway's longest event-loop stall since the last scrape, ms (scraping resets it). */
@@ -151,8 +153,11 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
   const scale = { output: { width: WIDTH, height: HEIGHT }, probe: { width: WIDTH, height: HEIGHT } };
   // Pictures kept for a retile should the task's real cells differ: the 8 s from before accept to the cells' read.
   const probeOptions = { width: WIDTH, height: HEIGHT, tiles: tilesFor(computed, COLORS, scale), keepPictures: 200 };
-  // nginx-rtmp serves RTMP only: ffmpeg reads it itself, so a picture's arrival is when it is decoded.
-  const probe = origin === 'embedded' ? PictureProbe.flv(channel.playUrls.flv, probeOptions) : PictureProbe.direct(channel.playUrls.rtmp, probeOptions);
+  // nginx-rtmp serves RTMP only: an ffmpeg copies its video into FLV on a pipe and each tag is stamped as it
+  // arrives there, as on the embedded origin. A second viewer decodes the RTMP in ffmpeg itself (a picture
+  // stamped when decoded), side by side, for comparison with earlier results measured that way.
+  const probe = origin === 'embedded' ? PictureProbe.flv(channel.playUrls.flv, probeOptions) : PictureProbe.rtmp(channel.playUrls.rtmp, probeOptions);
+  const decodeProbe = origin === 'embedded' ? undefined : PictureProbe.direct(channel.playUrls.rtmp, probeOptions);
   const watcher = origin === 'embedded' ? new FlvWatcher(channel.playUrls.flv) : new RtmpWatcher(channel.playUrls.rtmp);
   try {
     await waitFor('host on air', async () => ((await source()) === 'host' ? true : undefined), 20000);
@@ -191,14 +196,28 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
       20000,
     );
     const layoutAsComputed = cells.length === computed.length && computed.every((k) => cells.some((c) => c.userId === k.userId && sameRects([c], [k])));
-    if (!layoutAsComputed) probe.retile(tilesFor(cells, COLORS, scale));
+    if (!layoutAsComputed) {
+      probe.retile(tilesFor(cells, COLORS, scale));
+      decodeProbe?.retile(tilesFor(cells, COLORS, scale));
+    }
     await sleep(Math.max(0, acceptedAt + 7000 - Date.now()));
     const kickAt = Date.now();
     await host.emitWithAck('cohost:kick', { channelId, userId: GUEST });
     await waitFor('host back on air', async () => ((await source()) === 'host' ? true : undefined), 20000);
     const endAt = Date.now() + 3000;
     await probe.waitUntilArrived(endAt, 20000);
+    if (decodeProbe) await decodeProbe.waitUntilArrived(endAt, 20000);
+    const gapOf = (p: PictureProbe, from: number, to: number) => switchFigures(p, watcher, from, to, undefined).maxDistinctGapMs;
     return {
+      ...(decodeProbe
+        ? {
+            decodeStamped: {
+              baselineGapMs: gapOf(decodeProbe, acceptedAt - 3000, acceptedAt),
+              switchInGapMs: gapOf(decodeProbe, acceptedAt, kickAt - 1000),
+              switchOutGapMs: gapOf(decodeProbe, kickAt, endAt),
+            },
+          }
+        : {}),
       acceptToMixOnAirMs: mixOnAirAt - acceptedAt,
       loopLagMs: { before: lagBefore, afterAccept: await lagAfter },
       layoutAsComputed,
@@ -208,6 +227,7 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
     };
   } finally {
     probe.close();
+    decodeProbe?.close();
     watcher.stop();
     for (const s of sockets) s.close();
     await Promise.all(children.map(stopChild));
@@ -243,6 +263,15 @@ function summarise(runs: RunResult[]) {
     baseline: pick((r) => r.baseline),
     switchIn: pick((r) => r.switchIn),
     switchOut: pick((r) => r.switchOut),
+    ...(runs.every((r) => r.decodeStamped)
+      ? {
+          decodeStamped: {
+            baselineGapsMs: runs.map((r) => r.decodeStamped!.baselineGapMs),
+            switchInGapsMs: runs.map((r) => r.decodeStamped!.switchInGapMs),
+            switchOutGapsMs: runs.map((r) => r.decodeStamped!.switchOutGapMs),
+          },
+        }
+      : {}),
   };
 }
 
@@ -333,7 +362,7 @@ export const benchmark: Benchmark = {
     'BENCH_COHOST_RUNS runs each (default 3). Every source is ffmpeg 640x360@25 (1 s GOP) with a frame counter burned in: the host pushes red to the channel; ' +
     'after socket.io invite → accept, the guest (blue) pushes RTMP into the conference with its ingest URL, while the host does nothing but keep pushing its channel, as an OBS host does (the gateway feeds that push into the conference as the host\'s picture); 7 s after accept the host kicks the guest. ' +
     'One viewer stays connected the whole run and decodes every picture (bench/support/picture-probe.ts): on the embedded origin HTTP-FLV read in Node, each picture stamped with the arrival of its tag; ' +
-    'on nginx-rtmp ffmpeg reads RTMP itself, so a picture is stamped when it is decoded. Each picture is judged by colour and a readable counter in the host\'s full picture and in the guest\'s window of the float layout ' +
+    'on nginx-rtmp an ffmpeg reads the RTMP and copies its video into FLV on a pipe (no decode, each packet flushed), each picture stamped with the arrival of its tag there, so both origins are stamped at data arrival (results before 2026-12-06 stamped nginx-rtmp pictures when ffmpeg decoded them; a second viewer still does, side by side, as a diagnostic). Each picture is judged by colour and a readable counter in the host\'s full picture and in the guest\'s window of the float layout ' +
     '(computed with computeLayout and checked against the mix task\'s REST layout.cells): "full" shows both; "host alone" shows the host with its own red where the window goes; anything else is "neither". ' +
     'Accept → guest visible = accept call to the arrival of the first full picture; frames neither = pictures that arrived in between that are neither host alone nor full; frames lacking the host = pictures in the window (accept … kick−1 s) without the host\'s picture. ' +
     'Switch-out: the same from the kick to the first host-alone picture, window kick … +3 s after the channel\'s source is the host again. Baseline = the 3 s before accept. ' +
@@ -359,6 +388,9 @@ export const benchmark: Benchmark = {
         `| ${o}: switch-out (mix → host) | ${gaps(x.switchOut)} | gap <= 100 ms, kept, no backward |`,
         `| ${o}: baseline (host only, 3 s before accept) | ${gaps(x.baseline)} | reference |`,
         `| ${o}: accept → channel source is the mix (REST) | median ${x.acceptToMixOnAirMs.medianMs} ms (runs ${x.acceptToMixOnAirMs.runsMs.join(', ')}) | |`,
+        ...(x.decodeStamped
+          ? [`| ${o}: the same gaps at a second viewer that decodes the RTMP in ffmpeg (stamped when decoded, as results before 2026-12-06 were), side by side | baseline ${x.decodeStamped.baselineGapsMs.join(', ')} ms; switch-in ${x.decodeStamped.switchInGapsMs.join(', ')} ms; switch-out ${x.decodeStamped.switchOutGapsMs.join(', ')} ms | diagnostic |`]
+          : []),
         ...(x.loopLagMs ? [`| ${o}: the gateway's longest event-loop stall, 2 s before accept / 1.5 s after (diagnostic) | runs ${x.loopLagMs.before.join(', ')} ms / ${x.loopLagMs.afterAccept.join(', ')} ms | |`] : []),
       ];
     }),

@@ -14,6 +14,12 @@
  *    arrival) and feeds them to an ffmpeg decoder on its stdin; the n-th
  *    decoded picture is the n-th video frame fed. The decoder's own start-up
  *    (stream probing) therefore does not count as the stream's delay.
+ *  - `PictureProbe.rtmp(url)`: RTMP, as a player reads it, stamped the same way:
+ *    an ffmpeg reads the RTMP and copies its video into FLV on a pipe (no
+ *    decode, each packet written at once), this process stamps each tag as it
+ *    arrives there and feeds the decoder as above. So the two origins are
+ *    measured alike (an RTMP picture's arrival is when its data reached the
+ *    player, not when a decoder that also judges the picture handed it over).
  *  - `PictureProbe.direct(url)`: anything ffmpeg reads itself (RTMP, HLS); a
  *    picture's arrival is when the decoder hands it over.
  */
@@ -123,6 +129,8 @@ export class PictureProbe {
   /** Arrival times of the video frames fed to the decoder, in order (flv mode). */
   readonly #arrivals: number[] = [];
   readonly #fed: boolean;
+  /** rtmp mode: the ffmpeg that copies the RTMP's video into FLV for this process to read. */
+  #remuxer: ChildProcess | undefined;
   #previousSignature: Uint8Array | undefined;
   #previousCounters: Record<string, number | undefined> = {};
   #response: IncomingMessage | undefined;
@@ -142,7 +150,12 @@ export class PictureProbe {
     return new PictureProbe(url, options, false);
   }
 
-  private constructor(url: string, options: ProbeOptions, fed: boolean) {
+  /** A probe reading RTMP through a copying ffmpeg (arrival = when the frame's tag arrived, as flv). */
+  static rtmp(url: string, options: ProbeOptions): PictureProbe {
+    return new PictureProbe(url, options, true, true);
+  }
+
+  private constructor(url: string, options: ProbeOptions, fed: boolean, rtmp = false) {
     this.tiles = checkedTiles(options.tiles ?? []);
     this.#options = {
       width: options.width,
@@ -186,17 +199,72 @@ export class PictureProbe {
         pending = pending.subarray(size);
       }
     });
-    if (fed) this.#read(url);
+    if (rtmp) this.#readRtmp(url);
+    else if (fed) this.#read(url);
+  }
+
+  /** rtmp mode: one reader; a stream that is not there yet is asked again every 50 ms up to retryForMs. */
+  #readRtmp(url: string): void {
+    const retryUntil = Date.now() + this.#options.retryForMs;
+    const state = { started: false, config: undefined as Buffer | undefined, received: false };
+    const connect = () => {
+      if (this.#closed) return;
+      const reader = new FlvTagReader();
+      const remuxer = spawn(
+        this.#options.ffmpegPath,
+        ['-hide_banner', '-v', 'error', '-rw_timeout', '15000000', '-i', url, '-map', '0:v:0', '-c', 'copy', '-f', 'flv', '-flush_packets', '1', 'pipe:1'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      this.#remuxer = remuxer;
+      let stderr = '';
+      remuxer.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+      remuxer.stdout!.on('data', (chunk: Buffer) => this.#onFlv(reader, chunk, state));
+      remuxer.once('close', () => {
+        if (this.#closed) return;
+        if (!state.received && Date.now() < retryUntil) {
+          setTimeout(connect, 50);
+          return;
+        }
+        this.error ??= stderr || 'stream closed';
+        this.endedAt ??= Date.now();
+        this.#decoder.stdin?.end();
+      });
+    };
+    connect();
+  }
+
+  /** One chunk of FLV: each video tag's arrival noted and the tag fed to the decoder from the first keyframe on. */
+  #onFlv(reader: FlvTagReader, chunk: Buffer, state: { started: boolean; config: Buffer | undefined; received: boolean }): void {
+    const at = Date.now();
+    for (const tag of reader.push(chunk)) {
+      if (tag.type !== FLV_VIDEO) continue;
+      state.received = true;
+      if (isCodecConfig(tag)) {
+        state.config = tag.raw;
+        if (state.started) this.#decoder.stdin!.write(tag.raw);
+        continue;
+      }
+      // End-of-sequence markers carry no picture.
+      if (tag.raw[12] === 2) continue;
+      if (!state.started) {
+        // The decoder starts at the first keyframe after a codec config: frames before it cannot be decoded.
+        if (!state.config || !isVideoKeyframe(tag)) continue;
+        state.started = true;
+        // FLV header with only the video flag, then the config, then frames.
+        this.#decoder.stdin!.write(Buffer.from([0x46, 0x4c, 0x56, 1, 1, 0, 0, 0, 9, 0, 0, 0, 0]));
+        this.#decoder.stdin!.write(state.config);
+      }
+      this.#arrivals.push(at);
+      this.#decoder.stdin!.write(tag.raw);
+    }
   }
 
   #read(url: string): void {
     const retryUntil = Date.now() + this.#options.retryForMs;
-    let started = false;
-    let config: Buffer | undefined;
-    let received = false;
+    const state = { started: false, config: undefined as Buffer | undefined, received: false };
     const end = (why: string) => {
       if (this.#closed) return;
-      if (!received && Date.now() < retryUntil) {
+      if (!state.received && Date.now() < retryUntil) {
         setTimeout(connect, 50);
         return;
       }
@@ -214,30 +282,7 @@ export class PictureProbe {
           end(`HTTP ${res.statusCode}`);
           return;
         }
-        res.on('data', (chunk: Buffer) => {
-          const at = Date.now();
-          for (const tag of reader.push(chunk)) {
-            if (tag.type !== FLV_VIDEO) continue;
-            received = true;
-            if (isCodecConfig(tag)) {
-              config = tag.raw;
-              if (started) this.#decoder.stdin!.write(tag.raw);
-              continue;
-            }
-            // End-of-sequence markers carry no picture.
-            if (tag.raw[12] === 2) continue;
-            if (!started) {
-              // The decoder starts at the first keyframe after a codec config: frames before it cannot be decoded.
-              if (!config || !isVideoKeyframe(tag)) continue;
-              started = true;
-              // FLV header with only the video flag, then the config, then frames.
-              this.#decoder.stdin!.write(Buffer.from([0x46, 0x4c, 0x56, 1, 1, 0, 0, 0, 9, 0, 0, 0, 0]));
-              this.#decoder.stdin!.write(config);
-            }
-            this.#arrivals.push(at);
-            this.#decoder.stdin!.write(tag.raw);
-          }
-        });
+        res.on('data', (chunk: Buffer) => this.#onFlv(reader, chunk, state));
         res.on('close', () => end('stream closed'));
       });
       this.#request.on('error', (error) => end(error.message));
@@ -394,6 +439,7 @@ export class PictureProbe {
     this.#closed = true;
     this.#response?.destroy();
     this.#request?.destroy();
+    if (this.#remuxer && this.#remuxer.exitCode === null && this.#remuxer.signalCode === null) this.#remuxer.kill('SIGKILL');
     if (this.#decoder.exitCode === null && this.#decoder.signalCode === null) this.#decoder.kill('SIGKILL');
   }
 }
