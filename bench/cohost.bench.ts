@@ -17,7 +17,6 @@
 import type { Benchmark, Target } from './support/benchmark';
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { Socket } from 'socket.io-client';
 import { buildIngestArgs } from '@gw/conference';
 import { computeLayout } from '@gw/mixing';
@@ -276,31 +275,10 @@ function summarise(runs: RunResult[]) {
   };
 }
 
-/**
- * The nice value of what stands in for other machines: the host's and the guest's encoders, the viewers
- * (this process, which reads and stamps HTTP-FLV, and the probes' ffmpegs) and nginx-rtmp (an external
- * origin). On a real deployment none of them shares the gateway's cores; here a mix starting on the same
- * two cores starved them too, and the viewer's own stamps then showed the stall. The gateway keeps its own
- * settings (its on-air path at ON_AIR_PRIORITY, -5; mixers at 0). BENCH_COHOST_NICE=0 runs everything at 0.
- */
-const STAND_IN_NICE = Number(process.env.BENCH_COHOST_NICE ?? -5);
-
-/** This process's nice value for what it spawns from now on (children inherit it); false when it may not. */
-function niceSelf(value: number): boolean {
-  try {
-    setPriority(0, value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function benchOrigin(origin: 'embedded' | 'nginx-rtmp') {
   const secret = 'bench-hook-secret-0123456789';
   const port = await freePort();
-  // nginx inherits the stand-ins' nice value; the gateway is started at 0 and sets its own.
-  const niced = niceSelf(STAND_IN_NICE);
-  const nginx = origin === 'nginx-rtmp' ? await startNginx(port, secret).finally(() => niceSelf(0)) : (niceSelf(0), undefined);
+  const nginx = origin === 'nginx-rtmp' ? await startNginx(port, secret) : undefined;
   const env: Record<string, string> = { LOG_LEVEL: 'log', MIX_RTP_MIN_PORT: '52000', MIX_RTP_MAX_PORT: '58999' };
   if (nginx) {
     Object.assign(env, {
@@ -311,15 +289,13 @@ async function benchOrigin(origin: 'embedded' | 'nginx-rtmp') {
   }
   const gw = await startGateway({ env, port });
   try {
-    niceSelf(STAND_IN_NICE);
     const runs: RunResult[] = [];
     for (let run = 1; run <= RUNS; run += 1) runs.push(await oneRun(gw, origin, run));
-    return { standInNice: niced ? STAND_IN_NICE : 0, ...summarise(runs) };
+    return summarise(runs);
   } catch (error) {
     const log = gw.output().split('\n').slice(-40).join('\n');
     throw new Error(`${origin}: ${(error as Error).message}\n--- gateway log (tail) ---\n${log}`);
   } finally {
-    niceSelf(0);
     await gw.stop().catch((error: Error) => process.stderr.write(`${origin}: ${error.message}\n`));
     rmSync(gw.dataDir, { recursive: true, force: true });
     await nginx?.stop();
@@ -385,7 +361,6 @@ export const benchmark: Benchmark = {
     'The built gateway as a process, once with the embedded origin and once with nginx-rtmp (Debian libnginx-mod-rtmp) as LIVE_ORIGIN with on_publish hooks; ' +
     'BENCH_COHOST_RUNS runs each (default 3). Every source is ffmpeg 640x360@25 (1 s GOP) with a frame counter burned in: the host pushes red to the channel; ' +
     'after socket.io invite → accept, the guest (blue) pushes RTMP into the conference with its ingest URL, while the host does nothing but keep pushing its channel, as an OBS host does (the gateway feeds that push into the conference as the host\'s picture); 7 s after accept the host kicks the guest. ' +
-    'What stands in for other machines (the host\'s and the guest\'s encoders, the viewers: this process and the probes\' ffmpegs, and nginx-rtmp, an external origin) runs at nice BENCH_COHOST_NICE (default -5, since 2026-12-06; the gateway keeps its own: on-air path -5, mixers 0): on one machine a mix starting starved them too and the viewer\'s own stamps showed it (at 51377e7, everything at nice 0: switch-in gaps 138 ms embedded, 136 ms nginx-rtmp, nginx\'s worst 169 ms after accept, before any splice). ' +
     'One viewer stays connected the whole run and decodes every picture (bench/support/picture-probe.ts): on the embedded origin HTTP-FLV read in Node, each picture stamped with the arrival of its tag; ' +
     'on nginx-rtmp an ffmpeg reads the RTMP and copies its video into FLV on a pipe (no decode, each packet flushed), each picture stamped with the arrival of its tag there, so both origins are stamped at data arrival (results before 2026-12-06 stamped nginx-rtmp pictures when ffmpeg decoded them; a second viewer still does, side by side, as a diagnostic). Each picture is judged by colour and a readable counter in the host\'s full picture and in the guest\'s window of the float layout ' +
     '(computed with computeLayout and checked against the mix task\'s REST layout.cells): "full" shows both; "host alone" shows the host with its own red where the window goes; anything else is "neither". ' +
@@ -403,7 +378,6 @@ export const benchmark: Benchmark = {
       const gaps = (s: any) =>
         `distinct-picture gap max ${s.maxDistinctGapMs} ms (runs ${s.gapsMs.join(', ')}; at ${s.worstGaps.map((g: RateStats['worstGap']) => `${g.atMs} ms, ${g.repeats} repeats`).join(' / ')}), ${s.distinctPerSecond.join(' / ')} distinct/s, connection kept: ${s.connectionKept ? 'yes' : 'NO'}, ts step max ${s.maxTsStepMs} ms, backward ${s.maxBackwardMs} ms`;
       return [
-        ...(x.standInNice !== undefined ? [`| ${o}: nice value of the stand-ins for other machines (encoders, viewers${o === 'nginxRtmp' ? ', nginx-rtmp' : ''}) | ${x.standInNice} | |`] : []),
         `| ${o}: accept → first picture at the viewer showing host and guest | median ${ms(x.switchIn.toTargetMs.medianMs)}, max ${ms(x.switchIn.toTargetMs.maxMs)} (runs ${runsOf(x.switchIn.toTargetMs)}) | target <= 1500 ms |`,
         `| ${o}: switch-in, pictures neither host alone nor full mix (accept → first full) | max ${x.switchIn.framesNeither.max} (runs ${x.switchIn.framesNeither.runs.join(', ')}) | goal 0 |`,
         `| ${o}: switch-in, pictures lacking the host (accept … kick−1 s) | max ${x.switchIn.framesLackingHost.max} (runs ${x.switchIn.framesLackingHost.runs.join(', ')}); after the first full picture, pictures not full: ${x.switchIn.framesOffTargetAfter.runs.join(', ')} | target 0 |`,
