@@ -122,6 +122,8 @@ class SrtSession {
   #early: Buffer[] = [];
   #idleTimer: NodeJS.Timeout;
   #handshakeTimer: NodeJS.Timeout;
+  /** A refused caller is let go once it has had time to read the rejection. */
+  #refusedTimer: NodeJS.Timeout | undefined;
   #lastHeard = Date.now();
   #closing: Promise<void> | undefined;
   #rtmpUrl: string | undefined;
@@ -164,7 +166,7 @@ class SrtSession {
         this.o.logger.warn(`srt ${this.caller}: refused (${verdict.reason})`);
         this.toCaller(buildRejection(packet, verdict.reject));
         // A caller may repeat its conclusion before it reads the rejection: answer those too, then go.
-        setTimeout(() => void this.close('refused'), 1500);
+        this.#refusedTimer = setTimeout(() => void this.close('refused'), 1500);
         return;
       }
       this.state = 'pushing';
@@ -282,6 +284,7 @@ class SrtSession {
       this.state = 'closed';
       clearInterval(this.#idleTimer);
       clearTimeout(this.#handshakeTimer);
+      clearTimeout(this.#refusedTimer);
       this.onClosed();
       if (wasPushing) this.o.logger.log(`srt ${this.caller}: ended (${why})`);
       this.#relay?.close();
@@ -290,7 +293,10 @@ class SrtSession {
       const remuxer = this.#remuxer;
       if (remuxer) {
         remuxer.stdin.end();
-        await Promise.race([remuxer.exited, new Promise((resolve) => setTimeout(resolve, REMUX_DRAIN_MS))]);
+        let drained: NodeJS.Timeout | undefined;
+        await Promise.race([remuxer.exited, new Promise((resolve) => (drained = setTimeout(resolve, REMUX_DRAIN_MS)))]);
+        // A remuxer that ended sooner leaves no timer behind to hold the process up.
+        clearTimeout(drained);
         await remuxer.stop();
       }
     })();
