@@ -207,6 +207,11 @@ async function oneRun(gw: RunningGateway, origin: 'embedded' | 'nginx-rtmp', run
     const endAt = Date.now() + 3000;
     await probe.waitUntilArrived(endAt, 20000);
     if (decodeProbe) await decodeProbe.waitUntilArrived(endAt, 20000);
+    if (process.env.BENCH_COHOST_DEBUG) {
+      // Every picture from accept to 2.5 s after the mix went on air: arrival (ms after accept) and counters.
+      const rows = probe.frames.filter((f) => f.at >= acceptedAt && f.at <= mixOnAirAt + 2500).map((f) => `${f.at - acceptedAt}:${f.counters[HOST] ?? '-'}/${f.counters[GUEST] ?? '-'}`);
+      process.stderr.write(`${origin} run ${run}: mix on air (REST) at ${mixOnAirAt - acceptedAt} ms; pictures ${rows.join(' ')}\n`);
+    }
     const gapOf = (p: PictureProbe, from: number, to: number) => switchFigures(p, watcher, from, to, undefined).maxDistinctGapMs;
     return {
       ...(decodeProbe

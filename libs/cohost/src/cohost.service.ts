@@ -436,6 +436,10 @@ export class CohostService {
     // The mix goes to the channel's program in-process, which splices it in at its first
     // keyframe: the host's push stays on air until then, and viewers never reconnect.
     const feed = this.programs.openFeed(desk.channelId, `mix:${session.conferenceId}`);
+    // The mix shows the host's push later than the push reaches the program: the program delays the
+    // push little by little meanwhile, so the splice shows no frozen picture (switch-lead.ts).
+    const leads = this.#ownsProgram(desk.channelId, session);
+    if (leads) this.programs.prepareSwitch(desk.channelId);
     try {
       session.mix = await this.mixing.create(
         {
@@ -450,10 +454,14 @@ export class CohostService {
       );
     } catch (error) {
       feed.close();
+      if (leads) this.programs.cancelSwitch(desk.channelId);
       throw error;
     }
     // A PK holding the program (this session's mix restarted meanwhile) keeps it: resumeAfterPk puts this mix on air.
-    if (!this.#ownsProgram(desk.channelId, session)) return;
+    if (!this.#ownsProgram(desk.channelId, session)) {
+      if (leads) this.programs.cancelSwitch(desk.channelId);
+      return;
+    }
     this.channels.setMixTask(desk.channelId, session.mix.id);
     // On air only once the mix shows the host: a viewer never sees a picture without them.
     const mix = session.mix;
@@ -461,6 +469,7 @@ export class CohostService {
     const current = () => session.mix === mix && !mix.ended && this.#ownsProgram(desk.channelId, session);
     void mix.whenKeyframeShows([desk.hostUserId], HOST_PICTURE_WAIT_MS, () => {
       if (current()) void this.programs.show(desk.channelId, feed.name, 10000);
+      else if (leads) this.programs.cancelSwitch(desk.channelId);
     }).then((shown) => {
       if (shown || !current()) return;
       this.o.logger.warn(`channel ${desk.channelId}: no picture of the host after ${HOST_PICTURE_WAIT_MS} ms; the mix goes on air without it`);

@@ -71,6 +71,12 @@ export interface GatewayConfig {
    * Below the mixers' 0, so a mix starting on a busy machine does not stall viewers.
    */
   onAirPriority: number;
+  /**
+   * The lead before a co-hosting mix is spliced in (ms, 0 off): the host's
+   * push on air is delayed little by little while the mix starts, so the
+   * splice shows no frozen picture (libs/live/src/program/switch-lead.ts).
+   */
+  programSwitchLeadMs: number;
   /** URL prefixes mix outputs may target. Default: the live origin in use. */
   mixOutputAllow: string[];
   mixWebhookUrl?: string;
@@ -232,6 +238,7 @@ const envSchema = z.object({
   MIX_WEBHOOK_URL: httpUrl.optional(),
   MIX_AUDIO_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(180),
   ON_AIR_PRIORITY: z.coerce.number().int().min(-20).max(19).default(-5),
+  PROGRAM_SWITCH_LEAD_MS: z.coerce.number().int().min(0).max(1000).default(160),
   MIX_RTP_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(50000),
   MIX_RTP_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(50999),
   COHOST_INVITE_TTL_SECONDS: seconds.default(30),
@@ -449,6 +456,7 @@ export function parseConfig({ env, cpuCount, randomKey, hostname = 'node' }: Con
     ffmpegPath: e.FFMPEG_PATH,
     ffprobePath: e.FFPROBE_PATH,
     onAirPriority: e.ON_AIR_PRIORITY,
+    programSwitchLeadMs: e.PROGRAM_SWITCH_LEAD_MS,
     // By default a mix may also feed a channel's publishUrl, as on the embedded origin.
     mixOutputAllow: allow.length ? allow : !embedded && ingest === 'gateway' ? [rtmpBase, gatewayIngestBase] : [rtmpBase],
     mixWebhookUrl: e.MIX_WEBHOOK_URL,

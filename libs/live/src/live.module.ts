@@ -83,7 +83,7 @@ function createOrigins(config: ResolvedConfig): Origins {
       provide: ProgramService,
       inject: [ChannelService, GATEWAY_CONFIG],
       useFactory: (channels: ChannelService, config: ResolvedConfig) =>
-        new ProgramService(channels, { ffmpegPath: config.ffmpegPath, idleGraceMs: config.live.publishGraceMs, priority: config.onAirPriority, logger: new Logger('Program') }),
+        new ProgramService(channels, { ffmpegPath: config.ffmpegPath, idleGraceMs: config.live.publishGraceMs, priority: config.onAirPriority, switchLeadMs: config.programSwitchLeadMs, logger: new Logger('Program') }),
     },
   ],
   exports: [LIVE_ORIGIN, LIVE_INGEST, ChannelService, ProgramService, SrtService],

@@ -9,7 +9,7 @@ import { closeServiceTracks, describeServiceTracks, openServiceTracks, ServiceTr
 import { pairFree, UdpPortAllocator } from './udp-ports';
 import { PerSecond } from './per-second';
 import { i420Size, YuvFrame } from './yuv-frame';
-import { VideoPlayout } from './video-playout';
+import { deliveredAtPace, PACE_PICTURES, VideoPlayout } from './video-playout';
 
 /**
  * What ffmpeg's video depacketizers and decoders print when a picture is broken for want of a packet that
@@ -95,6 +95,10 @@ export class MixInput {
   readonly #decoded = new PerSecond();
   /** When each decoded picture is shown: by its sender's timestamp (video-playout.ts). */
   readonly #playout = new VideoPlayout();
+  /** This decoder's last pictures (arrival, sender timestamp), to tell a decoder racing through a backlog (deliveredAtPace). */
+  #pace: { arrival: number; pts: number }[] = [];
+  /** A picture without a timestamp came: its pace cannot be told. */
+  #unstamped = false;
   /** Decoded pictures not yet due, in order, with when they are due (performance.now()). */
   #queue: { due: number; frame: YuvFrame }[] = [];
   /** The picture shown now (the compositor copies it on each tick). */
@@ -190,6 +194,15 @@ export class MixInput {
   }
 
   /** How long this participant's pictures are held for their spacing now (ms), and how many came late for it. */
+  /**
+   * True once the decoder delivers at the sender's pace: its latest picture
+   * is a recent moment, not part of a backlog it is still racing through
+   * (a splice onto the mix waits for this, so it never starts on a stale picture).
+   */
+  get caughtUp(): boolean {
+    return this.#unstamped || deliveredAtPace(this.#pace);
+  }
+
   get playout(): { holdMs: number; late: number } {
     return { holdMs: this.#playout.holdMs, late: this.#playout.late };
   }
@@ -323,6 +336,8 @@ export class MixInput {
     this.#pictureThisDecoder = false;
     // A new decoder's pictures: a new timeline (its queue is dropped; the picture shown stays until replaced).
     this.#playout.reset();
+    this.#pace = [];
+    this.#unstamped = false;
     this.#queue = [];
     this.#pool = [];
     this.#readFrames(decoder, video.width, video.height);
@@ -450,6 +465,11 @@ export class MixInput {
     const show = (frame: YuvFrame, ptsMs: number | undefined, arrival: number) => {
       if (this.#decoder !== decoder) return;
       const due = this.#playout.schedule(ptsMs, arrival);
+      if (ptsMs === undefined) this.#unstamped = true;
+      else {
+        this.#pace.push({ arrival, pts: ptsMs });
+        if (this.#pace.length > PACE_PICTURES) this.#pace.shift();
+      }
       this.#queue.push({ due, frame });
       while (this.#queue.length > MAX_QUEUED_PICTURES) this.#release(this.#queue.shift()!.frame);
     };

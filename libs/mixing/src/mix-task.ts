@@ -344,7 +344,10 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
    */
   async whenKeyframeShows(userIds: string[], timeoutMs: number, onKeyframe: () => void): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    if (!(await this.waitForPictures(userIds, timeoutMs))) return false;
+    // Fresh pictures of each, from decoders that caught up with their input: a keyframe composed from a
+    // decoder still racing through its start-up backlog showed the host up to 640 ms in the past, and the
+    // viewer saw time go back at the splice.
+    if (!(await this.waitForPictures(userIds, timeoutMs, true))) return false;
     return new Promise((resolve) => {
       // Frames from this index on were composed with those pictures; the encoder emits them in order, one
       // video tag each (no B-frames, no drops), so a keyframe at or past this index shows them.
@@ -368,14 +371,14 @@ export class MixTask extends TypedEmitter<MixTaskEvents> {
     });
   }
 
-  waitForPictures(userIds: string[], timeoutMs: number): Promise<boolean> {
+  waitForPictures(userIds: string[], timeoutMs: number, caughtUp = false): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     return new Promise((resolve) => {
       const check = () => {
         const now = Date.now();
         const fresh = (userId: string) => {
           const latest = this.#frames.get(userId);
-          return latest !== undefined && now - latest.at < STALL_MS;
+          return latest !== undefined && now - latest.at < STALL_MS && (!caughtUp || this.#inputs.get(userId)?.caughtUp !== false);
         };
         if (userIds.every(fresh)) return resolve(true);
         if (this.ended || now >= deadline) return resolve(false);

@@ -1,4 +1,4 @@
-import { VideoPlayout } from './video-playout';
+import { VideoPlayout, deliveredAtPace } from './video-playout';
 
 const FRAME = 1000 / 15;
 
@@ -94,5 +94,23 @@ describe('VideoPlayout', () => {
   it('shows a picture without a timestamp at once', () => {
     const p = new VideoPlayout();
     expect(p.schedule(undefined, 1234)).toBe(1234);
+  });
+});
+
+describe('deliveredAtPace (a decoder caught up with its input, or racing through a backlog)', () => {
+  const pictures = (arrivalStep: number, n = 4) => Array.from({ length: n }, (_, i) => ({ arrival: 1000 + i * arrivalStep, pts: 5000 + i * 40 }));
+  it('a decoder racing through a backlog (pictures 40 ms apart arriving 3 ms apart) is not caught up; one at the pace is', () => {
+    expect(deliveredAtPace(pictures(3))).toBe(false);
+    expect(deliveredAtPace(pictures(40))).toBe(true);
+    // Jitter around the pace still counts; well under it does not.
+    expect(deliveredAtPace(pictures(30))).toBe(true);
+    expect(deliveredAtPace(pictures(20))).toBe(false);
+  });
+
+  it('looks at the last pictures only, and needs enough of them', () => {
+    expect(deliveredAtPace([...pictures(3, 10), ...pictures(40).map((p) => ({ arrival: p.arrival + 500, pts: p.pts + 400 }))])).toBe(true);
+    expect(deliveredAtPace(pictures(40, 3))).toBe(false);
+    // Timestamps that do not move: nothing to tell.
+    expect(deliveredAtPace(pictures(0).map((p) => ({ ...p, pts: 5000 })))).toBe(true);
   });
 });

@@ -144,3 +144,24 @@ export class VideoPlayout {
     return base + this.#target;
   }
 }
+
+/** Pictures (arrival, sender timestamp) `deliveredAtPace` looks at, and the pace that counts as caught up. */
+export const PACE_PICTURES = 4;
+const PACE_FRACTION = 0.6;
+
+/**
+ * Whether a decoder delivers its pictures at the sender's pace, from the last
+ * PACE_PICTURES (arrival ms, pts ms), oldest first. A decoder that starts
+ * behind its input (the RTP that waited in its socket while it started, or
+ * the burst its probe read) races through that backlog: pictures 40 ms apart
+ * by the sender's clock arrive a few ms apart, each already old. Caught up =
+ * the arrivals span at least 0.6 of what the timestamps span. Too few
+ * pictures: not yet. Timestamps that do not advance: nothing to tell (true).
+ */
+export function deliveredAtPace(pictures: { arrival: number; pts: number }[]): boolean {
+  if (pictures.length < PACE_PICTURES) return false;
+  const recent = pictures.slice(-PACE_PICTURES);
+  const ptsSpan = recent[recent.length - 1].pts - recent[0].pts;
+  if (ptsSpan <= 0) return true;
+  return recent[recent.length - 1].arrival - recent[0].arrival >= PACE_FRACTION * ptsSpan;
+}

@@ -2,6 +2,7 @@ import { LineLogger, TypedEmitter } from '@gw/common';
 import { FLV_SCRIPT, FLV_VIDEO, FlvTag, GopCache, isCodecConfig } from './flv';
 import { aacConfigInfo, metadataNumber, SourceInfo } from './flv-info';
 import { ProgramTimeline } from './program-timeline';
+import { SwitchLead } from './switch-lead';
 import { OutputState, RtmpOutput } from './rtmp-output';
 import { UplinkMeter, UplinkQuality } from './uplink-meter';
 
@@ -17,6 +18,8 @@ export interface ChannelProgramOptions {
   continueFrom?: number;
   /** Gets exactly the tags the output writes (after the splice), so HLS shows what RTMP/FLV viewers see. */
   hls?: { push(tag: FlvTag): void };
+  /** The lead before a switch to a trailing feed (switch-lead.ts), ms; 0 or absent: none. */
+  switchLeadMs?: number;
 }
 
 interface ChannelProgramEvents extends Record<string, unknown[]> {
@@ -49,6 +52,8 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
   readonly #waiters = new Set<{ feed: string; done: (onAir: boolean) => void }>();
   #output: RtmpOutput | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** While a trailing feed is coming: the feed on air's tags, each written at its arrival + the lead's delay. */
+  #lead: { feed: string; plan: SwitchLead; queue: { tag: FlvTag; at: number }[]; timer?: NodeJS.Timeout } | undefined;
   #lastOutAt = Date.now();
   #stopped = false;
 
@@ -118,6 +123,62 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
     if (!meter) this.#meters.set(feed, (meter = new UplinkMeter(this.#info.get(feed)?.fps)));
     const moved = meter.tag(now, tag.timestamp, tag.raw.length, tag.type === FLV_VIDEO);
     if (moved) this.emit('uplink', { feed, quality: moved });
+    const lead = this.#lead;
+    if (lead && lead.feed === feed) {
+      const at = now + lead.plan.delayAt(now);
+      if (lead.queue.length || at > now) {
+        lead.queue.push({ tag, at });
+        this.#scheduleLead();
+        return;
+      }
+      if (lead.plan.done(now)) this.#endLead();
+    }
+    this.#write(feed, tag);
+  }
+
+  /**
+   * A feed that trails the one on air (a co-hosting mix starting) will be
+   * switched to soon: the feed on air is delayed little by little
+   * (switch-lead.ts) so that the splice shows no frozen picture. Nothing
+   * when no lead is configured or nothing is on air.
+   */
+  prepareSwitch(): void {
+    const onAir = this.#timeline.onAir;
+    if (!this.o.switchLeadMs || this.#stopped || !onAir) return;
+    if (this.#lead && this.#lead.feed === onAir) return this.#lead.plan.renew(Date.now());
+    this.#endLead();
+    this.#lead = { feed: onAir, plan: new SwitchLead(Date.now(), { maxMs: this.o.switchLeadMs }), queue: [] };
+  }
+
+  /** The switch prepared for is not coming (the mix failed): the delay is given back. */
+  cancelSwitch(): void {
+    this.#lead?.plan.giveBack(Date.now());
+  }
+
+  #scheduleLead(): void {
+    const lead = this.#lead;
+    if (!lead || lead.timer || !lead.queue.length) return;
+    lead.timer = setTimeout(() => {
+      lead.timer = undefined;
+      if (this.#lead !== lead) return;
+      const now = Date.now();
+      while (lead.queue.length && lead.queue[0].at <= now && this.#lead === lead) this.#write(lead.feed, lead.queue.shift()!.tag);
+      if (this.#lead !== lead) return;
+      if (!lead.queue.length && lead.plan.done(now)) this.#endLead();
+      else this.#scheduleLead();
+    }, Math.max(0, lead.queue[0].at - Date.now()));
+  }
+
+  /** The lead ends: what it still holds goes to the timeline at once (after a splice, the feed is off air and it is dropped there). */
+  #endLead(): void {
+    const lead = this.#lead;
+    if (!lead) return;
+    this.#lead = undefined;
+    clearTimeout(lead.timer);
+    for (const { tag } of lead.queue) this.#write(lead.feed, tag);
+  }
+
+  #write(feed: string, tag: FlvTag): void {
     const { out, switched } = this.#timeline.push(feed, tag);
     if (out.length) this.#lastOutAt = Date.now();
     for (const t of out) {
@@ -128,6 +189,8 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
     }
     if (!this.#output && out.length) this.#startOutput();
     if (switched) {
+      // The trailing feed is on air: the lead's held tags are of the feed now off air.
+      if (this.#lead && this.#lead.feed !== switched) this.#endLead();
       this.o.logger.log(`channel ${this.o.channelId}: ${switched} on air`);
       this.emit('onAir', { feed: switched });
       for (const waiter of [...this.#waiters]) if (waiter.feed === switched) waiter.done(true);
@@ -146,6 +209,10 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
   }
 
   remove(feed: string): void {
+    if (this.#lead?.feed === feed) {
+      clearTimeout(this.#lead.timer);
+      this.#lead = undefined;
+    }
     this.#timeline.remove(feed);
     this.#lastTagAt.delete(feed);
     this.#info.delete(feed);
@@ -178,6 +245,8 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#lead?.timer);
+    this.#lead = undefined;
     for (const waiter of [...this.#waiters]) waiter.done(false);
     await this.#output?.stop();
   }

@@ -14,6 +14,8 @@ export interface ProgramServiceOptions {
   idleGraceMs: number;
   /** Nice value of its processes (the program's on-air path; see ON_AIR_PRIORITY). */
   priority?: number;
+  /** The lead before a switch to a trailing feed, ms (PROGRAM_SWITCH_LEAD_MS; switch-lead.ts). */
+  switchLeadMs?: number;
   logger: LineLogger;
 }
 
@@ -159,6 +161,16 @@ export class ProgramService extends TypedEmitter<ProgramServiceEvents> {
     return this.#want(this.#entry(channelId), feed, timeoutMs);
   }
 
+  /** A feed that trails the one on air (a co-hosting mix starting) will be shown soon: the program leads up to it (switch-lead.ts). */
+  prepareSwitch(channelId: string): void {
+    this.#entries.get(channelId)?.program.prepareSwitch();
+  }
+
+  /** The switch prepared for is not coming: the program gives its lead back. */
+  cancelSwitch(channelId: string): void {
+    this.#entries.get(channelId)?.program.cancelSwitch();
+  }
+
   /** The channel returns to the host's own push. Resolves true once it is on air, false if the host did not come back in time. */
   showHost(channelId: string, timeoutMs: number): Promise<boolean> {
     const entry = this.#entries.get(channelId);
@@ -186,6 +198,7 @@ export class ProgramService extends TypedEmitter<ProgramServiceEvents> {
       publishUrl: this.channels.programPublishUrl(channelId),
       ffmpegPath: this.o.ffmpegPath,
       priority: this.o.priority,
+      switchLeadMs: this.o.switchLeadMs,
       logger: this.o.logger,
       continueFrom: this.#lastTimestamps.get(channelId),
       hls,
