@@ -38,6 +38,13 @@ export interface ProbeTile {
   sourceAspect?: number;
 }
 
+/** One FLV reader's progress: whether the decoder was started, the codec config seen, whether any video came. */
+interface FlvFeedState {
+  started: boolean;
+  config: Buffer | undefined;
+  received: boolean;
+}
+
 export interface ProbeFrame {
   index: number;
   /** Wall-clock arrival of the picture's data at the player (epoch ms). */
@@ -206,7 +213,7 @@ export class PictureProbe {
   /** rtmp mode: one reader; a stream that is not there yet is asked again every 50 ms up to retryForMs. */
   #readRtmp(url: string): void {
     const retryUntil = Date.now() + this.#options.retryForMs;
-    const state = { started: false, config: undefined as Buffer | undefined, received: false };
+    const state: FlvFeedState = { started: false, config: undefined, received: false };
     const connect = () => {
       if (this.#closed) return;
       const reader = new FlvTagReader();
@@ -234,7 +241,7 @@ export class PictureProbe {
   }
 
   /** One chunk of FLV: each video tag's arrival noted and the tag fed to the decoder from the first keyframe on. */
-  #onFlv(reader: FlvTagReader, chunk: Buffer, state: { started: boolean; config: Buffer | undefined; received: boolean }): void {
+  #onFlv(reader: FlvTagReader, chunk: Buffer, state: FlvFeedState): void {
     const at = Date.now();
     for (const tag of reader.push(chunk)) {
       if (tag.type !== FLV_VIDEO) continue;
@@ -261,7 +268,7 @@ export class PictureProbe {
 
   #read(url: string): void {
     const retryUntil = Date.now() + this.#options.retryForMs;
-    const state = { started: false, config: undefined as Buffer | undefined, received: false };
+    const state: FlvFeedState = { started: false, config: undefined, received: false };
     const end = (why: string) => {
       if (this.#closed) return;
       if (!state.received && Date.now() < retryUntil) {

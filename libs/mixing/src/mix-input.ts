@@ -193,7 +193,6 @@ export class MixInput {
     return this.#current;
   }
 
-  /** How long this participant's pictures are held for their spacing now (ms), and how many came late for it. */
   /**
    * True once the decoder delivers at the sender's pace: its latest picture
    * is a recent moment, not part of a backlog it is still racing through
@@ -203,6 +202,7 @@ export class MixInput {
     return this.#unstamped || deliveredAtPace(this.#pace);
   }
 
+  /** How long this participant's pictures are held for their spacing now (ms), and how many came late for it. */
   get playout(): { holdMs: number; late: number } {
     return { holdMs: this.#playout.holdMs, late: this.#playout.late };
   }

@@ -32,6 +32,14 @@ interface ChannelProgramEvents extends Record<string, unknown[]> {
   uplink: [{ feed: string; quality: UplinkQuality }];
 }
 
+/** A lead before a switch (switch-lead.ts): the feed it delays, its plan, the tags it holds with when each is due, its timer. */
+interface Lead {
+  feed: string;
+  plan: SwitchLead;
+  queue: { tag: FlvTag; at: number }[];
+  timer?: NodeJS.Timeout;
+}
+
 /** Header of the program's FLV: audio and video present. */
 const PROGRAM_FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
 
@@ -53,7 +61,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
   #output: RtmpOutput | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   /** While a trailing feed is coming: the feed on air's tags, each written at its arrival + the lead's delay. */
-  #lead: { feed: string; plan: SwitchLead; queue: { tag: FlvTag; at: number }[]; timer?: NodeJS.Timeout } | undefined;
+  #lead: Lead | undefined;
   #lastOutAt = Date.now();
   #stopped = false;
 
@@ -171,11 +179,16 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
 
   /** The lead ends: what it still holds goes to the timeline at once (after a splice, the feed is off air and it is dropped there). */
   #endLead(): void {
+    const lead = this.#dropLead();
+    for (const { tag } of lead?.queue ?? []) this.#write(lead!.feed, tag);
+  }
+
+  /** The lead is gone, its timer cleared; returns it (what it held is not written). */
+  #dropLead(): Lead | undefined {
     const lead = this.#lead;
-    if (!lead) return;
     this.#lead = undefined;
-    clearTimeout(lead.timer);
-    for (const { tag } of lead.queue) this.#write(lead.feed, tag);
+    clearTimeout(lead?.timer);
+    return lead;
   }
 
   #write(feed: string, tag: FlvTag): void {
@@ -209,10 +222,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
   }
 
   remove(feed: string): void {
-    if (this.#lead?.feed === feed) {
-      clearTimeout(this.#lead.timer);
-      this.#lead = undefined;
-    }
+    if (this.#lead?.feed === feed) this.#dropLead();
     this.#timeline.remove(feed);
     this.#lastTagAt.delete(feed);
     this.#info.delete(feed);
@@ -245,8 +255,7 @@ export class ChannelProgram extends TypedEmitter<ChannelProgramEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
-    clearTimeout(this.#lead?.timer);
-    this.#lead = undefined;
+    this.#dropLead();
     for (const waiter of [...this.#waiters]) waiter.done(false);
     await this.#output?.stop();
   }
